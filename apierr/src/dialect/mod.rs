@@ -1,0 +1,220 @@
+//! Dialects: how an [`ApiError`] looks on the wire, both ways.
+
+mod errors_array;
+mod nested;
+mod oauth;
+mod problem;
+mod specific_code;
+mod wire;
+mod wrapper;
+
+use std::fmt;
+use std::time::Duration;
+
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde::Serialize;
+
+pub use self::errors_array::ErrorsArray;
+pub use self::nested::Nested;
+pub use self::oauth::OAuth;
+pub use self::problem::Problem;
+pub use self::specific_code::SpecificCode;
+pub use self::wrapper::Wrapper;
+
+use self::wire::{ErrorMember, StatusMember, Wire};
+use crate::{ApiError, ViolationSupport};
+
+/// `application/json`, the content type of every dialect but `problem`.
+pub(crate) const JSON: &str = "application/json";
+
+/// The header a request id travels in when the body has no place for it.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A wire format for errors: renders an [`ApiError`] to status, headers and body, and
+/// parses a response back.
+///
+/// apierr ships six: [`Problem`] (RFC 9457, the default), [`Wrapper`] (seed 000),
+/// [`OAuth`] (RFC 6749 token errors), [`Nested`] (seed 002), [`ErrorsArray`] (seed 003)
+/// and [`SpecificCode`] (seed 004). [`parse_any`] reads any of them without being told
+/// which.
+pub trait Dialect: fmt::Debug + Send + Sync {
+    /// The dialect's name (`problem`, `errors-array`…).
+    fn name(&self) -> &'static str;
+
+    /// How many field violations the format can carry.
+    fn violations(&self) -> ViolationSupport;
+
+    /// The `Content-Type` of an error body.
+    fn content_type(&self) -> &'static str {
+        JSON
+    }
+
+    /// Writes the body of `error`. Never fails: every part of an [`ApiError`] is
+    /// representable as JSON.
+    fn write_body(&self, error: &ApiError, out: &mut Vec<u8>);
+
+    /// Parses a response body written in this dialect; `None` when the body is not of
+    /// this dialect's shape. The HTTP status is authoritative over any status in the body.
+    fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError>;
+
+    /// Renders `error`: its status, `Content-Type`, `Retry-After` when set, and the body.
+    fn render(&self, error: &ApiError) -> Rendered {
+        let mut body = Vec::with_capacity(INITIAL_BODY_CAPACITY);
+        self.write_body(error, &mut body);
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type()));
+        if let Some(after) = error.retry_after() {
+            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(after)));
+        }
+        Rendered {
+            status: error.status(),
+            headers,
+            body,
+        }
+    }
+}
+
+/// Room for a typical error body without regrowing the buffer (seed examples are
+/// 60–250 bytes).
+const INITIAL_BODY_CAPACITY: usize = 256;
+
+/// An error rendered for the wire.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// `Content-Type`, and `Retry-After` when the error has one.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Rendered {
+    /// The rendered error as an HTTP response.
+    pub fn into_response(self) -> http::Response<Vec<u8>> {
+        let mut response = http::Response::new(self.body);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        response
+    }
+}
+
+/// `Retry-After` is whole seconds; round up so that a client never comes back early.
+fn retry_after_secs(after: Duration) -> u64 {
+    after.as_secs() + u64::from(after.subsec_nanos() > 0)
+}
+
+/// Serialises a body struct; our bodies hold only strings and numbers, which cannot fail.
+pub(crate) fn write_json<T: Serialize>(value: &T, out: &mut Vec<u8>) {
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.clear();
+    }
+}
+
+/// Every built-in dialect, in the order [`dialect`] looks them up.
+pub static DIALECTS: &[&dyn Dialect] = &[
+    &Problem,
+    &Wrapper,
+    &OAuth,
+    &Nested,
+    &ErrorsArray,
+    &SpecificCode,
+];
+
+/// The built-in dialect with this name.
+pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
+    DIALECTS.iter().copied().find(|d| d.name() == name)
+}
+
+/// Parses any response into an [`ApiError`], detecting the dialect from the content type
+/// and the shape of the body. Never panics; a body that is empty, not JSON, or of no known
+/// shape gives [`ApiError::from_status`] (keeping a top-level `message` and `code` if the
+/// body has them).
+///
+/// Headers supply what a body may lack: `Retry-After` (in seconds) and `X-Request-Id`.
+///
+/// ```
+/// use apierr::{Code, parse_any};
+/// use http::{HeaderMap, StatusCode};
+///
+/// let body = br#"{"errors":[{"errorCode":3001, "message":"entity not found"}]}"#;
+/// let err = parse_any(StatusCode::NOT_FOUND, &HeaderMap::new(), body);
+/// assert_eq!(err.code(), &Code::numeric(3001));
+///
+/// let err = parse_any(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>Bad Gateway</html>");
+/// assert_eq!(err.code(), &Code::numeric(502));
+/// ```
+pub fn parse_any(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    let error = match Wire::read(body) {
+        Some(wire) => detect(status, headers, wire),
+        None => ApiError::from_status(status),
+    };
+    with_headers(error, headers)
+}
+
+/// Picks the dialect a wire body is written in and reads it.
+fn detect(status: StatusCode, headers: &HeaderMap, wire: Wire) -> ApiError {
+    let problem_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with(problem::CONTENT_TYPE));
+    let parsed = if problem_type {
+        problem::read(status, wire)
+    } else {
+        match (&wire.error, &wire.errors, &wire.status) {
+            (Some(ErrorMember::Object(_)), _, _) => nested::read(status, wire),
+            (Some(ErrorMember::Text(_)), _, _) => oauth::read(status, wire),
+            (_, Some(items), _) if items.iter().any(|i| i.error_code.is_some()) => {
+                errors_array::read(status, wire)
+            }
+            _ if wire.error_code.is_some() => specific_code::read(status, wire),
+            (_, _, Some(StatusMember::Text)) => wrapper::read(status, wire),
+            _ if wire.type_uri.is_some()
+                || wire.detail.is_some()
+                || matches!(wire.status, Some(StatusMember::Number)) =>
+            {
+                problem::read(status, wire)
+            }
+            _ => Err(wire),
+        }
+    };
+    parsed.unwrap_or_else(|wire| {
+        let mut e = ApiError::from_status(status);
+        if let Some(message) = wire.message {
+            e = e.with_message(message);
+        }
+        if let Some(code) = wire.code {
+            e = ApiError::new(status, code, e.message().to_owned());
+        }
+        e
+    })
+}
+
+/// Parses with one dialect's reader, for [`Dialect::parse`].
+pub(crate) fn parse_with(
+    headers: &HeaderMap,
+    body: &[u8],
+    read: impl FnOnce(Wire) -> Result<ApiError, Wire>,
+) -> Option<ApiError> {
+    let wire = Wire::read(body)?;
+    read(wire).ok().map(|e| with_headers(e, headers))
+}
+
+/// Fills in from the headers what the body did not say.
+fn with_headers(mut error: ApiError, headers: &HeaderMap) -> ApiError {
+    if let Some(secs) = headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        error = error.with_retry_after(Duration::from_secs(secs));
+    }
+    if error.request_id().is_none()
+        && let Some(id) = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
+    {
+        error.set_request_id(id.to_owned());
+    }
+    error
+}

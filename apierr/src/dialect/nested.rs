@@ -1,0 +1,149 @@
+//! Seed 002's nested error object.
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+
+use super::wire::{ErrorMember, Wire};
+use super::{Dialect, parse_with, write_json};
+use crate::{ApiError, Code, FieldViolation, ViolationKind, ViolationSupport};
+
+/// Seed 002's nested error: `{"error": {"code", "message", "extra": {"invalid-params":
+/// [{"field", "message"}]}}}`.
+///
+/// Violations are form fields, so a body violation is just `{field, message}`; any other
+/// kind adds `"in"`. `extra` also carries additional `messages` and the `request_id`, and is
+/// left out when it would be empty.
+///
+/// ```json
+/// {"error":{"code":"expired_token","message":"Public token expired: 48427a36d43c4d5aa6324bc06c692456"}}
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Nested;
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a Code,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Extra::is_empty")]
+    extra: Extra<'a>,
+}
+
+#[derive(Serialize)]
+struct Extra<'a> {
+    #[serde(
+        rename = "invalid-params",
+        skip_serializing_if = "Violations::is_empty"
+    )]
+    invalid_params: Violations<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    messages: &'a [Cow<'static, str>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+}
+
+impl Extra<'_> {
+    fn is_empty(&self) -> bool {
+        self.invalid_params.is_empty() && self.messages.is_empty() && self.request_id.is_none()
+    }
+}
+
+/// The violations as `[{field, message[, in]}]`.
+struct Violations<'a>(&'a [FieldViolation]);
+
+impl Violations<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Violations<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            field: &'a str,
+            message: &'a str,
+            #[serde(rename = "in", skip_serializing_if = "Option::is_none")]
+            location: Option<&'a str>,
+        }
+        s.collect_seq(self.0.iter().map(|v| Out {
+            field: v.field(),
+            message: v.message(),
+            location: (v.kind() != &ViolationKind::Body).then(|| v.kind().as_str()),
+        }))
+    }
+}
+
+impl Dialect for Nested {
+    fn name(&self) -> &'static str {
+        "nested"
+    }
+
+    fn violations(&self) -> ViolationSupport {
+        ViolationSupport::All
+    }
+
+    fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
+        write_json(
+            &Body {
+                error: Inner {
+                    code: e.code(),
+                    message: e.message(),
+                    extra: Extra {
+                        invalid_params: Violations(e.violations()),
+                        messages: e.additional_messages(),
+                        request_id: e.request_id(),
+                    },
+                },
+            },
+            out,
+        );
+    }
+
+    fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {
+        parse_with(headers, body, |wire| read(status, wire))
+    }
+}
+
+/// Reads `{"error": {…}}`.
+pub(crate) fn read(status: StatusCode, mut wire: Wire) -> Result<ApiError, Wire> {
+    let inner = match wire.error.take() {
+        Some(ErrorMember::Object(inner)) => inner,
+        other => {
+            wire.error = other;
+            return Err(wire);
+        }
+    };
+    let code = inner
+        .code
+        .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
+    let message = inner.message.unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("Unknown Error")
+            .to_owned()
+    });
+    let mut e = ApiError::new(status, code, message);
+    if let Some(extra) = inner.extra {
+        e = e.with_violations(
+            extra
+                .invalid_params
+                .unwrap_or_default()
+                .into_iter()
+                .map(|i| i.into_violation(ViolationKind::Body)),
+        );
+        for m in extra.messages.unwrap_or_default() {
+            e = e.with_additional_message(m);
+        }
+        if let Some(id) = extra.request_id {
+            e = e.with_request_id(id);
+        }
+    }
+    Ok(e)
+}

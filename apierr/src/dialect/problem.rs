@@ -1,0 +1,144 @@
+//! RFC 9457 problem details, the default dialect.
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+
+use super::wire::Wire;
+use super::{Dialect, parse_with, write_json};
+use crate::{ApiError, Code, FieldViolation, ViolationKind, ViolationSupport};
+
+/// The media type of RFC 9457 problem details.
+pub(crate) const CONTENT_TYPE: &str = "application/problem+json";
+
+/// RFC 9457's type for a problem with no documentation of its own.
+const ABOUT_BLANK: &str = "about:blank";
+
+/// RFC 9457 problem details (`application/problem+json`), the default dialect.
+///
+/// `type` is the code's documentation URL, or `about:blank` with the status's reason
+/// phrase as `title`; `detail` is the message. The code, the request id, the field
+/// violations (`errors`: `field`, `in`, `detail`) and additional messages (`messages`)
+/// are extension members.
+///
+/// ```json
+/// {"type":"about:blank","title":"Bad Request","status":400,"detail":"parameter does not validate",
+///  "code":"invalid_parameter","errors":[{"field":"age","in":"body","detail":"must be a positive integer"}]}
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Problem;
+
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(rename = "type")]
+    type_uri: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a Code,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Violations::is_empty")]
+    errors: Violations<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    messages: &'a [Cow<'static, str>],
+}
+
+/// The violations as `[{field, in, detail}]`, serialised without a copy.
+struct Violations<'a>(&'a [FieldViolation]);
+
+impl Violations<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Violations<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            field: &'a str,
+            #[serde(rename = "in")]
+            location: &'a str,
+            detail: &'a str,
+        }
+        s.collect_seq(self.0.iter().map(|v| Out {
+            field: v.field(),
+            location: v.kind().as_str(),
+            detail: v.message(),
+        }))
+    }
+}
+
+impl Dialect for Problem {
+    fn name(&self) -> &'static str {
+        "problem"
+    }
+
+    fn violations(&self) -> ViolationSupport {
+        ViolationSupport::All
+    }
+
+    fn content_type(&self) -> &'static str {
+        CONTENT_TYPE
+    }
+
+    fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
+        let (type_uri, title) = match e.doc_url() {
+            Some(url) => (url, e.title().unwrap_or(e.message())),
+            None => (
+                ABOUT_BLANK,
+                e.status().canonical_reason().unwrap_or("Unknown Error"),
+            ),
+        };
+        write_json(
+            &Body {
+                type_uri,
+                title,
+                status: e.status().as_u16(),
+                detail: e.message(),
+                code: e.code(),
+                request_id: e.request_id(),
+                errors: Violations(e.violations()),
+                messages: e.additional_messages(),
+            },
+            out,
+        );
+    }
+
+    fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {
+        parse_with(headers, body, |wire| read(status, wire))
+    }
+}
+
+/// Reads problem details; needs at least a `detail`, `title` or `code`.
+pub(crate) fn read(status: StatusCode, mut wire: Wire) -> Result<ApiError, Wire> {
+    let Some(message) = wire.detail.take().or_else(|| wire.title.clone()) else {
+        return Err(wire);
+    };
+    let code = wire
+        .code
+        .take()
+        .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
+    let mut e = ApiError::new(status, code, message);
+    if let Some(url) = wire.type_uri.filter(|t| t != ABOUT_BLANK) {
+        e = e.with_doc_url(url);
+        if let Some(title) = wire.title {
+            e = e.with_title(title);
+        }
+    }
+    if let Some(id) = wire.request_id {
+        e = e.with_request_id(id);
+    }
+    e = e.with_violations(
+        wire.errors
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| i.into_violation(ViolationKind::Body)),
+    );
+    for m in wire.messages.unwrap_or_default() {
+        e = e.with_additional_message(m);
+    }
+    Ok(e)
+}

@@ -1,0 +1,137 @@
+//! Seed 004's status code with a specific code.
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+
+use super::wire::Wire;
+use super::{Dialect, parse_with, write_json};
+use crate::{ApiError, Code, FieldViolation, ViolationSupport};
+
+/// Seed 004's exception body: `{"errorCode": <HTTP status>, "message", "specificCode",
+/// "additionalMessages"}`. Only the first invalid parameter is reported.
+///
+/// `specificCode` is the code, left out when the code is the status itself (the plain
+/// exceptions 400…501). The field travels in the message, quoted first (`'id' does not
+/// validate`, as a catalog's field template writes it); the violation's reason is the
+/// first additional message, or nothing when the message already says it (`'id' is
+/// required`). A message that does not quote the field carries no violation back.
+///
+/// Parsing also reads seed 003's single-object form `{"errorCode": 3001, "message": …}`,
+/// where `errorCode` is the code rather than the status.
+///
+/// ```json
+/// {"errorCode":400,"message":"'id' does not validate","specificCode":23016,"additionalMessages":["Value must be a whole number"]}
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SpecificCode;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    error_code: u16,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    specific_code: Option<&'a Code>,
+    #[serde(skip_serializing_if = "Messages::is_empty")]
+    additional_messages: Messages<'a>,
+}
+
+/// The first violation's reason (when the message does not already say it), then the
+/// error's additional messages.
+struct Messages<'a> {
+    reason: Option<&'a str>,
+    rest: &'a [Cow<'static, str>],
+}
+
+impl Messages<'_> {
+    fn is_empty(&self) -> bool {
+        self.reason.is_none() && self.rest.is_empty()
+    }
+}
+
+impl Serialize for Messages<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.reason
+                .into_iter()
+                .chain(self.rest.iter().map(|m| m.as_ref())),
+        )
+    }
+}
+
+/// Splits `'field' rest` into the field and the rest.
+fn quoted_field(message: &str) -> Option<(&str, &str)> {
+    let inner = message.strip_prefix('\'')?;
+    let end = inner.find("' ")?;
+    Some((&inner[..end], &inner[end + 2..]))
+}
+
+impl Dialect for SpecificCode {
+    fn name(&self) -> &'static str {
+        "specific-code"
+    }
+
+    fn violations(&self) -> ViolationSupport {
+        ViolationSupport::FirstOnly
+    }
+
+    fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
+        let status = e.status().as_u16();
+        let reason = e.violations().first().and_then(|v| {
+            let said = quoted_field(e.message())
+                .is_some_and(|(field, rest)| field == v.field() && rest == v.message());
+            // The reason can stay implicit only if nothing follows that parse would
+            // mistake for it.
+            (!said || !e.additional_messages().is_empty()).then(|| v.message())
+        });
+        write_json(
+            &Body {
+                error_code: status,
+                message: e.message(),
+                specific_code: (e.code() != &Code::Numeric(u32::from(status))).then(|| e.code()),
+                additional_messages: Messages {
+                    reason,
+                    rest: e.additional_messages(),
+                },
+            },
+            out,
+        );
+    }
+
+    fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {
+        parse_with(headers, body, |wire| read(status, wire))
+    }
+}
+
+/// Reads `{"errorCode", "message", "specificCode", "additionalMessages"}`.
+pub(crate) fn read(status: StatusCode, wire: Wire) -> Result<ApiError, Wire> {
+    let Some(error_code) = wire.error_code.clone() else {
+        return Err(wire);
+    };
+    let code = match wire.specific_code {
+        Some(code) => code,
+        // Seed 003's single-object form: errorCode is the catalog code, not the status.
+        None => error_code,
+    };
+    let message = wire.message.unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("Unknown Error")
+            .to_owned()
+    });
+    let mut extra = wire.additional_messages.unwrap_or_default().into_iter();
+    let violation = quoted_field(&message).map(|(field, rest)| {
+        let reason = extra.next().unwrap_or_else(|| rest.to_owned());
+        FieldViolation::parameter(field.to_owned(), reason)
+    });
+    let mut e = ApiError::new(status, code, message);
+    if let Some(v) = violation {
+        e = e.with_violation(v);
+    }
+    for m in extra {
+        e = e.with_additional_message(m);
+    }
+    Ok(e)
+}

@@ -1,0 +1,128 @@
+//! Seed 000's response wrapper.
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+
+use super::wire::{StatusMember, Wire};
+use super::{Dialect, oauth, parse_with, write_json};
+use crate::{ApiError, Code, FieldViolation, ViolationKind, ViolationSupport};
+
+/// Seed 000's wrapper: every response carries `message`, `status` (`success` or
+/// `fail`), `entity`, `validationErrors`, `resultCount` and `totalCount`.
+///
+/// An error adds its `code` (and `requestId`, `additionalMessages` when present) and
+/// lists each violation as `{field, message, in}`. Token errors (a code RFC 6749 or 6750
+/// defines, such as `invalid_token`) take the OAuth form instead, as the seed shows.
+///
+/// ```json
+/// {"message":"Validation error","status":"fail","code":"validation_error","entity":null,
+///  "validationErrors":[{"field":"email","message":"is required","in":"body"}],"resultCount":0,"totalCount":0}
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wrapper;
+
+/// The `status` member of an error.
+pub(crate) const FAIL: &str = "fail";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    message: &'a str,
+    status: &'static str,
+    code: &'a Code,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    entity: (),
+    validation_errors: Violations<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    additional_messages: &'a [Cow<'static, str>],
+    result_count: u8,
+    total_count: u8,
+}
+
+/// The violations as `[{field, message, in}]`.
+struct Violations<'a>(&'a [FieldViolation]);
+
+impl Serialize for Violations<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            field: &'a str,
+            message: &'a str,
+            #[serde(rename = "in")]
+            location: &'a str,
+        }
+        s.collect_seq(self.0.iter().map(|v| Out {
+            field: v.field(),
+            message: v.message(),
+            location: v.kind().as_str(),
+        }))
+    }
+}
+
+impl Dialect for Wrapper {
+    fn name(&self) -> &'static str {
+        "wrapper"
+    }
+
+    fn violations(&self) -> ViolationSupport {
+        ViolationSupport::All
+    }
+
+    fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
+        if oauth::is_oauth_code(e.code()) {
+            return oauth::write_body(e, out);
+        }
+        write_json(
+            &Body {
+                message: e.message(),
+                status: FAIL,
+                code: e.code(),
+                request_id: e.request_id(),
+                entity: (),
+                validation_errors: Violations(e.violations()),
+                additional_messages: e.additional_messages(),
+                result_count: 0,
+                total_count: 0,
+            },
+            out,
+        );
+    }
+
+    fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {
+        parse_with(headers, body, |wire| {
+            read(status, wire).or_else(|w| oauth::read(status, w))
+        })
+    }
+}
+
+/// Reads a wrapper whose `status` is a string.
+pub(crate) fn read(status: StatusCode, wire: Wire) -> Result<ApiError, Wire> {
+    if !matches!(wire.status, Some(StatusMember::Text)) {
+        return Err(wire);
+    }
+    let code = wire
+        .code
+        .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
+    let message = wire.message.unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("Unknown Error")
+            .to_owned()
+    });
+    let mut e = ApiError::new(status, code, message).with_violations(
+        wire.validation_errors
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| i.into_violation(ViolationKind::Body)),
+    );
+    for m in wire.additional_messages.unwrap_or_default() {
+        e = e.with_additional_message(m);
+    }
+    if let Some(id) = wire.request_id_camel {
+        e = e.with_request_id(id);
+    }
+    Ok(e)
+}

@@ -1,0 +1,276 @@
+//! The one error value everything speaks through.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::{Category, Code, FieldViolation};
+
+/// The source of an error: kept for logs, never rendered.
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// An error of an HTTP API, as its contract describes it.
+///
+/// It carries the HTTP status (standard or not, such as seed 004's 460–463), a stable
+/// [`Code`], a message for people, the [`FieldViolation`]s that caused it, additional
+/// messages, an optional `Retry-After`, the request id, and an internal source that is
+/// logged but never rendered by any dialect.
+///
+/// An `ApiError` is one pointer wide, so `Result<T, ApiError>` stays small on the happy
+/// path.
+///
+/// ```
+/// use apierr::{ApiError, Code, FieldViolation};
+/// use http::StatusCode;
+///
+/// let err = ApiError::new(StatusCode::BAD_REQUEST, Code::text("validation_error"), "Validation error")
+///     .with_violation(FieldViolation::body("first_name", "First name is required"));
+/// assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+/// assert_eq!(err.violations().len(), 1);
+/// ```
+pub struct ApiError {
+    inner: Box<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    status: StatusCode,
+    code: Code,
+    message: Cow<'static, str>,
+    /// The catalog entry's default message: RFC 9457's `title`, which stays the same
+    /// from occurrence to occurrence while `message` may name the field or the token.
+    title: Option<Cow<'static, str>>,
+    /// Where the code is documented: RFC 9457's `type`.
+    doc_url: Option<Cow<'static, str>>,
+    category: Category,
+    violations: Vec<FieldViolation>,
+    messages: Vec<Cow<'static, str>>,
+    retry_after: Option<Duration>,
+    request_id: Option<Cow<'static, str>>,
+    source: Option<BoxError>,
+}
+
+impl ApiError {
+    /// An error with a status, a code and a message; its category follows the status.
+    pub fn new(status: StatusCode, code: Code, message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError {
+            inner: Box::new(Inner {
+                status,
+                code,
+                message: message.into(),
+                title: None,
+                doc_url: None,
+                category: Category::from_status(status),
+                violations: Vec::new(),
+                messages: Vec::new(),
+                retry_after: None,
+                request_id: None,
+                source: None,
+            }),
+        }
+    }
+
+    /// The error a response stands for when it carries no code: the code is the status
+    /// number and the message its reason phrase ("fall back to examining the HTTP status",
+    /// as seed 003 puts it).
+    pub fn from_status(status: StatusCode) -> Self {
+        let reason = status.canonical_reason().unwrap_or("Unknown Error");
+        ApiError::new(status, Code::Numeric(u32::from(status.as_u16())), reason)
+    }
+
+    /// Replaces the message. Default is the catalog entry's message.
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        self.inner.message = message.into();
+        self
+    }
+
+    /// Sets the title, the short summary of the code that does not change between
+    /// occurrences. Default is the catalog entry's message, or none.
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<Cow<'static, str>>) -> Self {
+        self.inner.title = Some(title.into());
+        self
+    }
+
+    /// Sets the documentation URL of the code. Default is the catalog entry's, or none.
+    #[must_use]
+    pub fn with_doc_url(mut self, url: impl Into<Cow<'static, str>>) -> Self {
+        self.inner.doc_url = Some(url.into());
+        self
+    }
+
+    /// Overrides the category. Default is the catalog entry's, or the one the status
+    /// implies.
+    #[must_use]
+    pub fn with_category(mut self, category: Category) -> Self {
+        self.inner.category = category;
+        self
+    }
+
+    /// Adds a field violation. Default is none.
+    #[must_use]
+    pub fn with_violation(mut self, violation: FieldViolation) -> Self {
+        self.inner.violations.push(violation);
+        self
+    }
+
+    /// Adds field violations. Default is none.
+    #[must_use]
+    pub fn with_violations(mut self, violations: impl IntoIterator<Item = FieldViolation>) -> Self {
+        self.inner.violations.extend(violations);
+        self
+    }
+
+    /// Adds an additional message (seed 004's `additionalMessages`). Default is none.
+    #[must_use]
+    pub fn with_additional_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        self.inner.messages.push(message.into());
+        self
+    }
+
+    /// Sets how long the caller should wait before retrying; rendered as `Retry-After`
+    /// in whole seconds, rounded up. Default is none.
+    #[must_use]
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.inner.retry_after = Some(after);
+        self
+    }
+
+    /// Sets the request id, rendered where the dialect has a place for it. Default is
+    /// none.
+    #[must_use]
+    pub fn with_request_id(mut self, id: impl Into<Cow<'static, str>>) -> Self {
+        self.inner.request_id = Some(id.into());
+        self
+    }
+
+    /// Sets the internal cause, which is logged and never rendered. Default is none.
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.inner.source = Some(source.into());
+        self
+    }
+
+    /// Sets the request id in place (for layers that learn it after the error is made).
+    pub fn set_request_id(&mut self, id: impl Into<Cow<'static, str>>) {
+        self.inner.request_id = Some(id.into());
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.inner.status
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &Code {
+        &self.inner.code
+    }
+
+    /// The message for people; it may change between versions, the code does not.
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// The title, if known (the catalog entry's message).
+    pub fn title(&self) -> Option<&str> {
+        self.inner.title.as_deref()
+    }
+
+    /// The documentation URL of the code, if known.
+    pub fn doc_url(&self) -> Option<&str> {
+        self.inner.doc_url.as_deref()
+    }
+
+    /// What kind of failure this is, and so whether it may be retried.
+    pub fn category(&self) -> Category {
+        self.inner.category
+    }
+
+    /// The field violations, in the order they were found.
+    pub fn violations(&self) -> &[FieldViolation] {
+        &self.inner.violations
+    }
+
+    /// The additional messages.
+    pub fn additional_messages(&self) -> &[Cow<'static, str>] {
+        &self.inner.messages
+    }
+
+    /// How long to wait before retrying, if the server said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.retry_after
+    }
+
+    /// The request id, if known.
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner.request_id.as_deref()
+    }
+
+    /// The internal cause, if any. No dialect renders it.
+    pub fn internal_source(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        self.inner.source.as_deref()
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.inner.status.as_u16(),
+            self.inner.code,
+            self.inner.message
+        )
+    }
+}
+
+impl StdError for ApiError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_error_is_one_pointer_wide() {
+        // Scenario: handlers return Result<T, ApiError>; the error must not bloat it.
+        assert_eq!(
+            std::mem::size_of::<ApiError>(),
+            std::mem::size_of::<usize>()
+        );
+    }
+
+    #[test]
+    fn fallback_uses_the_status_as_code() {
+        // Scenario: a response without a code stands for its status.
+        let e = ApiError::from_status(StatusCode::from_u16(463).unwrap());
+        assert_eq!(e.code(), &Code::numeric(463));
+        assert_eq!(e.message(), "Unknown Error");
+        assert_eq!(e.category(), Category::Auth);
+    }
+
+    #[test]
+    fn source_is_kept_but_separate() {
+        // Scenario: the internal cause is reachable for logging through Error::source.
+        let e = ApiError::from_status(StatusCode::INTERNAL_SERVER_ERROR)
+            .with_source(std::io::Error::other("disk on fire"));
+        assert_eq!(StdError::source(&e).unwrap().to_string(), "disk on fire");
+        assert!(!e.to_string().contains("disk"));
+    }
+}

@@ -27,10 +27,10 @@
 //! let err: ApiError = ShopCode::BasketExpired.into();
 //! let rendered = shop.render(&err.with_request_id("req-1"));
 //! assert_eq!(rendered.status, StatusCode::GONE);
-//! assert_eq!(rendered.headers["content-type"], "application/problem+json");
+//! assert_eq!(rendered.content_type, "application/problem+json");
 //!
 //! // A client reads it back, whatever the dialect.
-//! let parsed = shop.parse(rendered.status, &rendered.headers, &rendered.body);
+//! let parsed = shop.parse(rendered.status, &rendered.headers(), &rendered.body);
 //! assert_eq!(parsed.code(), err_code());
 //! # fn err_code() -> &'static apierr::Code { ShopCode::BasketExpired.entry().code() }
 //! ```

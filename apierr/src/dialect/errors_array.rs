@@ -83,18 +83,12 @@ impl Dialect for ErrorsArray {
 
 /// Reads `{"errors": [...]}`: the first element gives the code and message, elements with
 /// a subject are violations, the other elements after the first are additional messages.
-pub(crate) fn read(status: StatusCode, mut wire: Wire) -> Result<ApiError, Wire> {
-    let items = match wire.errors.take() {
-        Some(items) if !items.is_empty() => items,
-        other => {
-            wire.errors = other;
-            return Err(wire);
-        }
-    };
-    let mut items = items.into_iter();
-    let Some(mut first) = items.next() else {
-        return Err(wire);
-    };
+pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
+    if wire.errors.as_ref().is_none_or(Vec::is_empty) {
+        return None;
+    }
+    let mut items = wire.errors.take()?.into_iter();
+    let mut first = items.next()?;
     let code = first
         .error_code
         .take()
@@ -112,5 +106,5 @@ pub(crate) fn read(status: StatusCode, mut wire: Wire) -> Result<ApiError, Wire>
             e = e.with_additional_message(item.message.unwrap_or_default());
         }
     }
-    Ok(e)
+    Some(e)
 }

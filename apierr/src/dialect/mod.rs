@@ -23,7 +23,7 @@ pub use self::specific_code::SpecificCode;
 pub use self::wrapper::Wrapper;
 
 use self::wire::{ErrorMember, StatusMember, Wire};
-use crate::{ApiError, ViolationSupport};
+use crate::{ApiError, Code, ViolationSupport};
 
 /// `application/json`, the content type of every dialect but `problem`.
 pub(crate) const JSON: &str = "application/json";
@@ -62,14 +62,10 @@ pub trait Dialect: fmt::Debug + Send + Sync {
     fn render(&self, error: &ApiError) -> Rendered {
         let mut body = Vec::with_capacity(INITIAL_BODY_CAPACITY);
         self.write_body(error, &mut body);
-        let mut headers = HeaderMap::with_capacity(2);
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type()));
-        if let Some(after) = error.retry_after() {
-            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(after)));
-        }
         Rendered {
             status: error.status(),
-            headers,
+            content_type: self.content_type(),
+            retry_after: error.retry_after().map(retry_after_secs),
             body,
         }
     }
@@ -80,23 +76,39 @@ pub trait Dialect: fmt::Debug + Send + Sync {
 const INITIAL_BODY_CAPACITY: usize = 256;
 
 /// An error rendered for the wire.
+///
+/// The headers are kept as plain values and built into a [`HeaderMap`] only when asked,
+/// so that a server framework can add them to its own response without a second map.
 #[non_exhaustive]
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     /// The HTTP status.
     pub status: StatusCode,
-    /// `Content-Type`, and `Retry-After` when the error has one.
-    pub headers: HeaderMap,
+    /// The `Content-Type` of the body.
+    pub content_type: &'static str,
+    /// `Retry-After` in whole seconds, when the error has one.
+    pub retry_after: Option<u64>,
     /// The body.
     pub body: Vec<u8>,
 }
 
 impl Rendered {
+    /// `Content-Type`, and `Retry-After` when set.
+    pub fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        if let Some(secs) = self.retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        headers
+    }
+
     /// The rendered error as an HTTP response.
     pub fn into_response(self) -> http::Response<Vec<u8>> {
+        let headers = self.headers();
         let mut response = http::Response::new(self.body);
         *response.status_mut() = self.status;
-        *response.headers_mut() = self.headers;
+        *response.headers_mut() = headers;
         response
     }
 }
@@ -155,40 +167,44 @@ pub fn parse_any(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiErr
 }
 
 /// Picks the dialect a wire body is written in and reads it.
-fn detect(status: StatusCode, headers: &HeaderMap, wire: Wire) -> ApiError {
+fn detect(status: StatusCode, headers: &HeaderMap, mut wire: Wire) -> ApiError {
     let problem_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with(problem::CONTENT_TYPE));
-    let parsed = if problem_type {
-        problem::read(status, wire)
+    let read = if problem_type {
+        problem::read
     } else {
         match (&wire.error, &wire.errors, &wire.status) {
-            (Some(ErrorMember::Object(_)), _, _) => nested::read(status, wire),
-            (Some(ErrorMember::Text(_)), _, _) => oauth::read(status, wire),
+            (Some(ErrorMember::Object(_)), _, _) => nested::read,
+            (Some(ErrorMember::Text(_)), _, _) => oauth::read,
             (_, Some(items), _) if items.iter().any(|i| i.error_code.is_some()) => {
-                errors_array::read(status, wire)
+                errors_array::read
             }
-            _ if wire.error_code.is_some() => specific_code::read(status, wire),
-            (_, _, Some(StatusMember::Text)) => wrapper::read(status, wire),
+            _ if wire.error_code.is_some() => specific_code::read,
+            (_, _, Some(StatusMember::Text)) => wrapper::read,
             _ if wire.type_uri.is_some()
                 || wire.detail.is_some()
                 || matches!(wire.status, Some(StatusMember::Number)) =>
             {
-                problem::read(status, wire)
+                problem::read
             }
-            _ => Err(wire),
+            _ => |_, _: &mut Wire| None,
         }
     };
-    parsed.unwrap_or_else(|wire| {
-        let mut e = ApiError::from_status(status);
-        if let Some(message) = wire.message {
-            e = e.with_message(message);
-        }
-        if let Some(code) = wire.code {
-            e = ApiError::new(status, code, e.message().to_owned());
-        }
-        e
+    read(status, &mut wire).unwrap_or_else(|| {
+        // No known shape: the status speaks, with what little the body said.
+        let message = wire.message.take().unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("Unknown Error")
+                .to_owned()
+        });
+        let code = wire
+            .code
+            .take()
+            .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
+        ApiError::new(status, code, message)
     })
 }
 
@@ -196,10 +212,10 @@ fn detect(status: StatusCode, headers: &HeaderMap, wire: Wire) -> ApiError {
 pub(crate) fn parse_with(
     headers: &HeaderMap,
     body: &[u8],
-    read: impl FnOnce(Wire) -> Result<ApiError, Wire>,
+    read: impl FnOnce(&mut Wire) -> Option<ApiError>,
 ) -> Option<ApiError> {
-    let wire = Wire::read(body)?;
-    read(wire).ok().map(|e| with_headers(e, headers))
+    let mut wire = Wire::read(body)?;
+    read(&mut wire).map(|e| with_headers(e, headers))
 }
 
 /// Fills in from the headers what the body did not say.

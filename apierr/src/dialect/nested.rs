@@ -112,14 +112,14 @@ impl Dialect for Nested {
 }
 
 /// Reads `{"error": {…}}`.
-pub(crate) fn read(status: StatusCode, mut wire: Wire) -> Result<ApiError, Wire> {
-    let inner = match wire.error.take() {
-        Some(ErrorMember::Object(inner)) => inner,
-        other => {
-            wire.error = other;
-            return Err(wire);
-        }
+pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
+    if !matches!(wire.error, Some(ErrorMember::Object(_))) {
+        return None;
+    }
+    let Some(ErrorMember::Object(inner)) = wire.error.take() else {
+        return None;
     };
+    let inner = *inner;
     let code = inner
         .code
         .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
@@ -145,5 +145,5 @@ pub(crate) fn read(status: StatusCode, mut wire: Wire) -> Result<ApiError, Wire>
             e = e.with_request_id(id);
         }
     }
-    Ok(e)
+    Some(e)
 }

@@ -82,14 +82,16 @@ pub(crate) fn is_oauth_code(code: &Code) -> bool {
 }
 
 /// Reads `{"error": "…", "error_description": "…"}`.
-pub(crate) fn read(status: StatusCode, mut wire: Wire) -> Result<ApiError, Wire> {
-    let code = match wire.error.take() {
-        Some(ErrorMember::Text(code)) => code,
-        other => {
-            wire.error = other;
-            return Err(wire);
-        }
+pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
+    if !matches!(wire.error, Some(ErrorMember::Text(_))) {
+        return None;
+    }
+    let Some(ErrorMember::Text(code)) = wire.error.take() else {
+        return None;
     };
-    let message = wire.error_description.unwrap_or_else(|| code.clone());
-    Ok(ApiError::new(status, Code::owned(code), message))
+    let message = wire
+        .error_description
+        .take()
+        .unwrap_or_else(|| code.clone());
+    Some(ApiError::new(status, Code::owned(code), message))
 }

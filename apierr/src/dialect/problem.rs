@@ -113,32 +113,31 @@ impl Dialect for Problem {
 }
 
 /// Reads problem details; needs at least a `detail`, `title` or `code`.
-pub(crate) fn read(status: StatusCode, mut wire: Wire) -> Result<ApiError, Wire> {
-    let Some(message) = wire.detail.take().or_else(|| wire.title.clone()) else {
-        return Err(wire);
-    };
+pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
+    let message = wire.detail.take().or_else(|| wire.title.clone())?;
     let code = wire
         .code
         .take()
         .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
     let mut e = ApiError::new(status, code, message);
-    if let Some(url) = wire.type_uri.filter(|t| t != ABOUT_BLANK) {
+    if let Some(url) = wire.type_uri.take().filter(|t| t != ABOUT_BLANK) {
         e = e.with_doc_url(url);
-        if let Some(title) = wire.title {
+        if let Some(title) = wire.title.take() {
             e = e.with_title(title);
         }
     }
-    if let Some(id) = wire.request_id {
+    if let Some(id) = wire.request_id.take() {
         e = e.with_request_id(id);
     }
     e = e.with_violations(
         wire.errors
+            .take()
             .unwrap_or_default()
             .into_iter()
             .map(|i| i.into_violation(ViolationKind::Body)),
     );
-    for m in wire.messages.unwrap_or_default() {
+    for m in wire.messages.take().unwrap_or_default() {
         e = e.with_additional_message(m);
     }
-    Ok(e)
+    Some(e)
 }

@@ -106,22 +106,26 @@ impl Dialect for SpecificCode {
 }
 
 /// Reads `{"errorCode", "message", "specificCode", "additionalMessages"}`.
-pub(crate) fn read(status: StatusCode, wire: Wire) -> Result<ApiError, Wire> {
-    let Some(error_code) = wire.error_code.clone() else {
-        return Err(wire);
+pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
+    let Some(error_code) = wire.error_code.take() else {
+        return None;
     };
-    let code = match wire.specific_code {
+    let code = match wire.specific_code.take() {
         Some(code) => code,
         // Seed 003's single-object form: errorCode is the catalog code, not the status.
         None => error_code,
     };
-    let message = wire.message.unwrap_or_else(|| {
+    let message = wire.message.take().unwrap_or_else(|| {
         status
             .canonical_reason()
             .unwrap_or("Unknown Error")
             .to_owned()
     });
-    let mut extra = wire.additional_messages.unwrap_or_default().into_iter();
+    let mut extra = wire
+        .additional_messages
+        .take()
+        .unwrap_or_default()
+        .into_iter();
     let violation = quoted_field(&message).map(|(field, rest)| {
         let reason = extra.next().unwrap_or_else(|| rest.to_owned());
         FieldViolation::parameter(field.to_owned(), reason)
@@ -133,5 +137,5 @@ pub(crate) fn read(status: StatusCode, wire: Wire) -> Result<ApiError, Wire> {
     for m in extra {
         e = e.with_additional_message(m);
     }
-    Ok(e)
+    Some(e)
 }

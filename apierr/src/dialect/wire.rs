@@ -84,7 +84,7 @@ pub(crate) enum StatusMember {
 #[derive(Debug)]
 pub(crate) enum ErrorMember {
     Text(String),
-    Object(NestedError),
+    Object(Box<NestedError>),
 }
 
 impl<'de> Deserialize<'de> for StatusMember {
@@ -128,7 +128,7 @@ impl<'de> Deserialize<'de> for ErrorMember {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ErrorMember, A::Error> {
                 NestedError::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(ErrorMember::Object)
+                    .map(|e| ErrorMember::Object(Box::new(e)))
             }
         }
         deserializer.deserialize_any(V)

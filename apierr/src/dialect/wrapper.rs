@@ -93,20 +93,21 @@ impl Dialect for Wrapper {
 
     fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {
         parse_with(headers, body, |wire| {
-            read(status, wire).or_else(|w| oauth::read(status, w))
+            read(status, wire).or_else(|| oauth::read(status, wire))
         })
     }
 }
 
 /// Reads a wrapper whose `status` is a string.
-pub(crate) fn read(status: StatusCode, wire: Wire) -> Result<ApiError, Wire> {
+pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
     if !matches!(wire.status, Some(StatusMember::Text)) {
-        return Err(wire);
+        return None;
     }
     let code = wire
         .code
+        .take()
         .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
-    let message = wire.message.unwrap_or_else(|| {
+    let message = wire.message.take().unwrap_or_else(|| {
         status
             .canonical_reason()
             .unwrap_or("Unknown Error")
@@ -114,15 +115,16 @@ pub(crate) fn read(status: StatusCode, wire: Wire) -> Result<ApiError, Wire> {
     });
     let mut e = ApiError::new(status, code, message).with_violations(
         wire.validation_errors
+            .take()
             .unwrap_or_default()
             .into_iter()
             .map(|i| i.into_violation(ViolationKind::Body)),
     );
-    for m in wire.additional_messages.unwrap_or_default() {
+    for m in wire.additional_messages.take().unwrap_or_default() {
         e = e.with_additional_message(m);
     }
-    if let Some(id) = wire.request_id_camel {
+    if let Some(id) = wire.request_id_camel.take() {
         e = e.with_request_id(id);
     }
-    Ok(e)
+    Some(e)
 }

@@ -77,8 +77,11 @@ impl ApiError {
     /// number and the message its reason phrase ("fall back to examining the HTTP status",
     /// as seed 003 puts it).
     pub fn from_status(status: StatusCode) -> Self {
-        let reason = status.canonical_reason().unwrap_or("Unknown Error");
-        ApiError::new(status, Code::Numeric(u32::from(status.as_u16())), reason)
+        ApiError::new(
+            status,
+            Code::Numeric(u32::from(status.as_u16())),
+            reason_phrase(status),
+        )
     }
 
     /// Replaces the message. Default is the catalog entry's message.
@@ -155,6 +158,27 @@ impl ApiError {
         self
     }
 
+    /// Appends violations, taking over the vector when there are none yet (parsers
+    /// hand over a vector collected in place, with no second allocation).
+    pub(crate) fn with_violation_vec(mut self, violations: Vec<FieldViolation>) -> Self {
+        if self.inner.violations.is_empty() {
+            self.inner.violations = violations;
+        } else {
+            self.inner.violations.extend(violations);
+        }
+        self
+    }
+
+    /// Appends additional messages, taking over the vector when there are none yet.
+    pub(crate) fn with_message_vec(mut self, messages: Vec<Cow<'static, str>>) -> Self {
+        if self.inner.messages.is_empty() {
+            self.inner.messages = messages;
+        } else {
+            self.inner.messages.extend(messages);
+        }
+        self
+    }
+
     /// Sets the request id in place (for layers that learn it after the error is made).
     pub fn set_request_id(&mut self, id: impl Into<Cow<'static, str>>) {
         self.inner.request_id = Some(id.into());
@@ -214,6 +238,11 @@ impl ApiError {
     pub fn internal_source(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
         self.inner.source.as_deref()
     }
+}
+
+/// The reason phrase of a status, or `Unknown Error` for one without (such as 460).
+pub(crate) fn reason_phrase(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("Unknown Error")
 }
 
 impl fmt::Debug for ApiError {

@@ -83,7 +83,7 @@ impl Dialect for ErrorsArray {
 
 /// Reads `{"errors": [...]}`: the first element gives the code and message, elements with
 /// a subject are violations, the other elements after the first are additional messages.
-pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
+pub(crate) fn read(status: StatusCode, wire: &mut Wire<'_>) -> Option<ApiError> {
     if wire.errors.as_ref().is_none_or(Vec::is_empty) {
         return None;
     }

@@ -22,7 +22,8 @@ pub use self::problem::Problem;
 pub use self::specific_code::SpecificCode;
 pub use self::wrapper::Wrapper;
 
-use self::wire::{ErrorMember, StatusMember, Wire};
+use self::wire::{ErrorMember, StatusMember, Str, Wire};
+use crate::error::reason_phrase;
 use crate::{ApiError, Code, ViolationSupport};
 
 /// `application/json`, the content type of every dialect but `problem`.
@@ -159,19 +160,16 @@ pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
 /// assert_eq!(err.code(), &Code::numeric(502));
 /// ```
 pub fn parse_any(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    let facts = HeaderFacts::scan(headers);
     let error = match Wire::read(body) {
-        Some(wire) => detect(status, headers, wire),
+        Some(wire) => detect(status, facts.problem, wire),
         None => ApiError::from_status(status),
     };
-    with_headers(error, headers)
+    facts.fill(error)
 }
 
 /// Picks the dialect a wire body is written in and reads it.
-fn detect(status: StatusCode, headers: &HeaderMap, mut wire: Wire) -> ApiError {
-    let problem_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with(problem::CONTENT_TYPE));
+fn detect(status: StatusCode, problem_type: bool, mut wire: Wire<'_>) -> ApiError {
     let read = if problem_type {
         problem::read
     } else {
@@ -189,17 +187,15 @@ fn detect(status: StatusCode, headers: &HeaderMap, mut wire: Wire) -> ApiError {
             {
                 problem::read
             }
-            _ => |_, _: &mut Wire| None,
+            _ => |_, _: &mut Wire<'_>| None,
         }
     };
     read(status, &mut wire).unwrap_or_else(|| {
         // No known shape: the status speaks, with what little the body said.
-        let message = wire.message.take().unwrap_or_else(|| {
-            status
-                .canonical_reason()
-                .unwrap_or("Unknown Error")
-                .to_owned()
-        });
+        let message = wire
+            .message
+            .take()
+            .unwrap_or_else(|| Str::fixed(reason_phrase(status)));
         let code = wire
             .code
             .take()
@@ -212,25 +208,54 @@ fn detect(status: StatusCode, headers: &HeaderMap, mut wire: Wire) -> ApiError {
 pub(crate) fn parse_with(
     headers: &HeaderMap,
     body: &[u8],
-    read: impl FnOnce(&mut Wire) -> Option<ApiError>,
+    read: impl FnOnce(&mut Wire<'_>) -> Option<ApiError>,
 ) -> Option<ApiError> {
     let mut wire = Wire::read(body)?;
-    read(&mut wire).map(|e| with_headers(e, headers))
+    read(&mut wire).map(|e| HeaderFacts::scan(headers).fill(e))
 }
 
-/// Fills in from the headers what the body did not say.
-fn with_headers(mut error: ApiError, headers: &HeaderMap) -> ApiError {
-    if let Some(secs) = headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        error = error.with_retry_after(Duration::from_secs(secs));
+/// What the response headers say about an error, read in one pass over them (cheaper
+/// than three hashed look-ups for the few headers an error response has).
+#[derive(Default)]
+struct HeaderFacts<'h> {
+    /// `Content-Type` is `application/problem+json`.
+    problem: bool,
+    retry_after: Option<&'h HeaderValue>,
+    request_id: Option<&'h HeaderValue>,
+}
+
+impl<'h> HeaderFacts<'h> {
+    fn scan(headers: &'h HeaderMap) -> Self {
+        let mut facts = HeaderFacts::default();
+        for (name, value) in headers {
+            if name == CONTENT_TYPE {
+                facts.problem = value
+                    .as_bytes()
+                    .starts_with(problem::CONTENT_TYPE.as_bytes());
+            } else if name == RETRY_AFTER {
+                facts.retry_after = Some(value);
+            } else if name == REQUEST_ID {
+                facts.request_id = Some(value);
+            }
+        }
+        facts
     }
-    if error.request_id().is_none()
-        && let Some(id) = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
-    {
-        error.set_request_id(id.to_owned());
+
+    /// Fills in what the body did not say: `Retry-After` in seconds (the HTTP-date form
+    /// needs a clock and is left to the client) and the request id.
+    fn fill(&self, mut error: ApiError) -> ApiError {
+        if let Some(secs) = self
+            .retry_after
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            error = error.with_retry_after(Duration::from_secs(secs));
+        }
+        if error.request_id().is_none()
+            && let Some(id) = self.request_id.and_then(|v| v.to_str().ok())
+        {
+            error.set_request_id(id.to_owned());
+        }
+        error
     }
-    error
 }

@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use super::wire::{ErrorMember, Wire};
+use super::wire::{ErrorMember, Str, Wire, messages, violations};
 use super::{Dialect, parse_with, write_json};
+use crate::error::reason_phrase;
 use crate::{ApiError, Code, FieldViolation, ViolationKind, ViolationSupport};
 
 /// Seed 002's nested error: `{"error": {"code", "message", "extra": {"invalid-params":
@@ -112,7 +113,7 @@ impl Dialect for Nested {
 }
 
 /// Reads `{"error": {…}}`.
-pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
+pub(crate) fn read(status: StatusCode, wire: &mut Wire<'_>) -> Option<ApiError> {
     if !matches!(wire.error, Some(ErrorMember::Object(_))) {
         return None;
     }
@@ -123,24 +124,14 @@ pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
     let code = inner
         .code
         .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
-    let message = inner.message.unwrap_or_else(|| {
-        status
-            .canonical_reason()
-            .unwrap_or("Unknown Error")
-            .to_owned()
-    });
+    let message = inner
+        .message
+        .unwrap_or_else(|| Str::fixed(reason_phrase(status)));
     let mut e = ApiError::new(status, code, message);
     if let Some(extra) = inner.extra {
-        e = e.with_violations(
-            extra
-                .invalid_params
-                .unwrap_or_default()
-                .into_iter()
-                .map(|i| i.into_violation(ViolationKind::Body)),
-        );
-        for m in extra.messages.unwrap_or_default() {
-            e = e.with_additional_message(m);
-        }
+        e = e
+            .with_violation_vec(violations(extra.invalid_params, &ViolationKind::Body))
+            .with_message_vec(messages(extra.messages));
         if let Some(id) = extra.request_id {
             e = e.with_request_id(id);
         }

@@ -82,7 +82,7 @@ pub(crate) fn is_oauth_code(code: &Code) -> bool {
 }
 
 /// Reads `{"error": "…", "error_description": "…"}`.
-pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
+pub(crate) fn read(status: StatusCode, wire: &mut Wire<'_>) -> Option<ApiError> {
     if !matches!(wire.error, Some(ErrorMember::Text(_))) {
         return None;
     }

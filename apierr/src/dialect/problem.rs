@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use super::wire::Wire;
+use super::wire::{Wire, messages, violations};
 use super::{Dialect, parse_with, write_json};
+use crate::error::reason_phrase;
 use crate::{ApiError, Code, FieldViolation, ViolationKind, ViolationSupport};
 
 /// The media type of RFC 9457 problem details.
@@ -87,10 +88,7 @@ impl Dialect for Problem {
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
         let (type_uri, title) = match e.doc_url() {
             Some(url) => (url, e.title().unwrap_or(e.message())),
-            None => (
-                ABOUT_BLANK,
-                e.status().canonical_reason().unwrap_or("Unknown Error"),
-            ),
+            None => (ABOUT_BLANK, reason_phrase(e.status())),
         };
         write_json(
             &Body {
@@ -113,14 +111,14 @@ impl Dialect for Problem {
 }
 
 /// Reads problem details; needs at least a `detail`, `title` or `code`.
-pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
+pub(crate) fn read(status: StatusCode, wire: &mut Wire<'_>) -> Option<ApiError> {
     let message = wire.detail.take().or_else(|| wire.title.clone())?;
     let code = wire
         .code
         .take()
         .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
     let mut e = ApiError::new(status, code, message);
-    if let Some(url) = wire.type_uri.take().filter(|t| t != ABOUT_BLANK) {
+    if let Some(url) = wire.type_uri.take().filter(|t| &**t != ABOUT_BLANK) {
         e = e.with_doc_url(url);
         if let Some(title) = wire.title.take() {
             e = e.with_title(title);
@@ -129,15 +127,8 @@ pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
     if let Some(id) = wire.request_id.take() {
         e = e.with_request_id(id);
     }
-    e = e.with_violations(
-        wire.errors
-            .take()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| i.into_violation(ViolationKind::Body)),
-    );
-    for m in wire.messages.take().unwrap_or_default() {
-        e = e.with_additional_message(m);
-    }
-    Some(e)
+    Some(
+        e.with_violation_vec(violations(wire.errors.take(), &ViolationKind::Body))
+            .with_message_vec(messages(wire.messages.take())),
+    )
 }

@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use super::wire::Wire;
+use super::wire::{Str, Wire, messages};
 use super::{Dialect, parse_with, write_json};
+use crate::error::reason_phrase;
 use crate::{ApiError, Code, FieldViolation, ViolationSupport};
 
 /// Seed 004's exception body: `{"errorCode": <HTTP status>, "message", "specificCode",
@@ -106,36 +107,29 @@ impl Dialect for SpecificCode {
 }
 
 /// Reads `{"errorCode", "message", "specificCode", "additionalMessages"}`.
-pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
-    let Some(error_code) = wire.error_code.take() else {
-        return None;
-    };
+pub(crate) fn read(status: StatusCode, wire: &mut Wire<'_>) -> Option<ApiError> {
+    let error_code = wire.error_code.take()?;
     let code = match wire.specific_code.take() {
         Some(code) => code,
         // Seed 003's single-object form: errorCode is the catalog code, not the status.
         None => error_code,
     };
-    let message = wire.message.take().unwrap_or_else(|| {
-        status
-            .canonical_reason()
-            .unwrap_or("Unknown Error")
-            .to_owned()
-    });
-    let mut extra = wire
-        .additional_messages
+    let message = wire
+        .message
         .take()
-        .unwrap_or_default()
-        .into_iter();
+        .unwrap_or_else(|| Str::fixed(reason_phrase(status)));
+    let mut extra = messages(wire.additional_messages.take());
     let violation = quoted_field(&message).map(|(field, rest)| {
-        let reason = extra.next().unwrap_or_else(|| rest.to_owned());
+        let reason = if extra.is_empty() {
+            Cow::Owned(rest.to_owned())
+        } else {
+            extra.remove(0)
+        };
         FieldViolation::parameter(field.to_owned(), reason)
     });
-    let mut e = ApiError::new(status, code, message);
+    let mut e = ApiError::new(status, code, message).with_message_vec(extra);
     if let Some(v) = violation {
         e = e.with_violation(v);
-    }
-    for m in extra {
-        e = e.with_additional_message(m);
     }
     Some(e)
 }

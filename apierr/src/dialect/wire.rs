@@ -1,7 +1,9 @@
 //! The union of every dialect's fields, read in one pass so that detecting the dialect
 //! costs no second parse.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::ops::Deref;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -10,67 +12,90 @@ use crate::{Code, FieldViolation, ViolationKind};
 
 /// Every top-level member any built-in dialect uses. Unknown members are skipped.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct Wire {
+pub(crate) struct Wire<'a> {
     // problem (RFC 9457)
     #[serde(rename = "type")]
-    pub(crate) type_uri: Option<String>,
-    pub(crate) title: Option<String>,
+    #[serde(borrow)]
+    pub(crate) type_uri: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub(crate) title: Option<Str<'a>>,
     /// A number in `problem`, `"success"`/`"fail"` in `wrapper`.
     pub(crate) status: Option<StatusMember>,
-    pub(crate) detail: Option<String>,
+    #[serde(borrow)]
+    pub(crate) detail: Option<Str<'a>>,
     pub(crate) code: Option<Code>,
-    pub(crate) request_id: Option<String>,
+    #[serde(borrow)]
+    pub(crate) request_id: Option<Str<'a>>,
     /// Violations in `problem`, the error list in `errors-array`.
-    pub(crate) errors: Option<Vec<Item>>,
-    pub(crate) messages: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub(crate) errors: Option<Vec<Item<'a>>>,
+    #[serde(borrow)]
+    pub(crate) messages: Option<Vec<Str<'a>>>,
     // OAuth and nested
     /// A string in the OAuth form, an object in `nested`.
-    pub(crate) error: Option<ErrorMember>,
-    pub(crate) error_description: Option<String>,
+    #[serde(borrow)]
+    pub(crate) error: Option<ErrorMember<'a>>,
+    #[serde(borrow)]
+    pub(crate) error_description: Option<Str<'a>>,
     // wrapper and specific-code
-    pub(crate) message: Option<String>,
+    #[serde(borrow)]
+    pub(crate) message: Option<Str<'a>>,
     #[serde(rename = "requestId")]
-    pub(crate) request_id_camel: Option<String>,
+    #[serde(borrow)]
+    pub(crate) request_id_camel: Option<Str<'a>>,
     #[serde(rename = "validationErrors")]
-    pub(crate) validation_errors: Option<Vec<Item>>,
+    #[serde(borrow)]
+    pub(crate) validation_errors: Option<Vec<Item<'a>>>,
     #[serde(rename = "errorCode")]
     pub(crate) error_code: Option<Code>,
     #[serde(rename = "specificCode")]
     pub(crate) specific_code: Option<Code>,
     #[serde(rename = "additionalMessages")]
-    pub(crate) additional_messages: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub(crate) additional_messages: Option<Vec<Str<'a>>>,
 }
 
 /// One element of an error or violation list, in any dialect.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct Item {
+pub(crate) struct Item<'a> {
     #[serde(rename = "errorCode")]
     pub(crate) error_code: Option<Code>,
-    pub(crate) message: Option<String>,
-    pub(crate) subject: Option<String>,
+    #[serde(borrow)]
+    pub(crate) message: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub(crate) subject: Option<Str<'a>>,
     #[serde(rename = "subjectType")]
-    pub(crate) subject_type: Option<String>,
-    pub(crate) detail: Option<String>,
-    pub(crate) field: Option<String>,
+    #[serde(borrow)]
+    pub(crate) subject_type: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub(crate) detail: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub(crate) field: Option<Str<'a>>,
     #[serde(rename = "in")]
-    pub(crate) location: Option<String>,
+    #[serde(borrow)]
+    pub(crate) location: Option<Str<'a>>,
 }
 
 /// The `error` object of the `nested` dialect.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct NestedError {
+pub(crate) struct NestedError<'a> {
     pub(crate) code: Option<Code>,
-    pub(crate) message: Option<String>,
-    pub(crate) extra: Option<NestedExtra>,
+    #[serde(borrow)]
+    pub(crate) message: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub(crate) extra: Option<NestedExtra<'a>>,
 }
 
 /// The `extra` object of the `nested` dialect.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct NestedExtra {
+pub(crate) struct NestedExtra<'a> {
     #[serde(rename = "invalid-params")]
-    pub(crate) invalid_params: Option<Vec<Item>>,
-    pub(crate) messages: Option<Vec<String>>,
-    pub(crate) request_id: Option<String>,
+    #[serde(borrow)]
+    pub(crate) invalid_params: Option<Vec<Item<'a>>>,
+    #[serde(borrow)]
+    pub(crate) messages: Option<Vec<Str<'a>>>,
+    #[serde(borrow)]
+    pub(crate) request_id: Option<Str<'a>>,
 }
 
 /// `status`: a number or a string.
@@ -82,9 +107,9 @@ pub(crate) enum StatusMember {
 
 /// `error`: a string (OAuth) or an object (nested).
 #[derive(Debug)]
-pub(crate) enum ErrorMember {
-    Text(String),
-    Object(Box<NestedError>),
+pub(crate) enum ErrorMember<'a> {
+    Text(Str<'a>),
+    Object(Box<NestedError<'a>>),
 }
 
 impl<'de> Deserialize<'de> for StatusMember {
@@ -112,37 +137,37 @@ impl<'de> Deserialize<'de> for StatusMember {
     }
 }
 
-impl<'de> Deserialize<'de> for ErrorMember {
+impl<'de: 'a, 'a> Deserialize<'de> for ErrorMember<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ErrorMember;
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = ErrorMember<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an error string or object")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ErrorMember, E> {
-                Ok(ErrorMember::Text(v.to_owned()))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<ErrorMember<'a>, E> {
+                Ok(ErrorMember::Text(Str(Cow::Borrowed(v))))
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<ErrorMember, E> {
-                Ok(ErrorMember::Text(v))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ErrorMember<'a>, E> {
+                Ok(ErrorMember::Text(Str(Cow::Owned(v.to_owned()))))
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ErrorMember, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ErrorMember<'a>, A::Error> {
                 NestedError::deserialize(de::value::MapAccessDeserializer::new(map))
                     .map(|e| ErrorMember::Object(Box::new(e)))
             }
         }
-        deserializer.deserialize_any(V)
+        deserializer.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
-impl Wire {
+impl<'a> Wire<'a> {
     /// Reads a body; `None` when it is not a JSON object of compatible member types.
-    pub(crate) fn read(body: &[u8]) -> Option<Wire> {
+    pub(crate) fn read(body: &'a [u8]) -> Option<Wire<'a>> {
         serde_json::from_slice(body).ok()
     }
 }
 
-impl Item {
+impl Item<'_> {
     /// The violation an item describes, in any dialect's spelling: the field is `field`
     /// or `subject`, the reason `detail` or `message`, the kind `in` or `subjectType`.
     pub(crate) fn into_violation(self, default_kind: ViolationKind) -> FieldViolation {
@@ -155,5 +180,79 @@ impl Item {
             self.field.or(self.subject).unwrap_or_default(),
             self.detail.or(self.message).unwrap_or_default(),
         )
+    }
+}
+
+/// A list of violations, collected in place over the items' allocation.
+pub(crate) fn violations(
+    items: Option<Vec<Item<'_>>>,
+    kind: &ViolationKind,
+) -> Vec<FieldViolation> {
+    items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.into_violation(kind.clone()))
+        .collect()
+}
+
+/// A list of messages, collected in place over the strings' allocation.
+pub(crate) fn messages(list: Option<Vec<Str<'_>>>) -> Vec<Cow<'static, str>> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(Cow::from)
+        .collect()
+}
+
+/// A string of the body, borrowed from it when it has no escapes, so that members that
+/// are read and dropped cost no allocation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Str<'a>(Cow<'a, str>);
+
+impl<'a> Str<'a> {
+    /// A string that outlives the body.
+    pub(crate) const fn fixed(s: &'static str) -> Self {
+        Str(Cow::Borrowed(s))
+    }
+}
+
+impl Deref for Str<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Str<'_>> for Cow<'static, str> {
+    fn from(s: Str<'_>) -> Self {
+        Cow::Owned(s.0.into_owned())
+    }
+}
+
+impl From<Str<'_>> for String {
+    fn from(s: Str<'_>) -> Self {
+        s.0.into_owned()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(V(std::marker::PhantomData))
     }
 }

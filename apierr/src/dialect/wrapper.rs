@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use super::wire::{StatusMember, Wire};
+use super::wire::{StatusMember, Str, Wire, messages, violations};
 use super::{Dialect, oauth, parse_with, write_json};
+use crate::error::reason_phrase;
 use crate::{ApiError, Code, FieldViolation, ViolationKind, ViolationSupport};
 
 /// Seed 000's wrapper: every response carries `message`, `status` (`success` or
@@ -99,7 +100,7 @@ impl Dialect for Wrapper {
 }
 
 /// Reads a wrapper whose `status` is a string.
-pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
+pub(crate) fn read(status: StatusCode, wire: &mut Wire<'_>) -> Option<ApiError> {
     if !matches!(wire.status, Some(StatusMember::Text)) {
         return None;
     }
@@ -107,22 +108,16 @@ pub(crate) fn read(status: StatusCode, wire: &mut Wire) -> Option<ApiError> {
         .code
         .take()
         .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
-    let message = wire.message.take().unwrap_or_else(|| {
-        status
-            .canonical_reason()
-            .unwrap_or("Unknown Error")
-            .to_owned()
-    });
-    let mut e = ApiError::new(status, code, message).with_violations(
-        wire.validation_errors
-            .take()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| i.into_violation(ViolationKind::Body)),
-    );
-    for m in wire.additional_messages.take().unwrap_or_default() {
-        e = e.with_additional_message(m);
-    }
+    let message = wire
+        .message
+        .take()
+        .unwrap_or_else(|| Str::fixed(reason_phrase(status)));
+    let mut e = ApiError::new(status, code, message)
+        .with_violation_vec(violations(
+            wire.validation_errors.take(),
+            &ViolationKind::Body,
+        ))
+        .with_message_vec(messages(wire.additional_messages.take()));
     if let Some(id) = wire.request_id_camel.take() {
         e = e.with_request_id(id);
     }

@@ -31,12 +31,19 @@ fn main() -> ExitCode {
             println!("{}", profile.docs());
             continue;
         }
-        println!("== profile {} (dialect {})\n", profile.name(), profile.dialect().name());
+        println!(
+            "== profile {} (dialect {})\n",
+            profile.name(),
+            profile.dialect().name()
+        );
         for &condition in Condition::ALL {
             let error = match condition {
                 Condition::InvalidParameter => profile.field_error(
                     condition,
-                    [FieldViolation::parameter("id", "Value must be a whole number")],
+                    [FieldViolation::parameter(
+                        "id",
+                        "Value must be a whole number",
+                    )],
                 ),
                 Condition::MissingParameter => {
                     profile.field_error(condition, [FieldViolation::parameter("id", "is required")])

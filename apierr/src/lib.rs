@@ -46,6 +46,8 @@
 //! - `catalog_macro`: [`catalog!`], the compile-time-checked declaration.
 //! - `dialect`: the [`Dialect`] trait, the six built-in dialects and [`parse_any`].
 //! - `profile`: [`Profile`], dialect + catalog.
+//! - `scope`: the profile and request id of the request being handled ([`in_scope`]);
+//!   with the `axum` feature, `IntoResponse` for [`ApiError`] rendered in that profile.
 //! - [`seeds`]: the catalogs of the seed contracts.
 //! - `docs`: [`Catalog::markdown`].
 
@@ -58,6 +60,7 @@ mod dialect;
 mod docs;
 mod error;
 mod profile;
+mod scope;
 pub mod seeds;
 mod violation;
 
@@ -71,6 +74,9 @@ pub use crate::dialect::{
 };
 pub use crate::error::ApiError;
 pub use crate::profile::Profile;
+#[cfg(feature = "axum")]
+pub use crate::scope::RenderedError;
+pub use crate::scope::{Scope, current_profile, current_request_id, in_scope};
 pub use crate::violation::{FieldViolation, ViolationKind, ViolationSupport};
 
 #[doc(hidden)]

@@ -51,6 +51,12 @@ pub trait Dialect: fmt::Debug + Send + Sync {
         JSON
     }
 
+    /// Whether successful responses are wrapped too (seed 000's `status`/`entity`
+    /// envelope), so that a server renders its successes through the dialect.
+    fn wraps_success(&self) -> bool {
+        false
+    }
+
     /// Writes the body of `error`. Never fails: every part of an [`ApiError`] is
     /// representable as JSON.
     fn write_body(&self, error: &ApiError, out: &mut Vec<u8>);

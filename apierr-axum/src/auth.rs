@@ -1,0 +1,251 @@
+//! Authentication: the application checks credentials, the layer answers in the contract.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use apierr::{ApiError, Condition};
+use axum::extract::{FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use http::request::Parts;
+use http::{HeaderName, HeaderValue};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The header an API key travels in unless configured otherwise.
+pub const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// Credentials a request presented.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// `Authorization: Bearer <token>` (RFC 6750).
+    Bearer(String),
+    /// An API key in the API-key header.
+    ApiKey(String),
+}
+
+/// Why credentials were refused; each becomes its condition in the profile.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// The token or key is not known.
+    InvalidToken,
+    /// The token was valid and has expired.
+    ExpiredToken,
+    /// The credentials are valid but do not allow this request.
+    Forbidden,
+    /// The API key has been revoked.
+    KeyRevoked,
+    /// The session the token belongs to has ended.
+    SessionExpired,
+}
+
+impl AuthFailure {
+    fn condition(self) -> Condition {
+        match self {
+            AuthFailure::InvalidToken => Condition::InvalidToken,
+            AuthFailure::ExpiredToken => Condition::ExpiredToken,
+            AuthFailure::Forbidden => Condition::Forbidden,
+            AuthFailure::KeyRevoked => Condition::KeyRevoked,
+            AuthFailure::SessionExpired => Condition::SessionExpired,
+        }
+    }
+
+    /// The RFC 6750 error code of the `WWW-Authenticate` challenge.
+    fn challenge_error(self) -> &'static str {
+        match self {
+            AuthFailure::Forbidden => "insufficient_scope",
+            _ => "invalid_token",
+        }
+    }
+}
+
+/// The application's check of credentials.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Who the credentials belong to; handlers get it through [`Authenticated`].
+    type Principal: Clone + Send + Sync + 'static;
+
+    /// Checks the credentials of a request with the given method and path.
+    fn authenticate(
+        &self,
+        credential: Credential,
+        parts: &Parts,
+    ) -> impl Future<Output = Result<Self::Principal, AuthFailure>> + Send;
+}
+
+/// Requires credentials on every request of the routes it wraps, checked by an
+/// [`Authenticator`]. Missing credentials are the unauthenticated condition; each
+/// [`AuthFailure`] its own. A 401 carries an RFC 6750 `WWW-Authenticate` challenge.
+#[must_use]
+#[derive(Debug)]
+pub struct RequireAuthLayer<A> {
+    authenticator: Arc<A>,
+    realm: HeaderValue,
+    api_key: HeaderName,
+}
+
+impl<A> Clone for RequireAuthLayer<A> {
+    fn clone(&self) -> Self {
+        RequireAuthLayer {
+            authenticator: self.authenticator.clone(),
+            realm: self.realm.clone(),
+            api_key: self.api_key.clone(),
+        }
+    }
+}
+
+impl<A: Authenticator> RequireAuthLayer<A> {
+    /// A layer checking credentials with `authenticator`.
+    pub fn new(authenticator: A) -> Self {
+        RequireAuthLayer {
+            authenticator: Arc::new(authenticator),
+            realm: HeaderValue::from_static("api"),
+            api_key: API_KEY,
+        }
+    }
+
+    /// The realm of the `WWW-Authenticate` challenge. Default is `api`.
+    pub fn realm(mut self, realm: &'static str) -> Self {
+        self.realm = HeaderValue::from_static(realm);
+        self
+    }
+
+    /// The header API keys travel in. Default is `X-Api-Key`.
+    pub fn api_key_header(mut self, name: HeaderName) -> Self {
+        self.api_key = name;
+        self
+    }
+}
+
+impl<A, S> Layer<S> for RequireAuthLayer<A> {
+    type Service = RequireAuth<S, A>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireAuth {
+            inner,
+            layer: RequireAuthLayer::clone(self),
+        }
+    }
+}
+
+/// The middleware of [`RequireAuthLayer`].
+#[derive(Debug)]
+pub struct RequireAuth<S, A> {
+    inner: S,
+    layer: RequireAuthLayer<A>,
+}
+
+impl<S: Clone, A> Clone for RequireAuth<S, A> {
+    fn clone(&self) -> Self {
+        RequireAuth {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+/// The future of [`RequireAuth`]: boxed, since it awaits the application's check.
+pub type AuthFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+
+impl<S, A> Service<Request> for RequireAuth<S, A>
+where
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send,
+    A: Authenticator,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = AuthFuture<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // The ready service answers this request; a fresh clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let Some(credential) = credential(req.headers(), &layer.api_key) else {
+                let error = apierr::current_profile().error(Condition::Unauthenticated);
+                return Ok(challenge(error, &layer.realm, None));
+            };
+            let (mut parts, body) = req.into_parts();
+            match layer.authenticator.authenticate(credential, &parts).await {
+                Ok(principal) => {
+                    parts.extensions.insert(Authenticated(principal));
+                    inner.call(Request::from_parts(parts, body)).await
+                }
+                Err(failure) => {
+                    let error = apierr::current_profile().error(failure.condition());
+                    Ok(challenge(error, &layer.realm, Some(failure)))
+                }
+            }
+        })
+    }
+}
+
+/// The credentials of a request: a bearer token, or else an API key.
+fn credential(headers: &http::HeaderMap, api_key: &HeaderName) -> Option<Credential> {
+    if let Some(auth) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let (scheme, token) = auth.trim().split_once(' ').unwrap_or((auth, ""));
+        let token = token.trim();
+        // RFC 7235: the scheme is case-insensitive. Another scheme, or none, is no bearer
+        // token (and is answered as missing credentials, with the Bearer challenge).
+        if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() {
+            return Some(Credential::Bearer(token.to_owned()));
+        }
+    }
+    headers
+        .get(api_key)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| Credential::ApiKey(k.to_owned()))
+}
+
+/// Renders the error, with a `WWW-Authenticate` challenge when it is a 401.
+fn challenge(error: ApiError, realm: &HeaderValue, failure: Option<AuthFailure>) -> Response {
+    let status = error.status();
+    let description = error.message().replace(['"', '\\'], "'");
+    let mut response = error.into_response();
+    if status == http::StatusCode::UNAUTHORIZED || failure == Some(AuthFailure::Forbidden) {
+        let realm = realm.to_str().unwrap_or("api");
+        let value = match failure {
+            None => format!("Bearer realm=\"{realm}\""),
+            Some(f) => format!(
+                "Bearer realm=\"{realm}\", error=\"{}\", error_description=\"{description}\"",
+                f.challenge_error()
+            ),
+        };
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
+
+/// Who made the request, as the [`Authenticator`] said. Extracting it on a route that is
+/// not behind [`RequireAuthLayer`] is the unauthenticated condition.
+#[derive(Debug, Clone)]
+pub struct Authenticated<P>(pub P);
+
+impl<P, S> FromRequestParts<S> for Authenticated<P>
+where
+    P: Clone + Send + Sync + 'static,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Authenticated<P>>()
+            .cloned()
+            .ok_or_else(|| apierr::current_profile().error(Condition::Unauthenticated))
+    }
+}

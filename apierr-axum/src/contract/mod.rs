@@ -1,0 +1,123 @@
+//! The contract layer: every response of the router in its profile.
+
+mod future;
+mod layer;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use apierr::{Condition, Profile, Scope};
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use http::HeaderValue;
+use http::header::ACCEPT;
+use tower_service::Service;
+
+pub use self::future::ResponseFuture;
+pub use self::layer::ContractLayer;
+use crate::RequestId;
+
+/// The middleware of [`ContractLayer`]: see there.
+#[derive(Debug, Clone)]
+pub struct Contract<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+/// What a [`ContractLayer`] was configured with.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) profile: Profile,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) check_accept: bool,
+}
+
+impl<S> Service<Request> for Contract<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let id = RequestId::from_headers(req.headers());
+        req.extensions_mut().insert(id.clone());
+        let scope = Scope {
+            profile: self.config.profile,
+            request_id: Some(id.0.clone()),
+        };
+        if self.config.check_accept && !accepts_json(req.headers().get(ACCEPT)) {
+            let response = apierr::in_scope(&scope, || {
+                self.config
+                    .profile
+                    .error(Condition::NotAcceptable)
+                    .into_response()
+            });
+            return ResponseFuture::ready(response, scope, id);
+        }
+        let inner = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            apierr::in_scope(&scope, || self.inner.call(req))
+        })) {
+            Ok(inner) => inner,
+            Err(panic) => {
+                let response = future::panic_response(&scope, &id, panic);
+                return ResponseFuture::ready(response, scope, id);
+            }
+        };
+        ResponseFuture::new(inner, scope, id, self.config.timeout)
+    }
+}
+
+/// Whether an `Accept` header admits a JSON body (any JSON type, `*/*`, `application/*`
+/// or no header at all), ignoring ranges given `q=0`.
+fn accepts_json(accept: Option<&HeaderValue>) -> bool {
+    let Some(accept) = accept else {
+        return true;
+    };
+    let Ok(accept) = accept.to_str() else {
+        return false;
+    };
+    if accept.trim().is_empty() {
+        return true;
+    }
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        !refused
+            && (media == "*/*"
+                || media == "application/*"
+                || media == "application/json"
+                || (media.starts_with("application/") && media.ends_with("+json")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_ranges() {
+        // Scenario: JSON-compatible ranges pass, others and q=0 refusals do not.
+        let ok = |v: &'static str| accepts_json(Some(&HeaderValue::from_static(v)));
+        assert!(accepts_json(None));
+        assert!(ok("application/json"));
+        assert!(ok("text/html, */*;q=0.1"));
+        assert!(ok("application/problem+json"));
+        assert!(ok("APPLICATION/*"));
+        assert!(!ok("text/html"));
+        assert!(!ok("application/json;q=0"));
+        assert!(!ok("application/xml, text/plain"));
+    }
+}

@@ -1,0 +1,64 @@
+//! [`Json`]: a JSON body, or a catalog error.
+
+use apierr::{ApiError, Condition, ViolationKind};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{condition, data_error, has_content_type};
+
+/// A JSON request body (or response). Rejections are the profile's conditions: no or
+/// another `Content-Type` → unsupported media type (415); a body over axum's limit →
+/// payload too large (413); bad JSON → malformed body; a wrong type → invalid parameter
+/// naming the field; a missing field → missing parameter naming it.
+///
+/// As a response it serialises `T` as JSON.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !has_content_type(req.headers(), "application/json", Some("+json")) {
+            return Err(condition(Condition::UnsupportedMediaType));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                condition(Condition::PayloadTooLarge)
+            } else {
+                condition(Condition::MalformedBody)
+            }
+        })?;
+        from_slice(&bytes).map(Json)
+    }
+}
+
+/// Deserialises JSON, with rejections as [`Json`] describes.
+pub(crate) fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                data_error(&path, &inner.to_string(), ViolationKind::Body)
+            }
+            _ => condition(Condition::MalformedBody),
+        }
+    })?;
+    de.end().map_err(|_| condition(Condition::MalformedBody))?;
+    Ok(value)
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        crate::success::json_response(http::StatusCode::OK, &self.0)
+    }
+}

@@ -1,0 +1,91 @@
+//! Extractors whose rejections are catalog errors.
+
+mod form;
+mod json;
+mod path;
+mod query;
+mod valid;
+
+use apierr::{ApiError, Condition, FieldViolation, ViolationKind};
+
+pub use self::form::Form;
+pub use self::json::Json;
+pub use self::path::Path;
+pub use self::query::Query;
+pub use self::valid::Valid;
+
+/// An error of the current request's profile.
+pub(crate) fn condition(condition: Condition) -> ApiError {
+    apierr::current_profile().error(condition)
+}
+
+/// An error of the current request's profile about fields.
+pub(crate) fn field_condition(
+    condition: Condition,
+    violations: impl IntoIterator<Item = FieldViolation>,
+) -> ApiError {
+    apierr::current_profile().field_error(condition, violations)
+}
+
+/// Turns a data error from serde (wrong type, missing or unknown field) at `path` into
+/// the invalid- or missing-parameter condition naming the field.
+pub(crate) fn data_error(path: &str, message: &str, kind: ViolationKind) -> ApiError {
+    // serde_json appends the position; the field name says more to a caller.
+    let message = message.split(" at line ").next().unwrap_or(message);
+    let join = |field: &str| {
+        if path.is_empty() || path == "." {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(join)
+    };
+    if let Some(field) = quoted("missing field `") {
+        return field_condition(
+            Condition::MissingParameter,
+            [FieldViolation::new(kind, field, "is required")],
+        );
+    }
+    if let Some(field) = quoted("unknown field `") {
+        return field_condition(
+            Condition::InvalidParameter,
+            [FieldViolation::new(kind, field, "is not a known field")],
+        );
+    }
+    let field = if path.is_empty() || path == "." {
+        "(root)".to_owned()
+    } else {
+        path.to_owned()
+    };
+    field_condition(
+        Condition::InvalidParameter,
+        [FieldViolation::new(kind, field, message.to_owned())],
+    )
+}
+
+/// Whether the request's `Content-Type` is `essence` or a `+suffix` variant of it.
+pub(crate) fn has_content_type(
+    headers: &http::HeaderMap,
+    essence: &str,
+    suffix: Option<&str>,
+) -> bool {
+    let Some(ct) = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    media == essence
+        || suffix.is_some_and(|s| media.starts_with("application/") && media.ends_with(s))
+}

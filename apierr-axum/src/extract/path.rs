@@ -1,0 +1,69 @@
+//! [`Path`]: path parameters, or a catalog error.
+
+use apierr::{ApiError, Condition, FieldViolation, ViolationKind};
+use axum::extract::FromRequestParts;
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::{condition, field_condition};
+
+/// Path parameters, deserialised. A segment of the wrong form is the invalid-parameter
+/// condition naming the parameter; a route that does not match its extractor is a server
+/// bug, answered as an internal error.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(kind_error(e.into_kind())),
+            Err(other) => Err(condition(Condition::Internal).with_source(other)),
+        }
+    }
+}
+
+fn kind_error(kind: ErrorKind) -> ApiError {
+    let invalid = |field: String, message: String| {
+        field_condition(
+            Condition::InvalidParameter,
+            [FieldViolation::new(ViolationKind::Path, field, message)],
+        )
+    };
+    match kind {
+        ErrorKind::ParseErrorAtKey {
+            key,
+            value,
+            expected_type,
+        } => invalid(key, format!("cannot parse {value:?} as {expected_type}")),
+        ErrorKind::ParseErrorAtIndex {
+            index,
+            value,
+            expected_type,
+        } => invalid(
+            index.to_string(),
+            format!("cannot parse {value:?} as {expected_type}"),
+        ),
+        ErrorKind::ParseError {
+            value,
+            expected_type,
+        } => invalid(
+            "(path)".to_owned(),
+            format!("cannot parse {value:?} as {expected_type}"),
+        ),
+        ErrorKind::InvalidUtf8InPathParam { key } => invalid(key, "is not valid UTF-8".to_owned()),
+        ErrorKind::DeserializeError { key, message, .. } => invalid(key, message),
+        ErrorKind::Message(message) => invalid("(path)".to_owned(), message),
+        other => {
+            condition(Condition::Internal).with_source(std::io::Error::other(other.to_string()))
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! axum layers and extractors that answer every request in an apierr error contract.
+//!
+//! Install [`ContractLayer`] once on a router with the API's [`Profile`](apierr::Profile),
+//! and every response speaks the contract: handler errors ([`ApiError`](apierr::ApiError)
+//! implements `IntoResponse`), extractor rejections, unknown routes, wrong methods,
+//! unacceptable `Accept`s, panics and timeouts all get the catalog's status and the
+//! dialect's body, with the request id.
+//!
+//! ```
+//! use apierr::{ApiError, Condition, Profile};
+//! use apierr_axum::{ContractLayer, Json, Path, not_found};
+//! use axum::{Router, routing::get};
+//!
+//! async fn account(Path(id): Path<u64>) -> Result<Json<u64>, ApiError> {
+//!     if id == 42 { Ok(Json(id)) } else { Err(apierr::current_profile().error(Condition::NotFound)) }
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/accounts/{id}", get(account))
+//!     .fallback(not_found)
+//!     .layer(ContractLayer::new(Profile::ERRORS_ARRAY));
+//! ```
+//!
+//! # Layout
+//!
+//! - `contract`: [`ContractLayer`], the outermost layer (request id, profile scope, 406,
+//!   panics, timeouts, foreign error responses).
+//! - `extract`: [`Json`], [`Form`], [`Query`], [`Path`], [`Valid`], whose rejections are
+//!   catalog errors.
+//! - `auth`: [`RequireAuthLayer`] over an application's [`Authenticator`].
+//! - `stale`: [`StalenessLayer`], seed 004's date window.
+//! - `success`: [`Created`], [`AlreadyReported`], [`Empty`], [`Page`], wrapped where the
+//!   dialect wraps successes.
+//! - `request_id`: [`RequestId`].
+
+mod auth;
+mod contract;
+mod either;
+mod extract;
+mod request_id;
+mod stale;
+mod success;
+
+pub use apierr::REQUEST_ID;
+
+pub use crate::auth::{
+    API_KEY, AuthFailure, AuthFuture, Authenticated, Authenticator, Credential, RequireAuth,
+    RequireAuthLayer,
+};
+pub use crate::contract::{Contract, ContractLayer, ResponseFuture};
+pub use crate::either::EitherFuture;
+pub use crate::extract::{Form, Json, Path, Query, Valid};
+pub use crate::request_id::RequestId;
+pub use crate::stale::{Clock, DEFAULT_SKEW, Staleness, StalenessLayer};
+pub use crate::success::{AlreadyReported, Created, Empty, Page, TOTAL_COUNT};
+
+/// The router's fallback: the not-found condition, for any path no route matches.
+pub async fn not_found() -> apierr::ApiError {
+    apierr::current_profile().error(apierr::Condition::NotFound)
+}

@@ -1,0 +1,214 @@
+//! Staleness: requests must carry a date close to the server's clock (seed 004).
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use apierr::{ApiError, Condition};
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use http::HeaderName;
+use http::header::DATE;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::either::EitherFuture;
+
+/// Seed 004's window: a request's date must fall within 5 minutes of the server's time.
+pub const DEFAULT_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// The clock a layer reads; injected in tests.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Rejects requests whose date header is too far from the server's clock, or missing when
+/// required, with the stale-request condition. The error's additional messages give the
+/// server's time and the allowed skew, so that the caller can correct its clock.
+///
+/// The date is read as an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`), as RFC 3339
+/// (`1994-11-06T08:49:37Z`) or as `1994-11-06 08:49:37` in UTC (seed 004's `iVvyDate`).
+#[must_use]
+#[derive(Clone)]
+pub struct StalenessLayer {
+    header: HeaderName,
+    skew: Duration,
+    required: bool,
+    clock: Clock,
+}
+
+impl fmt::Debug for StalenessLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StalenessLayer")
+            .field("header", &self.header)
+            .field("skew", &self.skew)
+            .field("required", &self.required)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for StalenessLayer {
+    fn default() -> Self {
+        StalenessLayer::new()
+    }
+}
+
+impl StalenessLayer {
+    /// A layer checking `Date` within 5 minutes, required.
+    pub fn new() -> Self {
+        StalenessLayer {
+            header: DATE,
+            skew: DEFAULT_SKEW,
+            required: true,
+            clock: Arc::new(SystemTime::now),
+        }
+    }
+
+    /// The header holding the request's date. Default is `Date`.
+    pub fn header(mut self, header: HeaderName) -> Self {
+        self.header = header;
+        self
+    }
+
+    /// How far the date may be from the server's time, either way. Default is 5 minutes.
+    pub fn skew(mut self, skew: Duration) -> Self {
+        self.skew = skew;
+        self
+    }
+
+    /// Whether a request without the header is stale. Default is true.
+    pub fn required(mut self, required: bool) -> Self {
+        self.required = required;
+        self
+    }
+
+    /// The clock to compare with. Default is the system clock.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The stale-request error for a request, or `None` if it is fresh.
+    fn check(&self, headers: &http::HeaderMap) -> Option<ApiError> {
+        let now = (self.clock)();
+        let fresh = match headers.get(&self.header) {
+            None => !self.required,
+            Some(value) => value
+                .to_str()
+                .ok()
+                .and_then(parse_date)
+                .is_some_and(|date| distance(date, now) <= self.skew),
+        };
+        (!fresh).then(|| {
+            apierr::current_profile()
+                .error(Condition::StaleRequest)
+                .with_additional_message(format!("server time is {}", httpdate::fmt_http_date(now)))
+                .with_additional_message(format!(
+                    "{} must be within {} seconds of it",
+                    self.header,
+                    self.skew.as_secs()
+                ))
+        })
+    }
+}
+
+fn distance(a: SystemTime, b: SystemTime) -> Duration {
+    a.duration_since(b)
+        .or_else(|_| b.duration_since(a).map_err(|_| ()))
+        .unwrap_or_default()
+}
+
+/// Reads an HTTP-date, RFC 3339 UTC, or `YYYY-MM-DD HH:MM:SS` UTC.
+pub(crate) fn parse_date(text: &str) -> Option<SystemTime> {
+    let text = text.trim();
+    if let Ok(t) = httpdate::parse_http_date(text) {
+        return Some(t);
+    }
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    let (date, time) = text.split_once(['T', ' '])?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || !(0..24).contains(&hour)
+        || !(0..60).contains(&minute)
+        || !(0..=60).contains(&second)
+    {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    let secs = u64::try_from(secs).ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl<S> Layer<S> for StalenessLayer {
+    type Service = Staleness<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Staleness {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The middleware of [`StalenessLayer`].
+#[derive(Debug, Clone)]
+pub struct Staleness<S> {
+    inner: S,
+    layer: StalenessLayer,
+}
+
+impl<S> Service<Request> for Staleness<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = EitherFuture<S::Future, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        match self.layer.check(req.headers()) {
+            Some(error) => EitherFuture::ready(error.into_response()),
+            None => EitherFuture::inner(self.inner.call(req)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_three_forms() {
+        // Scenario: the three accepted forms name the same instant.
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(parse_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(t));
+        assert_eq!(parse_date("1994-11-06T08:49:37Z"), Some(t));
+        assert_eq!(parse_date("1994-11-06 08:49:37"), Some(t));
+        assert_eq!(
+            parse_date("2000-06-01 00:00:00"),
+            Some(UNIX_EPOCH + Duration::from_secs(959_817_600))
+        );
+        assert_eq!(parse_date("yesterday"), None);
+        assert_eq!(parse_date("1994-13-06 08:49:37"), None);
+        assert_eq!(parse_date("1994-11-06 08:49"), None);
+        assert_eq!(parse_date("-99999999999-11-06 08:49:37"), None);
+    }
+}

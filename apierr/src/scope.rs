@@ -1,0 +1,99 @@
+//! The profile and request id of the request being handled, for code that renders an
+//! error without being handed them (an `IntoResponse` impl has no access to the request).
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::Profile;
+
+/// What a server layer knows about the request whose handler is running.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The contract the router answers in.
+    pub profile: Profile,
+    /// The request id, echoed in error bodies where the dialect has a place for it.
+    pub request_id: Option<Arc<str>>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Scope>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `scope` as the current scope, restoring the previous one afterwards
+/// (even if `f` panics). A server layer wraps each poll of the inner service in this, so
+/// that the handler's errors render in the router's profile.
+pub fn in_scope<R>(scope: &Scope, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Scope>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CURRENT.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(scope.clone()));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// The profile of the current scope, or [`Profile::PROBLEM`] outside any.
+pub fn current_profile() -> Profile {
+    CURRENT.with(|c| c.borrow().as_ref().map_or(Profile::PROBLEM, |s| s.profile))
+}
+
+/// The request id of the current scope, if any.
+pub fn current_request_id() -> Option<Arc<str>> {
+    CURRENT.with(|c| c.borrow().as_ref().and_then(|s| s.request_id.clone()))
+}
+
+#[cfg(feature = "axum")]
+mod axum_response {
+    use std::sync::Arc;
+
+    use axum_core::body::Body;
+    use axum_core::response::{IntoResponse, Response};
+    use http::HeaderValue;
+    use http::header::{CONTENT_TYPE, RETRY_AFTER};
+
+    use super::CURRENT;
+    use crate::{ApiError, Profile};
+
+    /// Marks a response as rendered by apierr, and keeps the error for the layer that logs
+    /// the internal cause of a 5xx.
+    #[derive(Debug, Clone)]
+    pub struct RenderedError(pub Arc<ApiError>);
+
+    impl IntoResponse for ApiError {
+        /// Renders in the profile of the current [`Scope`](super::Scope) (the router's),
+        /// or in [`Profile::PROBLEM`] outside any, with the scope's request id.
+        fn into_response(mut self) -> Response {
+            let profile = CURRENT.with(|c| {
+                let scope = c.borrow();
+                let scope = scope.as_ref()?;
+                if self.request_id().is_none()
+                    && let Some(id) = &scope.request_id
+                {
+                    self.set_request_id(id.to_string());
+                }
+                Some(scope.profile)
+            });
+            let rendered = profile.unwrap_or(Profile::PROBLEM).render(&self);
+            let mut response = Response::new(Body::from(rendered.body));
+            *response.status_mut() = rendered.status;
+            let headers = response.headers_mut();
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(rendered.content_type),
+            );
+            if let Some(secs) = rendered.retry_after {
+                headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+            }
+            response
+                .extensions_mut()
+                .insert(RenderedError(Arc::new(self)));
+            response
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+pub use self::axum_response::RenderedError;

@@ -1,6 +1,7 @@
 //! A future that is either ready now or the inner service's.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -9,34 +10,36 @@ use pin_project_lite::pin_project;
 
 pin_project! {
     /// Either a response decided before calling the inner service, or its future.
-    #[project = EitherProj]
-    pub enum EitherFuture<F, E> {
-        /// Answered without the inner service.
-        Ready {
-            /// The response, until polled.
-            response: Option<Response>,
-            /// The inner service's error type.
-            error: std::marker::PhantomData<E>,
-        },
-        /// The inner service's future.
-        Inner {
-            /// The future.
-            #[pin]
-            future: F,
-        },
+    pub struct EitherFuture<F, E> {
+        #[pin]
+        state: State<F>,
+        error: PhantomData<fn() -> E>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Ready { response: Option<Response> },
+        Inner { #[pin] future: F },
     }
 }
 
 impl<F, E> EitherFuture<F, E> {
     pub(crate) fn ready(response: Response) -> Self {
-        EitherFuture::Ready {
-            response: Some(response),
-            error: std::marker::PhantomData,
+        EitherFuture {
+            state: State::Ready {
+                response: Some(response),
+            },
+            error: PhantomData,
         }
     }
 
     pub(crate) fn inner(future: F) -> Self {
-        EitherFuture::Inner { future }
+        EitherFuture {
+            state: State::Inner { future },
+            error: PhantomData,
+        }
     }
 }
 
@@ -53,15 +56,13 @@ where
     type Output = Result<Response, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            EitherProj::Ready { response, .. } => {
-                // Polled after completion (a caller bug): a bare 500, which the contract
-                // layer outside renders in the profile.
-                Poll::Ready(Ok(response.take().unwrap_or_else(|| {
-                    http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-                })))
-            }
-            EitherProj::Inner { future } => future.poll(cx),
+        match self.project().state.project() {
+            // Polled after completion (a caller bug): a bare 500, which the contract layer
+            // outside renders in the profile.
+            StateProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| http::StatusCode::INTERNAL_SERVER_ERROR.into_response()))),
+            StateProj::Inner { future } => future.poll(cx),
         }
     }
 }

@@ -29,7 +29,7 @@ pub enum Credential {
 
 /// Why credentials were refused; each becomes its condition in the profile.
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum AuthFailure {
     /// The token or key is not known.
     InvalidToken,
@@ -41,24 +41,29 @@ pub enum AuthFailure {
     KeyRevoked,
     /// The session the token belongs to has ended.
     SessionExpired,
+    /// The check itself failed (its store is down): answered with this error as is.
+    Error(ApiError),
 }
 
 impl AuthFailure {
-    fn condition(self) -> Condition {
-        match self {
+    fn into_error(self) -> ApiError {
+        let condition = match self {
             AuthFailure::InvalidToken => Condition::InvalidToken,
             AuthFailure::ExpiredToken => Condition::ExpiredToken,
             AuthFailure::Forbidden => Condition::Forbidden,
             AuthFailure::KeyRevoked => Condition::KeyRevoked,
             AuthFailure::SessionExpired => Condition::SessionExpired,
-        }
+            AuthFailure::Error(error) => return error,
+        };
+        apierr::current_profile().error(condition)
     }
 
-    /// The RFC 6750 error code of the `WWW-Authenticate` challenge.
-    fn challenge_error(self) -> &'static str {
+    /// The RFC 6750 error code of the `WWW-Authenticate` challenge, if there is one.
+    fn challenge_error(&self) -> Option<&'static str> {
         match self {
-            AuthFailure::Forbidden => "insufficient_scope",
-            _ => "invalid_token",
+            AuthFailure::Forbidden => Some("insufficient_scope"),
+            AuthFailure::Error(_) => None,
+            _ => Some("invalid_token"),
         }
     }
 }
@@ -172,7 +177,7 @@ where
         Box::pin(async move {
             let Some(credential) = credential(req.headers(), &layer.api_key) else {
                 let error = apierr::current_profile().error(Condition::Unauthenticated);
-                return Ok(challenge(error, &layer.realm, None));
+                return Ok(challenge(error, &layer.realm, Some(None)));
             };
             let (mut parts, body) = req.into_parts();
             match layer.authenticator.authenticate(credential, &parts).await {
@@ -181,8 +186,9 @@ where
                     inner.call(Request::from_parts(parts, body)).await
                 }
                 Err(failure) => {
-                    let error = apierr::current_profile().error(failure.condition());
-                    Ok(challenge(error, &layer.realm, Some(failure)))
+                    let code = failure.challenge_error();
+                    let error = failure.into_error();
+                    Ok(challenge(error, &layer.realm, code.map(Some)))
                 }
             }
         })
@@ -208,18 +214,22 @@ fn credential(headers: &http::HeaderMap, api_key: &HeaderName) -> Option<Credent
         .map(|k| Credential::ApiKey(k.to_owned()))
 }
 
-/// Renders the error, with a `WWW-Authenticate` challenge when it is a 401.
-fn challenge(error: ApiError, realm: &HeaderValue, failure: Option<AuthFailure>) -> Response {
+/// Renders the error with an RFC 6750 `WWW-Authenticate` challenge when it is a 401 or
+/// an insufficient scope. `challenge` is `None` for no challenge, `Some(None)` for a bare
+/// one (no credentials were sent), `Some(Some(code))` for one naming the error.
+fn challenge(error: ApiError, realm: &HeaderValue, challenge: Option<Option<&str>>) -> Response {
     let status = error.status();
     let description = error.message().replace(['"', '\\'], "'");
     let mut response = error.into_response();
-    if status == http::StatusCode::UNAUTHORIZED || failure == Some(AuthFailure::Forbidden) {
+    let Some(code) = challenge else {
+        return response;
+    };
+    if status == http::StatusCode::UNAUTHORIZED || code == Some("insufficient_scope") {
         let realm = realm.to_str().unwrap_or("api");
-        let value = match failure {
+        let value = match code {
             None => format!("Bearer realm=\"{realm}\""),
-            Some(f) => format!(
-                "Bearer realm=\"{realm}\", error=\"{}\", error_description=\"{description}\"",
-                f.challenge_error()
+            Some(code) => format!(
+                "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\""
             ),
         };
         if let Ok(value) = HeaderValue::from_str(&value) {

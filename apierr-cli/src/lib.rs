@@ -1,1 +1,157 @@
-//! x
+//! The reference Partner API behind `apierr serve`: a small real API (partners, OAuth
+//! client-credentials tokens, accounts and their children) that answers every request,
+//! good or bad, in the error contract of the chosen [`Profile`](apierr::Profile).
+//!
+//! The binary is a thin shell over [`run`], so that tests start the same server on
+//! `127.0.0.1:0`:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), apierr_cli::ServeError> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let config = apierr_cli::Config::new("sqlite://apierr.db");
+//! apierr_cli::run(listener, config, std::future::pending()).await
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! - `config`: [`Config`].
+//! - `store`: SQLite or PostgreSQL through sqlx, with its migrations and demo partners.
+//! - `auth`: API keys and access tokens checked against the store ([`Principal`]).
+//! - `api`: the endpoints.
+//! - `openapi`: the OpenAPI document served at `/openapi.json`.
+
+mod api;
+mod auth;
+mod config;
+mod openapi;
+mod store;
+
+use std::fmt;
+use std::future::Future;
+
+use apierr_axum::{ContractLayer, RequireAuthLayer, StalenessLayer, not_found};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use http::header::CONTENT_TYPE;
+use tokio::net::TcpListener;
+
+pub use crate::auth::Principal;
+pub use crate::config::{Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_TOKEN_TTL};
+pub use crate::store::{DEMO_PARTNERS, Partner};
+
+use crate::api::AppState;
+use crate::auth::PartnerAuth;
+use crate::store::Store;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The database could not be opened or migrated.
+    Database(sqlx::Error),
+    /// The listener failed.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::Database(e) => write!(f, "database: {e}"),
+            ServeError::Io(e) => write!(f, "listener: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServeError::Database(e) => Some(e),
+            ServeError::Io(e) => Some(e),
+        }
+    }
+}
+
+impl From<std::io::Error> for ServeError {
+    fn from(e: std::io::Error) -> Self {
+        ServeError::Io(e)
+    }
+}
+
+/// Opens the database and builds the application.
+pub async fn app(config: &Config) -> Result<Router, ServeError> {
+    let store = Store::connect(&config.database_url, config.seed_demo)
+        .await
+        .map_err(ServeError::Database)?;
+    Ok(router(store, config))
+}
+
+fn router(store: Store, config: &Config) -> Router {
+    let state = AppState {
+        store: store.clone(),
+        clock: config.clock.clone(),
+        token_ttl: config.token_ttl,
+    };
+    let openapi = serde_json::to_vec(&openapi::document(config.profile)).unwrap_or_default();
+    let auth = RequireAuthLayer::new(PartnerAuth {
+        store,
+        clock: config.clock.clone(),
+    })
+    .realm("partner-api");
+    let protected = Router::new()
+        .route(
+            "/accounts",
+            get(api::list_accounts).post(api::create_account),
+        )
+        .route(
+            "/accounts/{id}",
+            get(api::get_account)
+                .put(api::put_account)
+                .patch(api::patch_account)
+                .delete(api::delete_account),
+        )
+        .route("/accounts/{id}/children", post(api::register_child))
+        .route("/oauth/token", axum::routing::delete(api::revoke_token))
+        .route_layer(auth);
+    let public = Router::new()
+        .route("/oauth/token", post(api::issue_token))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let body = openapi.clone();
+                async move { ([(CONTENT_TYPE, "application/json")], body) }
+            }),
+        );
+    protected
+        .merge(public)
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(
+            StalenessLayer::new()
+                .required(config.require_date)
+                .skew(config.date_skew)
+                .clock(config.clock.clone()),
+        )
+        .layer(ContractLayer::new(config.profile).timeout(config.handler_timeout))
+}
+
+/// Serves the reference Partner API on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let app = app(&config).await?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        profile = config.profile.name(),
+        database = %config.database_url,
+        "serving the reference Partner API"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,1 +1,102 @@
-fn main() {}
+//! `apierr`: the reference Partner API and the catalog tools.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use apierr::Profile;
+use clap::{Parser, Subcommand};
+
+/// apierr: the error contract of an HTTP API.
+#[derive(Debug, Parser)]
+#[command(name = "apierr", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the reference Partner API.
+    Serve(Serve),
+    /// Print a profile's catalog as Markdown, with an example body per code.
+    Catalog {
+        /// The profile.
+        #[arg(long, default_value = "problem", value_parser = profile_names())]
+        profile: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct Serve {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// `sqlite://FILE` (created on first run) or `postgres://…`.
+    #[arg(long, default_value = "sqlite://apierr.db")]
+    database_url: String,
+    /// The error contract to answer in.
+    #[arg(long, default_value = "problem", value_parser = profile_names())]
+    profile: String,
+    /// Require a `Date` header within the allowed skew on every request.
+    #[arg(long)]
+    require_date: bool,
+    /// How long access tokens live, in seconds.
+    #[arg(long, default_value_t = apierr_cli::DEFAULT_TOKEN_TTL.as_secs())]
+    token_ttl_secs: u64,
+    /// Do not create the demo partners in a new database.
+    #[arg(long)]
+    no_demo: bool,
+}
+
+fn profile_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Profile::ALL.iter().map(|p| p.name()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Catalog { profile } => {
+            let profile = Profile::by_name(&profile).unwrap_or(Profile::PROBLEM);
+            println!("{}", profile.docs());
+            ExitCode::SUCCESS
+        }
+        Command::Serve(serve) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .init();
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("apierr: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve.run()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("apierr: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+impl Serve {
+    async fn run(self) -> Result<(), apierr_cli::ServeError> {
+        let mut config = apierr_cli::Config::new(self.database_url);
+        config.profile = Profile::by_name(&self.profile).unwrap_or(Profile::PROBLEM);
+        config.require_date = self.require_date;
+        config.token_ttl = Duration::from_secs(self.token_ttl_secs);
+        config.seed_demo = !self.no_demo;
+        let listener = tokio::net::TcpListener::bind(self.listen).await?;
+        apierr_cli::run(listener, config, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+    }
+}

@@ -1,0 +1,70 @@
+//! The reference server's settings.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use apierr::Profile;
+use apierr_axum::{Clock, DEFAULT_SKEW};
+
+/// Seed 002's public tokens expire after 6 hours; the reference server's do too.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(6 * 60 * 60);
+
+/// Long enough for any real handler of this API, short enough that a hung request is
+/// answered in the contract rather than by a client's own timeout.
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Requests of this API are small JSON documents; 64 KiB leaves room and bounds memory.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// How the reference Partner API runs.
+#[derive(Clone)]
+pub struct Config {
+    /// `sqlite://file.db` (created on first run) or `postgres://…`.
+    pub database_url: String,
+    /// The error contract to answer in.
+    pub profile: Profile,
+    /// Whether every request must carry a `Date` header; when false, a `Date` that is
+    /// sent is still checked.
+    pub require_date: bool,
+    /// How far a request's `Date` may be from the server's clock.
+    pub date_skew: Duration,
+    /// How long an access token lives.
+    pub token_ttl: Duration,
+    /// How long a handler may run before the timeout condition answers.
+    pub handler_timeout: Duration,
+    /// The largest request body accepted.
+    pub body_limit: usize,
+    /// Whether a new database gets the demo partners (see [`DEMO_PARTNERS`](crate::DEMO_PARTNERS)).
+    pub seed_demo: bool,
+    /// The clock for token expiry and request dates; tests inject their own.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url)
+            .field("profile", &self.profile.name())
+            .field("require_date", &self.require_date)
+            .field("token_ttl", &self.token_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Defaults for a database: the `problem` profile, dates checked when sent, 6-hour
+    /// tokens, a 30-second handler timeout, 64 KiB bodies, demo partners, system clock.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Config {
+            database_url: database_url.into(),
+            profile: Profile::PROBLEM,
+            require_date: false,
+            date_skew: DEFAULT_SKEW,
+            token_ttl: DEFAULT_TOKEN_TTL,
+            handler_timeout: DEFAULT_HANDLER_TIMEOUT,
+            body_limit: DEFAULT_BODY_LIMIT,
+            seed_demo: true,
+            clock: Arc::new(SystemTime::now),
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! The reference server's storage: SQLite (embedded, the default) or PostgreSQL, through
+//! sqlx's `Any` driver so that one set of portable SQL serves both.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Row};
+
+/// The schema, one migration per entry, applied in order and recorded by version.
+/// Portable SQL: text ids, integer flags and Unix-second times.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE partners (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            client_id TEXT NOT NULL UNIQUE,
+            client_secret TEXT NOT NULL,
+            api_key TEXT NOT NULL UNIQUE,
+            read_only BIGINT NOT NULL,
+            revoked BIGINT NOT NULL
+        )",
+    ),
+    (
+        2,
+        "CREATE TABLE tokens (
+            token TEXT PRIMARY KEY,
+            partner_id TEXT NOT NULL REFERENCES partners (id),
+            expires_at BIGINT NOT NULL,
+            revoked BIGINT NOT NULL
+        )",
+    ),
+    (
+        3,
+        "CREATE TABLE accounts (
+            id TEXT PRIMARY KEY,
+            partner_id TEXT NOT NULL REFERENCES partners (id),
+            email TEXT NOT NULL UNIQUE,
+            first_name TEXT NOT NULL,
+            last_name TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        )",
+    ),
+    (
+        4,
+        "CREATE TABLE children (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts (id),
+            first_name TEXT NOT NULL,
+            birth_year BIGINT NOT NULL,
+            created_at BIGINT NOT NULL,
+            UNIQUE (account_id, first_name, birth_year)
+        )",
+    ),
+];
+
+/// The demo partners a new database starts with, so that the server can be tried at once:
+/// (name, client id, client secret, API key, read-only, revoked).
+pub const DEMO_PARTNERS: &[(&str, &str, &str, &str, bool, bool)] = &[
+    ("Acme", "acme", "acme-secret", "acme-key", false, false),
+    (
+        "Viewer",
+        "viewer",
+        "viewer-secret",
+        "viewer-key",
+        true,
+        false,
+    ),
+    (
+        "Retired",
+        "retired",
+        "retired-secret",
+        "retired-key",
+        false,
+        true,
+    ),
+];
+
+/// A storage failure; the caller answers it as an internal error.
+pub(crate) type Error = sqlx::Error;
+
+/// The database.
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    pool: AnyPool,
+}
+
+/// A partner of the API.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    /// Its id.
+    pub id: String,
+    /// Whether it may only read.
+    pub read_only: bool,
+    /// Whether its access has been revoked.
+    pub revoked: bool,
+}
+
+/// An access token and its state.
+#[derive(Debug, Clone)]
+pub(crate) struct Token {
+    /// The partner it was issued to.
+    pub partner: Partner,
+    /// When it expires, in Unix seconds.
+    pub expires_at: i64,
+    /// Whether it was revoked (the partner logged out).
+    pub revoked: bool,
+}
+
+/// An account registered by a partner.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(crate) struct Account {
+    /// Its id.
+    pub id: String,
+    /// The email, unique across the API, stored lower-case.
+    pub email: String,
+    /// The first name.
+    pub first_name: String,
+    /// The last name.
+    pub last_name: String,
+}
+
+/// A child registered under an account.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(crate) struct Child {
+    /// Its id.
+    pub id: String,
+    /// The account it belongs to.
+    pub account_id: String,
+    /// The first name.
+    pub first_name: String,
+    /// The year of birth.
+    pub birth_year: i64,
+}
+
+/// The outcome of an insert that may collide with a unique record.
+#[derive(Debug)]
+pub(crate) enum Inserted<T> {
+    /// Stored.
+    New(T),
+    /// The same record exists already.
+    Exists,
+}
+
+/// Unix seconds of a time.
+pub(crate) fn unix(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A new random id.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl Store {
+    /// Connects (creating an SQLite file if needed) and applies pending migrations.
+    pub(crate) async fn connect(url: &str, seed_demo: bool) -> Result<Store, Error> {
+        install_default_drivers();
+        let url =
+            if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
+                // Create the file on first run.
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            } else {
+                url.to_owned()
+            };
+        // SQLite allows one writer; more connections only queue on its lock.
+        let max = if url.starts_with("sqlite:") { 1 } else { 8 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .connect(&url)
+            .await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        if seed_demo {
+            store.seed_demo().await?;
+        }
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), Error> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+            .execute(&self.pool)
+            .await?;
+        for (version, sql) in MIGRATIONS {
+            let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+            if done {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn seed_demo(&self) -> Result<(), Error> {
+        for (name, client_id, secret, key, read_only, revoked) in DEMO_PARTNERS {
+            let result = sqlx::query(
+                "INSERT INTO partners (id, name, client_id, client_secret, api_key, read_only, revoked)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(*client_id)
+            .bind(*name)
+            .bind(*client_id)
+            .bind(*secret)
+            .bind(*key)
+            .bind(i64::from(*read_only))
+            .bind(i64::from(*revoked))
+            .execute(&self.pool)
+            .await;
+            match result {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn partner(row: &sqlx::any::AnyRow) -> Result<Partner, Error> {
+        Ok(Partner {
+            id: row.try_get("id")?,
+            read_only: row.try_get::<i64, _>("read_only")? != 0,
+            revoked: row.try_get::<i64, _>("revoked")? != 0,
+        })
+    }
+
+    /// The partner with these client credentials.
+    pub(crate) async fn partner_by_client(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Option<Partner>, Error> {
+        sqlx::query("SELECT id, read_only, revoked FROM partners WHERE client_id = $1 AND client_secret = $2")
+            .bind(client_id)
+            .bind(secret)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| Store::partner(&r))
+            .transpose()
+    }
+
+    /// The partner with this API key.
+    pub(crate) async fn partner_by_key(&self, key: &str) -> Result<Option<Partner>, Error> {
+        sqlx::query("SELECT id, read_only, revoked FROM partners WHERE api_key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| Store::partner(&r))
+            .transpose()
+    }
+
+    /// Issues a token to a partner.
+    pub(crate) async fn issue_token(
+        &self,
+        partner: &str,
+        expires_at: i64,
+    ) -> Result<String, Error> {
+        let token = format!("{}{}", new_id(), new_id());
+        sqlx::query(
+            "INSERT INTO tokens (token, partner_id, expires_at, revoked) VALUES ($1, $2, $3, 0)",
+        )
+        .bind(&token)
+        .bind(partner)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(token)
+    }
+
+    /// A token and its partner.
+    pub(crate) async fn token(&self, token: &str) -> Result<Option<Token>, Error> {
+        sqlx::query(
+            "SELECT p.id, p.read_only, p.revoked AS revoked, t.expires_at, t.revoked AS token_revoked
+             FROM tokens t JOIN partners p ON p.id = t.partner_id WHERE t.token = $1",
+        )
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| {
+            Ok(Token {
+                partner: Store::partner(&r)?,
+                expires_at: r.try_get("expires_at")?,
+                revoked: r.try_get::<i64, _>("token_revoked")? != 0,
+            })
+        })
+        .transpose()
+    }
+
+    /// Revokes a token; later use of it is an ended session.
+    pub(crate) async fn revoke_token(&self, token: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE tokens SET revoked = 1 WHERE token = $1")
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Registers an account; an email in use already is [`Inserted::Exists`].
+    pub(crate) async fn create_account(
+        &self,
+        partner: &str,
+        email: &str,
+        first_name: &str,
+        last_name: &str,
+        now: i64,
+    ) -> Result<Inserted<Account>, Error> {
+        let account = Account {
+            id: new_id(),
+            email: email.to_lowercase(),
+            first_name: first_name.to_owned(),
+            last_name: last_name.to_owned(),
+        };
+        let result = sqlx::query(
+            "INSERT INTO accounts (id, partner_id, email, first_name, last_name, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&account.id)
+        .bind(partner)
+        .bind(&account.email)
+        .bind(&account.first_name)
+        .bind(&account.last_name)
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(Inserted::New(account)),
+            Err(e) if is_unique_violation(&e) => Ok(Inserted::Exists),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn account_row(row: &sqlx::any::AnyRow) -> Result<Account, Error> {
+        Ok(Account {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+        })
+    }
+
+    /// A partner's account.
+    pub(crate) async fn account(&self, partner: &str, id: &str) -> Result<Option<Account>, Error> {
+        sqlx::query("SELECT id, email, first_name, last_name FROM accounts WHERE partner_id = $1 AND id = $2")
+            .bind(partner)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| Store::account_row(&r))
+            .transpose()
+    }
+
+    /// One page of a partner's accounts, oldest first, and how many there are.
+    pub(crate) async fn accounts(
+        &self,
+        partner: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Account>, u64), Error> {
+        let rows = sqlx::query(
+            "SELECT id, email, first_name, last_name FROM accounts WHERE partner_id = $1
+             ORDER BY created_at, id LIMIT $2 OFFSET $3",
+        )
+        .bind(partner)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE partner_id = $1")
+            .bind(partner)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let accounts = rows
+            .iter()
+            .map(Store::account_row)
+            .collect::<Result<_, _>>()?;
+        Ok((accounts, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// Updates the given fields of a partner's account: `None` when there is no such
+    /// account, [`Inserted::Exists`] when the new email belongs to another account.
+    pub(crate) async fn update_account(
+        &self,
+        partner: &str,
+        id: &str,
+        email: Option<&str>,
+        first_name: Option<&str>,
+        last_name: Option<&str>,
+    ) -> Result<Option<Inserted<()>>, Error> {
+        let result = sqlx::query(
+            "UPDATE accounts SET email = COALESCE($1, email), first_name = COALESCE($2, first_name),
+             last_name = COALESCE($3, last_name) WHERE partner_id = $4 AND id = $5",
+        )
+        .bind(email.map(str::to_lowercase))
+        .bind(first_name)
+        .bind(last_name)
+        .bind(partner)
+        .bind(id)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(done) if done.rows_affected() == 0 => Ok(None),
+            Ok(_) => Ok(Some(Inserted::New(()))),
+            Err(e) if is_unique_violation(&e) => Ok(Some(Inserted::Exists)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a partner's account and its children; whether there was one.
+    pub(crate) async fn delete_account(&self, partner: &str, id: &str) -> Result<bool, Error> {
+        let mut tx = self.pool.begin().await?;
+        let owned = sqlx::query("SELECT id FROM accounts WHERE partner_id = $1 AND id = $2")
+            .bind(partner)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if owned {
+            sqlx::query("DELETE FROM children WHERE account_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM accounts WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(owned)
+    }
+
+    fn child(row: &sqlx::any::AnyRow) -> Result<Child, Error> {
+        Ok(Child {
+            id: row.try_get("id")?,
+            account_id: row.try_get("account_id")?,
+            first_name: row.try_get("first_name")?,
+            birth_year: row.try_get("birth_year")?,
+        })
+    }
+
+    async fn find_child(
+        &self,
+        account: &str,
+        first_name: &str,
+        birth_year: i64,
+    ) -> Result<Option<Child>, Error> {
+        sqlx::query(
+            "SELECT id, account_id, first_name, birth_year FROM children
+             WHERE account_id = $1 AND first_name = $2 AND birth_year = $3",
+        )
+        .bind(account)
+        .bind(first_name)
+        .bind(birth_year)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| Store::child(&r))
+        .transpose()
+    }
+
+    /// Registers a child; the same child again gives the existing record and `false`.
+    pub(crate) async fn register_child(
+        &self,
+        account: &str,
+        first_name: &str,
+        birth_year: i64,
+        now: i64,
+    ) -> Result<(Child, bool), Error> {
+        if let Some(existing) = self.find_child(account, first_name, birth_year).await? {
+            return Ok((existing, false));
+        }
+        let child = Child {
+            id: new_id(),
+            account_id: account.to_owned(),
+            first_name: first_name.to_owned(),
+            birth_year,
+        };
+        let result = sqlx::query(
+            "INSERT INTO children (id, account_id, first_name, birth_year, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&child.id)
+        .bind(account)
+        .bind(first_name)
+        .bind(birth_year)
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok((child, true)),
+            // A concurrent registration of the same child won the race.
+            Err(e) if is_unique_violation(&e) => {
+                match self.find_child(account, first_name, birth_year).await? {
+                    Some(existing) => Ok((existing, false)),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -30,7 +30,7 @@
 //! - `auth`: [`RequireAuthLayer`] over an application's [`Authenticator`].
 //! - `stale`: [`StalenessLayer`], seed 004's date window.
 //! - `success`: [`Created`], [`AlreadyReported`], [`Empty`], [`Page`], wrapped where the
-//!   dialect wraps successes.
+//!   dialect wraps successes, and [`Plain`], never wrapped.
 //! - `request_id`: [`RequestId`].
 
 mod auth;
@@ -52,7 +52,7 @@ pub use crate::either::EitherFuture;
 pub use crate::extract::{Form, Json, Path, Query, Valid};
 pub use crate::request_id::RequestId;
 pub use crate::stale::{Clock, DEFAULT_SKEW, Staleness, StalenessLayer};
-pub use crate::success::{AlreadyReported, Created, Empty, Page, TOTAL_COUNT};
+pub use crate::success::{AlreadyReported, Created, Empty, Page, Plain, TOTAL_COUNT};
 
 /// The router's fallback: the not-found condition, for any path no route matches.
 pub async fn not_found() -> apierr::ApiError {

@@ -68,6 +68,29 @@ fn respond<T: Serialize + ?Sized>(
     }
 }
 
+/// 200 OK with `T` as JSON, never wrapped: for bodies another protocol defines, such as
+/// an OAuth 2.0 token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, Copy)]
+pub struct Plain<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Plain<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(bytes) => {
+                let mut response = Response::new(Body::from(bytes));
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response
+            }
+            Err(e) => apierr::current_profile()
+                .error(apierr::Condition::Internal)
+                .with_source(e)
+                .into_response(),
+        }
+    }
+}
+
 /// 201 Created with the new record.
 #[derive(Debug, Clone, Copy)]
 pub struct Created<T>(pub T);

@@ -4,14 +4,15 @@ use std::time::Duration;
 
 use apierr::{ApiError, Condition, FieldViolation, ViolationKind};
 use apierr_axum::{
-    AlreadyReported, Authenticated, Clock, Created, Empty, Form, Json, Page, Path, Query, Valid,
+    AlreadyReported, Authenticated, Clock, Created, Empty, Form, Json, Page, Path, Plain, Query,
+    Valid,
 };
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
-use crate::store::{Account, Inserted, Store, unix};
+use crate::store::{Account, Inserted, Store, unix, unix_micros};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -63,7 +64,7 @@ pub(crate) struct TokenResponse {
 pub(crate) async fn issue_token(
     State(state): State<AppState>,
     Form(request): Form<TokenRequest>,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<Plain<TokenResponse>, ApiError> {
     if request.grant_type != "client_credentials" {
         return Err(invalid(
             ViolationKind::Body,
@@ -89,7 +90,8 @@ pub(crate) async fn issue_token(
         .issue_token(&partner.id, expires_at)
         .await
         .map_err(internal)?;
-    Ok(Json(TokenResponse {
+    // RFC 6749's own body, not the API's envelope.
+    Ok(Plain(TokenResponse {
         access_token: token,
         token_type: "Bearer",
         expires_in: ttl,
@@ -190,7 +192,7 @@ pub(crate) async fn create_account(
     Authenticated(principal): Authenticated<Principal>,
     Valid(Json(new)): Valid<Json<NewAccount>>,
 ) -> Result<Created<Account>, ApiError> {
-    let now = unix((state.clock)());
+    let now = unix_micros((state.clock)());
     match state
         .store
         .create_account(
@@ -331,7 +333,7 @@ pub(crate) async fn register_child(
     {
         return Err(error(Condition::NotFound));
     }
-    let now = unix((state.clock)());
+    let now = unix_micros((state.clock)());
     let (child, new) = state
         .store
         .register_child(&id, &child.first_name, child.birth_year, now)

@@ -8,7 +8,8 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
 /// The schema, one migration per entry, applied in order and recorded by version.
-/// Portable SQL: text ids, integer flags and Unix-second times.
+/// Portable SQL: text ids, integer flags, Unix-second expiries and Unix-microsecond
+/// creation times.
 const MIGRATIONS: &[(i64, &str)] = &[
     (
         1,
@@ -147,6 +148,13 @@ pub(crate) enum Inserted<T> {
 pub(crate) fn unix(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Unix microseconds of a time: creation times order pages, and seconds are too coarse
+/// for records created together.
+pub(crate) fn unix_micros(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// A new random id.

@@ -1,1 +1,8 @@
-//! x
+//! The reference Partner API, started for real on 127.0.0.1:0 over SQLite and PostgreSQL,
+//! answering every condition in every profile.
+
+mod conditions;
+mod fuzz;
+mod openapi;
+mod success;
+mod support;

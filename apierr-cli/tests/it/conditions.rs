@@ -1,0 +1,396 @@
+//! Every condition, provoked the way a partner would, in every profile on both backends.
+
+use std::time::Duration;
+
+use apierr::{Condition, ViolationKind};
+use reqwest::Method;
+
+use crate::support::{Backend, Server, every_profile, expect_condition};
+
+const ACME: &str = "acme-key";
+
+#[tokio::test]
+async fn malformed_json_is_the_malformed_body_condition() {
+    // Scenario: a partner sends truncated JSON.
+    every_profile(|s| async move {
+        let r = s
+            .post_json("/accounts", ACME, r#"{"email": "a@b.co", "first_na"#)
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::MalformedBody).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn invalid_fields_name_the_field() {
+    // Scenario: a wrong type and a rule-breaking value each name the field at fault.
+    every_profile(|s| async move {
+        let r = s
+            .post_json(
+                "/accounts",
+                ACME,
+                r#"{"email": 5, "first_name": "A", "last_name": "B"}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::InvalidParameter).await;
+        assert_eq!(
+            a.error.violations()[0].field(),
+            "email",
+            "{}",
+            s.profile.name()
+        );
+        let r = s
+            .post_json(
+                "/accounts",
+                ACME,
+                r#"{"email": "nope", "first_name": "", "last_name": "B"}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::InvalidParameter).await;
+        let fields: Vec<&str> = a.error.violations().iter().map(|v| v.field()).collect();
+        // All violations, or the first only, as the dialect says.
+        match s.profile.dialect().violations() {
+            apierr::ViolationSupport::FirstOnly => assert_eq!(fields.len(), 1, "{fields:?}"),
+            _ => assert_eq!(fields, ["email", "first_name"], "{}", s.profile.name()),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_missing_field_is_the_missing_parameter_condition() {
+    // Scenario: the required email is left out.
+    every_profile(|s| async move {
+        let r = s
+            .post_json(
+                "/accounts",
+                ACME,
+                r#"{"first_name": "A", "last_name": "B"}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::MissingParameter).await;
+        assert_eq!(a.error.violations()[0].field(), "email");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bad_query_parameter_is_named() {
+    // Scenario: a page number that is not a number, and one out of range.
+    every_profile(|s| async move {
+        let r = s
+            .get("/accounts?page=two")
+            .header("x-api-key", ACME)
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::InvalidParameter).await;
+        assert_eq!(a.error.violations()[0].field(), "page");
+        let r = s
+            .get("/accounts?per_page=1000")
+            .header("x-api-key", ACME)
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::InvalidParameter).await;
+        assert_eq!(a.error.violations()[0].field(), "per_page");
+        if s.profile.name() == "errors-array" {
+            assert_eq!(a.error.violations()[0].kind(), &ViolationKind::Query);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn no_content_type_is_unsupported_media_type() {
+    // Scenario: a JSON body sent without Content-Type, and one sent as text.
+    every_profile(|s| async move {
+        let body = r#"{"email": "a@b.co", "first_name": "A", "last_name": "B"}"#;
+        let r = s
+            .request(Method::POST, "/accounts")
+            .header("x-api-key", ACME)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::UnsupportedMediaType).await;
+        let r = s
+            .request(Method::POST, "/accounts")
+            .header("x-api-key", ACME)
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::UnsupportedMediaType).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_accept_without_json_is_not_acceptable() {
+    // Scenario: a browser-like Accept that excludes JSON.
+    every_profile(|s| async move {
+        let r = s
+            .get("/accounts")
+            .header("x-api-key", ACME)
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::NotAcceptable).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405_with_allow() {
+    // Scenario: DELETE on a read-only resource names the allowed methods.
+    every_profile(|s| async move {
+        let r = s
+            .request(Method::DELETE, "/openapi.json")
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::MethodNotAllowed).await;
+        let allow = a
+            .headers
+            .get("allow")
+            .expect("Allow header")
+            .to_str()
+            .unwrap();
+        assert!(allow.contains("GET"), "{allow}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_routes_and_records_are_not_found() {
+    // Scenario: a path no route serves, and an account that does not exist.
+    every_profile(|s| async move {
+        let r = s.get("/no/such/path").send().await.unwrap();
+        expect_condition(&s, r, Condition::NotFound).await;
+        let r = s
+            .get("/accounts/does-not-exist")
+            .header("x-api-key", ACME)
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::NotFound).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_duplicate_email_already_exists() {
+    // Scenario: registering the same email twice (in any letter case).
+    every_profile(|s| async move {
+        let body = r#"{"email": "dup@example.com", "first_name": "A", "last_name": "B"}"#;
+        let r = s.post_json("/accounts", ACME, body).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        let r = s
+            .post_json("/accounts", ACME, &body.replace("dup@", "DUP@"))
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::AlreadyExists).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_payload_too_large() {
+    // Scenario: a body past the 64 KiB limit.
+    every_profile(|s| async move {
+        let body = format!(
+            r#"{{"email": "a@b.co", "first_name": "{}", "last_name": "B"}}"#,
+            "x".repeat(100_000)
+        );
+        let r = s.post_json("/accounts", ACME, &body).send().await.unwrap();
+        expect_condition(&s, r, Condition::PayloadTooLarge).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn credentials_missing_wrong_expired_revoked_or_insufficient() {
+    // Scenario: each way authentication fails has its condition and RFC 6750 challenge.
+    every_profile(|s| async move {
+        let r = s.get("/accounts").send().await.unwrap();
+        let a = expect_condition(&s, r, Condition::Unauthenticated).await;
+        assert_eq!(
+            a.headers["www-authenticate"],
+            "Bearer realm=\"partner-api\""
+        );
+
+        let r = s
+            .get("/accounts")
+            .bearer_auth("not-a-token")
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::InvalidToken).await;
+        if a.status == 401 {
+            let challenge = a.headers["www-authenticate"].to_str().unwrap();
+            assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+        }
+
+        let token = s.token("acme").await;
+        let r = s.get("/accounts").bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        s.advance(Duration::from_secs(6 * 3600 + 1));
+        let r = s.get("/accounts").bearer_auth(&token).send().await.unwrap();
+        expect_condition(&s, r, Condition::ExpiredToken).await;
+
+        let r = s
+            .post_json(
+                "/accounts",
+                "viewer-key",
+                r#"{"email": "v@b.co", "first_name": "A", "last_name": "B"}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::Forbidden).await;
+
+        let r = s
+            .get("/accounts")
+            .header("x-api-key", "retired-key")
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::KeyRevoked).await;
+
+        let token = s.token("acme").await;
+        let r = s
+            .request(Method::DELETE, "/oauth/token")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = s.get("/accounts").bearer_auth(&token).send().await.unwrap();
+        expect_condition(&s, r, Condition::SessionExpired).await;
+
+        let r = s
+            .request(Method::POST, "/oauth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials&client_id=acme&client_secret=wrong")
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::InvalidToken).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stale_date_is_refused_with_the_server_time() {
+    // Scenario: seed 004's request dated 2000-06-01, and an HTTP-date an hour off.
+    every_profile(|s| async move {
+        let r = s
+            .get("/accounts")
+            .header("x-api-key", ACME)
+            .header("date", "2000-06-01 00:00:00")
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::StaleRequest).await;
+        let body = String::from_utf8_lossy(&a.body);
+        let says_time = a
+            .error
+            .additional_messages()
+            .iter()
+            .any(|m| m.starts_with("server time is"))
+            || body.contains("server time is");
+        // Dialects without a place for additional messages still carry the status and code.
+        if !matches!(s.profile.name(), "wrapper") || !a.error.additional_messages().is_empty() {
+            assert!(says_time, "{body}");
+        }
+        let hour_ago =
+            httpdate::fmt_http_date(std::time::SystemTime::now() - Duration::from_secs(3600));
+        let r = s
+            .get("/accounts")
+            .header("x-api-key", ACME)
+            .header("date", hour_ago)
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::StaleRequest).await;
+        let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+        let r = s
+            .get("/accounts")
+            .header("x-api-key", ACME)
+            .header("date", now)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_required_date_that_is_missing_is_stale() {
+    // Scenario: with --require-date, a request without Date is the stale condition.
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let s = Server::start_with(apierr::Profile::SPECIFIC_CODE, backend, |c| {
+            c.require_date = true
+        })
+        .await;
+        let r = s
+            .get("/accounts")
+            .header("x-api-key", ACME)
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::StaleRequest).await;
+        assert_eq!(
+            String::from_utf8_lossy(&a.body)
+                .split(",\"additionalMessages\"")
+                .next()
+                .unwrap(),
+            r#"{"errorCode":401,"message":"Request is stale","specificCode":23005"#
+        );
+    }
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed() {
+    // Scenario: the caller's X-Request-Id comes back in the header and, where the dialect
+    // has a place, in the body; a bad one is replaced.
+    every_profile(|s| async move {
+        let r = s
+            .get("/nowhere")
+            .header("x-request-id", "partner-req-17")
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::NotFound).await;
+        assert_eq!(a.headers["x-request-id"], "partner-req-17");
+        if matches!(s.profile.name(), "problem" | "wrapper" | "nested") {
+            assert_eq!(
+                a.error.request_id(),
+                Some("partner-req-17"),
+                "{}",
+                s.profile.name()
+            );
+        }
+        let r = s
+            .get("/nowhere")
+            .header("x-request-id", "has space")
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.headers()["x-request-id"], "has space");
+    })
+    .await;
+}

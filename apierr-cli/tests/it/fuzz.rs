@@ -1,0 +1,115 @@
+//! Random requests never get a 5xx, and every error is in the contract's shape.
+
+use std::sync::OnceLock;
+
+use apierr::Profile;
+use proptest::prelude::*;
+use tokio::runtime::Runtime;
+
+use crate::support::{Backend, Server};
+
+/// One runtime and one server per profile for all cases (starting them per case would
+/// test start-up, not requests).
+fn fixture() -> &'static (Runtime, Vec<Server>) {
+    static FIXTURE: OnceLock<(Runtime, Vec<Server>)> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let rt = Runtime::new().unwrap();
+        let servers = rt.block_on(async {
+            let mut servers = Vec::new();
+            for p in Profile::ALL {
+                servers.push(Server::start(*p, Backend::Sqlite).await);
+            }
+            servers
+        });
+        (rt, servers)
+    })
+}
+
+fn method() -> impl Strategy<Value = reqwest::Method> {
+    prop_oneof![
+        Just(reqwest::Method::GET),
+        Just(reqwest::Method::POST),
+        Just(reqwest::Method::PUT),
+        Just(reqwest::Method::PATCH),
+        Just(reqwest::Method::DELETE),
+        Just(reqwest::Method::HEAD),
+        Just(reqwest::Method::OPTIONS),
+    ]
+}
+
+fn path() -> impl Strategy<Value = String> {
+    let segment = prop_oneof![
+        Just("accounts".to_owned()),
+        Just("children".to_owned()),
+        Just("oauth".to_owned()),
+        Just("token".to_owned()),
+        Just("openapi.json".to_owned()),
+        "[A-Za-z0-9._~%-]{0,12}",
+    ];
+    prop::collection::vec(segment, 0..4).prop_map(|s| format!("/{}", s.join("/")))
+}
+
+fn header() -> impl Strategy<Value = (&'static str, String)> {
+    let name = prop_oneof![
+        Just("content-type"),
+        Just("accept"),
+        Just("x-api-key"),
+        Just("authorization"),
+        Just("date"),
+        Just("x-request-id"),
+    ];
+    let value = prop_oneof![
+        Just("application/json".to_owned()),
+        Just("application/x-www-form-urlencoded".to_owned()),
+        Just("acme-key".to_owned()),
+        Just("viewer-key".to_owned()),
+        Just("Bearer x".to_owned()),
+        Just("*/*;q=0".to_owned()),
+        "[ -~]{0,40}",
+    ];
+    (name, value)
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..200),
+        "\\{(\"(email|first_name|last_name|birth_year|grant_type)\": ?(\"[ -~]{0,20}\"|[0-9-]{1,6}|null|\\[\\]|\\{\\}),? ?){0,4}\\}"
+            .prop_map(String::into_bytes),
+        "(grant_type|client_id|client_secret)=[A-Za-z0-9%_-]{0,12}(&(grant_type|client_id|client_secret)=[A-Za-z0-9%_-]{0,12}){0,3}"
+            .prop_map(String::into_bytes),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_requests_get_a_contract_4xx_never_a_5xx(
+        profile in 0..Profile::ALL.len(),
+        method in method(),
+        path in path(),
+        query in "[A-Za-z0-9=&%+._-]{0,30}",
+        headers in prop::collection::vec(header(), 0..5),
+        body in body(),
+    ) {
+        // Scenario: whatever a partner sends, the answer is not a 5xx, and an error is in
+        // the profile's dialect.
+        let (rt, servers) = fixture();
+        let server = &servers[profile];
+        let (status, response_headers, bytes) = rt.block_on(async {
+            let mut request = server.request(method.clone(), &format!("{path}?{query}")).body(body.clone());
+            for (name, value) in &headers {
+                request = request.header(*name, value.as_str());
+            }
+            let response = request.send().await.expect("the server answers");
+            let status = response.status();
+            let headers = response.headers().clone();
+            (status, headers, response.bytes().await.unwrap())
+        });
+        prop_assert!(status.as_u16() < 500, "{} {method} {path}?{query} {headers:?}: {status} {:?}", server.profile.name(), bytes);
+        if status.as_u16() >= 400 && method != reqwest::Method::HEAD {
+            let parsed = server.profile.dialect().parse(status, &response_headers, &bytes);
+            prop_assert!(parsed.is_some(), "{} {method} {path}: {status} body not in the dialect: {:?}", server.profile.name(), bytes);
+        }
+    }
+}

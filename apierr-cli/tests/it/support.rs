@@ -1,0 +1,220 @@
+//! A real server per test: its own SQLite file or PostgreSQL schema, an injected clock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use apierr::{ApiError, Condition, Profile};
+use reqwest::{Client, RequestBuilder, Response};
+use sqlx::Connection;
+
+/// Where a test server keeps its data.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// PostgreSQL as the machine runs it (trust auth, database `test`).
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A running reference server.
+pub(crate) struct Server {
+    pub(crate) base: String,
+    pub(crate) profile: Profile,
+    pub(crate) client: Client,
+    /// Seconds added to the real clock, so that a test can move time forward.
+    offset: Arc<AtomicU64>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// A name no other test of this run or of an earlier run uses.
+fn unique(prefix: &str) -> String {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{prefix}_{}_{}_{n}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+async fn database(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{}.db", unique("apierr")));
+            format!("sqlite://{}", path.display())
+        }
+        Backend::Postgres => {
+            let schema = unique("apierr");
+            sqlx::any::install_default_drivers();
+            let mut conn = sqlx::AnyConnection::connect(POSTGRES)
+                .await
+                .expect("PostgreSQL at 127.0.0.1:5432 (.ci/run starts it)");
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            format!("{POSTGRES}?options=-c%20search_path%3D{schema}")
+        }
+    }
+}
+
+impl Server {
+    pub(crate) async fn start(profile: Profile, backend: Backend) -> Server {
+        Server::start_with(profile, backend, |_| {}).await
+    }
+
+    pub(crate) async fn start_with(
+        profile: Profile,
+        backend: Backend,
+        tweak: impl FnOnce(&mut apierr_cli::Config),
+    ) -> Server {
+        let offset = Arc::new(AtomicU64::new(0));
+        let mut config = apierr_cli::Config::new(database(backend).await);
+        config.profile = profile;
+        let clock_offset = offset.clone();
+        config.clock = Arc::new(move || {
+            SystemTime::now() + Duration::from_secs(clock_offset.load(Ordering::Relaxed))
+        });
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        // Open the database before answering, so that a broken backend fails here.
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = apierr_cli::app(&config).await.expect("server starts");
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        Server {
+            base,
+            profile,
+            client: Client::new(),
+            offset,
+            _shutdown: tx,
+        }
+    }
+
+    pub(crate) fn advance(&self, by: Duration) {
+        self.offset.fetch_add(by.as_secs(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self, path: &str) -> RequestBuilder {
+        self.client.get(format!("{}{path}", self.base))
+    }
+
+    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    pub(crate) fn post_json(&self, path: &str, key: &str, body: &str) -> RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("x-api-key", key)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+    }
+
+    /// A bearer token for a demo partner.
+    pub(crate) async fn token(&self, client_id: &str) -> String {
+        let response = self
+            .client
+            .post(format!("{}/oauth/token", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("grant_type=client_credentials&client_id={client_id}&client_secret={client_id}-secret"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A response read back through the profile, with its headers.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: Vec<u8>,
+    pub(crate) error: ApiError,
+}
+
+pub(crate) async fn answer(server: &Server, response: Response) -> Answer {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap().to_vec();
+    let error = server
+        .profile
+        .parse(http::StatusCode::from_u16(status).unwrap(), &headers, &body);
+    Answer {
+        status,
+        headers,
+        body,
+        error,
+    }
+}
+
+/// Asserts that a response is `condition` in the server's contract: its status, a body
+/// of the dialect's shape, the catalog's code, the request id header.
+pub(crate) async fn expect_condition(
+    server: &Server,
+    response: Response,
+    condition: Condition,
+) -> Answer {
+    let a = answer(server, response).await;
+    let entry = server.profile.catalog().condition(condition);
+    let body = String::from_utf8_lossy(&a.body);
+    assert_eq!(
+        a.status,
+        entry.status().as_u16(),
+        "{} {condition}: status of {body}",
+        server.profile.name()
+    );
+    assert!(
+        server
+            .profile
+            .dialect()
+            .parse(
+                http::StatusCode::from_u16(a.status).unwrap(),
+                &a.headers,
+                &a.body
+            )
+            .is_some(),
+        "{} {condition}: body is not in the {} dialect: {body}",
+        server.profile.name(),
+        server.profile.dialect().name(),
+    );
+    assert_eq!(
+        a.error.code(),
+        entry.code(),
+        "{} {condition}: code of {body}",
+        server.profile.name()
+    );
+    assert!(
+        a.headers.contains_key("x-request-id"),
+        "{condition}: no request id"
+    );
+    a
+}
+
+/// Runs a scenario against every profile on both backends.
+pub(crate) async fn every_profile<F, Fut>(scenario: F)
+where
+    F: Fn(Server) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        for profile in Profile::ALL {
+            scenario(Server::start(*profile, backend).await).await;
+        }
+    }
+}

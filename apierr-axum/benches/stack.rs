@@ -1,1 +1,122 @@
-fn main() {}
+//! Requests that end in an error, through the full apierr-axum stack (contract layer,
+//! staleness layer, extractor, catalog rendering in the profile), against bare axum
+//! answering the same status and body. Run with `cargo bench -p apierr-axum --bench stack`.
+
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use apierr::{Condition, Profile};
+use apierr_axum::{ContractLayer, Json, StalenessLayer, not_found};
+use axum::Router;
+use axum::body::Body;
+use axum::routing::{get, post};
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::header::CONTENT_TYPE;
+use http::{Request, StatusCode};
+use tower::ServiceExt;
+
+fn apierr_app(profile: Profile) -> Router {
+    Router::new()
+        .route(
+            "/accounts/{id}",
+            get(|| async { apierr::current_profile().error(Condition::NotFound) }),
+        )
+        .route(
+            "/accounts",
+            post(|Json(v): Json<serde_json::Value>| async move { v.to_string() }),
+        )
+        .fallback(not_found)
+        .layer(StalenessLayer::new().required(false))
+        .layer(ContractLayer::new(profile))
+}
+
+/// What a hand-written axum service does: the same status, content type and body bytes.
+fn bare_app(profile: Profile) -> Router {
+    let render = |c: Condition| {
+        let e = profile
+            .error(c)
+            .with_request_id("0123456789abcdef0123456789abcdef");
+        let r = profile.render(&e);
+        (r.status, r.content_type, r.body)
+    };
+    let (nf_status, ct, nf_body) = render(Condition::NotFound);
+    let (mb_status, _, mb_body) = render(Condition::MalformedBody);
+    let nf_fallback = nf_body.clone();
+    Router::new()
+        .route(
+            "/accounts/{id}",
+            get(move || {
+                let b = nf_body.clone();
+                async move { (nf_status, [(CONTENT_TYPE, ct)], b) }
+            }),
+        )
+        .route(
+            "/accounts",
+            post(move |body: axum::body::Bytes| {
+                let b = mb_body.clone();
+                async move {
+                    match serde_json::from_slice::<serde_json::Value>(&body) {
+                        Ok(v) => (
+                            StatusCode::OK,
+                            [(CONTENT_TYPE, "text/plain")],
+                            v.to_string().into_bytes(),
+                        ),
+                        Err(_) => (mb_status, [(CONTENT_TYPE, ct)], b),
+                    }
+                }
+            }),
+        )
+        .fallback(move || {
+            let b = nf_fallback.clone();
+            async move { (nf_status, [(CONTENT_TYPE, ct)], b) }
+        })
+}
+
+/// A named request maker.
+type Case = (&'static str, fn() -> Request<Body>);
+
+fn requests() -> Vec<Case> {
+    vec![
+        ("handler-404", || {
+            Request::get("/accounts/42").body(Body::empty()).unwrap()
+        }),
+        ("fallback-404", || {
+            Request::get("/nowhere").body(Body::empty()).unwrap()
+        }),
+        ("malformed-json", || {
+            Request::post("/accounts")
+                .header(CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"email": "a@b.co", "first_na"#))
+                .unwrap()
+        }),
+    ]
+}
+
+fn stack(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for profile in [Profile::PROBLEM, Profile::ERRORS_ARRAY] {
+        let apierr = apierr_app(profile);
+        let bare = bare_app(profile);
+        let mut g = c.benchmark_group(format!("stack/{}", profile.name()));
+        for (name, request) in requests() {
+            // Both answer the same status.
+            let a = rt.block_on(apierr.clone().oneshot(request())).unwrap();
+            let b = rt.block_on(bare.clone().oneshot(request())).unwrap();
+            assert_eq!(a.status(), b.status(), "{name}");
+            g.bench_function(format!("{name}/apierr"), |bench| {
+                bench.iter(|| black_box(rt.block_on(apierr.clone().oneshot(request())).unwrap()))
+            });
+            g.bench_function(format!("{name}/axum"), |bench| {
+                bench.iter(|| black_box(rt.block_on(bare.clone().oneshot(request())).unwrap()))
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, stack);
+criterion_main!(benches);

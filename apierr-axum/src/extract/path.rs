@@ -1,9 +1,9 @@
 //! [`Path`]: path parameters, or a catalog error.
 
 use apierr::{ApiError, Condition, FieldViolation, ViolationKind};
-use axum::extract::FromRequestParts;
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, RawPathParams};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -25,13 +25,31 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Path(value)),
-            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(kind_error(e.into_kind())),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                // A single-value extractor's error does not say which parameter it was;
+                // the raw parameters do.
+                let raw: Vec<(String, String)> = RawPathParams::from_request_parts(parts, state)
+                    .await
+                    .map(|params| {
+                        params
+                            .iter()
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Err(kind_error(e.into_kind(), &raw))
+            }
             Err(other) => Err(condition(Condition::Internal).with_source(other)),
         }
     }
 }
 
-fn kind_error(kind: ErrorKind) -> ApiError {
+fn kind_error(kind: ErrorKind, raw: &[(String, String)]) -> ApiError {
+    let key_of = |value: &str| {
+        raw.iter()
+            .find(|(_, v)| v == value)
+            .map_or_else(|| "(path)".to_owned(), |(k, _)| k.clone())
+    };
     let invalid = |field: String, message: String| {
         field_condition(
             Condition::InvalidParameter,
@@ -56,7 +74,7 @@ fn kind_error(kind: ErrorKind) -> ApiError {
             value,
             expected_type,
         } => invalid(
-            "(path)".to_owned(),
+            key_of(&value),
             format!("cannot parse {value:?} as {expected_type}"),
         ),
         ErrorKind::InvalidUtf8InPathParam { key } => invalid(key, "is not valid UTF-8".to_owned()),

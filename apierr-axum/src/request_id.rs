@@ -2,12 +2,11 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::FromRequestParts;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use http::request::Parts;
 
 use crate::REQUEST_ID;
@@ -17,10 +16,10 @@ use crate::REQUEST_ID;
 const MAX_LEN: usize = 128;
 
 /// The id of a request: the caller's `X-Request-Id` when it is 1–128 visible ASCII
-/// characters, otherwise a new one. [`ContractLayer`](crate::ContractLayer) puts it in the
-/// request's extensions; handlers extract it.
+/// characters, otherwise a new one. [`ContractLayer`](crate::ContractLayer) gives every
+/// request one; handlers extract it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub(crate) Arc<str>);
+pub struct RequestId(pub(crate) HeaderValue);
 
 /// A random prefix per process, so that ids from different runs and replicas differ.
 static PREFIX: LazyLock<u64> = LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair().0);
@@ -31,21 +30,38 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 impl RequestId {
     /// The caller's id from the headers, or a new one.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        headers
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| (1..=MAX_LEN).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
-            .map_or_else(RequestId::new, |v| RequestId(Arc::from(v)))
+        match headers.get(REQUEST_ID) {
+            Some(v)
+                if (1..=MAX_LEN).contains(&v.len())
+                    && v.as_bytes().iter().all(u8::is_ascii_graphic) =>
+            {
+                RequestId(v.clone())
+            }
+            _ => RequestId::new(),
+        }
     }
 
     /// A new id: 32 hex digits, a per-process random prefix and a counter.
     pub fn new() -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        RequestId(Arc::from(format!("{:016x}{n:016x}", *PREFIX)))
+        let mut id = [0u8; 32];
+        for (i, byte) in PREFIX.to_be_bytes().iter().chain(n.to_be_bytes().iter()).enumerate() {
+            id[2 * i] = HEX[usize::from(byte >> 4)];
+            id[2 * i + 1] = HEX[usize::from(byte & 0xf)];
+        }
+        // Hex digits are always a valid header value.
+        RequestId(HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("0")))
     }
 
     /// The id.
     pub fn as_str(&self) -> &str {
+        // Only visible ASCII ever makes a RequestId.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The id as a header value.
+    pub fn header_value(&self) -> &HeaderValue {
         &self.0
     }
 }
@@ -58,18 +74,17 @@ impl Default for RequestId {
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = Infallible;
 
+    /// The id [`ContractLayer`](crate::ContractLayer) gave the request (read from its scope),
+    /// or, outside one, the caller's or a new one.
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
-        Ok(parts
-            .extensions
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(|| RequestId::from_headers(&parts.headers)))
+        Ok(apierr::current_request_id()
+            .map_or_else(|| RequestId::from_headers(&parts.headers), RequestId))
     }
 }

@@ -2,7 +2,8 @@
 //! error without being handed them (an `IntoResponse` impl has no access to the request).
 
 use std::cell::RefCell;
-use std::sync::Arc;
+
+use http::HeaderValue;
 
 use crate::Profile;
 
@@ -11,8 +12,10 @@ use crate::Profile;
 pub struct Scope {
     /// The contract the router answers in.
     pub profile: Profile,
-    /// The request id, echoed in error bodies where the dialect has a place for it.
-    pub request_id: Option<Arc<str>>,
+    /// The request id as it travels in `X-Request-Id` (visible ASCII), echoed in error
+    /// bodies where the dialect has a place for it. Kept in its header form so that
+    /// echoing it costs no copy.
+    pub request_id: Option<HeaderValue>,
 }
 
 thread_local! {
@@ -41,7 +44,7 @@ pub fn current_profile() -> Profile {
 }
 
 /// The request id of the current scope, if any.
-pub fn current_request_id() -> Option<Arc<str>> {
+pub fn current_request_id() -> Option<HeaderValue> {
     CURRENT.with(|c| c.borrow().as_ref().and_then(|s| s.request_id.clone()))
 }
 
@@ -70,9 +73,9 @@ mod axum_response {
                 let scope = c.borrow();
                 let scope = scope.as_ref()?;
                 if self.request_id().is_none()
-                    && let Some(id) = &scope.request_id
+                    && let Some(id) = scope.request_id.as_ref().and_then(|v| v.to_str().ok())
                 {
-                    self.set_request_id(id.to_string());
+                    self.set_request_id(id.to_owned());
                 }
                 Some(scope.profile)
             });

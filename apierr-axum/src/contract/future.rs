@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use apierr::{ApiError, Condition, RenderedError, Scope};
 use axum::response::{IntoResponse, Response};
-use http::HeaderValue;
 use http::header::CONTENT_LENGTH;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
-use crate::RequestId;
 
 pin_project! {
     /// The response future of [`Contract`](super::Contract).
@@ -22,7 +20,6 @@ pin_project! {
         #[pin]
         state: State<F>,
         scope: Scope,
-        id: RequestId,
     }
 }
 
@@ -42,30 +39,28 @@ pin_project! {
 impl<F> std::fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture")
-            .field("id", &self.id)
+            .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, scope: Scope, id: RequestId, timeout: Option<Duration>) -> Self {
+    pub(super) fn new(inner: F, scope: Scope, timeout: Option<Duration>) -> Self {
         ResponseFuture {
             state: State::Running {
                 inner,
                 deadline: timeout.map(tokio::time::sleep),
             },
             scope,
-            id,
         }
     }
 
-    pub(super) fn ready(response: Response, scope: Scope, id: RequestId) -> Self {
+    pub(super) fn ready(response: Response, scope: Scope) -> Self {
         ResponseFuture {
             state: State::Ready {
                 response: Some(response),
             },
             scope,
-            id,
         }
     }
 }
@@ -93,11 +88,11 @@ where
                 match polled {
                     Ok(Poll::Ready(Ok(response))) => response,
                     Ok(Poll::Ready(Err(e))) => return Poll::Ready(Err(e)),
-                    Err(panic) => panic_response(scope, this.id, panic),
+                    Err(panic) => panic_response(scope, panic),
                     Ok(Poll::Pending) => match deadline.as_pin_mut() {
                         Some(deadline) => {
                             ready!(deadline.poll(cx));
-                            tracing::error!(request_id = %this.id, "handler timed out");
+                            tracing::error!(request_id = id(scope), "handler timed out");
                             apierr::in_scope(scope, || {
                                 scope.profile.error(Condition::Timeout).into_response()
                             })
@@ -107,22 +102,18 @@ where
                 }
             }
         };
-        Poll::Ready(Ok(finish(response, scope, this.id)))
+        Poll::Ready(Ok(finish(response, scope)))
     }
 }
 
 /// The answer to a panic: a 500 in the contract, with the panic logged, never shown.
-pub(super) fn panic_response(
-    scope: &Scope,
-    id: &RequestId,
-    panic: Box<dyn Any + Send>,
-) -> Response {
+pub(super) fn panic_response(scope: &Scope, panic: Box<dyn Any + Send>) -> Response {
     let message = panic
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("non-string panic payload");
-    tracing::error!(request_id = %id, panic = message, "handler panicked");
+    tracing::error!(request_id = id(scope), panic = message, "handler panicked");
     apierr::in_scope(scope, || {
         scope.profile.error(Condition::Internal).into_response()
     })
@@ -130,30 +121,35 @@ pub(super) fn panic_response(
 
 /// Stamps the request id on the response, logs a 5xx's cause, and renders in the contract
 /// any error response that apierr did not render itself.
-fn finish(mut response: Response, scope: &Scope, id: &RequestId) -> Response {
+fn finish(mut response: Response, scope: &Scope) -> Response {
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
         match response.extensions().get::<RenderedError>() {
             Some(RenderedError(error)) => {
                 if status.is_server_error() {
-                    log_server_error(error, id);
+                    log_server_error(error, scope);
                 }
             }
             None => response = normalise(response, scope),
         }
     }
-    if let Ok(value) = HeaderValue::from_str(&id.0) {
-        response.headers_mut().insert(crate::REQUEST_ID, value);
+    if let Some(id) = &scope.request_id {
+        response.headers_mut().insert(crate::REQUEST_ID, id.clone());
     }
     response
 }
 
-fn log_server_error(error: &ApiError, id: &RequestId) {
+/// The request id of a scope, for logs.
+fn id(scope: &Scope) -> &str {
+    scope.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-")
+}
+
+fn log_server_error(error: &ApiError, scope: &Scope) {
     match error.internal_source() {
         Some(source) => {
-            tracing::error!(request_id = %id, code = %error.code(), error = %source, "server error")
+            tracing::error!(request_id = id(scope), code = %error.code(), error = %source, "server error");
         }
-        None => tracing::error!(request_id = %id, code = %error.code(), "server error"),
+        None => tracing::error!(request_id = id(scope), code = %error.code(), "server error"),
     }
 }
 

@@ -45,12 +45,10 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        let id = RequestId::from_headers(req.headers());
-        req.extensions_mut().insert(id.clone());
+    fn call(&mut self, req: Request) -> Self::Future {
         let scope = Scope {
             profile: self.config.profile,
-            request_id: Some(id.0.clone()),
+            request_id: Some(RequestId::from_headers(req.headers()).0),
         };
         if self.config.check_accept && !accepts_json(req.headers().get(ACCEPT)) {
             let response = apierr::in_scope(&scope, || {
@@ -59,18 +57,18 @@ where
                     .error(Condition::NotAcceptable)
                     .into_response()
             });
-            return ResponseFuture::ready(response, scope, id);
+            return ResponseFuture::ready(response, scope);
         }
         let inner = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             apierr::in_scope(&scope, || self.inner.call(req))
         })) {
             Ok(inner) => inner,
             Err(panic) => {
-                let response = future::panic_response(&scope, &id, panic);
-                return ResponseFuture::ready(response, scope, id);
+                let response = future::panic_response(&scope, panic);
+                return ResponseFuture::ready(response, scope);
             }
         };
-        ResponseFuture::new(inner, scope, id, self.config.timeout)
+        ResponseFuture::new(inner, scope, self.config.timeout)
     }
 }
 

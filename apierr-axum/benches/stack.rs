@@ -1,23 +1,25 @@
 //! Requests that end in an error, through the full apierr-axum stack (contract layer,
 //! staleness layer, extractor, catalog rendering in the profile), against bare axum
-//! answering the same status and body. Run with `cargo bench -p apierr-axum --bench stack`.
+//! answering the same status and body: pre-rendered bytes (the strictest baseline), and
+//! a body serialised per request with serde (what a hand-written service does). Run with `cargo bench -p apierr-axum --bench stack`.
 
 #![allow(missing_docs)]
 
 use std::hint::black_box;
 
 use apierr::{Condition, Profile};
-use apierr_axum::{ContractLayer, Json, StalenessLayer, not_found};
+use apierr_axum::{Contract, ContractLayer, Json, StalenessLayer, not_found};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{get, post};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::header::CONTENT_TYPE;
 use http::{Request, StatusCode};
-use tower::ServiceExt;
+use tower::{Layer, ServiceExt};
 
-fn apierr_app(profile: Profile) -> Router {
-    Router::new()
+/// The stack as the crate recommends it: the contract layer around the whole router.
+fn apierr_app(profile: Profile) -> Contract<Router> {
+    let router = Router::new()
         .route(
             "/accounts/{id}",
             get(|| async { apierr::current_profile().error(Condition::NotFound) }),
@@ -27,8 +29,8 @@ fn apierr_app(profile: Profile) -> Router {
             post(|Json(v): Json<serde_json::Value>| async move { v.to_string() }),
         )
         .fallback(not_found)
-        .layer(StalenessLayer::new().required(false))
-        .layer(ContractLayer::new(profile))
+        .layer(StalenessLayer::new().required(false));
+    ContractLayer::new(profile).layer(router)
 }
 
 /// What a hand-written axum service does: the same status, content type and body bytes.
@@ -76,6 +78,40 @@ fn bare_app(profile: Profile) -> Router {
 /// A named request maker.
 type Case = (&'static str, fn() -> Request<Body>);
 
+/// A hand-written RFC 9457 body, serialised per request as a team without apierr would.
+#[derive(serde::Serialize)]
+struct HandProblem {
+    #[serde(rename = "type")]
+    type_uri: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: &'static str,
+    code: &'static str,
+    request_id: String,
+}
+
+/// What a hand-written axum service that serialises its error body per request does.
+fn serde_app() -> Router {
+    let not_found = || async {
+        let body = HandProblem {
+            type_uri: "about:blank",
+            title: "Not Found",
+            status: 404,
+            detail: "resource not found",
+            code: "not_found",
+            request_id: "0123456789abcdef0123456789abcdef".to_owned(),
+        };
+        (
+            StatusCode::NOT_FOUND,
+            [(CONTENT_TYPE, "application/problem+json")],
+            serde_json::to_vec(&body).unwrap_or_default(),
+        )
+    };
+    Router::new()
+        .route("/accounts/{id}", get(not_found))
+        .fallback(not_found)
+}
+
 fn requests() -> Vec<Case> {
     vec![
         ("handler-404", || {
@@ -116,6 +152,18 @@ fn stack(c: &mut Criterion) {
         }
         g.finish();
     }
+    // The problem profile's 404 against a handler serialising the same body per request.
+    let apierr = apierr_app(Profile::PROBLEM);
+    let serde = serde_app();
+    let mut g = c.benchmark_group("stack/problem-vs-serde");
+    let request = || Request::get("/accounts/42").body(Body::empty()).unwrap();
+    g.bench_function("handler-404/apierr", |bench| {
+        bench.iter(|| black_box(rt.block_on(apierr.clone().oneshot(request())).unwrap()))
+    });
+    g.bench_function("handler-404/axum", |bench| {
+        bench.iter(|| black_box(rt.block_on(serde.clone().oneshot(request())).unwrap()))
+    });
+    g.finish();
 }
 
 criterion_group!(benches, stack);

@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::FromRequestParts;
-use http::{HeaderMap, HeaderValue};
 use http::request::Parts;
+use http::{HeaderMap, HeaderValue};
 
 use crate::REQUEST_ID;
 
@@ -46,7 +46,12 @@ impl RequestId {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut id = [0u8; 32];
-        for (i, byte) in PREFIX.to_be_bytes().iter().chain(n.to_be_bytes().iter()).enumerate() {
+        for (i, byte) in PREFIX
+            .to_be_bytes()
+            .iter()
+            .chain(n.to_be_bytes().iter())
+            .enumerate()
+        {
             id[2 * i] = HEX[usize::from(byte >> 4)];
             id[2 * i + 1] = HEX[usize::from(byte & 0xf)];
         }

@@ -31,11 +31,12 @@ use std::fmt;
 use std::future::Future;
 
 use apierr_axum::{ContractLayer, RequireAuthLayer, StalenessLayer, not_found};
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::{Router, ServiceExt};
 use http::header::CONTENT_TYPE;
 use tokio::net::TcpListener;
+use tower_layer::Layer;
 
 pub use crate::auth::Principal;
 pub use crate::config::{Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_TOKEN_TTL};
@@ -79,15 +80,18 @@ impl From<std::io::Error> for ServeError {
     }
 }
 
+/// The application: the router inside its contract layer.
+pub type App = apierr_axum::Contract<Router>;
+
 /// Opens the database and builds the application.
-pub async fn app(config: &Config) -> Result<Router, ServeError> {
+pub async fn app(config: &Config) -> Result<App, ServeError> {
     let store = Store::connect(&config.database_url, config.seed_demo)
         .await
         .map_err(ServeError::Database)?;
     Ok(router(store, config))
 }
 
-fn router(store: Store, config: &Config) -> Router {
+fn router(store: Store, config: &Config) -> App {
     let state = AppState {
         store: store.clone(),
         clock: config.clock.clone(),
@@ -123,7 +127,7 @@ fn router(store: Store, config: &Config) -> Router {
                 async move { ([(CONTENT_TYPE, "application/json")], body) }
             }),
         );
-    protected
+    let router = protected
         .merge(public)
         .fallback(not_found)
         .with_state(state)
@@ -133,8 +137,10 @@ fn router(store: Store, config: &Config) -> Router {
                 .required(config.require_date)
                 .skew(config.date_skew)
                 .clock(config.clock.clone()),
-        )
-        .layer(ContractLayer::new(config.profile).timeout(config.handler_timeout))
+        );
+    ContractLayer::new(config.profile)
+        .timeout(config.handler_timeout)
+        .layer(router)
 }
 
 /// Serves the reference Partner API on `listener` until `shutdown` completes.
@@ -150,7 +156,7 @@ pub async fn run(
         database = %config.database_url,
         "serving the reference Partner API"
     );
-    axum::serve(listener, app)
+    axum::serve(listener, app.into_make_service())
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())

@@ -13,7 +13,6 @@ use http::header::CONTENT_LENGTH;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
-
 pin_project! {
     /// The response future of [`Contract`](super::Contract).
     pub struct ResponseFuture<F> {
@@ -30,8 +29,9 @@ pin_project! {
         Running {
             #[pin]
             inner: F,
-            #[pin]
-            deadline: Option<Sleep>,
+            // Boxed: a timer is large, and most routers run without one; the future is
+            // moved through every layer, so its size is paid on each request.
+            deadline: Option<Pin<Box<Sleep>>>,
         },
     }
 }
@@ -49,7 +49,7 @@ impl<F> ResponseFuture<F> {
         ResponseFuture {
             state: State::Running {
                 inner,
-                deadline: timeout.map(tokio::time::sleep),
+                deadline: timeout.map(|t| Box::pin(tokio::time::sleep(t))),
             },
             scope,
         }
@@ -89,9 +89,9 @@ where
                     Ok(Poll::Ready(Ok(response))) => response,
                     Ok(Poll::Ready(Err(e))) => return Poll::Ready(Err(e)),
                     Err(panic) => panic_response(scope, panic),
-                    Ok(Poll::Pending) => match deadline.as_pin_mut() {
+                    Ok(Poll::Pending) => match deadline.as_mut() {
                         Some(deadline) => {
-                            ready!(deadline.poll(cx));
+                            ready!(deadline.as_mut().poll(cx));
                             tracing::error!(request_id = id(scope), "handler timed out");
                             apierr::in_scope(scope, || {
                                 scope.profile.error(Condition::Timeout).into_response()
@@ -141,7 +141,11 @@ fn finish(mut response: Response, scope: &Scope) -> Response {
 
 /// The request id of a scope, for logs.
 fn id(scope: &Scope) -> &str {
-    scope.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-")
+    scope
+        .request_id
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
 }
 
 fn log_server_error(error: &ApiError, scope: &Scope) {

@@ -8,7 +8,11 @@ use tower_layer::Layer;
 
 use super::{Config, Contract};
 
-/// Makes every response of a router speak its error contract. Install it once, outermost:
+/// Makes every response of a router speak its error contract. Install it once, around the
+/// whole router (`ContractLayer::new(profile).layer(router)`, served with
+/// `axum::ServiceExt::into_make_service`): `Router::layer` would wrap each route on its own
+/// and box every request once more (about 0.45 µs a request in the `stack` benchmark).
+/// It:
 ///
 /// - accepts the caller's `X-Request-Id` (or creates one), echoes it on every response and
 ///   in error bodies where the dialect has a place for it;
@@ -23,11 +27,15 @@ use super::{Config, Contract};
 /// ```
 /// use apierr::Profile;
 /// use apierr_axum::ContractLayer;
-/// use axum::{Router, routing::get};
+/// use axum::{Router, ServiceExt, routing::get};
+/// use tower_layer::Layer;
 ///
-/// let app: Router = Router::new()
-///     .route("/", get(|| async { "hello" }))
-///     .layer(ContractLayer::new(Profile::NESTED));
+/// let router: Router = Router::new().route("/", get(|| async { "hello" }));
+/// let app = ContractLayer::new(Profile::NESTED).layer(router);
+/// # async fn serve(app: apierr_axum::Contract<Router>) {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// axum::serve(listener, app.into_make_service()).await.unwrap();
+/// # }
 /// ```
 #[must_use]
 #[derive(Debug, Clone)]

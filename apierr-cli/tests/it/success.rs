@@ -1,5 +1,6 @@
 //! The successful paths, with seed 003's status rules and seed 000's envelope.
 
+use axum::ServiceExt;
 use reqwest::Method;
 
 use crate::support::{Backend, Server, every_profile};
@@ -203,7 +204,8 @@ async fn data_survives_a_restart() {
         let app = apierr_cli::app(&config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let server =
+            tokio::spawn(async move { axum::serve(listener, app.into_make_service()).await });
         let client = reqwest::Client::new();
         if round == 0 {
             let r = client

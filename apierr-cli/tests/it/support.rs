@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use apierr::{ApiError, Condition, Profile};
+use axum::ServiceExt;
 use reqwest::{Client, RequestBuilder, Response};
 use sqlx::Connection;
 
@@ -88,7 +89,7 @@ impl Server {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = apierr_cli::app(&config).await.expect("server starts");
         tokio::spawn(async move {
-            axum::serve(listener, app)
+            axum::serve(listener, app.into_make_service())
                 .with_graceful_shutdown(async {
                     let _ = rx.await;
                 })

@@ -161,3 +161,9 @@ pub async fn run(
         .await?;
     Ok(())
 }
+
+/// The README's examples, compiled (and run where they can) as doc tests of the crate
+/// that depends on every other, so that the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

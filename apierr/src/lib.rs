@@ -83,8 +83,3 @@ pub use crate::violation::{FieldViolation, ViolationKind, ViolationSupport};
 pub use crate::catalog::EntryCheck;
 #[doc(hidden)]
 pub use crate::code::CodeLiteral;
-
-/// The README's examples, compiled and run as doc tests so that it stays true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

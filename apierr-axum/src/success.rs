@@ -52,7 +52,12 @@ fn respond<T: Serialize + ?Sized>(
     value: &T,
     counts: Option<(u64, u64)>,
 ) -> Response {
-    match body(value, counts) {
+    json(status, body(value, counts))
+}
+
+/// A JSON body as a response, or the internal-error condition if it could not be made.
+fn json(status: StatusCode, body: Result<Vec<u8>, serde_json::Error>) -> Response {
+    match body {
         Ok(bytes) => {
             let mut response = Response::new(Body::from(bytes));
             *response.status_mut() = status;
@@ -75,19 +80,7 @@ pub struct Plain<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Plain<T> {
     fn into_response(self) -> Response {
-        match serde_json::to_vec(&self.0) {
-            Ok(bytes) => {
-                let mut response = Response::new(Body::from(bytes));
-                response
-                    .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                response
-            }
-            Err(e) => apierr::current_profile()
-                .error(apierr::Condition::Internal)
-                .with_source(e)
-                .into_response(),
-        }
+        json(StatusCode::OK, serde_json::to_vec(&self.0))
     }
 }
 

@@ -1,12 +1,11 @@
 //! [`Form`]: a URL-encoded body, or a catalog error.
 
 use apierr::{ApiError, Condition, ViolationKind};
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
 use super::query::from_urlencoded;
-use super::{condition, has_content_type};
+use super::{body_bytes, condition, has_content_type};
 
 /// An `application/x-www-form-urlencoded` body (the OAuth 2.0 token request's format).
 /// Rejections as for [`Json`](super::Json), with the field kind `body`.
@@ -24,13 +23,7 @@ where
         if !has_content_type(req.headers(), "application/x-www-form-urlencoded", None) {
             return Err(condition(Condition::UnsupportedMediaType));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-                condition(Condition::PayloadTooLarge)
-            } else {
-                condition(Condition::MalformedBody)
-            }
-        })?;
+        let bytes = body_bytes(req, state).await?;
         from_urlencoded(&bytes, ViolationKind::Body).map(Form)
     }
 }

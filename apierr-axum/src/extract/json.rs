@@ -1,13 +1,12 @@
 //! [`Json`]: a JSON body, or a catalog error.
 
 use apierr::{ApiError, Condition, ViolationKind};
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{condition, data_error, has_content_type};
+use super::{body_bytes, condition, data_error, has_content_type};
 
 /// A JSON request body (or response). Rejections are the profile's conditions: no or
 /// another `Content-Type` → unsupported media type (415); a body over axum's limit →
@@ -29,13 +28,7 @@ where
         if !has_content_type(req.headers(), "application/json", Some("+json")) {
             return Err(condition(Condition::UnsupportedMediaType));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-                condition(Condition::PayloadTooLarge)
-            } else {
-                condition(Condition::MalformedBody)
-            }
-        })?;
+        let bytes = body_bytes(req, state).await?;
         from_slice(&bytes).map(Json)
     }
 }

@@ -68,6 +68,24 @@ pub(crate) fn data_error(path: &str, message: &str, kind: ViolationKind) -> ApiE
     )
 }
 
+/// The request body, within axum's body limit: over it is the payload-too-large
+/// condition, a body that cannot be read the malformed-body one.
+pub(crate) async fn body_bytes<S: Send + Sync>(
+    req: axum::extract::Request,
+    state: &S,
+) -> Result<axum::body::Bytes, ApiError> {
+    use axum::extract::FromRequest;
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                condition(Condition::PayloadTooLarge)
+            } else {
+                condition(Condition::MalformedBody)
+            }
+        })
+}
+
 /// Whether the request's `Content-Type` is `essence` or a `+suffix` variant of it.
 pub(crate) fn has_content_type(
     headers: &http::HeaderMap,

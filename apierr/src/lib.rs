@@ -76,7 +76,7 @@ pub use crate::error::ApiError;
 pub use crate::profile::Profile;
 #[cfg(feature = "axum")]
 pub use crate::scope::RenderedError;
-pub use crate::scope::{Scope, current_profile, current_request_id, in_scope};
+pub use crate::scope::{Scope, current_profile, current_request_id, in_scope, in_scope_tracking};
 pub use crate::violation::{FieldViolation, ViolationKind, ViolationSupport};
 
 #[doc(hidden)]

@@ -1,7 +1,7 @@
 //! The profile and request id of the request being handled, for code that renders an
 //! error without being handed them (an `IntoResponse` impl has no access to the request).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use http::HeaderValue;
 
@@ -20,6 +20,8 @@ pub struct Scope {
 
 thread_local! {
     static CURRENT: RefCell<Option<Scope>> = const { RefCell::new(None) };
+    /// Set when an `ApiError` is turned into a response inside a scope.
+    static RENDERED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs `f` with `scope` as the current scope, restoring the previous one afterwards
@@ -36,6 +38,24 @@ pub fn in_scope<R>(scope: &Scope, f: impl FnOnce() -> R) -> R {
     let previous = CURRENT.with(|c| c.borrow_mut().replace(scope.clone()));
     let _restore = Restore(previous);
     f()
+}
+
+/// Like [`in_scope`], and also says whether an [`ApiError`](crate::ApiError) was turned
+/// into a response (with the `axum` feature's `IntoResponse`) while `f` ran. A server
+/// layer uses it to tell its own error responses from foreign ones without marking each
+/// response, which would cost an allocation per error.
+pub fn in_scope_tracking<R>(scope: &Scope, f: impl FnOnce() -> R) -> (R, bool) {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            RENDERED.with(|r| r.set(self.0));
+        }
+    }
+    let restore = Restore(RENDERED.with(|r| r.replace(false)));
+    let result = in_scope(scope, f);
+    let rendered = RENDERED.with(Cell::get);
+    drop(restore);
+    (result, rendered)
 }
 
 /// The profile of the current scope, or [`Profile::PROBLEM`] outside any.
@@ -57,11 +77,10 @@ mod axum_response {
     use http::HeaderValue;
     use http::header::{CONTENT_TYPE, RETRY_AFTER};
 
-    use super::CURRENT;
+    use super::{CURRENT, RENDERED};
     use crate::{ApiError, Profile};
 
-    /// Marks a response as rendered by apierr, and keeps the error for the layer that logs
-    /// the internal cause of a 5xx.
+    /// Keeps a 5xx error on its response, for the layer that logs its internal cause.
     #[derive(Debug, Clone)]
     pub struct RenderedError(pub Arc<ApiError>);
 
@@ -72,6 +91,7 @@ mod axum_response {
             let profile = CURRENT.with(|c| {
                 let scope = c.borrow();
                 let scope = scope.as_ref()?;
+                RENDERED.with(|r| r.set(true));
                 if self.request_id().is_none()
                     && let Some(id) = scope.request_id.as_ref().and_then(|v| v.to_str().ok())
                 {

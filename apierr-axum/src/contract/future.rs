@@ -19,6 +19,9 @@ pin_project! {
         #[pin]
         state: State<F>,
         scope: Scope,
+        // Whether apierr rendered an error while the inner service ran, which tells its
+        // error responses from foreign ones.
+        rendered: bool,
     }
 }
 
@@ -45,22 +48,25 @@ impl<F> std::fmt::Debug for ResponseFuture<F> {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, scope: Scope, timeout: Option<Duration>) -> Self {
+    pub(super) fn new(inner: F, scope: Scope, timeout: Option<Duration>, rendered: bool) -> Self {
         ResponseFuture {
             state: State::Running {
                 inner,
                 deadline: timeout.map(|t| Box::pin(tokio::time::sleep(t))),
             },
             scope,
+            rendered,
         }
     }
 
+    /// A response the layer made itself, in the contract.
     pub(super) fn ready(response: Response, scope: Scope) -> Self {
         ResponseFuture {
             state: State::Ready {
                 response: Some(response),
             },
             scope,
+            rendered: true,
         }
     }
 }
@@ -83,16 +89,23 @@ where
             }),
             StateProj::Running { inner, deadline } => {
                 let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    apierr::in_scope(scope, || inner.poll(cx))
+                    apierr::in_scope_tracking(scope, || inner.poll(cx))
                 }));
-                match polled {
+                if let Ok((_, rendered)) = &polled {
+                    *this.rendered |= *rendered;
+                }
+                match polled.map(|(poll, _)| poll) {
                     Ok(Poll::Ready(Ok(response))) => response,
                     Ok(Poll::Ready(Err(e))) => return Poll::Ready(Err(e)),
-                    Err(panic) => panic_response(scope, panic),
+                    Err(panic) => {
+                        *this.rendered = true;
+                        panic_response(scope, panic)
+                    }
                     Ok(Poll::Pending) => match deadline.as_mut() {
                         Some(deadline) => {
                             ready!(deadline.as_mut().poll(cx));
                             tracing::error!(request_id = id(scope), "handler timed out");
+                            *this.rendered = true;
                             apierr::in_scope(scope, || {
                                 scope.profile.error(Condition::Timeout).into_response()
                             })
@@ -102,7 +115,7 @@ where
                 }
             }
         };
-        Poll::Ready(Ok(finish(response, scope)))
+        Poll::Ready(Ok(finish(response, scope, *this.rendered)))
     }
 }
 
@@ -121,15 +134,12 @@ pub(super) fn panic_response(scope: &Scope, panic: Box<dyn Any + Send>) -> Respo
 
 /// Stamps the request id on the response, logs a 5xx's cause, and renders in the contract
 /// any error response that apierr did not render itself.
-fn finish(mut response: Response, scope: &Scope) -> Response {
+fn finish(mut response: Response, scope: &Scope, rendered: bool) -> Response {
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
         match response.extensions().get::<RenderedError>() {
-            Some(RenderedError(error)) => {
-                if status.is_server_error() {
-                    log_server_error(error, scope);
-                }
-            }
+            Some(RenderedError(error)) => log_server_error(error, scope),
+            None if rendered && has_dialect_type(&response, scope) => {}
             None => response = normalise(response, scope),
         }
     }
@@ -137,6 +147,14 @@ fn finish(mut response: Response, scope: &Scope) -> Response {
         response.headers_mut().insert(crate::REQUEST_ID, id.clone());
     }
     response
+}
+
+/// Whether a response has the content type of the profile's error bodies.
+fn has_dialect_type(response: &Response, scope: &Scope) -> bool {
+    response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes() == scope.profile.dialect().content_type().as_bytes())
 }
 
 /// The request id of a scope, for logs.

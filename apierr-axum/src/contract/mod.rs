@@ -59,16 +59,16 @@ where
             });
             return ResponseFuture::ready(response, scope);
         }
-        let inner = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            apierr::in_scope(&scope, || self.inner.call(req))
+        let (inner, rendered) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            apierr::in_scope_tracking(&scope, || self.inner.call(req))
         })) {
-            Ok(inner) => inner,
+            Ok(called) => called,
             Err(panic) => {
                 let response = future::panic_response(&scope, panic);
                 return ResponseFuture::ready(response, scope);
             }
         };
-        ResponseFuture::new(inner, scope, self.config.timeout)
+        ResponseFuture::new(inner, scope, self.config.timeout, rendered)
     }
 }
 

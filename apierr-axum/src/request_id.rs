@@ -55,8 +55,11 @@ impl RequestId {
             id[2 * i] = HEX[usize::from(byte >> 4)];
             id[2 * i + 1] = HEX[usize::from(byte & 0xf)];
         }
-        // Hex digits are always a valid header value.
-        RequestId(HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("0")))
+        // One allocation holding the digits and the reference count, so that the clones
+        // the scope and the response header take cost no more. Hex digits are always a
+        // valid header value.
+        HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(id))
+            .map_or_else(|_| RequestId(HeaderValue::from_static("0")), RequestId)
     }
 
     /// The id.

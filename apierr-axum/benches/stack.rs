@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use apierr::{Condition, Profile};
-use apierr_axum::{Contract, ContractLayer, Json, StalenessLayer, not_found};
+use apierr_axum::{Contract, ContractLayer, Json, Staleness, StalenessLayer, not_found};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{get, post};
@@ -18,7 +18,7 @@ use http::{Request, StatusCode};
 use tower::{Layer, ServiceExt};
 
 /// The stack as the crate recommends it: the contract layer around the whole router.
-fn apierr_app(profile: Profile) -> Contract<Router> {
+fn apierr_app(profile: Profile) -> Contract<Staleness<Router>> {
     let router = Router::new()
         .route(
             "/accounts/{id}",
@@ -28,9 +28,8 @@ fn apierr_app(profile: Profile) -> Contract<Router> {
             "/accounts",
             post(|Json(v): Json<serde_json::Value>| async move { v.to_string() }),
         )
-        .fallback(not_found)
-        .layer(StalenessLayer::new().required(false));
-    ContractLayer::new(profile).layer(router)
+        .fallback(not_found);
+    ContractLayer::new(profile).layer(StalenessLayer::new().required(false).layer(router))
 }
 
 /// What a hand-written axum service does: the same status, content type and body bytes.

@@ -80,8 +80,10 @@ impl From<std::io::Error> for ServeError {
     }
 }
 
-/// The application: the router inside its contract layer.
-pub type App = apierr_axum::Contract<Router>;
+/// The application: the router inside its body limit, staleness and contract layers.
+pub type App = apierr_axum::Contract<
+    apierr_axum::Staleness<<DefaultBodyLimit as tower_layer::Layer<Router>>::Service>,
+>;
 
 /// Opens the database and builds the application.
 pub async fn app(config: &Config) -> Result<App, ServeError> {
@@ -130,17 +132,18 @@ fn router(store: Store, config: &Config) -> App {
     let router = protected
         .merge(public)
         .fallback(not_found)
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(
-            StalenessLayer::new()
-                .required(config.require_date)
-                .skew(config.date_skew)
-                .clock(config.clock.clone()),
-        );
-    ContractLayer::new(config.profile)
-        .timeout(config.handler_timeout)
-        .layer(router)
+        .with_state(state);
+    // Around the whole router rather than with `Router::layer`, which would wrap (and box)
+    // every route on its own.
+    let stack = (
+        ContractLayer::new(config.profile).timeout(config.handler_timeout),
+        StalenessLayer::new()
+            .required(config.require_date)
+            .skew(config.date_skew)
+            .clock(config.clock.clone()),
+        DefaultBodyLimit::max(config.body_limit),
+    );
+    stack.layer(router)
 }
 
 /// Serves the reference Partner API on `listener` until `shutdown` completes.

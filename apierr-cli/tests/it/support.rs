@@ -56,11 +56,37 @@ async fn database(backend: Backend) -> String {
             let mut conn = sqlx::AnyConnection::connect(POSTGRES)
                 .await
                 .expect("PostgreSQL at 127.0.0.1:5432 (.ci/run starts it)");
+            drop_old_schemas(&mut conn).await;
             sqlx::query(&format!("CREATE SCHEMA {schema}"))
                 .execute(&mut conn)
                 .await
                 .unwrap();
             format!("{POSTGRES}?options=-c%20search_path%3D{schema}")
+        }
+    }
+}
+
+/// Drops, once per test run, the schemas earlier runs left behind (this run's carry its
+/// process id and stay until it ends).
+async fn drop_old_schemas(conn: &mut sqlx::AnyConnection) {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let mine = format!("apierr_{}_", std::process::id());
+    let rows = sqlx::query(
+        "SELECT nspname::text AS nspname FROM pg_namespace WHERE nspname LIKE 'apierr\\_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    for row in rows {
+        let name: String = sqlx::Row::get(&row, "nspname");
+        if !name.starts_with(&mine) {
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
         }
     }
 }

@@ -1,6 +1,6 @@
 //! axum layers and extractors that answer every request in an apierr error contract.
 //!
-//! Install [`ContractLayer`] once on a router with the API's [`Profile`](apierr::Profile),
+//! Wrap a router once in [`ContractLayer`] with the API's [`Profile`](apierr::Profile),
 //! and every response speaks the contract: handler errors ([`ApiError`](apierr::ApiError)
 //! implements `IntoResponse`), extractor rejections, unknown routes, wrong methods,
 //! unacceptable `Accept`s, panics and timeouts all get the catalog's status and the
@@ -10,15 +10,17 @@
 //! use apierr::{ApiError, Condition, Profile};
 //! use apierr_axum::{ContractLayer, Json, Path, not_found};
 //! use axum::{Router, routing::get};
+//! use tower_layer::Layer;
 //!
 //! async fn account(Path(id): Path<u64>) -> Result<Json<u64>, ApiError> {
 //!     if id == 42 { Ok(Json(id)) } else { Err(apierr::current_profile().error(Condition::NotFound)) }
 //! }
 //!
-//! let app: Router = Router::new()
+//! let router: Router = Router::new()
 //!     .route("/accounts/{id}", get(account))
-//!     .fallback(not_found)
-//!     .layer(ContractLayer::new(Profile::ERRORS_ARRAY));
+//!     .fallback(not_found);
+//! // Serve with `axum::serve(listener, app.into_make_service())` (axum::ServiceExt).
+//! let app = ContractLayer::new(Profile::ERRORS_ARRAY).layer(router);
 //! ```
 //!
 //! # Layout

@@ -5,6 +5,7 @@ mod nested;
 mod oauth;
 mod problem;
 mod specific_code;
+mod violations;
 mod wire;
 mod wrapper;
 

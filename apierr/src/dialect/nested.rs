@@ -5,10 +5,11 @@ use std::borrow::Cow;
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
+use super::violations::ViolationList;
 use super::wire::{ErrorMember, Str, Wire, messages, violations};
 use super::{Dialect, parse_with, write_json};
 use crate::error::reason_phrase;
-use crate::{ApiError, Code, FieldViolation, ViolationKind, ViolationSupport};
+use crate::{ApiError, Code, ViolationKind, ViolationSupport};
 
 /// Seed 002's nested error: `{"error": {"code", "message", "extra": {"invalid-params":
 /// [{"field", "message"}]}}}`.
@@ -40,9 +41,9 @@ struct Inner<'a> {
 struct Extra<'a> {
     #[serde(
         rename = "invalid-params",
-        skip_serializing_if = "Violations::is_empty"
+        skip_serializing_if = "ViolationList::is_empty"
     )]
-    invalid_params: Violations<'a>,
+    invalid_params: ViolationList<'a>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     messages: &'a [Cow<'static, str>],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,32 +53,6 @@ struct Extra<'a> {
 impl Extra<'_> {
     fn is_empty(&self) -> bool {
         self.invalid_params.is_empty() && self.messages.is_empty() && self.request_id.is_none()
-    }
-}
-
-/// The violations as `[{field, message[, in]}]`.
-struct Violations<'a>(&'a [FieldViolation]);
-
-impl Violations<'_> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for Violations<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Out<'a> {
-            field: &'a str,
-            message: &'a str,
-            #[serde(rename = "in", skip_serializing_if = "Option::is_none")]
-            location: Option<&'a str>,
-        }
-        s.collect_seq(self.0.iter().map(|v| Out {
-            field: v.field(),
-            message: v.message(),
-            location: (v.kind() != &ViolationKind::Body).then(|| v.kind().as_str()),
-        }))
     }
 }
 
@@ -97,7 +72,11 @@ impl Dialect for Nested {
                     code: e.code(),
                     message: e.message(),
                     extra: Extra {
-                        invalid_params: Violations(e.violations()),
+                        invalid_params: ViolationList {
+                            violations: e.violations(),
+                            reason: "message",
+                            body_implicit: true,
+                        },
                         messages: e.additional_messages(),
                         request_id: e.request_id(),
                     },

@@ -5,10 +5,11 @@ use std::borrow::Cow;
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
+use super::violations::ViolationList;
 use super::wire::{Wire, messages, violations};
 use super::{Dialect, parse_with, write_json};
 use crate::error::reason_phrase;
-use crate::{ApiError, Code, FieldViolation, ViolationKind, ViolationSupport};
+use crate::{ApiError, Code, ViolationKind, ViolationSupport};
 
 /// The media type of RFC 9457 problem details.
 pub(crate) const CONTENT_TYPE: &str = "application/problem+json";
@@ -25,7 +26,7 @@ const ABOUT_BLANK: &str = "about:blank";
 ///
 /// ```json
 /// {"type":"about:blank","title":"Bad Request","status":400,"detail":"parameter does not validate",
-///  "code":"invalid_parameter","errors":[{"field":"age","in":"body","detail":"must be a positive integer"}]}
+///  "code":"invalid_parameter","errors":[{"field":"age","detail":"must be a positive integer","in":"body"}]}
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Problem;
@@ -40,36 +41,10 @@ struct Body<'a> {
     code: &'a Code,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Violations::is_empty")]
-    errors: Violations<'a>,
+    #[serde(skip_serializing_if = "ViolationList::is_empty")]
+    errors: ViolationList<'a>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     messages: &'a [Cow<'static, str>],
-}
-
-/// The violations as `[{field, in, detail}]`, serialised without a copy.
-struct Violations<'a>(&'a [FieldViolation]);
-
-impl Violations<'_> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for Violations<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Out<'a> {
-            field: &'a str,
-            #[serde(rename = "in")]
-            location: &'a str,
-            detail: &'a str,
-        }
-        s.collect_seq(self.0.iter().map(|v| Out {
-            field: v.field(),
-            location: v.kind().as_str(),
-            detail: v.message(),
-        }))
-    }
 }
 
 impl Dialect for Problem {
@@ -98,7 +73,11 @@ impl Dialect for Problem {
                 detail: e.message(),
                 code: e.code(),
                 request_id: e.request_id(),
-                errors: Violations(e.violations()),
+                errors: ViolationList {
+                    violations: e.violations(),
+                    reason: "detail",
+                    body_implicit: false,
+                },
                 messages: e.additional_messages(),
             },
             out,

@@ -5,10 +5,11 @@ use std::borrow::Cow;
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
+use super::violations::ViolationList;
 use super::wire::{StatusMember, Str, Wire, messages, violations};
 use super::{Dialect, oauth, parse_with, write_json};
 use crate::error::reason_phrase;
-use crate::{ApiError, Code, FieldViolation, ViolationKind, ViolationSupport};
+use crate::{ApiError, Code, ViolationKind, ViolationSupport};
 
 /// Seed 000's wrapper: every response carries `message`, `status` (`success` or
 /// `fail`), `entity`, `validationErrors`, `resultCount` and `totalCount`.
@@ -36,31 +37,11 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
     entity: (),
-    validation_errors: Violations<'a>,
+    validation_errors: ViolationList<'a>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     additional_messages: &'a [Cow<'static, str>],
     result_count: u8,
     total_count: u8,
-}
-
-/// The violations as `[{field, message, in}]`.
-struct Violations<'a>(&'a [FieldViolation]);
-
-impl Serialize for Violations<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Out<'a> {
-            field: &'a str,
-            message: &'a str,
-            #[serde(rename = "in")]
-            location: &'a str,
-        }
-        s.collect_seq(self.0.iter().map(|v| Out {
-            field: v.field(),
-            message: v.message(),
-            location: v.kind().as_str(),
-        }))
-    }
 }
 
 impl Dialect for Wrapper {
@@ -87,7 +68,11 @@ impl Dialect for Wrapper {
                 code: e.code(),
                 request_id: e.request_id(),
                 entity: (),
-                validation_errors: Violations(e.violations()),
+                validation_errors: ViolationList {
+                    violations: e.violations(),
+                    reason: "message",
+                    body_implicit: false,
+                },
                 additional_messages: e.additional_messages(),
                 result_count: 0,
                 total_count: 0,

@@ -36,10 +36,12 @@ async fn account_lifecycle_follows_the_seed_rules() {
         assert_eq!(r.status(), 200);
 
         let r = s
-            .request(Method::PUT, &format!("/accounts/{id}"))
-            .header("x-api-key", ACME)
-            .header("content-type", "application/json")
-            .body(r#"{"email": "life@example.com", "first_name": "Anna", "last_name": "Lee"}"#)
+            .send_json(
+                Method::PUT,
+                &format!("/accounts/{id}"),
+                ACME,
+                r#"{"email": "life@example.com", "first_name": "Anna", "last_name": "Lee"}"#,
+            )
             .send()
             .await
             .unwrap();
@@ -51,10 +53,12 @@ async fn account_lifecycle_follows_the_seed_rules() {
             assert_eq!(text, "");
         }
         let r = s
-            .request(Method::PATCH, &format!("/accounts/{id}"))
-            .header("x-api-key", ACME)
-            .header("content-type", "application/json")
-            .body(r#"{"last_name": "Lea"}"#)
+            .send_json(
+                Method::PATCH,
+                &format!("/accounts/{id}"),
+                ACME,
+                r#"{"last_name": "Lea"}"#,
+            )
             .send()
             .await
             .unwrap();
@@ -77,10 +81,12 @@ async fn account_lifecycle_follows_the_seed_rules() {
 
         // PUT and PATCH on a missing account are 404.
         let r = s
-            .request(Method::PATCH, "/accounts/missing")
-            .header("x-api-key", ACME)
-            .header("content-type", "application/json")
-            .body(r#"{"last_name": "X"}"#)
+            .send_json(
+                Method::PATCH,
+                "/accounts/missing",
+                ACME,
+                r#"{"last_name": "X"}"#,
+            )
             .send()
             .await
             .unwrap();

@@ -144,8 +144,18 @@ impl Server {
     }
 
     pub(crate) fn post_json(&self, path: &str, key: &str, body: &str) -> RequestBuilder {
-        self.client
-            .post(format!("{}{path}", self.base))
+        self.send_json(reqwest::Method::POST, path, key, body)
+    }
+
+    /// A JSON request with an API key.
+    pub(crate) fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: &str,
+    ) -> RequestBuilder {
+        self.request(method, path)
             .header("x-api-key", key)
             .header("content-type", "application/json")
             .body(body.to_owned())

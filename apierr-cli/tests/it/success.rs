@@ -80,24 +80,25 @@ async fn account_lifecycle_follows_the_seed_rules() {
         );
 
         // PUT and PATCH on a missing account are 404.
-        let r = s
-            .send_json(
-                Method::PATCH,
-                "/accounts/missing",
-                ACME,
-                r#"{"last_name": "X"}"#,
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            r.status(),
-            s.profile
-                .catalog()
-                .condition(apierr::Condition::NotFound)
-                .status()
-                .as_u16()
-        );
+        let not_found = s
+            .profile
+            .catalog()
+            .condition(apierr::Condition::NotFound)
+            .status();
+        for (method, body) in [
+            (Method::PATCH, r#"{"last_name": "X"}"#),
+            (
+                Method::PUT,
+                r#"{"email": "x@example.com", "first_name": "X", "last_name": "Y"}"#,
+            ),
+        ] {
+            let r = s
+                .send_json(method, "/accounts/missing", ACME, body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), not_found.as_u16());
+        }
 
         let r = s
             .request(Method::DELETE, &format!("/accounts/{id}"))

@@ -201,6 +201,14 @@ fn condition_for(status: u16) -> Option<Condition> {
 /// (`Allow`, `WWW-Authenticate`, `Retry-After`).
 fn normalise(response: Response, scope: &Scope) -> Response {
     let (mut parts, _body) = response.into_parts();
+    if parts.status.is_server_error() {
+        // No ApiError carries a cause here; say at least who answered what.
+        tracing::error!(
+            request_id = id(scope),
+            status = parts.status.as_u16(),
+            "server error from an inner service"
+        );
+    }
     let error = match condition_for(parts.status.as_u16()) {
         Some(condition) => scope.profile.error(condition),
         None => ApiError::from_status(parts.status),

@@ -58,12 +58,12 @@ impl AuthFailure {
         apierr::current_profile().error(condition)
     }
 
-    /// The RFC 6750 error code of the `WWW-Authenticate` challenge, if there is one.
-    fn challenge_error(&self) -> Option<&'static str> {
+    /// The `WWW-Authenticate` challenge this failure calls for.
+    fn challenge(&self) -> Challenge {
         match self {
-            AuthFailure::Forbidden => Some("insufficient_scope"),
-            AuthFailure::Error(_) => None,
-            _ => Some("invalid_token"),
+            AuthFailure::Forbidden => Challenge::Error("insufficient_scope"),
+            AuthFailure::Error(_) => Challenge::None,
+            _ => Challenge::Error("invalid_token"),
         }
     }
 }
@@ -177,7 +177,7 @@ where
         Box::pin(async move {
             let Some(credential) = credential(req.headers(), &layer.api_key) else {
                 let error = apierr::current_profile().error(Condition::Unauthenticated);
-                return Ok(challenge(error, &layer.realm, Some(None)));
+                return Ok(challenge(error, &layer.realm, Challenge::Bare));
             };
             let (mut parts, body) = req.into_parts();
             match layer.authenticator.authenticate(credential, &parts).await {
@@ -186,9 +186,9 @@ where
                     inner.call(Request::from_parts(parts, body)).await
                 }
                 Err(failure) => {
-                    let code = failure.challenge_error();
+                    let kind = failure.challenge();
                     let error = failure.into_error();
-                    Ok(challenge(error, &layer.realm, code.map(Some)))
+                    Ok(challenge(error, &layer.realm, kind))
                 }
             }
         })
@@ -214,23 +214,35 @@ fn credential(headers: &http::HeaderMap, api_key: &HeaderName) -> Option<Credent
         .map(|k| Credential::ApiKey(k.to_owned()))
 }
 
-/// Renders the error with an RFC 6750 `WWW-Authenticate` challenge when it is a 401 or
-/// an insufficient scope. `challenge` is `None` for no challenge, `Some(None)` for a bare
-/// one (no credentials were sent), `Some(Some(code))` for one naming the error.
-fn challenge(error: ApiError, realm: &HeaderValue, challenge: Option<Option<&str>>) -> Response {
+/// The RFC 6750 challenge an authentication answer carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Challenge {
+    /// None (the check itself failed).
+    None,
+    /// `Bearer realm="…"`: no credentials were sent.
+    Bare,
+    /// `Bearer realm="…", error="…", error_description="…"`.
+    Error(&'static str),
+}
+
+/// Renders the error with its `WWW-Authenticate` challenge when it is a 401 or an
+/// insufficient scope.
+fn challenge(error: ApiError, realm: &HeaderValue, challenge: Challenge) -> Response {
     let status = error.status();
     let description = error.message().replace(['"', '\\'], "'");
     let mut response = error.into_response();
-    let Some(code) = challenge else {
+    if challenge == Challenge::None {
         return response;
-    };
-    if status == http::StatusCode::UNAUTHORIZED || code == Some("insufficient_scope") {
+    }
+    if status == http::StatusCode::UNAUTHORIZED
+        || challenge == Challenge::Error("insufficient_scope")
+    {
         let realm = realm.to_str().unwrap_or("api");
-        let value = match code {
-            None => format!("Bearer realm=\"{realm}\""),
-            Some(code) => format!(
+        let value = match challenge {
+            Challenge::Error(code) => format!(
                 "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\""
             ),
+            _ => format!("Bearer realm=\"{realm}\""),
         };
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);

@@ -110,9 +110,13 @@ mod axum_response {
             if let Some(secs) = rendered.retry_after {
                 headers.insert(RETRY_AFTER, HeaderValue::from(secs));
             }
-            response
-                .extensions_mut()
-                .insert(RenderedError(Arc::new(self)));
+            // Only a server error's cause is wanted downstream (for the log); a client
+            // error keeps no extension, which saves the extension map's allocation.
+            if rendered.status.is_server_error() {
+                response
+                    .extensions_mut()
+                    .insert(RenderedError(Arc::new(self)));
+            }
             response
         }
     }

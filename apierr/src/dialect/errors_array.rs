@@ -1,10 +1,10 @@
 //! Seed 003's array of errors.
 
 use http::{HeaderMap, StatusCode};
-use serde::Serialize;
 
+use super::json::{Array, Object};
 use super::wire::Wire;
-use super::{Dialect, parse_with, write_json};
+use super::{Dialect, parse_with};
 use crate::{ApiError, Code, ViolationKind, ViolationSupport};
 
 /// Seed 003's error list: `{"errors": [{"errorCode", "message"}]}`, where a field
@@ -20,49 +20,6 @@ use crate::{ApiError, Code, ViolationKind, ViolationSupport};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorsArray;
 
-#[derive(Serialize)]
-struct Body<'a> {
-    errors: Items<'a>,
-}
-
-struct Items<'a>(&'a ApiError);
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Item<'a> {
-    error_code: &'a Code,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subject: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subject_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a str>,
-}
-
-impl Serialize for Items<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let e = self.0;
-        let plain = |message| Item {
-            error_code: e.code(),
-            message,
-            subject: None,
-            subject_type: None,
-            detail: None,
-        };
-        let head = e.violations().is_empty().then(|| plain(e.message()));
-        let violations = e.violations().iter().map(|v| Item {
-            error_code: e.code(),
-            message: e.message(),
-            subject: Some(v.field()),
-            subject_type: Some(v.kind().as_str()),
-            detail: (v.message() != e.message()).then(|| v.message()),
-        });
-        let extra = e.additional_messages().iter().map(|m| plain(m));
-        s.collect_seq(head.into_iter().chain(violations).chain(extra))
-    }
-}
-
 impl Dialect for ErrorsArray {
     fn name(&self) -> &'static str {
         "errors-array"
@@ -73,7 +30,35 @@ impl Dialect for ErrorsArray {
     }
 
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
-        write_json(&Body { errors: Items(e) }, out);
+        let mut body = Object::new(out);
+        let mut items = body.array("errors");
+        // Every element opens with the error's code and message.
+        fn item<'i>(items: &'i mut Array<'_>, e: &ApiError) -> Object<'i> {
+            let mut item = items.object();
+            item.code("errorCode", e.code()).str("message", e.message());
+            item
+        }
+        if e.violations().is_empty() {
+            item(&mut items, e).end();
+        }
+        for v in e.violations() {
+            let mut item = item(&mut items, e);
+            item.str("subject", v.field())
+                .str("subjectType", v.kind().as_str());
+            if v.message() != e.message() {
+                item.str("detail", v.message());
+            }
+            item.end();
+        }
+        for m in e.additional_messages() {
+            items
+                .object()
+                .code("errorCode", e.code())
+                .str("message", m)
+                .end();
+        }
+        items.end();
+        body.end();
     }
 
     fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {

@@ -1,6 +1,7 @@
 //! Dialects: how an [`ApiError`] looks on the wire, both ways.
 
 mod errors_array;
+mod json;
 mod nested;
 mod oauth;
 mod problem;
@@ -14,7 +15,6 @@ use std::time::Duration;
 
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use serde::Serialize;
 
 pub use self::errors_array::ErrorsArray;
 pub use self::nested::Nested;
@@ -80,8 +80,8 @@ pub trait Dialect: fmt::Debug + Send + Sync {
 }
 
 /// Room for a typical error body without regrowing the buffer (seed examples are
-/// 60–250 bytes).
-const INITIAL_BODY_CAPACITY: usize = 256;
+/// 60–250 bytes; one with a request id and a few violations runs to 400).
+const INITIAL_BODY_CAPACITY: usize = 512;
 
 /// An error rendered for the wire.
 ///
@@ -124,13 +124,6 @@ impl Rendered {
 /// `Retry-After` is whole seconds; round up so that a client never comes back early.
 fn retry_after_secs(after: Duration) -> u64 {
     after.as_secs() + u64::from(after.subsec_nanos() > 0)
-}
-
-/// Serialises a body struct; our bodies hold only strings and numbers, which cannot fail.
-pub(crate) fn write_json<T: Serialize>(value: &T, out: &mut Vec<u8>) {
-    if serde_json::to_writer(&mut *out, value).is_err() {
-        out.clear();
-    }
 }
 
 /// Every built-in dialect, in the order [`dialect`] looks them up.

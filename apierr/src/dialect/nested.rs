@@ -1,13 +1,11 @@
 //! Seed 002's nested error object.
 
-use std::borrow::Cow;
-
 use http::{HeaderMap, StatusCode};
-use serde::Serialize;
 
-use super::violations::ViolationList;
-use super::wire::{ErrorMember, Str, Wire, messages, violations};
-use super::{Dialect, parse_with, write_json};
+use super::json::Object;
+use super::violations::{self, Spelling};
+use super::wire::{self, ErrorMember, Str, Wire, messages};
+use super::{Dialect, parse_with};
 use crate::error::reason_phrase;
 use crate::{ApiError, Code, ViolationKind, ViolationSupport};
 
@@ -24,37 +22,11 @@ use crate::{ApiError, Code, ViolationKind, ViolationSupport};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Nested;
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
-}
-
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a Code,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Extra::is_empty")]
-    extra: Extra<'a>,
-}
-
-#[derive(Serialize)]
-struct Extra<'a> {
-    #[serde(
-        rename = "invalid-params",
-        skip_serializing_if = "ViolationList::is_empty"
-    )]
-    invalid_params: ViolationList<'a>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    messages: &'a [Cow<'static, str>],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
-}
-
-impl Extra<'_> {
-    fn is_empty(&self) -> bool {
-        self.invalid_params.is_empty() && self.messages.is_empty() && self.request_id.is_none()
-    }
-}
+/// Violations are `{field, message}`, with `in` for anything but a body field.
+const SPELLING: Spelling = Spelling {
+    reason: "message",
+    body_implicit: true,
+};
 
 impl Dialect for Nested {
     fn name(&self) -> &'static str {
@@ -66,24 +38,20 @@ impl Dialect for Nested {
     }
 
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
-        write_json(
-            &Body {
-                error: Inner {
-                    code: e.code(),
-                    message: e.message(),
-                    extra: Extra {
-                        invalid_params: ViolationList {
-                            violations: e.violations(),
-                            reason: "message",
-                            body_implicit: true,
-                        },
-                        messages: e.additional_messages(),
-                        request_id: e.request_id(),
-                    },
-                },
-            },
-            out,
-        );
+        let mut body = Object::new(out);
+        let mut error = body.object("error");
+        error.code("code", e.code()).str("message", e.message());
+        let messages = e.additional_messages();
+        if !e.violations().is_empty() || !messages.is_empty() || e.request_id().is_some() {
+            let mut extra = error.object("extra");
+            violations::write(&mut extra, "invalid-params", e.violations(), &SPELLING);
+            extra
+                .strs("messages", messages.iter().map(|m| &**m))
+                .opt_str("request_id", e.request_id())
+                .end();
+        }
+        error.end();
+        body.end();
     }
 
     fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {
@@ -109,7 +77,7 @@ pub(crate) fn read(status: StatusCode, wire: &mut Wire<'_>) -> Option<ApiError> 
     let mut e = ApiError::new(status, code, message);
     if let Some(extra) = inner.extra {
         e = e
-            .with_violation_vec(violations(extra.invalid_params, &ViolationKind::Body))
+            .with_violation_vec(wire::violations(extra.invalid_params, &ViolationKind::Body))
             .with_message_vec(messages(extra.messages));
         if let Some(id) = extra.request_id {
             e = e.with_request_id(id);

@@ -1,10 +1,10 @@
 //! The OAuth 2.0 error response (RFC 6749 §5.2, RFC 6750 §3.1).
 
 use http::{HeaderMap, StatusCode};
-use serde::Serialize;
 
+use super::json::Object;
 use super::wire::{ErrorMember, Wire};
-use super::{Dialect, parse_with, write_json};
+use super::{Dialect, parse_with};
 use crate::{ApiError, Code, ViolationSupport};
 
 /// The error codes RFC 6749 §5.2 and RFC 6750 §3.1 define. A [`Wrapper`](super::Wrapper)
@@ -32,12 +32,6 @@ pub(crate) const OAUTH_CODES: &[&str] = &[
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OAuth;
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a Code,
-    error_description: &'a str,
-}
-
 impl Dialect for OAuth {
     fn name(&self) -> &'static str {
         "oauth"
@@ -57,23 +51,13 @@ impl Dialect for OAuth {
 }
 
 pub(crate) fn write_body(e: &ApiError, out: &mut Vec<u8>) {
+    let mut o = Object::new(out);
     match e.code() {
-        Code::Text(_) => write_json(
-            &Body {
-                error: e.code(),
-                error_description: e.message(),
-            },
-            out,
-        ),
+        Code::Text(_) => o.code("error", e.code()),
         // RFC 6749 error codes are strings.
-        Code::Numeric(n) => write_json(
-            &Body {
-                error: &Code::owned(n.to_string()),
-                error_description: e.message(),
-            },
-            out,
-        ),
-    }
+        Code::Numeric(n) => o.str("error", itoa::Buffer::new().format(*n)),
+    };
+    o.str("error_description", e.message()).end();
 }
 
 /// Whether an error is a token error that takes the OAuth form.

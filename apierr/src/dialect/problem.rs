@@ -1,13 +1,11 @@
 //! RFC 9457 problem details, the default dialect.
 
-use std::borrow::Cow;
-
 use http::{HeaderMap, StatusCode};
-use serde::Serialize;
 
-use super::violations::ViolationList;
-use super::wire::{Wire, messages, violations};
-use super::{Dialect, parse_with, write_json};
+use super::json::Object;
+use super::violations::{self, Spelling};
+use super::wire::{self, Wire, messages};
+use super::{Dialect, parse_with};
 use crate::error::reason_phrase;
 use crate::{ApiError, Code, ViolationKind, ViolationSupport};
 
@@ -16,6 +14,12 @@ pub(crate) const CONTENT_TYPE: &str = "application/problem+json";
 
 /// RFC 9457's type for a problem with no documentation of its own.
 const ABOUT_BLANK: &str = "about:blank";
+
+/// Violations are `{field, detail, in}`.
+const SPELLING: Spelling = Spelling {
+    reason: "detail",
+    body_implicit: false,
+};
 
 /// RFC 9457 problem details (`application/problem+json`), the default dialect.
 ///
@@ -30,22 +34,6 @@ const ABOUT_BLANK: &str = "about:blank";
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Problem;
-
-#[derive(Serialize)]
-struct Body<'a> {
-    #[serde(rename = "type")]
-    type_uri: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    code: &'a Code,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "ViolationList::is_empty")]
-    errors: ViolationList<'a>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    messages: &'a [Cow<'static, str>],
-}
 
 impl Dialect for Problem {
     fn name(&self) -> &'static str {
@@ -65,23 +53,16 @@ impl Dialect for Problem {
             Some(url) => (url, e.title().unwrap_or(e.message())),
             None => (ABOUT_BLANK, reason_phrase(e.status())),
         };
-        write_json(
-            &Body {
-                type_uri,
-                title,
-                status: e.status().as_u16(),
-                detail: e.message(),
-                code: e.code(),
-                request_id: e.request_id(),
-                errors: ViolationList {
-                    violations: e.violations(),
-                    reason: "detail",
-                    body_implicit: false,
-                },
-                messages: e.additional_messages(),
-            },
-            out,
-        );
+        let mut o = Object::new(out);
+        o.str("type", type_uri)
+            .str("title", title)
+            .num("status", u32::from(e.status().as_u16()))
+            .str("detail", e.message())
+            .code("code", e.code())
+            .opt_str("request_id", e.request_id());
+        violations::write(&mut o, "errors", e.violations(), &SPELLING);
+        o.strs("messages", e.additional_messages().iter().map(|m| &**m))
+            .end();
     }
 
     fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {
@@ -107,7 +88,7 @@ pub(crate) fn read(status: StatusCode, wire: &mut Wire<'_>) -> Option<ApiError> 
         e = e.with_request_id(id);
     }
     Some(
-        e.with_violation_vec(violations(wire.errors.take(), &ViolationKind::Body))
+        e.with_violation_vec(wire::violations(wire.errors.take(), &ViolationKind::Body))
             .with_message_vec(messages(wire.messages.take())),
     )
 }

@@ -3,10 +3,10 @@
 use std::borrow::Cow;
 
 use http::{HeaderMap, StatusCode};
-use serde::Serialize;
 
+use super::json::Object;
 use super::wire::{Str, Wire, messages};
-use super::{Dialect, parse_with, write_json};
+use super::{Dialect, parse_with};
 use crate::error::reason_phrase;
 use crate::{ApiError, Code, FieldViolation, ViolationSupport};
 
@@ -27,40 +27,6 @@ use crate::{ApiError, Code, FieldViolation, ViolationSupport};
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SpecificCode;
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Body<'a> {
-    error_code: u16,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    specific_code: Option<&'a Code>,
-    #[serde(skip_serializing_if = "Messages::is_empty")]
-    additional_messages: Messages<'a>,
-}
-
-/// The first violation's reason (when the message does not already say it), then the
-/// error's additional messages.
-struct Messages<'a> {
-    reason: Option<&'a str>,
-    rest: &'a [Cow<'static, str>],
-}
-
-impl Messages<'_> {
-    fn is_empty(&self) -> bool {
-        self.reason.is_none() && self.rest.is_empty()
-    }
-}
-
-impl Serialize for Messages<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(
-            self.reason
-                .into_iter()
-                .chain(self.rest.iter().map(|m| m.as_ref())),
-        )
-    }
-}
 
 /// Splits `'field' rest` into the field and the rest.
 fn quoted_field(message: &str) -> Option<(&str, &str)> {
@@ -95,18 +61,19 @@ impl Dialect for SpecificCode {
             // mistake for it.
             (!said || !e.additional_messages().is_empty()).then(|| v.message())
         });
-        write_json(
-            &Body {
-                error_code: status,
-                message: e.message(),
-                specific_code: (e.code() != &Code::Numeric(u32::from(status))).then(|| e.code()),
-                additional_messages: Messages {
-                    reason,
-                    rest: e.additional_messages(),
-                },
-            },
-            out,
-        );
+        let mut o = Object::new(out);
+        o.num("errorCode", u32::from(status))
+            .str("message", e.message());
+        if e.code() != &Code::Numeric(u32::from(status)) {
+            o.code("specificCode", e.code());
+        }
+        o.strs(
+            "additionalMessages",
+            reason
+                .into_iter()
+                .chain(e.additional_messages().iter().map(|m| &**m)),
+        )
+        .end();
     }
 
     fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {

@@ -2,44 +2,50 @@
 //! `[{"field", <reason>, "in"}]`, differing only in the reason's name and whether a body
 //! field states its location.
 
-use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
-
+use super::json::Object;
 use crate::{FieldViolation, ViolationKind};
 
-/// The violations of an error, serialised without a copy.
-pub(crate) struct ViolationList<'a> {
-    pub(crate) violations: &'a [FieldViolation],
+/// How a dialect spells a violation.
+pub(crate) struct Spelling {
     /// The member holding the reason (`detail` in RFC 9457, `message` elsewhere).
     pub(crate) reason: &'static str,
     /// Whether `in` is left out for body fields (seed 002's form fields carry none).
     pub(crate) body_implicit: bool,
 }
 
-impl ViolationList<'_> {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.violations.is_empty()
+/// Writes `key: [violations]`, or nothing when there are none.
+pub(crate) fn write(
+    o: &mut Object<'_>,
+    key: &'static str,
+    violations: &[FieldViolation],
+    spelling: &Spelling,
+) {
+    if violations.is_empty() {
+        return;
     }
-}
-
-struct One<'a>(&'a FieldViolation, &'a ViolationList<'a>);
-
-impl Serialize for One<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (v, list) = (self.0, self.1);
-        let location = !(list.body_implicit && v.kind() == &ViolationKind::Body);
-        let mut map = s.serialize_map(Some(2 + usize::from(location)))?;
-        map.serialize_entry("field", v.field())?;
-        map.serialize_entry(list.reason, v.message())?;
-        if location {
-            map.serialize_entry("in", v.kind().as_str())?;
+    let mut list = o.array(key);
+    for v in violations {
+        let mut item = list.object();
+        item.str("field", v.field())
+            .str(spelling.reason, v.message());
+        if !(spelling.body_implicit && v.kind() == &ViolationKind::Body) {
+            item.str("in", v.kind().as_str());
         }
-        map.end()
+        item.end();
     }
+    list.end();
 }
 
-impl Serialize for ViolationList<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.violations.iter().map(|v| One(v, self)))
+/// Writes `key: [violations]` even when there are none (seed 000 always has the member).
+pub(crate) fn write_always(
+    o: &mut Object<'_>,
+    key: &'static str,
+    violations: &[FieldViolation],
+    spelling: &Spelling,
+) {
+    if violations.is_empty() {
+        o.array(key).end();
+    } else {
+        write(o, key, violations, spelling);
     }
 }

@@ -1,13 +1,11 @@
 //! Seed 000's response wrapper.
 
-use std::borrow::Cow;
-
 use http::{HeaderMap, StatusCode};
-use serde::Serialize;
 
-use super::violations::ViolationList;
-use super::wire::{StatusMember, Str, Wire, messages, violations};
-use super::{Dialect, oauth, parse_with, write_json};
+use super::json::Object;
+use super::violations::{self, Spelling};
+use super::wire::{self, StatusMember, Str, Wire, messages};
+use super::{Dialect, oauth, parse_with};
 use crate::error::reason_phrase;
 use crate::{ApiError, Code, ViolationKind, ViolationSupport};
 
@@ -28,21 +26,11 @@ pub struct Wrapper;
 /// The `status` member of an error.
 pub(crate) const FAIL: &str = "fail";
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Body<'a> {
-    message: &'a str,
-    status: &'static str,
-    code: &'a Code,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
-    entity: (),
-    validation_errors: ViolationList<'a>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    additional_messages: &'a [Cow<'static, str>],
-    result_count: u8,
-    total_count: u8,
-}
+/// Violations are `{field, message, in}`.
+const SPELLING: Spelling = Spelling {
+    reason: "message",
+    body_implicit: false,
+};
 
 impl Dialect for Wrapper {
     fn name(&self) -> &'static str {
@@ -61,24 +49,20 @@ impl Dialect for Wrapper {
         if oauth::is_oauth_code(e.code()) {
             return oauth::write_body(e, out);
         }
-        write_json(
-            &Body {
-                message: e.message(),
-                status: FAIL,
-                code: e.code(),
-                request_id: e.request_id(),
-                entity: (),
-                validation_errors: ViolationList {
-                    violations: e.violations(),
-                    reason: "message",
-                    body_implicit: false,
-                },
-                additional_messages: e.additional_messages(),
-                result_count: 0,
-                total_count: 0,
-            },
-            out,
-        );
+        let mut o = Object::new(out);
+        o.str("message", e.message())
+            .str("status", FAIL)
+            .code("code", e.code())
+            .opt_str("requestId", e.request_id())
+            .null("entity");
+        violations::write_always(&mut o, "validationErrors", e.violations(), &SPELLING);
+        o.strs(
+            "additionalMessages",
+            e.additional_messages().iter().map(|m| &**m),
+        )
+        .num("resultCount", 0)
+        .num("totalCount", 0)
+        .end();
     }
 
     fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {
@@ -102,7 +86,7 @@ pub(crate) fn read(status: StatusCode, wire: &mut Wire<'_>) -> Option<ApiError> 
         .take()
         .unwrap_or_else(|| Str::fixed(reason_phrase(status)));
     let mut e = ApiError::new(status, code, message)
-        .with_violation_vec(violations(
+        .with_violation_vec(wire::violations(
             wire.validation_errors.take(),
             &ViolationKind::Body,
         ))

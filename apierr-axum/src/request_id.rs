@@ -21,8 +21,9 @@ const MAX_LEN: usize = 128;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub(crate) HeaderValue);
 
-/// A random prefix per process, so that ids from different runs and replicas differ.
-static PREFIX: LazyLock<u64> = LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair().0);
+/// A random prefix per process, so that ids from different runs and replicas differ; kept
+/// as its 16 hex digits.
+static PREFIX: LazyLock<[u8; 16]> = LazyLock::new(|| hex(uuid::Uuid::new_v4().as_u64_pair().0));
 
 /// A counter per process, so that making an id costs no system call.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -43,21 +44,13 @@ impl RequestId {
 
     /// A new id: 32 hex digits, a per-process random prefix and a counter.
     pub fn new() -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut id = [0u8; 32];
-        for (i, byte) in PREFIX
-            .to_be_bytes()
-            .iter()
-            .chain(n.to_be_bytes().iter())
-            .enumerate()
-        {
-            id[2 * i] = HEX[usize::from(byte >> 4)];
-            id[2 * i + 1] = HEX[usize::from(byte & 0xf)];
-        }
+        id[..16].copy_from_slice(&*PREFIX);
+        id[16..].copy_from_slice(&hex(n));
         // One allocation holding the digits and the reference count, so that the clones
-        // the scope and the response header take cost no more. Hex digits are always a
-        // valid header value.
+        // the scope, the error and the response header take cost no more. Hex digits are
+        // always a valid header value.
         HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(id))
             .map_or_else(|_| RequestId(HeaderValue::from_static("0")), RequestId)
     }
@@ -94,5 +87,37 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
         Ok(apierr::current_request_id()
             .map_or_else(|| RequestId::from_headers(&parts.headers), RequestId))
+    }
+}
+
+/// The 16 lower-case hex digits of `n`, most significant first.
+fn hex(n: u64) -> [u8; 16] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 16];
+    for (i, digit) in out.iter_mut().enumerate() {
+        *digit = DIGITS[((n >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_digits_are_the_number() {
+        assert_eq!(&hex(0), b"0000000000000000");
+        assert_eq!(&hex(0x0123_4567_89ab_cdef), b"0123456789abcdef");
+        assert_eq!(&hex(u64::MAX), b"ffffffffffffffff");
+    }
+
+    #[test]
+    fn new_ids_differ_and_share_the_prefix() {
+        // Scenario: two ids in a row differ only in the counter half.
+        let (a, b) = (RequestId::new(), RequestId::new());
+        assert_eq!(a.as_str().len(), 32);
+        assert_ne!(a, b);
+        assert_eq!(a.as_str()[..16], b.as_str()[..16]);
+        assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit()));
     }
 }

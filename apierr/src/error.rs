@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use http::StatusCode;
+use http::{HeaderValue, StatusCode};
 
 use crate::{Category, Code, FieldViolation};
 
@@ -49,8 +49,16 @@ struct Inner {
     violations: Vec<FieldViolation>,
     messages: Vec<Cow<'static, str>>,
     retry_after: Option<Duration>,
-    request_id: Option<Cow<'static, str>>,
+    request_id: Option<RequestIdText>,
     source: Option<BoxError>,
+}
+
+/// A request id as given: text, or the header value a server layer or a response
+/// carried, kept as it is so that taking it costs no copy.
+#[derive(Debug)]
+enum RequestIdText {
+    Text(Cow<'static, str>),
+    Header(HeaderValue),
 }
 
 impl ApiError {
@@ -147,7 +155,7 @@ impl ApiError {
     /// none.
     #[must_use]
     pub fn with_request_id(mut self, id: impl Into<Cow<'static, str>>) -> Self {
-        self.inner.request_id = Some(id.into());
+        self.inner.request_id = Some(RequestIdText::Text(id.into()));
         self
     }
 
@@ -181,7 +189,15 @@ impl ApiError {
 
     /// Sets the request id in place (for layers that learn it after the error is made).
     pub fn set_request_id(&mut self, id: impl Into<Cow<'static, str>>) {
-        self.inner.request_id = Some(id.into());
+        self.inner.request_id = Some(RequestIdText::Text(id.into()));
+    }
+
+    /// Sets the request id from an `X-Request-Id` value, without copying it. A value
+    /// that is not visible ASCII is ignored.
+    pub fn set_request_id_header(&mut self, id: &HeaderValue) {
+        if id.to_str().is_ok() {
+            self.inner.request_id = Some(RequestIdText::Header(id.clone()));
+        }
     }
 
     /// The HTTP status.
@@ -231,7 +247,11 @@ impl ApiError {
 
     /// The request id, if known.
     pub fn request_id(&self) -> Option<&str> {
-        self.inner.request_id.as_deref()
+        match self.inner.request_id.as_ref()? {
+            RequestIdText::Text(id) => Some(id),
+            // Only a value that is visible ASCII is ever stored.
+            RequestIdText::Header(id) => id.to_str().ok(),
+        }
     }
 
     /// The internal cause, if any. No dialect renders it.

@@ -93,9 +93,9 @@ mod axum_response {
                 let scope = scope.as_ref()?;
                 RENDERED.with(|r| r.set(true));
                 if self.request_id().is_none()
-                    && let Some(id) = scope.request_id.as_ref().and_then(|v| v.to_str().ok())
+                    && let Some(id) = scope.request_id.as_ref()
                 {
-                    self.set_request_id(id.to_owned());
+                    self.set_request_id_header(id);
                 }
                 Some(scope.profile)
             });

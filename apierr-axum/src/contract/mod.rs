@@ -17,6 +17,7 @@ use tower_service::Service;
 pub use self::future::ResponseFuture;
 pub use self::layer::ContractLayer;
 use crate::RequestId;
+use crate::extract::{ends_with_ignore_case, starts_with_ignore_case};
 
 /// The middleware of [`ContractLayer`]: see there.
 #[derive(Debug, Clone)]
@@ -86,7 +87,7 @@ fn accepts_json(accept: Option<&HeaderValue>) -> bool {
     }
     accept.split(',').any(|range| {
         let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = parts.next().unwrap_or("").trim();
         let refused = parts.any(|p| {
             let p = p.trim();
             p.strip_prefix("q=")
@@ -95,9 +96,10 @@ fn accepts_json(accept: Option<&HeaderValue>) -> bool {
         });
         !refused
             && (media == "*/*"
-                || media == "application/*"
-                || media == "application/json"
-                || (media.starts_with("application/") && media.ends_with("+json")))
+                || media.eq_ignore_ascii_case("application/*")
+                || media.eq_ignore_ascii_case("application/json")
+                || (starts_with_ignore_case(media, "application/")
+                    && ends_with_ignore_case(media, "+json")))
     })
 }
 

@@ -98,12 +98,51 @@ pub(crate) fn has_content_type(
     else {
         return false;
     };
-    let media = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    media == essence
-        || suffix.is_some_and(|s| media.starts_with("application/") && media.ends_with(s))
+    let media = ct.split(';').next().unwrap_or("").trim();
+    media.eq_ignore_ascii_case(essence)
+        || suffix.is_some_and(|s| {
+            starts_with_ignore_case(media, "application/") && ends_with_ignore_case(media, s)
+        })
+}
+
+/// `text.starts_with(prefix)`, ignoring ASCII case.
+pub(crate) fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
+/// `text.ends_with(suffix)`, ignoring ASCII case.
+pub(crate) fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
+    text.len()
+        .checked_sub(suffix.len())
+        .is_some_and(|at| text.as_bytes()[at..].eq_ignore_ascii_case(suffix.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderMap;
+    use http::header::CONTENT_TYPE;
+
+    use super::has_content_type;
+
+    fn json(ct: &'static str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, ct.parse().unwrap());
+        has_content_type(&headers, "application/json", Some("+json"))
+    }
+
+    #[test]
+    fn content_type_ignores_case_parameters_and_accepts_suffixes() {
+        // Scenario: the media type decides, whatever its case and parameters.
+        assert!(json("application/json"));
+        assert!(json("Application/JSON; charset=utf-8"));
+        assert!(json("application/merge-patch+json"));
+        assert!(json("APPLICATION/PROBLEM+JSON"));
+        assert!(!json("text/json"));
+        assert!(!json("application/jsonx"));
+        assert!(!json("+json"));
+        assert!(!json("application/x-www-form-urlencoded"));
+        assert!(!has_content_type(&HeaderMap::new(), "application/json", None));
+    }
 }

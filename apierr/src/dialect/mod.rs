@@ -252,9 +252,9 @@ impl<'h> HeaderFacts<'h> {
             error = error.with_retry_after(Duration::from_secs(secs));
         }
         if error.request_id().is_none()
-            && let Some(id) = self.request_id.and_then(|v| v.to_str().ok())
+            && let Some(id) = self.request_id
         {
-            error.set_request_id(id.to_owned());
+            error.set_request_id_header(id);
         }
         error
     }

@@ -143,6 +143,10 @@ mod tests {
         assert!(!json("application/jsonx"));
         assert!(!json("+json"));
         assert!(!json("application/x-www-form-urlencoded"));
-        assert!(!has_content_type(&HeaderMap::new(), "application/json", None));
+        assert!(!has_content_type(
+            &HeaderMap::new(),
+            "application/json",
+            None
+        ));
     }
 }

@@ -1,18 +1,21 @@
 //! Requests that end in an error, through the full apierr-axum stack (contract layer,
 //! staleness layer, extractor, catalog rendering in the profile), against bare axum
 //! answering the same status and body: pre-rendered bytes (the strictest baseline), and
-//! a body serialised per request with serde (what a hand-written service does). Run with `cargo bench -p apierr-axum --bench stack`.
+//! a body serialised per request with serde (what a hand-written service does). Run with
+//! `cargo bench -p apierr-axum --bench stack`, or count instructions with
+//! `benches/instructions.py apierr-axum stack`.
 
 #![allow(missing_docs)]
 
-use std::hint::black_box;
+#[path = "../../benches/cases.rs"]
+mod cases;
 
 use apierr::{Condition, Profile};
 use apierr_axum::{Contract, ContractLayer, Json, Staleness, StalenessLayer, not_found};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{get, post};
-use criterion::{Criterion, criterion_group, criterion_main};
+use cases::Case;
 use http::header::CONTENT_TYPE;
 use http::{Request, StatusCode};
 use tower::{Layer, ServiceExt};
@@ -75,7 +78,7 @@ fn bare_app(profile: Profile) -> Router {
 }
 
 /// A named request maker.
-type Case = (&'static str, fn() -> Request<Body>);
+type Named = (&'static str, fn() -> Request<Body>);
 
 /// A hand-written RFC 9457 body, serialised per request as a team without apierr would.
 #[derive(serde::Serialize)]
@@ -111,7 +114,7 @@ fn serde_app() -> Router {
         .fallback(not_found)
 }
 
-fn requests() -> Vec<Case> {
+fn requests() -> Vec<Named> {
     vec![
         ("handler-404", || {
             Request::get("/accounts/42").body(Body::empty()).unwrap()
@@ -128,42 +131,43 @@ fn requests() -> Vec<Case> {
     ]
 }
 
-fn stack(c: &mut Criterion) {
+fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    let rt = &rt;
+    let mut cases = Vec::new();
     for profile in [Profile::PROBLEM, Profile::ERRORS_ARRAY] {
         let apierr = apierr_app(profile);
         let bare = bare_app(profile);
-        let mut g = c.benchmark_group(format!("stack/{}", profile.name()));
         for (name, request) in requests() {
             // Both answer the same status.
             let a = rt.block_on(apierr.clone().oneshot(request())).unwrap();
             let b = rt.block_on(bare.clone().oneshot(request())).unwrap();
             assert_eq!(a.status(), b.status(), "{name}");
-            g.bench_function(format!("{name}/apierr"), |bench| {
-                bench.iter(|| black_box(rt.block_on(apierr.clone().oneshot(request())).unwrap()))
-            });
-            g.bench_function(format!("{name}/axum"), |bench| {
-                bench.iter(|| black_box(rt.block_on(bare.clone().oneshot(request())).unwrap()))
-            });
+            let group = format!("stack/{}/{name}", profile.name());
+            let app = apierr.clone();
+            cases.push(Case::new(format!("{group}/apierr"), move || {
+                rt.block_on(app.clone().oneshot(request())).unwrap()
+            }));
+            let app = bare.clone();
+            cases.push(Case::new(format!("{group}/axum"), move || {
+                rt.block_on(app.clone().oneshot(request())).unwrap()
+            }));
         }
-        g.finish();
     }
     // The problem profile's 404 against a handler serialising the same body per request.
-    let apierr = apierr_app(Profile::PROBLEM);
-    let serde = serde_app();
-    let mut g = c.benchmark_group("stack/problem-vs-serde");
     let request = || Request::get("/accounts/42").body(Body::empty()).unwrap();
-    g.bench_function("handler-404/apierr", |bench| {
-        bench.iter(|| black_box(rt.block_on(apierr.clone().oneshot(request())).unwrap()))
-    });
-    g.bench_function("handler-404/axum", |bench| {
-        bench.iter(|| black_box(rt.block_on(serde.clone().oneshot(request())).unwrap()))
-    });
-    g.finish();
+    let apierr = apierr_app(Profile::PROBLEM);
+    cases.push(Case::new(
+        "stack/problem-vs-serde/handler-404/apierr",
+        move || rt.block_on(apierr.clone().oneshot(request())).unwrap(),
+    ));
+    let serde = serde_app();
+    cases.push(Case::new(
+        "stack/problem-vs-serde/handler-404/axum",
+        move || rt.block_on(serde.clone().oneshot(request())).unwrap(),
+    ));
+    cases::main(cases);
 }
-
-criterion_group!(benches, stack);
-criterion_main!(benches);

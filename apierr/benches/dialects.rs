@@ -1,13 +1,17 @@
 //! Renders and parses one validation error in each dialect, against `serde_json`
 //! serialising and deserialising a struct of the same body shape directly (what an API
-//! would write by hand). Run with `cargo bench -p apierr --bench dialects`.
+//! would write by hand). Run with `cargo bench -p apierr --bench dialects`, or count
+//! instructions with `benches/instructions.py apierr dialects`.
 
 #![allow(missing_docs)]
+
+#[path = "../../benches/cases.rs"]
+mod cases;
 
 use std::hint::black_box;
 
 use apierr::{ApiError, Code, DIALECTS, Dialect, FieldViolation, parse_any};
-use criterion::{Criterion, criterion_group, criterion_main};
+use cases::Case;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
@@ -252,41 +256,35 @@ impl Reference {
     }
 }
 
-fn dialects(c: &mut Criterion) {
+fn cases() -> Vec<Case<'static>> {
+    let mut cases = Vec::new();
     for &d in DIALECTS {
+        let name = d.name();
         let e = error(d);
-        let r = reference(d, &e);
         let rendered = d.render(&e);
         let headers = rendered.headers();
-        let ref_body = r.to_vec();
+        let (render_ref, parse_ref) = (reference(d, &e), reference(d, &e));
+        let ref_body = render_ref.to_vec();
         assert!(
-            r.parse(&ref_body),
-            "{}: reference reads its own body",
-            d.name()
+            parse_ref.parse(&ref_body),
+            "{name}: reference reads its own body"
         );
-
-        let mut g = c.benchmark_group(d.name());
-        g.bench_function("render/apierr", |b| {
-            b.iter(|| black_box(d.render(black_box(&e))))
-        });
-        g.bench_function("render/serde_json", |b| {
-            b.iter(|| black_box(black_box(&r).to_vec()))
-        });
-        g.bench_function("parse/apierr", |b| {
-            b.iter(|| {
-                black_box(parse_any(
-                    rendered.status,
-                    &headers,
-                    black_box(&rendered.body),
-                ))
-            })
-        });
-        g.bench_function("parse/serde_json", |b| {
-            b.iter(|| black_box(r.parse(black_box(&ref_body))))
-        });
-        g.finish();
+        cases.push(Case::new(format!("{name}/render/apierr"), move || {
+            d.render(black_box(&e))
+        }));
+        cases.push(Case::new(format!("{name}/render/serde_json"), move || {
+            black_box(&render_ref).to_vec()
+        }));
+        cases.push(Case::new(format!("{name}/parse/apierr"), move || {
+            parse_any(rendered.status, &headers, black_box(&rendered.body))
+        }));
+        cases.push(Case::new(format!("{name}/parse/serde_json"), move || {
+            parse_ref.parse(black_box(&ref_body))
+        }));
     }
+    cases
 }
 
-criterion_group!(benches, dialects);
-criterion_main!(benches);
+fn main() {
+    cases::main(cases());
+}

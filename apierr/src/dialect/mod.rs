@@ -161,15 +161,15 @@ pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
 /// ```
 pub fn parse_any(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
     let facts = HeaderFacts::scan(headers);
-    let error = match Wire::read(body) {
-        Some(wire) => detect(status, facts.problem, wire),
-        None => ApiError::from_status(status),
+    let error = match serde_json::from_slice::<Wire<'_>>(body) {
+        Ok(mut wire) => detect(status, facts.problem, &mut wire),
+        Err(_) => ApiError::from_status(status),
     };
     facts.fill(error)
 }
 
 /// Picks the dialect a wire body is written in and reads it.
-fn detect(status: StatusCode, problem_type: bool, mut wire: Wire<'_>) -> ApiError {
+fn detect(status: StatusCode, problem_type: bool, wire: &mut Wire<'_>) -> ApiError {
     let read = if problem_type {
         problem::read
     } else {
@@ -190,7 +190,7 @@ fn detect(status: StatusCode, problem_type: bool, mut wire: Wire<'_>) -> ApiErro
             _ => |_, _: &mut Wire<'_>| None,
         }
     };
-    read(status, &mut wire).unwrap_or_else(|| {
+    read(status, wire).unwrap_or_else(|| {
         // No known shape: the status speaks, with what little the body said.
         let message = wire
             .message

@@ -137,7 +137,12 @@ pub(super) fn panic_response(scope: &Scope, panic: Box<dyn Any + Send>) -> Respo
 fn finish(mut response: Response, scope: &Scope, rendered: bool) -> Response {
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
-        match response.extensions().get::<RenderedError>() {
+        // Only a server error carries its ApiError (for the log).
+        let server_error = status
+            .is_server_error()
+            .then(|| response.extensions().get::<RenderedError>())
+            .flatten();
+        match server_error {
             Some(RenderedError(error)) => log_server_error(error, scope),
             None if rendered && has_dialect_type(&response, scope) => {}
             None => response = normalise(response, scope),

@@ -9,6 +9,9 @@ use serde::Serialize;
 /// The header carrying a page's total when the dialect has no envelope for it.
 pub const TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 
+/// `application/json`, made at compile time.
+const JSON_TYPE: HeaderValue = HeaderValue::from_static("application/json");
+
 /// Seed 000's success envelope.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -61,9 +64,7 @@ fn json(status: StatusCode, body: Result<Vec<u8>, serde_json::Error>) -> Respons
         Ok(bytes) => {
             let mut response = Response::new(Body::from(bytes));
             *response.status_mut() = status;
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response.headers_mut().insert(CONTENT_TYPE, JSON_TYPE);
             response
         }
         Err(e) => apierr::current_profile()

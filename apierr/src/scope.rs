@@ -120,14 +120,12 @@ mod axum_response {
                 current.rendered = true;
                 Some(profile)
             });
-            let rendered = profile.unwrap_or(Profile::PROBLEM).render(&self);
-            let mut response = Response::new(Body::from(rendered.body));
+            let mut rendered = profile.unwrap_or(Profile::PROBLEM).render(&self);
+            let content_type = rendered.content_type_value();
+            let mut response = Response::new(Body::from(std::mem::take(&mut rendered.body)));
             *response.status_mut() = rendered.status;
             let headers = response.headers_mut();
-            headers.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static(rendered.content_type),
-            );
+            headers.insert(CONTENT_TYPE, content_type);
             if let Some(secs) = rendered.retry_after {
                 headers.insert(RETRY_AFTER, HeaderValue::from(secs));
             }

@@ -101,10 +101,23 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// The `Content-Type` as a header value. The built-in dialects' types are made at
+    /// compile time; checking a type's bytes at run time would cost more than writing
+    /// a small body.
+    pub fn content_type_value(&self) -> HeaderValue {
+        const PROBLEM: HeaderValue = HeaderValue::from_static(problem::CONTENT_TYPE);
+        const PLAIN_JSON: HeaderValue = HeaderValue::from_static(JSON);
+        match self.content_type {
+            problem::CONTENT_TYPE => PROBLEM,
+            JSON => PLAIN_JSON,
+            other => HeaderValue::from_static(other),
+        }
+    }
+
     /// `Content-Type`, and `Retry-After` when set.
     pub fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(2);
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        headers.insert(CONTENT_TYPE, self.content_type_value());
         if let Some(secs) = self.retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(secs));
         }

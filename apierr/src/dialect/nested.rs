@@ -26,6 +26,7 @@ pub struct Nested;
 const SPELLING: Spelling = Spelling {
     reason: "message",
     body_implicit: true,
+    always: false,
 };
 
 impl Dialect for Nested {

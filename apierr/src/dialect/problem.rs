@@ -19,6 +19,7 @@ const ABOUT_BLANK: &str = "about:blank";
 const SPELLING: Spelling = Spelling {
     reason: "detail",
     body_implicit: false,
+    always: false,
 };
 
 /// RFC 9457 problem details (`application/problem+json`), the default dialect.

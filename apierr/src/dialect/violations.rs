@@ -5,22 +5,25 @@
 use super::json::Object;
 use crate::{FieldViolation, ViolationKind};
 
-/// How a dialect spells a violation.
+/// How a dialect spells a violation list.
 pub(crate) struct Spelling {
     /// The member holding the reason (`detail` in RFC 9457, `message` elsewhere).
     pub(crate) reason: &'static str,
     /// Whether `in` is left out for body fields (seed 002's form fields carry none).
     pub(crate) body_implicit: bool,
+    /// Whether an empty list is written (seed 000 always has the member) or left out.
+    pub(crate) always: bool,
 }
 
-/// Writes `key: [violations]`, or nothing when there are none.
+/// Writes `key: [violations]`; nothing when there are none, unless the spelling
+/// always has the member.
 pub(crate) fn write(
     o: &mut Object<'_>,
     key: &'static str,
     violations: &[FieldViolation],
     spelling: &Spelling,
 ) {
-    if violations.is_empty() {
+    if violations.is_empty() && !spelling.always {
         return;
     }
     let mut list = o.array(key);
@@ -34,18 +37,4 @@ pub(crate) fn write(
         item.end();
     }
     list.end();
-}
-
-/// Writes `key: [violations]` even when there are none (seed 000 always has the member).
-pub(crate) fn write_always(
-    o: &mut Object<'_>,
-    key: &'static str,
-    violations: &[FieldViolation],
-    spelling: &Spelling,
-) {
-    if violations.is_empty() {
-        o.array(key).end();
-    } else {
-        write(o, key, violations, spelling);
-    }
 }

@@ -30,6 +30,7 @@ pub(crate) const FAIL: &str = "fail";
 const SPELLING: Spelling = Spelling {
     reason: "message",
     body_implicit: false,
+    always: true,
 };
 
 impl Dialect for Wrapper {
@@ -55,7 +56,7 @@ impl Dialect for Wrapper {
             .code("code", e.code())
             .opt_str("requestId", e.request_id())
             .null("entity");
-        violations::write_always(&mut o, "validationErrors", e.violations(), &SPELLING);
+        violations::write(&mut o, "validationErrors", e.violations(), &SPELLING);
         o.strs(
             "additionalMessages",
             e.additional_messages().iter().map(|m| &**m),

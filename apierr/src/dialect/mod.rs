@@ -10,6 +10,7 @@ mod violations;
 mod wire;
 mod wrapper;
 
+use std::cell::RefCell;
 use std::fmt;
 use std::time::Duration;
 
@@ -68,8 +69,7 @@ pub trait Dialect: fmt::Debug + Send + Sync {
 
     /// Renders `error`: its status, `Content-Type`, `Retry-After` when set, and the body.
     fn render(&self, error: &ApiError) -> Rendered {
-        let mut body = Vec::with_capacity(INITIAL_BODY_CAPACITY);
-        self.write_body(error, &mut body);
+        let body = write_exact(|out| self.write_body(error, out));
         Rendered {
             status: error.status(),
             content_type: self.content_type(),
@@ -82,6 +82,37 @@ pub trait Dialect: fmt::Debug + Send + Sync {
 /// Room for a typical error body without regrowing the buffer (seed examples are
 /// 60–250 bytes; one with a request id and a few violations runs to 400).
 const INITIAL_BODY_CAPACITY: usize = 512;
+
+/// The largest scratch buffer a thread keeps between renders.
+const MAX_KEPT_CAPACITY: usize = 64 * 1024;
+
+/// Runs `write` into a per-thread scratch buffer and returns the bytes in a vector of
+/// exactly their length. An exact vector becomes a response body without another
+/// allocation (`Bytes` needs one for a vector with spare capacity) and holds no unused
+/// memory while the response is in flight.
+fn write_exact(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            buf.reserve(INITIAL_BODY_CAPACITY);
+            write(&mut buf);
+            let body = buf.to_vec();
+            if buf.capacity() > MAX_KEPT_CAPACITY {
+                *buf = Vec::new();
+            }
+            body
+        }
+        // A dialect that renders while rendering: no scratch to share.
+        Err(_) => {
+            let mut body = Vec::with_capacity(INITIAL_BODY_CAPACITY);
+            write(&mut body);
+            body
+        }
+    })
+}
 
 /// An error rendered for the wire.
 ///
@@ -270,5 +301,27 @@ impl<'h> HeaderFacts<'h> {
             error.set_request_id_header(id);
         }
         error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_exact;
+
+    #[test]
+    fn bodies_are_exact_and_renders_may_nest() {
+        // Scenario: the body has no spare capacity; a write that renders again inside
+        // gets its own buffer; a huge body leaves no huge scratch behind.
+        let body = write_exact(|out| out.extend_from_slice(b"{}"));
+        assert_eq!((body.len(), body.capacity()), (2, 2));
+        let outer = write_exact(|out| {
+            let inner = write_exact(|out| out.extend_from_slice(b"inner"));
+            out.extend_from_slice(&inner);
+            out.extend_from_slice(b"+outer");
+        });
+        assert_eq!(outer, b"inner+outer");
+        let huge = write_exact(|out| out.resize(1 << 20, b'x'));
+        assert_eq!(huge.len(), 1 << 20);
+        assert_eq!(write_exact(|out| out.push(b'1')), b"1");
     }
 }

@@ -193,11 +193,9 @@ impl ApiError {
     }
 
     /// Sets the request id from an `X-Request-Id` value, without copying it. A value
-    /// that is not visible ASCII is ignored.
+    /// that is not visible ASCII reads as no request id.
     pub fn set_request_id_header(&mut self, id: &HeaderValue) {
-        if id.to_str().is_ok() {
-            self.inner.request_id = Some(RequestIdText::Header(id.clone()));
-        }
+        self.inner.request_id = Some(RequestIdText::Header(id.clone()));
     }
 
     /// The HTTP status.
@@ -249,7 +247,6 @@ impl ApiError {
     pub fn request_id(&self) -> Option<&str> {
         match self.inner.request_id.as_ref()? {
             RequestIdText::Text(id) => Some(id),
-            // Only a value that is visible ASCII is ever stored.
             RequestIdText::Header(id) => id.to_str().ok(),
         }
     }
@@ -295,6 +292,18 @@ impl StdError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_request_id_reads_as_text_when_it_is_visible_ascii() {
+        // Scenario: a header value taken as is; one with obs-text is no id at all.
+        let mut e = ApiError::new(http::StatusCode::NOT_FOUND, Code::numeric(404), "nope");
+        e.set_request_id_header(&http::HeaderValue::from_static("req-7"));
+        assert_eq!(e.request_id(), Some("req-7"));
+        e.set_request_id_header(&http::HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        assert_eq!(e.request_id(), None);
+        e.set_request_id("text-id");
+        assert_eq!(e.request_id(), Some("text-id"));
+    }
 
     #[test]
     fn api_error_is_one_pointer_wide() {

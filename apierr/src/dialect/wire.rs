@@ -183,16 +183,18 @@ impl Item<'_> {
     }
 }
 
-/// A list of violations, collected in place over the items' allocation.
+/// A list of violations, in a vector of its own: collecting in place over the larger
+/// items would shrink their allocation afterwards, which costs more than a new one.
 pub(crate) fn violations(
     items: Option<Vec<Item<'_>>>,
     kind: &ViolationKind,
 ) -> Vec<FieldViolation> {
-    items
-        .unwrap_or_default()
-        .into_iter()
-        .map(|i| i.into_violation(kind.clone()))
-        .collect()
+    let Some(items) = items else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    out.extend(items.into_iter().map(|i| i.into_violation(kind.clone())));
+    out
 }
 
 /// A list of messages, collected in place over the strings' allocation.

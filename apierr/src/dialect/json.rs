@@ -62,7 +62,7 @@ impl<'o> Object<'o> {
     }
 
     /// A code member: a number or a string, as the code is.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn code(&mut self, key: &'static str, code: &Code) -> &mut Self {
         self.key(key);
         match code {
@@ -189,7 +189,7 @@ fn plain_word(w: u64) -> bool {
 }
 
 /// Writes `value` as a JSON string.
-#[inline]
+#[inline(always)]
 pub(crate) fn string(out: &mut Vec<u8>, value: &str) {
     let bytes = value.as_bytes();
     out.reserve(bytes.len() + 2);

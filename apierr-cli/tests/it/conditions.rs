@@ -87,16 +87,14 @@ async fn a_bad_query_parameter_is_named() {
     // Scenario: a page number that is not a number, and one out of range.
     every_profile(|s| async move {
         let r = s
-            .get("/accounts?page=two")
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, "/accounts?page=two", ACME)
             .send()
             .await
             .unwrap();
         let a = expect_condition(&s, r, Condition::InvalidParameter).await;
         assert_eq!(a.error.violations()[0].field(), "page");
         let r = s
-            .get("/accounts?per_page=1000")
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, "/accounts?per_page=1000", ACME)
             .send()
             .await
             .unwrap();
@@ -115,16 +113,14 @@ async fn no_content_type_is_unsupported_media_type() {
     every_profile(|s| async move {
         let body = r#"{"email": "a@b.co", "first_name": "A", "last_name": "B"}"#;
         let r = s
-            .request(Method::POST, "/accounts")
-            .header("x-api-key", ACME)
+            .with_key(Method::POST, "/accounts", ACME)
             .body(body)
             .send()
             .await
             .unwrap();
         expect_condition(&s, r, Condition::UnsupportedMediaType).await;
         let r = s
-            .request(Method::POST, "/accounts")
-            .header("x-api-key", ACME)
+            .with_key(Method::POST, "/accounts", ACME)
             .header("content-type", "text/plain")
             .body(body)
             .send()
@@ -140,8 +136,7 @@ async fn an_accept_without_json_is_not_acceptable() {
     // Scenario: a browser-like Accept that excludes JSON.
     every_profile(|s| async move {
         let r = s
-            .get("/accounts")
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, "/accounts", ACME)
             .header("accept", "text/html")
             .send()
             .await
@@ -179,8 +174,7 @@ async fn unknown_routes_and_records_are_not_found() {
         let r = s.get("/no/such/path").send().await.unwrap();
         expect_condition(&s, r, Condition::NotFound).await;
         let r = s
-            .get("/accounts/does-not-exist")
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, "/accounts/does-not-exist", ACME)
             .send()
             .await
             .unwrap();
@@ -297,8 +291,7 @@ async fn a_stale_date_is_refused_with_the_server_time() {
     // Scenario: seed 004's request dated 2000-06-01, and an HTTP-date an hour off.
     every_profile(|s| async move {
         let r = s
-            .get("/accounts")
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, "/accounts", ACME)
             .header("date", "2000-06-01 00:00:00")
             .send()
             .await
@@ -318,8 +311,7 @@ async fn a_stale_date_is_refused_with_the_server_time() {
         let hour_ago =
             httpdate::fmt_http_date(std::time::SystemTime::now() - Duration::from_secs(3600));
         let r = s
-            .get("/accounts")
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, "/accounts", ACME)
             .header("date", hour_ago)
             .send()
             .await
@@ -327,8 +319,7 @@ async fn a_stale_date_is_refused_with_the_server_time() {
         expect_condition(&s, r, Condition::StaleRequest).await;
         let now = httpdate::fmt_http_date(std::time::SystemTime::now());
         let r = s
-            .get("/accounts")
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, "/accounts", ACME)
             .header("date", now)
             .send()
             .await
@@ -347,8 +338,7 @@ async fn a_required_date_that_is_missing_is_stale() {
         })
         .await;
         let r = s
-            .get("/accounts")
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, "/accounts", ACME)
             .send()
             .await
             .unwrap();

@@ -28,8 +28,7 @@ async fn account_lifecycle_follows_the_seed_rules() {
         assert_eq!(account["email"], "life@example.com");
 
         let r = s
-            .get(&format!("/accounts/{id}"))
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, &format!("/accounts/{id}"), ACME)
             .send()
             .await
             .unwrap();
@@ -64,8 +63,7 @@ async fn account_lifecycle_follows_the_seed_rules() {
             .unwrap();
         assert_eq!(r.status(), 200);
         let r = s
-            .get(&format!("/accounts/{id}"))
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, &format!("/accounts/{id}"), ACME)
             .send()
             .await
             .unwrap();
@@ -101,15 +99,13 @@ async fn account_lifecycle_follows_the_seed_rules() {
         }
 
         let r = s
-            .request(Method::DELETE, &format!("/accounts/{id}"))
-            .header("x-api-key", ACME)
+            .with_key(Method::DELETE, &format!("/accounts/{id}"), ACME)
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
         let r = s
-            .get(&format!("/accounts/{id}"))
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, &format!("/accounts/{id}"), ACME)
             .send()
             .await
             .unwrap();
@@ -180,8 +176,7 @@ async fn pages_carry_their_total() {
             );
         }
         let r = s
-            .get("/accounts?page=2&per_page=2")
-            .header("x-api-key", ACME)
+            .with_key(Method::GET, "/accounts?page=2&per_page=2", ACME)
             .send()
             .await
             .unwrap();

@@ -143,6 +143,16 @@ impl Server {
         self.client.request(method, format!("{}{path}", self.base))
     }
 
+    /// A request with an API key.
+    pub(crate) fn with_key(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> RequestBuilder {
+        self.request(method, path).header("x-api-key", key)
+    }
+
     pub(crate) fn post_json(&self, path: &str, key: &str, body: &str) -> RequestBuilder {
         self.send_json(reqwest::Method::POST, path, key, body)
     }
@@ -155,8 +165,7 @@ impl Server {
         key: &str,
         body: &str,
     ) -> RequestBuilder {
-        self.request(method, path)
-            .header("x-api-key", key)
+        self.with_key(method, path, key)
             .header("content-type", "application/json")
             .body(body.to_owned())
     }

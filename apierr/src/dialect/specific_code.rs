@@ -33,10 +33,7 @@ fn quoted_field(message: &str) -> Option<(&str, &str)> {
     let inner = message.strip_prefix('\'')?;
     // A plain scan: these messages are short, and `memchr` costs more to set up than
     // they take to read.
-    let end = inner
-        .as_bytes()
-        .windows(2)
-        .position(|pair| pair == b"' ")?;
+    let end = inner.as_bytes().windows(2).position(|pair| pair == b"' ")?;
     Some((&inner[..end], &inner[end + 2..]))
 }
 

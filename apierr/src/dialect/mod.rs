@@ -205,9 +205,11 @@ pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
 /// ```
 pub fn parse_any(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
     let facts = HeaderFacts::scan(headers);
-    let error = match serde_json::from_slice::<Wire<'_>>(body) {
-        Ok(mut wire) => detect(status, facts.problem, &mut wire),
-        Err(_) => ApiError::from_status(status),
+    let mut wire = Wire::default();
+    let error = if wire.fill(body) {
+        detect(status, facts.problem, &mut wire)
+    } else {
+        ApiError::from_status(status)
     };
     facts.fill(error)
 }
@@ -254,7 +256,10 @@ pub(crate) fn parse_with(
     body: &[u8],
     read: impl FnOnce(&mut Wire<'_>) -> Option<ApiError>,
 ) -> Option<ApiError> {
-    let mut wire = Wire::read(body)?;
+    let mut wire = Wire::default();
+    if !wire.fill(body) {
+        return None;
+    }
     read(&mut wire).map(|e| HeaderFacts::scan(headers).fill(e))
 }
 

@@ -11,48 +11,127 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use crate::{Code, FieldViolation, ViolationKind};
 
 /// Every top-level member any built-in dialect uses. Unknown members are skipped.
-#[derive(Debug, Default, Deserialize)]
+///
+/// Read in place ([`Wire::fill`]) rather than derived: the struct is large, and serde's
+/// derive builds it from locals and moves it out, several copies per parse that cost
+/// more than the small bodies take to read.
+#[derive(Debug, Default)]
 pub(crate) struct Wire<'a> {
     // problem (RFC 9457)
-    #[serde(rename = "type")]
-    #[serde(borrow)]
+    /// `type`.
     pub(crate) type_uri: Option<Str<'a>>,
-    #[serde(borrow)]
     pub(crate) title: Option<Str<'a>>,
     /// A number in `problem`, `"success"`/`"fail"` in `wrapper`.
     pub(crate) status: Option<StatusMember>,
-    #[serde(borrow)]
     pub(crate) detail: Option<Str<'a>>,
     pub(crate) code: Option<Code>,
-    #[serde(borrow)]
     pub(crate) request_id: Option<Str<'a>>,
     /// Violations in `problem`, the error list in `errors-array`.
-    #[serde(borrow)]
     pub(crate) errors: Option<Vec<Item<'a>>>,
-    #[serde(borrow)]
     pub(crate) messages: Option<Vec<Str<'a>>>,
     // OAuth and nested
     /// A string in the OAuth form, an object in `nested`.
-    #[serde(borrow)]
     pub(crate) error: Option<ErrorMember<'a>>,
-    #[serde(borrow)]
     pub(crate) error_description: Option<Str<'a>>,
     // wrapper and specific-code
-    #[serde(borrow)]
     pub(crate) message: Option<Str<'a>>,
-    #[serde(rename = "requestId")]
-    #[serde(borrow)]
+    /// `requestId`.
     pub(crate) request_id_camel: Option<Str<'a>>,
-    #[serde(rename = "validationErrors")]
-    #[serde(borrow)]
+    /// `validationErrors`.
     pub(crate) validation_errors: Option<Vec<Item<'a>>>,
-    #[serde(rename = "errorCode")]
+    /// `errorCode`.
     pub(crate) error_code: Option<Code>,
-    #[serde(rename = "specificCode")]
+    /// `specificCode`.
     pub(crate) specific_code: Option<Code>,
-    #[serde(rename = "additionalMessages")]
-    #[serde(borrow)]
+    /// `additionalMessages`.
     pub(crate) additional_messages: Option<Vec<Str<'a>>>,
+}
+
+/// The names of [`Wire`]'s members, matched without allocating.
+#[derive(Deserialize)]
+#[serde(field_identifier)]
+enum Member {
+    #[serde(rename = "type")]
+    Type,
+    #[serde(rename = "title")]
+    Title,
+    #[serde(rename = "status")]
+    Status,
+    #[serde(rename = "detail")]
+    Detail,
+    #[serde(rename = "code")]
+    Code,
+    #[serde(rename = "request_id")]
+    RequestId,
+    #[serde(rename = "errors")]
+    Errors,
+    #[serde(rename = "messages")]
+    Messages,
+    #[serde(rename = "error")]
+    Error,
+    #[serde(rename = "error_description")]
+    ErrorDescription,
+    #[serde(rename = "message")]
+    Message,
+    #[serde(rename = "requestId")]
+    RequestIdCamel,
+    #[serde(rename = "validationErrors")]
+    ValidationErrors,
+    #[serde(rename = "errorCode")]
+    ErrorCode,
+    #[serde(rename = "specificCode")]
+    SpecificCode,
+    #[serde(rename = "additionalMessages")]
+    AdditionalMessages,
+    #[serde(other)]
+    Other,
+}
+
+/// Reads a body's members into a [`Wire`] in place.
+struct Fill<'w, 'a>(&'w mut Wire<'a>);
+
+impl<'de: 'a, 'a> de::DeserializeSeed<'de> for Fill<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for Fill<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an error body (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let w = self.0;
+        while let Some(member) = map.next_key()? {
+            match member {
+                Member::Type => w.type_uri = map.next_value()?,
+                Member::Title => w.title = map.next_value()?,
+                Member::Status => w.status = map.next_value()?,
+                Member::Detail => w.detail = map.next_value()?,
+                Member::Code => w.code = map.next_value()?,
+                Member::RequestId => w.request_id = map.next_value()?,
+                Member::Errors => w.errors = map.next_value()?,
+                Member::Messages => w.messages = map.next_value()?,
+                Member::Error => w.error = map.next_value()?,
+                Member::ErrorDescription => w.error_description = map.next_value()?,
+                Member::Message => w.message = map.next_value()?,
+                Member::RequestIdCamel => w.request_id_camel = map.next_value()?,
+                Member::ValidationErrors => w.validation_errors = map.next_value()?,
+                Member::ErrorCode => w.error_code = map.next_value()?,
+                Member::SpecificCode => w.specific_code = map.next_value()?,
+                Member::AdditionalMessages => w.additional_messages = map.next_value()?,
+                Member::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One element of an error or violation list, in any dialect.
@@ -161,9 +240,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for ErrorMember<'a> {
 }
 
 impl<'a> Wire<'a> {
-    /// Reads a body; `None` when it is not a JSON object of compatible member types.
-    pub(crate) fn read(body: &'a [u8]) -> Option<Wire<'a>> {
-        serde_json::from_slice(body).ok()
+    /// Reads a body into an empty wire; false when it is not a JSON object of compatible
+    /// member types (a repeated member keeps its last value).
+    pub(crate) fn fill(&mut self, body: &'a [u8]) -> bool {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        de::DeserializeSeed::deserialize(Fill(self), &mut de).is_ok() && de.end().is_ok()
     }
 }
 

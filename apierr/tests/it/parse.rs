@@ -161,3 +161,29 @@ fn a_dialect_refuses_another_dialects_body() {
             .is_some()
     );
 }
+
+#[test]
+fn unknown_null_and_repeated_members_are_tolerated() {
+    // Scenario: extra members of any type are skipped, null reads as absent, and a
+    // repeated member keeps its last value, as a lenient reader of others' bodies should.
+    let none = HeaderMap::new();
+    let body = br#"{"trace":{"deep":[1,{"x":null}]},"title":null,
+        "errors":[{"errorCode":3001,"message":"first","extra":[true]}],
+        "errors":[{"errorCode":3002,"message":"entity not found"}],"more":"x"}"#;
+    let e = parse_any(StatusCode::NOT_FOUND, &none, body);
+    assert_eq!(e.code(), &Code::numeric(3002));
+    assert_eq!(e.message(), "entity not found");
+
+    // A member of the wrong type is not a body of any known shape: the status speaks.
+    let e = parse_any(
+        StatusCode::NOT_FOUND,
+        &none,
+        br#"{"errors":"oops","detail":5}"#,
+    );
+    assert_eq!(e.code(), &Code::numeric(404));
+    // Nor is a JSON value that is not an object, or an object followed by more.
+    let e = parse_any(StatusCode::CONFLICT, &none, br#"[{"errorCode":1}]"#);
+    assert_eq!(e.code(), &Code::numeric(409));
+    let e = parse_any(StatusCode::CONFLICT, &none, br#"{"errorCode":1} {}"#);
+    assert_eq!(e.code(), &Code::numeric(409));
+}

@@ -2,7 +2,7 @@
 //!
 //! Error bodies are a handful of string and number members under keys known at compile
 //! time. Writing them directly, with the keys copied as they are and each value scanned
-//! once for characters that need escaping, takes under half the instructions serde's
+//! once for characters that need escaping, takes about half the instructions serde's
 //! serializer spends on the same bodies (`benches/instructions.py apierr dialects`), and
 //! rendering is paid on every error response. The output is byte for byte what
 //! `serde_json` writes: the same escapes, no whitespace.

@@ -135,6 +135,11 @@ impl Rendered {
     /// The `Content-Type` as a header value. The built-in dialects' types are made at
     /// compile time; checking a type's bytes at run time would cost more than writing
     /// a small body.
+    ///
+    /// # Panics
+    ///
+    /// If a custom dialect's [`Dialect::content_type`] is not a valid header value: a
+    /// programming error that its first render shows, never a matter of request input.
     pub fn content_type_value(&self) -> HeaderValue {
         const PROBLEM: HeaderValue = HeaderValue::from_static(problem::CONTENT_TYPE);
         const PLAIN_JSON: HeaderValue = HeaderValue::from_static(JSON);

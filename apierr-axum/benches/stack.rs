@@ -10,7 +10,7 @@
 #[path = "../../benches/cases.rs"]
 mod cases;
 
-use apierr::{Condition, Profile};
+use apierr::{ApiError, Condition, Profile};
 use apierr_axum::{Contract, ContractLayer, Json, Staleness, StalenessLayer, not_found};
 use axum::Router;
 use axum::body::Body;
@@ -25,7 +25,7 @@ fn apierr_app(profile: Profile) -> Contract<Staleness<Router>> {
     let router = Router::new()
         .route(
             "/accounts/{id}",
-            get(|| async { apierr::current_profile().error(Condition::NotFound) }),
+            get(|| async { ApiError::from(Condition::NotFound) }),
         )
         .route(
             "/accounts",
@@ -42,7 +42,12 @@ fn bare_app(profile: Profile) -> Router {
             .error(c)
             .with_request_id("0123456789abcdef0123456789abcdef");
         let r = profile.render(&e);
-        (r.status, r.content_type, r.body)
+        // A literal, as a hand-written service would have it.
+        let ct = match r.content_type.to_str() {
+            Ok("application/problem+json") => "application/problem+json",
+            _ => "application/json",
+        };
+        (r.status, ct, r.body)
     };
     let (nf_status, ct, nf_body) = render(Condition::NotFound);
     let (mb_status, _, mb_body) = render(Condition::MalformedBody);
@@ -139,8 +144,8 @@ fn main() {
     let rt = &rt;
     let mut cases = Vec::new();
     for profile in [Profile::PROBLEM, Profile::ERRORS_ARRAY] {
-        let apierr = apierr_app(profile);
-        let bare = bare_app(profile);
+        let apierr = apierr_app(profile.clone());
+        let bare = bare_app(profile.clone());
         for (name, request) in requests() {
             // Both answer the same status.
             let a = rt.block_on(apierr.clone().oneshot(request())).unwrap();

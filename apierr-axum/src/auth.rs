@@ -14,6 +14,8 @@ use http::{HeaderName, HeaderValue};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::RequestContract;
+
 /// The header an API key travels in unless configured otherwise.
 pub const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
@@ -55,7 +57,7 @@ impl AuthFailure {
             AuthFailure::SessionExpired => Condition::SessionExpired,
             AuthFailure::Error(error) => return error,
         };
-        apierr::current_profile().error(condition)
+        condition.into()
     }
 
     /// The `WWW-Authenticate` challenge this failure calls for.
@@ -176,8 +178,9 @@ where
         let layer = self.layer.clone();
         Box::pin(async move {
             let Some(credential) = credential(req.headers(), &layer.api_key) else {
-                let error = apierr::current_profile().error(Condition::Unauthenticated);
-                return Ok(challenge(error, &layer.realm, Challenge::Bare));
+                let contract = RequestContract::of(req.extensions(), req.headers());
+                let error = Condition::Unauthenticated.into();
+                return Ok(challenge(&contract, error, &layer.realm, Challenge::Bare));
             };
             let (mut parts, body) = req.into_parts();
             match layer.authenticator.authenticate(credential, &parts).await {
@@ -186,9 +189,10 @@ where
                     inner.call(Request::from_parts(parts, body)).await
                 }
                 Err(failure) => {
+                    let contract = RequestContract::of(&parts.extensions, &parts.headers);
                     let kind = failure.challenge();
                     let error = failure.into_error();
-                    Ok(challenge(error, &layer.realm, kind))
+                    Ok(challenge(&contract, error, &layer.realm, kind))
                 }
             }
         })
@@ -225,9 +229,17 @@ enum Challenge {
     Error(&'static str),
 }
 
-/// Renders the error with its `WWW-Authenticate` challenge when it is a 401 or an
-/// insufficient scope.
-fn challenge(error: ApiError, realm: &HeaderValue, challenge: Challenge) -> Response {
+/// The error with its `WWW-Authenticate` challenge when the contract answers it with a
+/// 401, or it is an insufficient scope.
+fn challenge(
+    contract: &RequestContract,
+    error: ApiError,
+    realm: &HeaderValue,
+    challenge: Challenge,
+) -> Response {
+    // Resolved here, not at the edge: whether a challenge is due depends on the status
+    // the router's catalog gives the condition (seed 002 answers an expired token 410).
+    let error = contract.profile().adopt(error);
     let status = error.status();
     let description = error.message().replace(['"', '\\'], "'");
     let mut response = error.into_response();
@@ -268,6 +280,6 @@ where
             .extensions
             .get::<Authenticated<P>>()
             .cloned()
-            .ok_or_else(|| apierr::current_profile().error(Condition::Unauthenticated))
+            .ok_or_else(|| Condition::Unauthenticated.into())
     }
 }

@@ -6,6 +6,10 @@
 //! unacceptable `Accept`s, panics and timeouts all get the catalog's status and the
 //! dialect's body, with the request id.
 //!
+//! Errors are rendered at the edge: an `ApiError` travels out on its response and the
+//! layer renders it, so a handler writes `Condition::NotFound.into()` and the caller gets
+//! the code the router's catalog binds to not-found, wherever the error was built.
+//!
 //! ```
 //! use apierr::{ApiError, Condition, Profile};
 //! use apierr_axum::{ContractLayer, Json, Path, not_found};
@@ -13,7 +17,7 @@
 //! use tower_layer::Layer;
 //!
 //! async fn account(Path(id): Path<u64>) -> Result<Json<u64>, ApiError> {
-//!     if id == 42 { Ok(Json(id)) } else { Err(apierr::current_profile().error(Condition::NotFound)) }
+//!     if id == 42 { Ok(Json(id)) } else { Err(Condition::NotFound.into()) }
 //! }
 //!
 //! let router: Router = Router::new()
@@ -25,8 +29,10 @@
 //!
 //! # Layout
 //!
-//! - `contract`: [`ContractLayer`], the outermost layer (request id, profile scope, 406,
-//!   panics, timeouts, foreign error responses).
+//! - `contract`: [`ContractLayer`], the outermost layer (request id and profile on the
+//!   request as a [`RequestContract`], errors rendered at the edge, 406, panics, timeouts,
+//!   foreign error responses redrawn with their status).
+//! - [`future`]: the response futures of the layers.
 //! - `extract`: [`Json`], [`Form`], [`Query`], [`Path`], [`Valid`], whose rejections are
 //!   catalog errors.
 //! - `auth`: [`RequireAuthLayer`] over an application's [`Authenticator`].
@@ -46,17 +52,22 @@ mod success;
 pub use apierr::REQUEST_ID;
 
 pub use crate::auth::{
-    API_KEY, AuthFailure, AuthFuture, Authenticated, Authenticator, Credential, RequireAuth,
-    RequireAuthLayer,
+    API_KEY, AuthFailure, Authenticated, Authenticator, Credential, RequireAuth, RequireAuthLayer,
 };
-pub use crate::contract::{Contract, ContractLayer, ResponseFuture};
-pub use crate::either::EitherFuture;
+pub use crate::contract::{Contract, ContractLayer, RequestContract};
 pub use crate::extract::{Form, Json, Path, Query, Valid};
 pub use crate::request_id::RequestId;
 pub use crate::stale::{Clock, DEFAULT_SKEW, Staleness, StalenessLayer};
 pub use crate::success::{AlreadyReported, Created, Empty, Page, Plain, TOTAL_COUNT};
 
+/// The response futures of the layers (tower-http's habit: out of the crate root).
+pub mod future {
+    pub use crate::auth::AuthFuture;
+    pub use crate::contract::ResponseFuture;
+    pub use crate::either::EitherFuture;
+}
+
 /// The router's fallback: the not-found condition, for any path no route matches.
 pub async fn not_found() -> apierr::ApiError {
-    apierr::current_profile().error(apierr::Condition::NotFound)
+    apierr::Condition::NotFound.into()
 }

@@ -31,14 +31,20 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 impl RequestId {
     /// The caller's id from the headers, or a new one.
     pub fn from_headers(headers: &HeaderMap) -> Self {
+        RequestId::from_headers_or_new(headers).0
+    }
+
+    /// The caller's id from the headers, or a new one; true when it is new (so that the
+    /// header does not hold it yet).
+    pub(crate) fn from_headers_or_new(headers: &HeaderMap) -> (Self, bool) {
         match headers.get(REQUEST_ID) {
             Some(v)
                 if (1..=MAX_LEN).contains(&v.len())
                     && v.as_bytes().iter().all(u8::is_ascii_graphic) =>
             {
-                RequestId(v.clone())
+                (RequestId(v.clone()), false)
             }
-            _ => RequestId::new(),
+            _ => (RequestId::new(), true),
         }
     }
 
@@ -82,11 +88,13 @@ impl fmt::Display for RequestId {
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = Infallible;
 
-    /// The id [`ContractLayer`](crate::ContractLayer) gave the request (read from its scope),
-    /// or, outside one, the caller's or a new one.
+    /// The id [`ContractLayer`](crate::ContractLayer) gave the request or, outside one,
+    /// the caller's or a new one.
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
-        Ok(apierr::current_request_id()
-            .map_or_else(|| RequestId::from_headers(&parts.headers), RequestId))
+        Ok(match parts.extensions.get::<crate::RequestContract>() {
+            Some(contract) => contract.request_id().clone(),
+            None => RequestId::from_headers(&parts.headers),
+        })
     }
 }
 

@@ -99,8 +99,7 @@ impl StalenessLayer {
                 .is_some_and(|date| distance(date, now) <= self.skew),
         };
         (!fresh).then(|| {
-            apierr::current_profile()
-                .error(Condition::StaleRequest)
+            ApiError::from(Condition::StaleRequest)
                 .with_additional_message(format!("server time is {}", httpdate::fmt_http_date(now)))
                 .with_additional_message(format!(
                     "{} must be within {} seconds of it",

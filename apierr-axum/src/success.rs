@@ -1,6 +1,6 @@
 //! Successful responses, wrapped where the profile's dialect wraps them (seed 000).
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::response::{IntoResponse, Response};
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderName, StatusCode};
@@ -12,40 +12,43 @@ pub const TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 /// `application/json`, made at compile time.
 const JSON_TYPE: HeaderValue = HeaderValue::from_static("application/json");
 
-/// Seed 000's success envelope.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope<'a, T: ?Sized> {
-    message: &'a str,
-    status: &'static str,
-    entity: &'a T,
-    validation_errors: [(); 0],
-    result_count: u64,
-    total_count: u64,
+/// A success the contract layer wraps in seed 000's envelope where the profile's dialect
+/// wraps successes: the entity as JSON, and the page counts. The response body is the
+/// entity alone, which is what it stays under any other dialect (or without a layer).
+#[derive(Debug, Clone)]
+pub(crate) struct SuccessBody {
+    entity: Bytes,
+    /// The page's result and total counts, for [`Page`]; zero for a single entity.
+    counts: Option<(u64, u64)>,
 }
 
-/// The body of a success: `value` itself, or the envelope when the profile wraps successes.
-fn body<T: Serialize + ?Sized>(
-    value: &T,
-    counts: Option<(u64, u64)>,
-) -> Result<Vec<u8>, serde_json::Error> {
-    if apierr::current_profile().dialect().wraps_success() {
-        let (result_count, total_count) = counts.unwrap_or((0, 0));
-        serde_json::to_vec(&Envelope {
-            message: "Ok",
-            status: "success",
-            entity: value,
-            validation_errors: [],
-            result_count,
-            total_count,
-        })
-    } else {
-        serde_json::to_vec(value)
+impl SuccessBody {
+    /// Seed 000's envelope around the entity: `{"message":"Ok","status":"success",
+    /// "entity":…,"validationErrors":[],"resultCount":…,"totalCount":…}`, the bytes
+    /// serde would write for the same struct.
+    pub(crate) fn envelope(&self) -> Vec<u8> {
+        let (result_count, total_count) = self.counts.unwrap_or((0, 0));
+        let mut numbers = (itoa::Buffer::new(), itoa::Buffer::new());
+        let (result_count, total_count) = (
+            numbers.0.format(result_count),
+            numbers.1.format(total_count),
+        );
+        [
+            &br#"{"message":"Ok","status":"success","entity":"#[..],
+            &self.entity,
+            br#","validationErrors":[],"resultCount":"#,
+            result_count.as_bytes(),
+            br#","totalCount":"#,
+            total_count.as_bytes(),
+            b"}",
+        ]
+        .concat()
     }
 }
 
-/// A JSON response in the current profile. A value that cannot be serialised is a server
-/// bug, answered as the internal-error condition.
+/// A JSON response; the contract layer wraps it where the profile wraps successes. A
+/// value that cannot be serialised is a server bug, answered as the internal-error
+/// condition.
 pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
     respond(status, value, None)
 }
@@ -55,23 +58,32 @@ fn respond<T: Serialize + ?Sized>(
     value: &T,
     counts: Option<(u64, u64)>,
 ) -> Response {
-    json(status, body(value, counts))
-}
-
-/// A JSON body as a response, or the internal-error condition if it could not be made.
-fn json(status: StatusCode, body: Result<Vec<u8>, serde_json::Error>) -> Response {
-    match body {
+    match serde_json::to_vec(value) {
         Ok(bytes) => {
-            let mut response = Response::new(Body::from(bytes));
-            *response.status_mut() = status;
-            response.headers_mut().insert(CONTENT_TYPE, JSON_TYPE);
+            let entity = Bytes::from(bytes);
+            let mut response = plain(status, entity.clone());
+            response
+                .extensions_mut()
+                .insert(SuccessBody { entity, counts });
             response
         }
-        Err(e) => apierr::current_profile()
-            .error(apierr::Condition::Internal)
-            .with_source(e)
-            .into_response(),
+        Err(e) => internal(e),
     }
+}
+
+/// A JSON body as a response, never wrapped.
+fn plain(status: StatusCode, body: Bytes) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, JSON_TYPE);
+    response
+}
+
+/// The answer to a value serde could not serialise.
+fn internal(e: serde_json::Error) -> Response {
+    apierr::ApiError::from(apierr::Condition::Internal)
+        .with_source(e)
+        .into_response()
 }
 
 /// 200 OK with `T` as JSON, never wrapped: for bodies another protocol defines, such as
@@ -81,7 +93,10 @@ pub struct Plain<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Plain<T> {
     fn into_response(self) -> Response {
-        json(StatusCode::OK, serde_json::to_vec(&self.0))
+        match serde_json::to_vec(&self.0) {
+            Ok(bytes) => plain(StatusCode::OK, Bytes::from(bytes)),
+            Err(e) => internal(e),
+        }
     }
 }
 
@@ -113,11 +128,12 @@ pub struct Empty;
 
 impl IntoResponse for Empty {
     fn into_response(self) -> Response {
-        if apierr::current_profile().dialect().wraps_success() {
-            respond(StatusCode::OK, &(), None)
-        } else {
-            StatusCode::OK.into_response()
-        }
+        let mut response = StatusCode::OK.into_response();
+        response.extensions_mut().insert(SuccessBody {
+            entity: Bytes::from_static(b"null"),
+            counts: None,
+        });
+        response
     }
 }
 

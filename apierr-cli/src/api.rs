@@ -28,20 +28,14 @@ const MAX_PER_PAGE: u32 = 100;
 /// The page size when the client does not say.
 const DEFAULT_PER_PAGE: u32 = 20;
 
-fn error(condition: Condition) -> ApiError {
-    apierr::current_profile().error(condition)
-}
-
 fn invalid(kind: ViolationKind, field: &'static str, message: &'static str) -> ApiError {
-    apierr::current_profile().field_error(
-        Condition::InvalidParameter,
-        [FieldViolation::new(kind, field, message)],
-    )
+    ApiError::from(Condition::InvalidParameter)
+        .with_violation(FieldViolation::new(kind, field, message))
 }
 
 /// A store failure: a 500 whose cause is logged with the request id, never shown.
 fn internal(e: sqlx::Error) -> ApiError {
-    error(Condition::Internal).with_source(e)
+    ApiError::from(Condition::Internal).with_source(e)
 }
 
 /// An OAuth 2.0 client-credentials token request (RFC 6749 §4.4).
@@ -78,10 +72,10 @@ pub(crate) async fn issue_token(
         .await
         .map_err(internal)?
         .ok_or_else(|| {
-            error(Condition::InvalidToken).with_message("client credentials are not valid")
+            ApiError::from(Condition::InvalidToken).with_message("client credentials are not valid")
         })?;
     if partner.revoked {
-        return Err(error(Condition::KeyRevoked));
+        return Err(Condition::KeyRevoked.into());
     }
     let ttl = state.token_ttl.as_secs();
     let expires_at = unix((state.clock)()).saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
@@ -211,10 +205,8 @@ pub(crate) async fn create_account(
 }
 
 fn email_taken() -> ApiError {
-    apierr::current_profile().field_error(
-        Condition::AlreadyExists,
-        [FieldViolation::body("email", "is registered already")],
-    )
+    ApiError::from(Condition::AlreadyExists)
+        .with_violation(FieldViolation::body("email", "is registered already"))
 }
 
 /// `GET /accounts/{id}`: 200 with the account, or 404.
@@ -229,7 +221,7 @@ pub(crate) async fn get_account(
         .await
         .map_err(internal)?
         .map(Json)
-        .ok_or_else(|| error(Condition::NotFound))
+        .ok_or_else(|| Condition::NotFound.into())
 }
 
 async fn update(
@@ -246,7 +238,7 @@ async fn update(
         .await
         .map_err(internal)?
     {
-        None => Err(error(Condition::NotFound)),
+        None => Err(Condition::NotFound.into()),
         Some(Inserted::Exists) => Err(email_taken()),
         Some(Inserted::New(())) => Ok(Empty),
     }
@@ -303,7 +295,7 @@ pub(crate) async fn delete_account(
     {
         Ok(Empty)
     } else {
-        Err(error(Condition::NotFound))
+        Err(Condition::NotFound.into())
     }
 }
 
@@ -331,7 +323,7 @@ pub(crate) async fn register_child(
         .map_err(internal)?
         .is_none()
     {
-        return Err(error(Condition::NotFound));
+        return Err(Condition::NotFound.into());
     }
     let now = unix_micros((state.clock)());
     let (child, new) = state

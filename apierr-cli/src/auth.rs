@@ -1,6 +1,6 @@
 //! Who is calling: partners by API key or by OAuth access token.
 
-use apierr::Condition;
+use apierr::{ApiError, Condition};
 use apierr_axum::{AuthFailure, Authenticator, Clock, Credential};
 use http::Method;
 use http::request::Parts;
@@ -31,11 +31,7 @@ impl std::fmt::Debug for PartnerAuth {
 }
 
 fn unavailable(e: sqlx::Error) -> AuthFailure {
-    AuthFailure::Error(
-        apierr::current_profile()
-            .error(Condition::Internal)
-            .with_source(e),
-    )
+    AuthFailure::Error(ApiError::from(Condition::Internal).with_source(e))
 }
 
 impl Authenticator for PartnerAuth {

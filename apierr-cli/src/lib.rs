@@ -99,7 +99,7 @@ fn router(store: Store, config: &Config) -> App {
         clock: config.clock.clone(),
         token_ttl: config.token_ttl,
     };
-    let openapi = serde_json::to_vec(&openapi::document(config.profile)).unwrap_or_default();
+    let openapi = serde_json::to_vec(&openapi::document(&config.profile)).unwrap_or_default();
     let auth = RequireAuthLayer::new(PartnerAuth {
         store,
         clock: config.clock.clone(),
@@ -136,7 +136,7 @@ fn router(store: Store, config: &Config) -> App {
     // Around the whole router rather than with `Router::layer`, which would wrap (and box)
     // every route on its own.
     let stack = (
-        ContractLayer::new(config.profile).timeout(config.handler_timeout),
+        ContractLayer::new(config.profile.clone()).timeout(config.handler_timeout),
         StalenessLayer::new()
             .required(config.require_date)
             .skew(config.date_skew)

@@ -164,7 +164,7 @@ const WITH_BODY: &[Condition] = &[
 ];
 
 /// The example error of a condition, as the server would send it.
-fn example(profile: Profile, condition: Condition) -> Value {
+fn example(profile: &Profile, condition: Condition) -> Value {
     let error = match condition {
         Condition::InvalidParameter => profile.field_error(
             condition,
@@ -258,8 +258,9 @@ fn schema(value: Value) -> Schema {
 }
 
 /// The document for a profile.
-pub(crate) fn document(profile: Profile) -> OpenApi {
-    let error_type = profile.dialect().content_type();
+pub(crate) fn document(profile: &Profile) -> OpenApi {
+    let content_type = profile.dialect().content_type();
+    let error_type = content_type.to_str().unwrap_or("application/json");
     let mut paths = PathsBuilder::new();
     let mut items: BTreeMap<&str, Vec<(HttpMethod, utoipa::openapi::path::Operation)>> =
         BTreeMap::new();

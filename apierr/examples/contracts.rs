@@ -54,7 +54,7 @@ fn main() -> ExitCode {
             println!(
                 "{condition}: {} {}\n  {}\n",
                 rendered.status.as_u16(),
-                rendered.content_type,
+                rendered.content_type.to_str().unwrap_or("-"),
                 String::from_utf8_lossy(&rendered.body)
             );
         }

@@ -11,6 +11,10 @@ use crate::{ApiError, Category, Code, Condition, FieldViolation};
 /// Statuses a catalog entry may carry: every valid HTTP status class.
 const STATUS_RANGE: std::ops::RangeInclusive<u16> = 100..=599;
 
+/// The general catalog as a static, so that errors made from a bare
+/// [`Condition`] and the `problem` profile can borrow it for `'static`.
+pub(crate) static GENERAL_STATIC: Catalog = Catalog::GENERAL;
+
 /// The placeholder a field message template fills with the violating field's name.
 const FIELD_PLACEHOLDER: &str = "{field}";
 
@@ -129,6 +133,27 @@ impl Entry {
         &self.message
     }
 
+    /// The default message, borrowed as stored.
+    pub(crate) fn message_cow(&self) -> &Cow<'static, str> {
+        &self.message
+    }
+
+    /// The documentation URL, borrowed as stored.
+    pub(crate) fn doc_url_cow(&self) -> Option<&Cow<'static, str>> {
+        self.doc_url.as_ref()
+    }
+
+    /// The message of an error with this entry about `violations`: the field template
+    /// filled with the first field's name, or the plain message.
+    pub(crate) fn message_for(&self, violations: &[FieldViolation]) -> Cow<'static, str> {
+        match (&self.field_message, violations.first()) {
+            (Some(template), Some(first)) => {
+                Cow::Owned(template.replace(FIELD_PLACEHOLDER, first.field()))
+            }
+            _ => self.message.clone(),
+        }
+    }
+
     /// The message template for an error about one field, if any.
     pub fn field_message(&self) -> Option<&str> {
         self.field_message.as_deref()
@@ -170,14 +195,10 @@ impl Entry {
     /// field's name (or the plain message when there is no template), and the violation
     /// is attached.
     pub fn field_error(&self, violation: FieldViolation) -> ApiError {
-        let e = self.error();
-        let e = match &self.field_message {
-            Some(template) => {
-                e.with_message(template.replace(FIELD_PLACEHOLDER, violation.field()))
-            }
-            None => e,
-        };
-        e.with_violation(violation)
+        let message = self.message_for(std::slice::from_ref(&violation));
+        self.error()
+            .with_catalog_message(message)
+            .with_violation(violation)
     }
 
     /// Compile-time check of entry `i` against the ones before it, for
@@ -354,7 +375,41 @@ impl Catalog {
 
     /// A new error for a condition.
     pub fn error(&self, condition: Condition) -> ApiError {
-        self.condition(condition).error()
+        self.condition(condition).error().with_condition(condition)
+    }
+
+    /// Makes an error that stands for a framework [`Condition`] speak this catalog: it
+    /// takes the status, code, title, documentation URL and category of the entry the
+    /// catalog binds to the condition, and its message (filled with the first field's
+    /// name where the entry has a field template) unless the application set one.
+    /// Violations, additional messages, `Retry-After`, request id and source are kept.
+    /// Any other error is returned as it is.
+    ///
+    /// ```
+    /// use apierr::{ApiError, Code, Condition, FieldViolation, Profile};
+    ///
+    /// let err = ApiError::from(Condition::InvalidParameter)
+    ///     .with_violation(FieldViolation::parameter("id", "must be a whole number"));
+    /// let err = Profile::SPECIFIC_CODE.catalog().adopt(err);
+    /// assert_eq!(err.code(), &Code::numeric(23016));
+    /// assert_eq!(err.message(), "'id' does not validate");
+    /// ```
+    pub fn adopt(&self, mut error: ApiError) -> ApiError {
+        if let Some(condition) = error.condition() {
+            let entry = self.condition(condition);
+            let message = entry.message_for(error.violations());
+            error.adopt_entry(entry, message);
+        }
+        error
+    }
+
+    /// Whether `error` already speaks this catalog: it stands for no condition, or has
+    /// the code and status the catalog binds to its condition.
+    pub(crate) fn speaks(&self, error: &ApiError) -> bool {
+        error.condition().is_none_or(|c| {
+            let entry = self.condition(c);
+            entry.code() == error.code() && entry.status() == error.status()
+        })
     }
 
     /// A new error for a condition about fields: the message names the first field where
@@ -370,6 +425,7 @@ impl Catalog {
             Some(first) => entry.field_error(first).with_violations(violations),
             None => entry.error(),
         }
+        .with_condition(condition)
     }
 
     /// The conditions bound to this entry's code.

@@ -125,10 +125,68 @@ conditions! {
     Timeout => 503, "timeout", "request timed out";
     /// The endpoint or method is not implemented.
     NotImplemented => 501, "not_implemented", "not implemented";
+    /// The client did not send its whole request in time (its own timeout, not the
+    /// server's).
+    RequestTimeout => 408, "request_timeout", "request not received in time";
+    /// A service the server depends on answered with an error.
+    BadGateway => 502, "bad_gateway", "upstream service failed";
+    /// The server cannot take the request now (overloaded or in maintenance).
+    ServiceUnavailable => 503, "service_unavailable", "service unavailable";
+    /// A service the server depends on did not answer in time.
+    GatewayTimeout => 504, "gateway_timeout", "upstream service timed out";
+}
+
+impl Condition {
+    /// The condition a bare error status stands for, when something other than apierr
+    /// answered (axum's router, a tower-http layer, a proxy): always one whose default
+    /// status is that status, so that redrawing a response in a contract never changes
+    /// its meaning. `None` for statuses no condition has.
+    pub const fn for_status(status: u16) -> Option<Condition> {
+        Some(match status {
+            400 => Condition::MalformedBody,
+            401 => Condition::Unauthenticated,
+            403 => Condition::Forbidden,
+            404 => Condition::NotFound,
+            405 => Condition::MethodNotAllowed,
+            406 => Condition::NotAcceptable,
+            408 => Condition::RequestTimeout,
+            409 => Condition::AlreadyExists,
+            413 => Condition::PayloadTooLarge,
+            415 => Condition::UnsupportedMediaType,
+            429 => Condition::RateLimited,
+            500 => Condition::Internal,
+            501 => Condition::NotImplemented,
+            502 => Condition::BadGateway,
+            503 => Condition::ServiceUnavailable,
+            504 => Condition::GatewayTimeout,
+            _ => return None,
+        })
+    }
 }
 
 impl fmt::Display for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.default_code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_maps_to_a_condition_of_that_status() {
+        // Scenario: every status with a condition keeps its status, 408 and 5xx included.
+        for status in 100..=599 {
+            if let Some(c) = Condition::for_status(status) {
+                assert_eq!(c.default_status(), status, "{c}");
+            }
+        }
+        assert_eq!(Condition::for_status(408), Some(Condition::RequestTimeout));
+        assert_eq!(
+            Condition::for_status(503),
+            Some(Condition::ServiceUnavailable)
+        );
+        assert_eq!(Condition::for_status(422), None);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{HeaderValue, StatusCode};
 
-use crate::{Category, Code, FieldViolation};
+use crate::{Category, Code, Condition, FieldViolation};
 
 /// The source of an error: kept for logs, never rendered.
 type BoxError = Box<dyn StdError + Send + Sync>;
@@ -51,11 +51,17 @@ struct Inner {
     retry_after: Option<Duration>,
     request_id: Option<RequestIdText>,
     source: Option<BoxError>,
+    /// The framework condition the error stands for, if it was made from one: a server
+    /// layer re-resolves it against the router's catalog, wherever the error was built.
+    condition: Option<Condition>,
+    /// Whether the message was set by the application rather than taken from a catalog
+    /// entry; re-resolving a condition keeps such a message.
+    custom_message: bool,
 }
 
 /// A request id as given: text, or the header value a server layer or a response
 /// carried, kept as it is so that taking it costs no copy.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum RequestIdText {
     Text(Cow<'static, str>),
     Header(HeaderValue),
@@ -77,6 +83,8 @@ impl ApiError {
                 retry_after: None,
                 request_id: None,
                 source: None,
+                condition: None,
+                custom_message: false,
             }),
         }
     }
@@ -92,11 +100,63 @@ impl ApiError {
         )
     }
 
-    /// Replaces the message. Default is the catalog entry's message.
+    /// Replaces the message. Default is the catalog entry's message; a message set here
+    /// is kept when the error's condition is resolved against another catalog.
     #[must_use]
     pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
         self.inner.message = message.into();
+        self.inner.custom_message = true;
         self
+    }
+
+    /// Replaces the message with a catalog's, which a later resolution may replace again.
+    pub(crate) fn with_catalog_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        self.inner.message = message.into();
+        self
+    }
+
+    /// Marks the error as standing for a framework condition.
+    pub(crate) fn with_condition(mut self, condition: Condition) -> Self {
+        self.inner.condition = Some(condition);
+        self
+    }
+
+    /// Takes the identity of a catalog entry (status, code, title, documentation URL,
+    /// category and, unless the application set one, message), keeping everything else:
+    /// violations, additional messages, `Retry-After`, request id and source.
+    pub(crate) fn adopt_entry(&mut self, entry: &crate::Entry, message: Cow<'static, str>) {
+        let inner = &mut *self.inner;
+        inner.status = entry.status();
+        inner.code = entry.code().clone();
+        inner.title = Some(entry.message_cow().clone());
+        inner.doc_url = entry.doc_url_cow().cloned();
+        inner.category = entry.category();
+        if !inner.custom_message {
+            inner.message = message;
+        }
+    }
+
+    /// A copy of everything a dialect renders; the internal source, which cannot be
+    /// cloned and is never rendered, is left behind.
+    pub(crate) fn renderable_copy(&self) -> ApiError {
+        let inner = &*self.inner;
+        ApiError {
+            inner: Box::new(Inner {
+                status: inner.status,
+                code: inner.code.clone(),
+                message: inner.message.clone(),
+                title: inner.title.clone(),
+                doc_url: inner.doc_url.clone(),
+                category: inner.category,
+                violations: inner.violations.clone(),
+                messages: inner.messages.clone(),
+                retry_after: inner.retry_after,
+                request_id: inner.request_id.clone(),
+                source: None,
+                condition: inner.condition,
+                custom_message: inner.custom_message,
+            }),
+        }
     }
 
     /// Sets the title, the short summary of the code that does not change between
@@ -251,9 +311,34 @@ impl ApiError {
         }
     }
 
+    /// The framework condition the error was made from, if any. A server layer resolves
+    /// it against the router's catalog, so that `Condition::NotFound.into()` answers with
+    /// the catalog's own not-found code.
+    pub fn condition(&self) -> Option<Condition> {
+        self.inner.condition
+    }
+
     /// The internal cause, if any. No dialect renders it.
     pub fn internal_source(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
         self.inner.source.as_deref()
+    }
+}
+
+impl From<Condition> for ApiError {
+    /// The condition's error in the general catalog, marked with the condition so that
+    /// a server layer (or [`Profile::render`](crate::Profile::render)) answers with the
+    /// code the router's catalog binds to it.
+    ///
+    /// ```
+    /// use apierr::{ApiError, Code, Condition, Profile};
+    ///
+    /// let err: ApiError = Condition::NotFound.into();
+    /// assert_eq!(err.code(), &Code::text("not_found"));
+    /// let rendered = Profile::ERRORS_ARRAY.render(&err);
+    /// assert_eq!(rendered.body, br#"{"errors":[{"errorCode":3001,"message":"entity not found"}]}"#);
+    /// ```
+    fn from(condition: Condition) -> Self {
+        crate::catalog::GENERAL_STATIC.error(condition)
     }
 }
 

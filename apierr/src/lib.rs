@@ -46,8 +46,9 @@
 //! - `catalog_macro`: [`catalog!`], the compile-time-checked declaration.
 //! - `dialect`: the [`Dialect`] trait, the six built-in dialects and [`parse_any`].
 //! - `profile`: [`Profile`], dialect + catalog.
-//! - `scope`: the profile and request id of the request being handled ([`in_scope`]);
-//!   with the `axum` feature, `IntoResponse` for [`ApiError`] rendered in that profile.
+//! - `into_response` (with the `axum` feature): `IntoResponse` for [`ApiError`], which
+//!   carries the error out on its response ([`ErrorResponse`]) for a server layer to
+//!   render in the router's contract.
 //! - [`seeds`]: the catalogs of the seed contracts.
 //! - `docs`: [`Catalog::markdown`].
 
@@ -59,8 +60,9 @@ mod condition;
 mod dialect;
 mod docs;
 mod error;
+#[cfg(feature = "axum")]
+mod into_response;
 mod profile;
-mod scope;
 pub mod seeds;
 mod violation;
 
@@ -73,10 +75,9 @@ pub use crate::dialect::{
     Wrapper, dialect, parse_any,
 };
 pub use crate::error::ApiError;
-pub use crate::profile::Profile;
 #[cfg(feature = "axum")]
-pub use crate::scope::RenderedError;
-pub use crate::scope::{Scope, current_profile, current_request_id, in_scope, in_scope_tracking};
+pub use crate::into_response::ErrorResponse;
+pub use crate::profile::Profile;
 pub use crate::violation::{FieldViolation, ViolationKind, ViolationSupport};
 
 #[doc(hidden)]

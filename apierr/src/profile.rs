@@ -1,5 +1,7 @@
 //! Profiles: a dialect plus a catalog, one API's whole error contract.
 
+use std::sync::Arc;
+
 use http::{HeaderMap, StatusCode};
 
 use crate::seeds::{SEED_000, SEED_002, SEED_003, SEED_004};
@@ -27,15 +29,24 @@ use crate::{
 ///     r#"{"errorCode":400,"message":"'id' does not validate","specificCode":23016,"additionalMessages":["Value must be a whole number"]}"#,
 /// );
 /// ```
-#[derive(Debug, Clone, Copy)]
+///
+/// A profile is cheap to clone: the built-in ones borrow static catalogs, and one over a
+/// catalog built at run time ([`Profile::shared`]) shares it.
+#[derive(Debug, Clone)]
 pub struct Profile {
     name: &'static str,
     dialect: &'static dyn Dialect,
-    catalog: &'static Catalog,
+    catalog: CatalogRef,
 }
 
-/// The general catalog, as a static so that a profile can borrow it for `'static`.
-static GENERAL: Catalog = Catalog::GENERAL;
+/// A catalog a profile speaks: declared statically, or built at run time and shared.
+#[derive(Debug, Clone)]
+enum CatalogRef {
+    Static(&'static Catalog),
+    Shared(Arc<Catalog>),
+}
+
+use crate::catalog::GENERAL_STATIC as GENERAL;
 
 impl Profile {
     /// RFC 9457 problem details with the general catalog (`not_found`, `rate_limited`…):
@@ -59,7 +70,7 @@ impl Profile {
         Profile::SPECIFIC_CODE,
     ];
 
-    /// A profile of one's own.
+    /// A profile of one's own over a catalog declared with [`catalog!`](crate::catalog!).
     pub const fn new(
         name: &'static str,
         dialect: &'static dyn Dialect,
@@ -68,13 +79,39 @@ impl Profile {
         Profile {
             name,
             dialect,
-            catalog,
+            catalog: CatalogRef::Static(catalog),
+        }
+    }
+
+    /// A profile over a catalog built at run time (with [`Catalog::builder`], say from a
+    /// configuration file), shared rather than leaked for `'static`.
+    ///
+    /// ```
+    /// use apierr::{Catalog, Condition, Entry, Problem, Profile};
+    ///
+    /// let catalog = Catalog::builder("loaded")
+    ///     .entry(Entry::new("gone_fishing", 404, "nobody here"))
+    ///     .bind(Condition::NotFound, "gone_fishing")
+    ///     .build()?;
+    /// let profile = Profile::shared("loaded", &Problem, catalog.into());
+    /// assert_eq!(profile.error(Condition::NotFound).message(), "nobody here");
+    /// # Ok::<(), apierr::CatalogError>(())
+    /// ```
+    pub fn shared(
+        name: &'static str,
+        dialect: &'static dyn Dialect,
+        catalog: Arc<Catalog>,
+    ) -> Self {
+        Profile {
+            name,
+            dialect,
+            catalog: CatalogRef::Shared(catalog),
         }
     }
 
     /// The built-in profile with this name.
     pub fn by_name(name: &str) -> Option<Profile> {
-        Profile::ALL.iter().copied().find(|p| p.name == name)
+        Profile::ALL.iter().find(|p| p.name == name).cloned()
     }
 
     /// The profile's name.
@@ -88,13 +125,22 @@ impl Profile {
     }
 
     /// The codes.
-    pub fn catalog(&self) -> &'static Catalog {
-        self.catalog
+    pub fn catalog(&self) -> &Catalog {
+        match &self.catalog {
+            CatalogRef::Static(catalog) => catalog,
+            CatalogRef::Shared(catalog) => catalog,
+        }
     }
 
     /// A new error for a framework condition.
     pub fn error(&self, condition: Condition) -> ApiError {
-        self.catalog.error(condition)
+        self.catalog().error(condition)
+    }
+
+    /// Makes an error built from a bare [`Condition`] speak this profile's catalog (see
+    /// [`Catalog::adopt`]); any other error is returned as it is.
+    pub fn adopt(&self, error: ApiError) -> ApiError {
+        self.catalog().adopt(error)
     }
 
     /// A new error for a condition about fields (see [`Catalog::field_error`]).
@@ -103,12 +149,19 @@ impl Profile {
         condition: Condition,
         violations: impl IntoIterator<Item = FieldViolation>,
     ) -> ApiError {
-        self.catalog.field_error(condition, violations)
+        self.catalog().field_error(condition, violations)
     }
 
-    /// Renders an error in the profile's dialect.
+    /// Renders an error in the profile's dialect. An error made from a bare
+    /// [`Condition`] is rendered with the code this profile's catalog binds to it (on a
+    /// copy: [`Profile::adopt`] an owned error first to spare it).
     pub fn render(&self, error: &ApiError) -> Rendered {
-        self.dialect.render(error)
+        let catalog = self.catalog();
+        if catalog.speaks(error) {
+            self.dialect.render(error)
+        } else {
+            self.dialect.render(&catalog.adopt(error.renderable_copy()))
+        }
     }
 
     /// Parses a response from an API with this contract. The dialect is detected (an API
@@ -116,7 +169,7 @@ impl Profile {
     /// it knows, brings the entry's category, title and documentation URL.
     pub fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
         let error = parse_any(status, headers, body);
-        match self.catalog.resolve(error.code()) {
+        match self.catalog().resolve(error.code()) {
             Some(entry) => {
                 let mut error = error.with_category(entry.category());
                 if error.title().is_none() {
@@ -133,6 +186,6 @@ impl Profile {
 
     /// The catalog as Markdown, with an example body per code in this profile's dialect.
     pub fn docs(&self) -> String {
-        self.catalog.markdown(self.dialect)
+        self.catalog().markdown(self.dialect)
     }
 }

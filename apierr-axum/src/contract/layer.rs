@@ -12,17 +12,36 @@ use super::{Config, Contract};
 /// whole router (`ContractLayer::new(profile).layer(router)`, served with
 /// `axum::ServiceExt::into_make_service`): `Router::layer` would wrap each route on its own
 /// and box every request once more (about 0.45 µs a request in the `stack` benchmark).
-/// It:
 ///
-/// - accepts the caller's `X-Request-Id` (or creates one), echoes it on every response and
-///   in error bodies where the dialect has a place for it;
-/// - renders every [`ApiError`](apierr::ApiError) and extractor rejection in the profile;
-/// - answers an `Accept` that excludes JSON with 406;
-/// - turns any other error response (axum's bare 405 with `Allow`, a 404 fallback, a 413
-///   from a body limit) into the profile's condition for its status, keeping its headers;
-/// - turns a panic into a 500 without internal detail, and a handler that runs past the
-///   timeout into the catalog's timeout error; both are logged with the request id, as is
-///   the internal source of every 5xx.
+/// On the way in, it gives the request its context: the caller's `X-Request-Id` when it
+/// is 1–128 visible ASCII characters, else a new one (set on the request too), and the
+/// profile, both as a [`RequestContract`](crate::RequestContract) extension. An enclosing
+/// contract layer's id is kept, so nested layers agree on one id. Every log line of the
+/// request carries the id through a `tracing` span.
+///
+/// On the way out, it renders at the edge:
+///
+/// - an [`ApiError`](apierr::ApiError) a response carries (handlers return them, extractors
+///   reject with them, wherever they were built) in the profile, a framework
+///   [`Condition`](apierr::Condition) resolved against the profile's catalog, with the
+///   request id in the body where the dialect has a place for it;
+/// - any other error response (axum's bare 405 with `Allow`, a 413 from a body limit, a
+///   502 from a proxy) as the profile's condition of the same status, keeping only the
+///   headers that carry meaning (`Allow`, `WWW-Authenticate`, `Retry-After`, `Vary`, the
+///   request id, the rate-limit headers);
+/// - a success in the envelope where the dialect wraps successes (seed 000);
+/// - `X-Request-Id` on every response.
+///
+/// It also answers an `Accept` that excludes JSON with 406, a panic with a 500 without
+/// internal detail, and a handler that runs past the timeout with the catalog's timeout
+/// condition; both are logged, as is the internal source of every 5xx.
+///
+/// Panics and timeouts are caught here rather than by tower-http's `CatchPanic` and
+/// `Timeout`: `CatchPanic` boxes every response body once more (an allocation a request)
+/// and `Timeout` answers an empty 408 or a fixed status, which would read as the client's
+/// timeout instead of the catalog's; doing both in this future costs no extra layer.
+/// Request ids are not tower-http's `SetRequestId` either: it keeps any caller value, of
+/// any length, where this layer bounds and checks it.
 ///
 /// ```
 /// use apierr::Profile;
@@ -68,7 +87,7 @@ impl ContractLayer {
 
     fn with(self, f: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config {
-            profile: self.config.profile,
+            profile: self.config.profile.clone(),
             timeout: self.config.timeout,
             check_accept: self.config.check_accept,
         };

@@ -1,19 +1,22 @@
-//! The contract layer: every response of the router in its profile.
+//! The contract layer: every response of the router in its profile, rendered at the edge.
 
+mod context;
 mod future;
 mod layer;
+mod render;
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use apierr::{Condition, Profile, Scope};
+use apierr::{ApiError, Condition, Profile};
 use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::HeaderValue;
 use http::header::ACCEPT;
 use tower_service::Service;
 
+pub use self::context::RequestContract;
 pub use self::future::ResponseFuture;
 pub use self::layer::ContractLayer;
 use crate::RequestId;
@@ -46,31 +49,49 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
-        let scope = Scope {
-            profile: self.config.profile,
-            request_id: Some(RequestId::from_headers(req.headers()).0),
-        };
-        if self.config.check_accept && !accepts_json(req.headers().get(ACCEPT)) {
-            let response = apierr::in_scope(&scope, || {
-                self.config
-                    .profile
-                    .error(Condition::NotAcceptable)
-                    .into_response()
-            });
-            return ResponseFuture::ready(response, scope);
-        }
-        let (inner, rendered) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            apierr::in_scope_tracking(&scope, || self.inner.call(req))
-        })) {
-            Ok(called) => called,
-            Err(panic) => {
-                let response = future::panic_response(&scope, panic);
-                return ResponseFuture::ready(response, scope);
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        // An outer contract layer has named the request already: one request, one id.
+        let request_id = match req.extensions().get::<RequestContract>() {
+            Some(outer) => outer.request_id().clone(),
+            None => {
+                let (id, fresh) = RequestId::from_headers_or_new(req.headers());
+                if fresh {
+                    // Inner services (and anything they call) see the id the caller will.
+                    req.headers_mut()
+                        .insert(crate::REQUEST_ID, id.header_value().clone());
+                }
+                id
             }
         };
-        ResponseFuture::new(inner, scope, self.config.timeout, rendered)
+        let contract = RequestContract::new(self.config.profile.clone(), request_id);
+        // At error level so that every line a request logs, whatever the filter lets
+        // through, carries its id; with no subscriber interested it costs a load.
+        let span = tracing::error_span!("request", id = %contract.request_id());
+        if self.config.check_accept && !accepts_json(req.headers().get(ACCEPT)) {
+            let response = contract.response(Condition::NotAcceptable.into());
+            return ResponseFuture::ready(response, contract, span);
+        }
+        req.extensions_mut().insert(contract.clone());
+        let called = {
+            let _entered = span.enter();
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.inner.call(req)))
+        };
+        match called {
+            Ok(inner) => ResponseFuture::new(inner, contract, span, self.config.timeout),
+            Err(panic) => {
+                let response = {
+                    let _entered = span.enter();
+                    future::panic_response(&contract, panic)
+                };
+                ResponseFuture::ready(response, contract, span)
+            }
+        }
     }
+}
+
+/// The error of a handler that panicked or timed out, or of a future polled again.
+fn internal(contract: &RequestContract, condition: Condition) -> Response {
+    contract.response(ApiError::from(condition))
 }
 
 /// Whether an `Accept` header admits a JSON body (any JSON type, `*/*`, `application/*`

@@ -14,17 +14,18 @@ pub use self::path::Path;
 pub use self::query::Query;
 pub use self::valid::Valid;
 
-/// An error of the current request's profile.
+/// The error of a condition; the contract layer resolves it in the router's catalog.
 pub(crate) fn condition(condition: Condition) -> ApiError {
-    apierr::current_profile().error(condition)
+    ApiError::from(condition)
 }
 
-/// An error of the current request's profile about fields.
+/// The error of a condition about fields; the contract layer resolves it in the
+/// router's catalog (whose message may name the first field).
 pub(crate) fn field_condition(
     condition: Condition,
     violations: impl IntoIterator<Item = FieldViolation>,
 ) -> ApiError {
-    apierr::current_profile().field_error(condition, violations)
+    ApiError::from(condition).with_violations(violations)
 }
 
 /// Turns a data error from serde (wrong type, missing or unknown field) at `path` into

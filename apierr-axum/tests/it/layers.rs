@@ -47,8 +47,7 @@ fn app(profile: Profile) -> Router {
             "/fails",
             get(|| async {
                 Err::<(), ApiError>(
-                    apierr::current_profile()
-                        .error(Condition::Internal)
+                    ApiError::from(Condition::Internal)
                         .with_source(std::io::Error::other("disk full on db-3")),
                 )
             }),
@@ -61,9 +60,9 @@ fn app(profile: Profile) -> Router {
 async fn a_panic_is_a_500_without_internal_detail() {
     // Scenario: a handler panics; the caller gets the catalog's internal error, no detail.
     for profile in Profile::ALL {
-        let base = serve(app(*profile)).await;
+        let base = serve(app(profile.clone())).await;
         let r = reqwest::get(format!("{base}/panic")).await.unwrap();
-        let (status, headers, body, error) = read(*profile, r).await;
+        let (status, headers, body, error) = read(profile, r).await;
         let entry = profile.catalog().condition(Condition::Internal);
         assert_eq!(status, entry.status().as_u16());
         assert_eq!(error.code(), entry.code());
@@ -80,7 +79,7 @@ async fn an_internal_source_is_never_rendered() {
     // Scenario: a handler's 5xx with a cause shows the catalog message only.
     let base = serve(app(Profile::PROBLEM)).await;
     let (status, _, body, _) = read(
-        Profile::PROBLEM,
+        &Profile::PROBLEM,
         reqwest::get(format!("{base}/fails")).await.unwrap(),
     )
     .await;
@@ -97,7 +96,7 @@ async fn a_slow_handler_gets_the_timeout_condition() {
                 "/slow",
                 get(|| async { tokio::time::sleep(Duration::from_secs(3600)).await }),
             )
-            .layer(ContractLayer::new(*profile).timeout(Duration::from_secs(5)));
+            .layer(ContractLayer::new(profile.clone()).timeout(Duration::from_secs(5)));
         let request = http::Request::get("/slow")
             .body(axum::body::Body::empty())
             .unwrap();
@@ -120,7 +119,7 @@ async fn path_and_query_rejections_name_the_parameter() {
     // Scenario: /items/abc and ?limit=999 are invalid parameters naming id and limit.
     let base = serve(app(Profile::ERRORS_ARRAY)).await;
     let (status, _, body, error) = read(
-        Profile::ERRORS_ARRAY,
+        &Profile::ERRORS_ARRAY,
         reqwest::get(format!("{base}/items/abc")).await.unwrap(),
     )
     .await;
@@ -128,7 +127,7 @@ async fn path_and_query_rejections_name_the_parameter() {
     assert_eq!(error.code(), &Code::numeric(5000));
     assert_eq!(error.violations()[0].field(), "id", "{body}");
     let (_, _, body, error) = read(
-        Profile::ERRORS_ARRAY,
+        &Profile::ERRORS_ARRAY,
         reqwest::get(format!("{base}/items?limit=999"))
             .await
             .unwrap(),
@@ -136,7 +135,7 @@ async fn path_and_query_rejections_name_the_parameter() {
     .await;
     assert_eq!(error.violations()[0].field(), "limit", "{body}");
     let (_, _, _, error) = read(
-        Profile::ERRORS_ARRAY,
+        &Profile::ERRORS_ARRAY,
         reqwest::get(format!("{base}/items")).await.unwrap(),
     )
     .await;
@@ -148,7 +147,7 @@ async fn foreign_error_responses_are_rendered_in_the_contract() {
     // Scenario: a handler answering a bare 409 text gets the contract's already-exists body.
     let base = serve(app(Profile::NESTED)).await;
     let (status, headers, body, error) = read(
-        Profile::NESTED,
+        &Profile::NESTED,
         reqwest::get(format!("{base}/conflict")).await.unwrap(),
     )
     .await;
@@ -231,7 +230,7 @@ async fn auth_answers_carry_rfc_6750_challenges() {
                 .post(|| async { "written" }),
         )
         .route_layer(RequireAuthLayer::new(Toy))
-        .layer(ContractLayer::new(profile));
+        .layer(ContractLayer::new(profile.clone()));
     let base = serve(router).await;
     let client = reqwest::Client::new();
     let r = client
@@ -250,7 +249,7 @@ async fn auth_answers_carry_rfc_6750_challenges() {
     assert_eq!(r.status(), 200);
 
     let (status, headers, _, error) = read(
-        profile,
+        &profile,
         client.get(format!("{base}/me")).send().await.unwrap(),
     )
     .await;
@@ -261,7 +260,7 @@ async fn auth_answers_carry_rfc_6750_challenges() {
     assert_eq!(headers["www-authenticate"], "Bearer realm=\"api\"");
 
     let (status, headers, _, error) = read(
-        profile,
+        &profile,
         client
             .get(format!("{base}/me"))
             .bearer_auth("old")
@@ -279,7 +278,7 @@ async fn auth_answers_carry_rfc_6750_challenges() {
     );
 
     let (status, headers, _, error) = read(
-        profile,
+        &profile,
         client
             .post(format!("{base}/me"))
             .bearer_auth("ro")
@@ -297,7 +296,7 @@ async fn auth_answers_carry_rfc_6750_challenges() {
     );
 
     let (status, _, _, error) = read(
-        profile,
+        &profile,
         client
             .get(format!("{base}/me"))
             .bearer_auth("gone")
@@ -308,7 +307,7 @@ async fn auth_answers_carry_rfc_6750_challenges() {
     .await;
     assert_eq!((status, error.code()), (403, &Code::text("key_revoked")));
     let (_, _, _, error) = read(
-        profile,
+        &profile,
         client
             .get(format!("{base}/me"))
             .bearer_auth("ended")
@@ -319,7 +318,7 @@ async fn auth_answers_carry_rfc_6750_challenges() {
     .await;
     assert_eq!(error.code(), &Code::text("session_expired"));
     let (_, _, _, error) = read(
-        profile,
+        &profile,
         client
             .get(format!("{base}/me"))
             .header("authorization", "Basic abc")
@@ -379,7 +378,7 @@ async fn staleness_uses_the_injected_clock() {
     assert_eq!(r.text().await.unwrap(), "fresh");
     *now.lock().unwrap() += Duration::from_secs(600);
     let (status, _, body, error) = read(
-        Profile::SPECIFIC_CODE,
+        &Profile::SPECIFIC_CODE,
         client
             .get(format!("{base}/"))
             .header("ivvydate", "2000-06-01 00:00:00")

@@ -15,7 +15,7 @@ pub(crate) async fn serve(router: Router) -> String {
 
 /// Reads a response back through `profile`.
 pub(crate) async fn read(
-    profile: Profile,
+    profile: &Profile,
     r: reqwest::Response,
 ) -> (u16, http::HeaderMap, String, apierr::ApiError) {
     let status = r.status();

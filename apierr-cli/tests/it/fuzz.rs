@@ -17,7 +17,7 @@ fn fixture() -> &'static (Runtime, Vec<Server>) {
         let servers = rt.block_on(async {
             let mut servers = Vec::new();
             for p in Profile::ALL {
-                servers.push(Server::start(*p, Backend::Sqlite).await);
+                servers.push(Server::start(p.clone(), Backend::Sqlite).await);
             }
             servers
         });

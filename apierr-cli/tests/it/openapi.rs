@@ -8,7 +8,7 @@ use crate::support::{Backend, Server};
 async fn every_operation_documents_its_errors() {
     // Scenario: /openapi.json lists, per operation, each error status with catalog examples.
     for profile in Profile::ALL {
-        let s = Server::start(*profile, Backend::Sqlite).await;
+        let s = Server::start(profile.clone(), Backend::Sqlite).await;
         let doc: serde_json::Value = s
             .get("/openapi.json")
             .send()
@@ -24,7 +24,7 @@ async fn every_operation_documents_its_errors() {
         let create = &doc["paths"]["/accounts"]["post"]["responses"];
         let exists = profile.catalog().condition(Condition::AlreadyExists);
         let response = &create[exists.status().as_u16().to_string()];
-        let content = &response["content"][profile.dialect().content_type()];
+        let content = &response["content"][profile.dialect().content_type().to_str().unwrap()];
         let example = &content["examples"]["already_exists"]["value"];
         let parsed = profile.parse(
             exists.status(),

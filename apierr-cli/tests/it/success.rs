@@ -162,7 +162,7 @@ async fn the_same_child_twice_is_already_reported() {
 async fn pages_carry_their_total() {
     // Scenario: a paged list: X-Total-Count, or resultCount/totalCount in the envelope.
     for profile in [apierr::Profile::PROBLEM, apierr::Profile::WRAPPER] {
-        let s = Server::start(profile, Backend::Sqlite).await;
+        let s = Server::start(profile.clone(), Backend::Sqlite).await;
         for i in 0..5 {
             let body =
                 format!(r#"{{"email": "p{i}@example.com", "first_name": "P", "last_name": "Q"}}"#);

@@ -103,7 +103,7 @@ impl Server {
     ) -> Server {
         let offset = Arc::new(AtomicU64::new(0));
         let mut config = apierr_cli::Config::new(database(backend).await);
-        config.profile = profile;
+        config.profile = profile.clone();
         let clock_offset = offset.clone();
         config.clock = Arc::new(move || {
             SystemTime::now() + Duration::from_secs(clock_offset.load(Ordering::Relaxed))
@@ -260,7 +260,7 @@ where
 {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for profile in Profile::ALL {
-            scenario(Server::start(*profile, backend).await).await;
+            scenario(Server::start(profile.clone(), backend).await).await;
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use http::{HeaderMap, StatusCode};
 
-use super::json::{Array, Object};
+use super::json::{self, Object};
 use super::wire::Wire;
 use super::{Dialect, parse_with};
 use crate::{ApiError, Code, ViolationKind, ViolationSupport};
@@ -30,35 +30,32 @@ impl Dialect for ErrorsArray {
     }
 
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
-        let mut body = Object::new(out);
-        let mut items = body.array("errors");
-        // Every element opens with the error's code and message.
-        fn item<'i>(items: &'i mut Array<'_>, e: &ApiError) -> Object<'i> {
-            let mut item = items.object();
-            item.code("errorCode", e.code()).str("message", e.message());
-            item
-        }
-        if e.violations().is_empty() {
-            item(&mut items, e).end();
-        }
-        for v in e.violations() {
-            let mut item = item(&mut items, e);
-            item.str("subject", v.field())
-                .str("subjectType", v.kind().as_str());
-            if v.message() != e.message() {
-                item.str("detail", v.message());
-            }
-            item.end();
-        }
-        for m in e.additional_messages() {
-            items
-                .object()
-                .code("errorCode", e.code())
-                .str("message", m)
-                .end();
-        }
-        items.end();
-        body.end();
+        json::object(out, |body| {
+            body.array("errors", |items| {
+                // Every element opens with the error's code and message.
+                let head = |item: &mut Object<'_>| {
+                    item.code("errorCode", e.code()).str("message", e.message());
+                };
+                if e.violations().is_empty() {
+                    items.object(head);
+                }
+                for v in e.violations() {
+                    items.object(|item| {
+                        head(item);
+                        item.str("subject", v.field())
+                            .str("subjectType", v.kind().as_str());
+                        if v.message() != e.message() {
+                            item.str("detail", v.message());
+                        }
+                    });
+                }
+                for m in e.additional_messages() {
+                    items.object(|item| {
+                        item.code("errorCode", e.code()).str("message", m);
+                    });
+                }
+            });
+        });
     }
 
     fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {

@@ -5,23 +5,26 @@
 //! once for characters that need escaping, takes about half the instructions serde's
 //! serializer spends on the same bodies (`benches/instructions.py apierr dialects`), and
 //! rendering is paid on every error response. The output is byte for byte what
-//! `serde_json` writes: the same escapes, no whitespace.
+//! `serde_json` writes: the same escapes, no whitespace. Objects and arrays are written
+//! by closures, closed when the closure returns, so a body is always well formed.
 
 use crate::Code;
 
-/// Writes an object member by member; [`Object::end`] closes it.
+/// Writes one JSON object: `fill` writes its members, and the object is closed when
+/// `fill` returns, so that no path can leave it open.
+pub(crate) fn object(out: &mut Vec<u8>, fill: impl FnOnce(&mut Object<'_>)) {
+    out.push(b'{');
+    fill(&mut Object { out, empty: true });
+    out.push(b'}');
+}
+
+/// The members of an object being written (see [`object`]).
 pub(crate) struct Object<'o> {
     out: &'o mut Vec<u8>,
     empty: bool,
 }
 
-impl<'o> Object<'o> {
-    /// Opens an object.
-    pub(crate) fn new(out: &'o mut Vec<u8>) -> Self {
-        out.push(b'{');
-        Object { out, empty: true }
-    }
-
+impl Object<'_> {
     /// Writes `"key":`, after a comma unless it is the first member. Keys are literals
     /// of the dialects and never need escaping.
     #[inline]
@@ -88,49 +91,48 @@ impl<'o> Object<'o> {
     ) -> &mut Self {
         let mut values = values.into_iter().peekable();
         if values.peek().is_some() {
-            self.key(key);
-            let mut list = Array::new(self.out);
-            for value in values {
-                list.str(value);
-            }
-            list.end();
+            self.array(key, |list| values.for_each(|value| list.str(value)));
         }
         self
     }
 
-    /// An object member; the caller closes it with [`Object::end`].
+    /// An object member whose members `fill` writes; closed when `fill` returns.
     #[inline]
-    pub(crate) fn object(&mut self, key: &'static str) -> Object<'_> {
+    pub(crate) fn object(
+        &mut self,
+        key: &'static str,
+        fill: impl FnOnce(&mut Object<'_>),
+    ) -> &mut Self {
         self.key(key);
-        Object::new(self.out)
+        object(self.out, fill);
+        self
     }
 
-    /// An array member; the caller closes it with [`Array::end`].
+    /// An array member whose elements `fill` writes; closed when `fill` returns.
     #[inline]
-    pub(crate) fn array(&mut self, key: &'static str) -> Array<'_> {
+    pub(crate) fn array(
+        &mut self,
+        key: &'static str,
+        fill: impl FnOnce(&mut Array<'_>),
+    ) -> &mut Self {
         self.key(key);
-        Array::new(self.out)
-    }
-
-    /// Closes the object.
-    #[inline]
-    pub(crate) fn end(&mut self) {
-        self.out.push(b'}');
+        self.out.push(b'[');
+        fill(&mut Array {
+            out: self.out,
+            empty: true,
+        });
+        self.out.push(b']');
+        self
     }
 }
 
-/// Writes an array element by element; [`Array::end`] closes it.
+/// The elements of an array being written (see [`Object::array`]).
 pub(crate) struct Array<'o> {
     out: &'o mut Vec<u8>,
     empty: bool,
 }
 
-impl<'o> Array<'o> {
-    fn new(out: &'o mut Vec<u8>) -> Self {
-        out.push(b'[');
-        Array { out, empty: true }
-    }
-
+impl Array<'_> {
     #[inline]
     fn comma(&mut self) {
         if !self.empty {
@@ -145,15 +147,10 @@ impl<'o> Array<'o> {
         string(self.out, value);
     }
 
-    /// An object element; the caller closes it with [`Object::end`].
-    pub(crate) fn object(&mut self) -> Object<'_> {
+    /// An object element whose members `fill` writes; closed when `fill` returns.
+    pub(crate) fn object(&mut self, fill: impl FnOnce(&mut Object<'_>)) {
         self.comma();
-        Object::new(self.out)
-    }
-
-    /// Closes the array.
-    pub(crate) fn end(&mut self) {
-        self.out.push(b']');
+        object(self.out, fill);
     }
 }
 
@@ -301,18 +298,21 @@ mod tests {
     fn objects_and_arrays_nest() {
         // Scenario: members in order, commas between them, nothing for empty lists.
         let mut out = Vec::new();
-        let mut o = Object::new(&mut out);
-        o.str("a", "x").num("n", 7).null("z").strs("none", []);
-        {
-            let mut list = o.array("l");
-            list.object().code("c", &Code::text("t")).end();
-            list.object().code("c", &Code::numeric(2)).end();
-            list.end();
-        }
-        o.strs("m", ["p", "q"]).end();
+        object(&mut out, |o| {
+            o.str("a", "x").num("n", 7).null("z").strs("none", []);
+            o.array("l", |list| {
+                list.object(|i| {
+                    i.code("c", &Code::text("t"));
+                });
+                list.object(|i| {
+                    i.code("c", &Code::numeric(2)).object("empty", |_| {});
+                });
+            });
+            o.strs("m", ["p", "q"]);
+        });
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{"a":"x","n":7,"z":null,"l":[{"c":"t"},{"c":2}],"m":["p","q"]}"#
+            r#"{"a":"x","n":7,"z":null,"l":[{"c":"t"},{"c":2,"empty":{}}],"m":["p","q"]}"#
         );
     }
 }

@@ -28,8 +28,9 @@ use self::wire::{ErrorMember, StatusMember, Str, Wire};
 use crate::error::reason_phrase;
 use crate::{ApiError, Code, ViolationSupport};
 
-/// `application/json`, the content type of every dialect but `problem`.
-pub(crate) const JSON: &str = "application/json";
+/// `application/json`, the content type of every dialect but `problem`, made at compile
+/// time.
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The header a request id travels in when the body has no place for it.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -48,8 +49,12 @@ pub trait Dialect: fmt::Debug + Send + Sync {
     /// How many field violations the format can carry.
     fn violations(&self) -> ViolationSupport;
 
-    /// The `Content-Type` of an error body.
-    fn content_type(&self) -> &'static str {
+    /// The `Content-Type` of an error body. Default is `application/json`.
+    ///
+    /// A header value rather than text, so that a dialect states it once, checked when
+    /// it is made (`HeaderValue::from_static` at compile time), and rendering costs no
+    /// check per response.
+    fn content_type(&self) -> HeaderValue {
         JSON
     }
 
@@ -124,7 +129,7 @@ pub struct Rendered {
     /// The HTTP status.
     pub status: StatusCode,
     /// The `Content-Type` of the body.
-    pub content_type: &'static str,
+    pub content_type: HeaderValue,
     /// `Retry-After` in whole seconds, when the error has one.
     pub retry_after: Option<u64>,
     /// The body.
@@ -132,28 +137,10 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// The `Content-Type` as a header value. The built-in dialects' types are made at
-    /// compile time; checking a type's bytes at run time would cost more than writing
-    /// a small body.
-    ///
-    /// # Panics
-    ///
-    /// If a custom dialect's [`Dialect::content_type`] is not a valid header value: a
-    /// programming error that its first render shows, never a matter of request input.
-    pub fn content_type_value(&self) -> HeaderValue {
-        const PROBLEM: HeaderValue = HeaderValue::from_static(problem::CONTENT_TYPE);
-        const PLAIN_JSON: HeaderValue = HeaderValue::from_static(JSON);
-        match self.content_type {
-            problem::CONTENT_TYPE => PROBLEM,
-            JSON => PLAIN_JSON,
-            other => HeaderValue::from_static(other),
-        }
-    }
-
     /// `Content-Type`, and `Retry-After` when set.
     pub fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(2);
-        headers.insert(CONTENT_TYPE, self.content_type_value());
+        headers.insert(CONTENT_TYPE, self.content_type.clone());
         if let Some(secs) = self.retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(secs));
         }
@@ -171,7 +158,7 @@ impl Rendered {
 }
 
 /// `Retry-After` is whole seconds; round up so that a client never comes back early.
-fn retry_after_secs(after: Duration) -> u64 {
+pub(crate) fn retry_after_secs(after: Duration) -> u64 {
     after.as_secs() + u64::from(after.subsec_nanos() > 0)
 }
 

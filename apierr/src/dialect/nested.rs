@@ -2,7 +2,7 @@
 
 use http::{HeaderMap, StatusCode};
 
-use super::json::Object;
+use super::json;
 use super::violations::{self, Spelling};
 use super::wire::{self, ErrorMember, Str, Wire, messages};
 use super::{Dialect, parse_with};
@@ -39,20 +39,20 @@ impl Dialect for Nested {
     }
 
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
-        let mut body = Object::new(out);
-        let mut error = body.object("error");
-        error.code("code", e.code()).str("message", e.message());
-        let messages = e.additional_messages();
-        if !e.violations().is_empty() || !messages.is_empty() || e.request_id().is_some() {
-            let mut extra = error.object("extra");
-            violations::write(&mut extra, "invalid-params", e.violations(), &SPELLING);
-            extra
-                .strs("messages", messages.iter().map(|m| &**m))
-                .opt_str("request_id", e.request_id())
-                .end();
-        }
-        error.end();
-        body.end();
+        json::object(out, |body| {
+            body.object("error", |error| {
+                error.code("code", e.code()).str("message", e.message());
+                let messages = e.additional_messages();
+                if !e.violations().is_empty() || !messages.is_empty() || e.request_id().is_some() {
+                    error.object("extra", |extra| {
+                        violations::write(extra, "invalid-params", e.violations(), &SPELLING);
+                        extra
+                            .strs("messages", messages.iter().map(|m| &**m))
+                            .opt_str("request_id", e.request_id());
+                    });
+                }
+            });
+        });
     }
 
     fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {

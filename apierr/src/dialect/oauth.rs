@@ -2,7 +2,7 @@
 
 use http::{HeaderMap, StatusCode};
 
-use super::json::Object;
+use super::json;
 use super::wire::{ErrorMember, Wire};
 use super::{Dialect, parse_with};
 use crate::{ApiError, Code, ViolationSupport};
@@ -51,13 +51,14 @@ impl Dialect for OAuth {
 }
 
 pub(crate) fn write_body(e: &ApiError, out: &mut Vec<u8>) {
-    let mut o = Object::new(out);
-    match e.code() {
-        Code::Text(_) => o.code("error", e.code()),
-        // RFC 6749 error codes are strings.
-        Code::Numeric(n) => o.str("error", itoa::Buffer::new().format(*n)),
-    };
-    o.str("error_description", e.message()).end();
+    json::object(out, |o| {
+        match e.code() {
+            Code::Text(_) => o.code("error", e.code()),
+            // RFC 6749 error codes are strings.
+            Code::Numeric(n) => o.str("error", itoa::Buffer::new().format(*n)),
+        };
+        o.str("error_description", e.message());
+    });
 }
 
 /// Whether an error is a token error that takes the OAuth form.

@@ -1,8 +1,8 @@
 //! RFC 9457 problem details, the default dialect.
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::json::Object;
+use super::json;
 use super::violations::{self, Spelling};
 use super::wire::{self, Wire, messages};
 use super::{Dialect, parse_with};
@@ -11,6 +11,9 @@ use crate::{ApiError, Code, ViolationKind, ViolationSupport};
 
 /// The media type of RFC 9457 problem details.
 pub(crate) const CONTENT_TYPE: &str = "application/problem+json";
+
+/// [`CONTENT_TYPE`] as a header value, made at compile time.
+const CONTENT_TYPE_VALUE: HeaderValue = HeaderValue::from_static(CONTENT_TYPE);
 
 /// RFC 9457's type for a problem with no documentation of its own.
 const ABOUT_BLANK: &str = "about:blank";
@@ -45,8 +48,8 @@ impl Dialect for Problem {
         ViolationSupport::All
     }
 
-    fn content_type(&self) -> &'static str {
-        CONTENT_TYPE
+    fn content_type(&self) -> HeaderValue {
+        CONTENT_TYPE_VALUE
     }
 
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
@@ -54,16 +57,16 @@ impl Dialect for Problem {
             Some(url) => (url, e.title().unwrap_or(e.message())),
             None => (ABOUT_BLANK, reason_phrase(e.status())),
         };
-        let mut o = Object::new(out);
-        o.str("type", type_uri)
-            .str("title", title)
-            .num("status", u32::from(e.status().as_u16()))
-            .str("detail", e.message())
-            .code("code", e.code())
-            .opt_str("request_id", e.request_id());
-        violations::write(&mut o, "errors", e.violations(), &SPELLING);
-        o.strs("messages", e.additional_messages().iter().map(|m| &**m))
-            .end();
+        json::object(out, |o| {
+            o.str("type", type_uri)
+                .str("title", title)
+                .num("status", u32::from(e.status().as_u16()))
+                .str("detail", e.message())
+                .code("code", e.code())
+                .opt_str("request_id", e.request_id());
+            violations::write(o, "errors", e.violations(), &SPELLING);
+            o.strs("messages", e.additional_messages().iter().map(|m| &**m));
+        });
     }
 
     fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {

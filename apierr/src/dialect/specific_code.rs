@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, StatusCode};
 
-use super::json::Object;
+use super::json;
 use super::wire::{Str, Wire, messages};
 use super::{Dialect, parse_with};
 use crate::error::reason_phrase;
@@ -55,19 +55,19 @@ impl Dialect for SpecificCode {
             // mistake for it.
             (!said || !e.additional_messages().is_empty()).then(|| v.message())
         });
-        let mut o = Object::new(out);
-        o.num("errorCode", u32::from(status))
-            .str("message", e.message());
-        if e.code() != &Code::Numeric(u32::from(status)) {
-            o.code("specificCode", e.code());
-        }
-        o.strs(
-            "additionalMessages",
-            reason
-                .into_iter()
-                .chain(e.additional_messages().iter().map(|m| &**m)),
-        )
-        .end();
+        json::object(out, |o| {
+            o.num("errorCode", u32::from(status))
+                .str("message", e.message());
+            if e.code() != &Code::Numeric(u32::from(status)) {
+                o.code("specificCode", e.code());
+            }
+            o.strs(
+                "additionalMessages",
+                reason
+                    .into_iter()
+                    .chain(e.additional_messages().iter().map(|m| &**m)),
+            );
+        });
     }
 
     fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {

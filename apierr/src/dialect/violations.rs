@@ -26,15 +26,15 @@ pub(crate) fn write(
     if violations.is_empty() && !spelling.always {
         return;
     }
-    let mut list = o.array(key);
-    for v in violations {
-        let mut item = list.object();
-        item.str("field", v.field())
-            .str(spelling.reason, v.message());
-        if !(spelling.body_implicit && v.kind() == &ViolationKind::Body) {
-            item.str("in", v.kind().as_str());
+    o.array(key, |list| {
+        for v in violations {
+            list.object(|item| {
+                item.str("field", v.field())
+                    .str(spelling.reason, v.message());
+                if !(spelling.body_implicit && v.kind() == &ViolationKind::Body) {
+                    item.str("in", v.kind().as_str());
+                }
+            });
         }
-        item.end();
-    }
-    list.end();
+    });
 }

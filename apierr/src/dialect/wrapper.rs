@@ -2,7 +2,7 @@
 
 use http::{HeaderMap, StatusCode};
 
-use super::json::Object;
+use super::json;
 use super::violations::{self, Spelling};
 use super::wire::{self, StatusMember, Str, Wire, messages};
 use super::{Dialect, oauth, parse_with};
@@ -50,20 +50,20 @@ impl Dialect for Wrapper {
         if oauth::is_oauth_code(e.code()) {
             return oauth::write_body(e, out);
         }
-        let mut o = Object::new(out);
-        o.str("message", e.message())
-            .str("status", FAIL)
-            .code("code", e.code())
-            .opt_str("requestId", e.request_id())
-            .null("entity");
-        violations::write(&mut o, "validationErrors", e.violations(), &SPELLING);
-        o.strs(
-            "additionalMessages",
-            e.additional_messages().iter().map(|m| &**m),
-        )
-        .num("resultCount", 0)
-        .num("totalCount", 0)
-        .end();
+        json::object(out, |o| {
+            o.str("message", e.message())
+                .str("status", FAIL)
+                .code("code", e.code())
+                .opt_str("requestId", e.request_id())
+                .null("entity");
+            violations::write(o, "validationErrors", e.violations(), &SPELLING);
+            o.strs(
+                "additionalMessages",
+                e.additional_messages().iter().map(|m| &**m),
+            )
+            .num("resultCount", 0)
+            .num("totalCount", 0);
+        });
     }
 
     fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ApiError> {

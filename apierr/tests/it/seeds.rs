@@ -5,7 +5,7 @@ use apierr::{ApiError, Condition, FieldViolation, Profile, ViolationKind};
 use crate::{minify, text};
 
 /// Renders `error` under `profile` and checks status and body against the seed's example.
-fn assert_seed(profile: Profile, error: &ApiError, status: u16, seed_body: &str) {
+fn assert_seed(profile: &Profile, error: &ApiError, status: u16, seed_body: &str) {
     let rendered = profile.render(error);
     assert_eq!(rendered.status.as_u16(), status, "status of {seed_body}");
     assert_eq!(text(&rendered.body), minify(seed_body));
@@ -18,7 +18,7 @@ fn seed_000_token_error_is_in_oauth_form() {
         .error(Condition::ExpiredToken)
         .with_message("Invalid access token: eyJhbGciOiJSUzIi.......3gZthv7Y");
     assert_seed(
-        Profile::WRAPPER,
+        &Profile::WRAPPER,
         &e,
         401,
         r#"{
@@ -63,7 +63,7 @@ fn seed_002_examples() {
         ],
     );
     assert_seed(
-        p,
+        &p,
         &validation,
         400,
         r#"{
@@ -92,13 +92,13 @@ fn seed_002_examples() {
         .error(Condition::ExpiredToken)
         .with_message("Public token expired: 48427a36d43c4d5aa6324bc06c692456");
     assert_seed(
-        p,
+        &p,
         &expired,
         401,
         r#"{"error": {"code": "expired_token", "message": "Public token expired: 48427a36d43c4d5aa6324bc06c692456"}}"#,
     );
     assert_seed(
-        p,
+        &p,
         &p.error(Condition::InvalidToken),
         403,
         r#"{"error": {"code": "incorrect_token", "message": "Token is invalid"}}"#,
@@ -111,7 +111,7 @@ fn seed_003_examples() {
     // Scenario: seed 003's two example bodies, from its errors-array profile.
     let p = Profile::ERRORS_ARRAY;
     assert_seed(
-        p,
+        &p,
         &p.error(Condition::NotFound),
         404,
         r#"{"errors":[{"errorCode":3001, "message":"entity not found"}]}"#,
@@ -121,7 +121,7 @@ fn seed_003_examples() {
         [FieldViolation::parameter("firstName", "validation error")],
     );
     assert_seed(
-        p,
+        &p,
         &validation,
         400,
         r#"{"errors":[{"errorCode":5000, "message":"validation error", "subject":"firstName", "subjectType":"parameter"}]}"#,
@@ -133,7 +133,7 @@ fn seed_004_examples() {
     // Scenario: seed 004's three exceptions, from its specific-code profile.
     let p = Profile::SPECIFIC_CODE;
     assert_seed(
-        p,
+        &p,
         &p.error(Condition::StaleRequest),
         401,
         r#"{
@@ -150,7 +150,7 @@ fn seed_004_examples() {
         )],
     );
     assert_seed(
-        p,
+        &p,
         &invalid,
         400,
         r#"{
@@ -165,7 +165,7 @@ fn seed_004_examples() {
         [FieldViolation::parameter("id", "is required")],
     );
     assert_seed(
-        p,
+        &p,
         &missing,
         400,
         r#"{

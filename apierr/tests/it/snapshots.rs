@@ -34,7 +34,7 @@ fn contract(profile: Profile) -> String {
             out,
             "{condition} -> {} {}\n{}\n",
             rendered.status.as_u16(),
-            rendered.content_type,
+            rendered.content_type.to_str().unwrap(),
             text(&rendered.body),
         );
     }

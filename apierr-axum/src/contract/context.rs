@@ -1,0 +1,97 @@
+//! [`RequestContract`]: the profile and request id a request is answered with.
+
+use std::convert::Infallible;
+
+use apierr::{ApiError, Profile, Rendered as RenderedError};
+use axum::extract::FromRequestParts;
+use axum::response::Response;
+use http::Extensions;
+use http::request::Parts;
+
+use crate::RequestId;
+
+/// The contract a request is answered in: the router's [`Profile`] and the request's id.
+///
+/// [`ContractLayer`](crate::ContractLayer) puts it on every request (an extension), and
+/// handlers extract it. Most code never needs it: an [`ApiError`] returned from a
+/// handler, built anywhere (a spawned task, a blocking task, a nested router), is
+/// rendered in the contract when its response passes the layer. Code that must write an
+/// error itself, such as a streaming body producing its chunks after the response left
+/// the layer, renders it here.
+///
+/// Outside a contract layer it is the default profile with the caller's or a new id.
+///
+/// ```
+/// use apierr::{ApiError, Condition};
+/// use apierr_axum::RequestContract;
+///
+/// async fn stream(contract: RequestContract) -> Vec<u8> {
+///     // The error a body stream would write as its last chunk.
+///     contract.render(ApiError::from(Condition::Internal)).body
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestContract {
+    profile: Profile,
+    request_id: RequestId,
+}
+
+impl RequestContract {
+    pub(crate) fn new(profile: Profile, request_id: RequestId) -> Self {
+        RequestContract {
+            profile,
+            request_id,
+        }
+    }
+
+    /// The contract of a request from its extensions, or the default profile with the
+    /// id `headers` give (or a new one) outside a contract layer.
+    pub(crate) fn of(extensions: &Extensions, headers: &http::HeaderMap) -> Self {
+        extensions
+            .get::<RequestContract>()
+            .cloned()
+            .unwrap_or_else(|| {
+                RequestContract::new(Profile::PROBLEM, RequestId::from_headers(headers))
+            })
+    }
+
+    /// The router's profile.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The request's id, as echoed in `X-Request-Id`.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+
+    /// `error` as this contract answers it: a framework condition resolved against the
+    /// profile's catalog, and the request id set unless the error has one.
+    pub fn adopt(&self, error: ApiError) -> ApiError {
+        let mut error = self.profile.adopt(error);
+        if error.request_id().is_none() {
+            error.set_request_id_header(self.request_id.header_value());
+        }
+        error
+    }
+
+    /// Renders `error` in the contract (see [`RequestContract::adopt`]).
+    pub fn render(&self, error: ApiError) -> RenderedError {
+        self.profile.render(&self.adopt(error))
+    }
+
+    /// `error` as a finished response in the contract, with the request id header. The
+    /// contract layer passes it on untouched.
+    pub fn response(&self, error: ApiError) -> Response {
+        let (parts, ()) = Response::new(()).into_parts();
+        super::render::error_response(parts, self, error)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContract {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(RequestContract::of(&parts.extensions, &parts.headers))
+    }
+}

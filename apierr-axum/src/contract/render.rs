@@ -1,0 +1,153 @@
+//! Rendering at the edge: what the contract layer does to each response on its way out.
+
+use apierr::{ApiError, Code, CodeStyle, Condition, ErrorResponse};
+use axum::body::Body;
+use axum::response::Response;
+use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, VARY, WWW_AUTHENTICATE};
+use http::response::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use super::RequestContract;
+use crate::success::SuccessBody;
+
+/// Marks a response whose body a contract layer has written, so that an enclosing one
+/// passes it on rather than redrawing it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rendered;
+
+/// The headers of a foreign error response that survive its redrawing: those that keep
+/// the response's meaning (what is allowed, how to authenticate, when to come back, what
+/// the answer varied on, which request it was, the caller's rate limit). Anything about
+/// the old body (`Content-Encoding`, `Content-Length`, `ETag`…) goes with it.
+const KEPT_ON_REDRAW: [HeaderName; 8] = [
+    ALLOW,
+    WWW_AUTHENTICATE,
+    RETRY_AFTER,
+    VARY,
+    crate::REQUEST_ID,
+    HeaderName::from_static("ratelimit"),
+    HeaderName::from_static("ratelimit-policy"),
+    HeaderName::from_static("ratelimit-reset"),
+];
+
+/// Finishes a response on its way out of the contract layer: an [`ApiError`] it carries
+/// is rendered in the profile; an error response that no contract layer rendered is
+/// redrawn in the contract with its status; a success is wrapped where the dialect wraps
+/// successes; every response gets the request id.
+pub(crate) fn finish(mut response: Response, contract: &RequestContract) -> Response {
+    if let Some(carried) = response.extensions_mut().remove::<ErrorResponse>() {
+        let (parts, body) = response.into_parts();
+        // The body holds the error until it is read; let go of it so the error is ours.
+        drop(body);
+        return error_response(parts, contract, carried.into_error());
+    }
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        if response.extensions().get::<Rendered>().is_none() {
+            return redraw(response, contract);
+        }
+    } else if let Some(success) = response.extensions_mut().remove::<SuccessBody>()
+        && contract.profile().dialect().wraps_success()
+    {
+        *response.body_mut() = Body::from(success.envelope());
+        response.headers_mut().remove(http::header::CONTENT_LENGTH);
+    }
+    stamp(response.headers_mut(), contract);
+    response
+}
+
+/// `error` rendered in the contract into `parts`: the status, `Content-Type` and
+/// `Retry-After` are the rendering's, the other headers the application set stay, and a
+/// server error's internal cause is logged.
+pub(crate) fn error_response(
+    mut parts: Parts,
+    contract: &RequestContract,
+    error: ApiError,
+) -> Response {
+    let error = contract.adopt(error);
+    if error.status().is_server_error() {
+        log_server_error(&error);
+    }
+    let rendered = contract.profile().render(&error);
+    parts.status = rendered.status;
+    let headers = &mut parts.headers;
+    headers.insert(CONTENT_TYPE, rendered.content_type);
+    headers.remove(http::header::CONTENT_LENGTH);
+    headers.remove(http::header::CONTENT_ENCODING);
+    match rendered.retry_after {
+        Some(secs) => {
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        None => {
+            headers.remove(RETRY_AFTER);
+        }
+    }
+    stamp(headers, contract);
+    parts.extensions.insert(Rendered);
+    Response::from_parts(parts, Body::from(rendered.body))
+}
+
+/// An error response that no contract layer rendered (axum's router, a tower-http
+/// layer, a handler answering a bare status), redrawn in the contract. Its status never
+/// changes: it becomes the condition of that status where the catalog gives the
+/// condition that status, else an error with the status as its code. Only the headers
+/// of [`KEPT_ON_REDRAW`] stay.
+fn redraw(response: Response, contract: &RequestContract) -> Response {
+    let (mut parts, _body) = response.into_parts();
+    let status = parts.status;
+    if status.is_server_error() {
+        // No ApiError carries a cause here; say at least who answered what.
+        tracing::error!(
+            status = status.as_u16(),
+            "server error from an inner service"
+        );
+    }
+    let error = Condition::for_status(status.as_u16())
+        .map(|condition| contract.profile().error(condition))
+        .filter(|error| error.status() == status)
+        .unwrap_or_else(|| status_error(status, contract.profile().catalog().style()));
+    let mut kept = HeaderMap::with_capacity(4);
+    for name in &KEPT_ON_REDRAW {
+        for value in parts.headers.get_all(name) {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    parts.headers = kept;
+    let retry_after = parts.headers.get(RETRY_AFTER).cloned();
+    let mut response = error_response(parts, contract, error);
+    // The foreign answer said when to come back; the redrawn one says the same.
+    if let Some(value) = retry_after {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
+}
+
+/// The error a status stands for when the catalog has no condition of that status: the
+/// status as its code (as seeds 003 and 004 do), or in a catalog of text codes the reason
+/// phrase in `snake_case`.
+fn status_error(status: StatusCode, style: CodeStyle) -> ApiError {
+    let reason = status.canonical_reason().unwrap_or("Unknown Error");
+    let code = match style {
+        CodeStyle::Text => Code::owned(reason.to_ascii_lowercase().replace([' ', '-'], "_")),
+        _ => Code::numeric(u32::from(status.as_u16())),
+    };
+    ApiError::new(status, code, reason)
+}
+
+/// Puts the request id on a response.
+fn stamp(headers: &mut HeaderMap, contract: &RequestContract) {
+    headers.insert(
+        crate::REQUEST_ID,
+        contract.request_id().header_value().clone(),
+    );
+}
+
+/// Logs a server error's code and internal cause; the request's span carries its id.
+fn log_server_error(error: &ApiError) {
+    match error.internal_source() {
+        Some(source) => {
+            tracing::error!(code = %error.code(), error = %source, "server error");
+        }
+        None => tracing::error!(code = %error.code(), "server error"),
+    }
+}

@@ -55,7 +55,7 @@ impl RequestId {
         id[..16].copy_from_slice(&*PREFIX);
         id[16..].copy_from_slice(&hex(n));
         // One allocation holding the digits and the reference count, so that the clones
-        // the scope, the error and the response header take cost no more. Hex digits are
+        // the request contract, the error and the response header take cost no more. Hex digits are
         // always a valid header value.
         HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(id))
             .map_or_else(|_| RequestId(HeaderValue::from_static("0")), RequestId)

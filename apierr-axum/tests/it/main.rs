@@ -1,15 +1,28 @@
 //! apierr-axum's layers and extractors, on a real server bound to 127.0.0.1:0.
 
+mod edge;
 mod layers;
 
 use apierr::Profile;
-use axum::Router;
 
-/// Serves `router` on a free loopback port; returns its base URL.
-pub(crate) async fn serve(router: Router) -> String {
+/// Serves `app` (a router, or a router inside a contract layer) on a free loopback port;
+/// returns its base URL.
+pub(crate) async fn serve<S>(app: S) -> String
+where
+    S: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     base
 }
 

@@ -119,16 +119,28 @@ fn serde_app() -> Router {
         .fallback(not_found)
 }
 
+/// A request as it arrives over HTTP/1.1, which always names its host (RFC 9112 §3.2).
+fn request(method: http::Method, path: &str) -> http::request::Builder {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::HOST, "api.example.com")
+}
+
 fn requests() -> Vec<Named> {
     vec![
         ("handler-404", || {
-            Request::get("/accounts/42").body(Body::empty()).unwrap()
+            request(http::Method::GET, "/accounts/42")
+                .body(Body::empty())
+                .unwrap()
         }),
         ("fallback-404", || {
-            Request::get("/nowhere").body(Body::empty()).unwrap()
+            request(http::Method::GET, "/nowhere")
+                .body(Body::empty())
+                .unwrap()
         }),
         ("malformed-json", || {
-            Request::post("/accounts")
+            request(http::Method::POST, "/accounts")
                 .header(CONTENT_TYPE, "application/json")
                 .body(Body::from(r#"{"email": "a@b.co", "first_na"#))
                 .unwrap()
@@ -163,7 +175,11 @@ fn main() {
         }
     }
     // The problem profile's 404 against a handler serialising the same body per request.
-    let request = || Request::get("/accounts/42").body(Body::empty()).unwrap();
+    let request = || {
+        request(http::Method::GET, "/accounts/42")
+            .body(Body::empty())
+            .unwrap()
+    };
     let apierr = apierr_app(Profile::PROBLEM);
     cases.push(Case::new(
         "stack/problem-vs-serde/handler-404/apierr",

@@ -68,19 +68,20 @@ pub(crate) fn error_response(
     if error.status().is_server_error() {
         log_server_error(&error);
     }
-    let rendered = contract.profile().render(&error);
+    // Adopted just now, so the dialect renders it as it is.
+    let rendered = contract.profile().dialect().render(&error);
     parts.status = rendered.status;
     let headers = &mut parts.headers;
+    // `IntoResponse` sets `Content-Type`, and `Retry-After` when the error has one;
+    // anything more the application added, and it may describe a body this one replaces.
+    if headers.len() > 1 + usize::from(rendered.retry_after.is_some()) {
+        headers.remove(http::header::CONTENT_LENGTH);
+        headers.remove(http::header::CONTENT_ENCODING);
+    }
     headers.insert(CONTENT_TYPE, rendered.content_type);
-    headers.remove(http::header::CONTENT_LENGTH);
-    headers.remove(http::header::CONTENT_ENCODING);
-    match rendered.retry_after {
-        Some(secs) => {
-            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
-        }
-        None => {
-            headers.remove(RETRY_AFTER);
-        }
+    // A `Retry-After` the application set itself stays unless the error has its own.
+    if let Some(secs) = rendered.retry_after {
+        headers.insert(RETRY_AFTER, HeaderValue::from(secs));
     }
     stamp(headers, contract);
     parts.extensions.insert(Rendered);
@@ -113,13 +114,9 @@ fn redraw(response: Response, contract: &RequestContract) -> Response {
         }
     }
     parts.headers = kept;
-    let retry_after = parts.headers.get(RETRY_AFTER).cloned();
-    let mut response = error_response(parts, contract, error);
-    // The foreign answer said when to come back; the redrawn one says the same.
-    if let Some(value) = retry_after {
-        response.headers_mut().insert(RETRY_AFTER, value);
-    }
-    response
+    // A foreign `Retry-After` is among the kept headers: the redrawn answer says when to
+    // come back as the foreign one did.
+    error_response(parts, contract, error)
 }
 
 /// The error a status stands for when the catalog has no condition of that status: the

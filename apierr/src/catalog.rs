@@ -182,13 +182,14 @@ impl Entry {
 
     /// A new error with this entry's status, code, message and category.
     pub fn error(&self) -> ApiError {
-        let mut e = ApiError::new(self.status(), self.code.clone(), self.message.clone())
-            .with_title(self.message.clone())
-            .with_category(self.category());
-        if let Some(url) = &self.doc_url {
-            e = e.with_doc_url(url.clone());
-        }
-        e
+        ApiError::from_entry(
+            self.status(),
+            self.code.clone(),
+            self.message.clone(),
+            Some(self.message.clone()),
+            self.doc_url.clone(),
+            self.category(),
+        )
     }
 
     /// A new error about one field: the message is the field template filled with the

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderValue, StatusCode};
@@ -12,6 +13,9 @@ use crate::{Category, Code, Condition, FieldViolation};
 /// The source of an error: kept for logs, never rendered.
 type BoxError = Box<dyn StdError + Send + Sync>;
 
+/// A source once attached, shared so that an error's parts can be shared too.
+type SharedSource = Arc<dyn StdError + Send + Sync>;
+
 /// An error of an HTTP API, as its contract describes it.
 ///
 /// It carries the HTTP status (standard or not, such as seed 004's 460–463), a stable
@@ -20,7 +24,9 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// logged but never rendered by any dialect.
 ///
 /// An `ApiError` is one pointer wide, so `Result<T, ApiError>` stays small on the happy
-/// path.
+/// path. Its parts are reference-counted: a response and the layer that renders it hold
+/// the same error without copying it, and changing an error nobody else holds costs
+/// no copy either.
 ///
 /// ```
 /// use apierr::{ApiError, Code, FieldViolation};
@@ -32,10 +38,10 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// assert_eq!(err.violations().len(), 1);
 /// ```
 pub struct ApiError {
-    inner: Box<Inner>,
+    inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Inner {
     status: StatusCode,
     code: Code,
@@ -50,7 +56,7 @@ struct Inner {
     messages: Vec<Cow<'static, str>>,
     retry_after: Option<Duration>,
     request_id: Option<RequestIdText>,
-    source: Option<BoxError>,
+    source: Option<SharedSource>,
     /// The framework condition the error stands for, if it was made from one: a server
     /// layer re-resolves it against the router's catalog, wherever the error was built.
     condition: Option<Condition>,
@@ -70,14 +76,34 @@ enum RequestIdText {
 impl ApiError {
     /// An error with a status, a code and a message; its category follows the status.
     pub fn new(status: StatusCode, code: Code, message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::from_entry(
+            status,
+            code,
+            message.into(),
+            None,
+            None,
+            Category::from_status(status),
+        )
+    }
+
+    /// An error with a catalog entry's identity, made in one go (each builder call on a
+    /// fresh error checks that no one else holds its parts).
+    pub(crate) fn from_entry(
+        status: StatusCode,
+        code: Code,
+        message: Cow<'static, str>,
+        title: Option<Cow<'static, str>>,
+        doc_url: Option<Cow<'static, str>>,
+        category: Category,
+    ) -> Self {
         ApiError {
-            inner: Box::new(Inner {
+            inner: Arc::new(Inner {
                 status,
                 code,
-                message: message.into(),
-                title: None,
-                doc_url: None,
-                category: Category::from_status(status),
+                message,
+                title,
+                doc_url,
+                category,
                 violations: Vec::new(),
                 messages: Vec::new(),
                 retry_after: None,
@@ -104,20 +130,20 @@ impl ApiError {
     /// is kept when the error's condition is resolved against another catalog.
     #[must_use]
     pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
-        self.inner.message = message.into();
-        self.inner.custom_message = true;
+        self.inner_mut().message = message.into();
+        self.inner_mut().custom_message = true;
         self
     }
 
     /// Replaces the message with a catalog's, which a later resolution may replace again.
     pub(crate) fn with_catalog_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
-        self.inner.message = message.into();
+        self.inner_mut().message = message.into();
         self
     }
 
     /// Marks the error as standing for a framework condition.
     pub(crate) fn with_condition(mut self, condition: Condition) -> Self {
-        self.inner.condition = Some(condition);
+        self.inner_mut().condition = Some(condition);
         self
     }
 
@@ -125,7 +151,7 @@ impl ApiError {
     /// category and, unless the application set one, message), keeping everything else:
     /// violations, additional messages, `Retry-After`, request id and source.
     pub(crate) fn adopt_entry(&mut self, entry: &crate::Entry, message: Cow<'static, str>) {
-        let inner = &mut *self.inner;
+        let inner = self.inner_mut();
         inner.status = entry.status();
         inner.code = entry.code().clone();
         inner.title = Some(entry.message_cow().clone());
@@ -136,41 +162,18 @@ impl ApiError {
         }
     }
 
-    /// A copy of everything a dialect renders; the internal source, which cannot be
-    /// cloned and is never rendered, is left behind.
-    pub(crate) fn renderable_copy(&self) -> ApiError {
-        let inner = &*self.inner;
-        ApiError {
-            inner: Box::new(Inner {
-                status: inner.status,
-                code: inner.code.clone(),
-                message: inner.message.clone(),
-                title: inner.title.clone(),
-                doc_url: inner.doc_url.clone(),
-                category: inner.category,
-                violations: inner.violations.clone(),
-                messages: inner.messages.clone(),
-                retry_after: inner.retry_after,
-                request_id: inner.request_id.clone(),
-                source: None,
-                condition: inner.condition,
-                custom_message: inner.custom_message,
-            }),
-        }
-    }
-
     /// Sets the title, the short summary of the code that does not change between
     /// occurrences. Default is the catalog entry's message, or none.
     #[must_use]
     pub fn with_title(mut self, title: impl Into<Cow<'static, str>>) -> Self {
-        self.inner.title = Some(title.into());
+        self.inner_mut().title = Some(title.into());
         self
     }
 
     /// Sets the documentation URL of the code. Default is the catalog entry's, or none.
     #[must_use]
     pub fn with_doc_url(mut self, url: impl Into<Cow<'static, str>>) -> Self {
-        self.inner.doc_url = Some(url.into());
+        self.inner_mut().doc_url = Some(url.into());
         self
     }
 
@@ -178,28 +181,28 @@ impl ApiError {
     /// implies.
     #[must_use]
     pub fn with_category(mut self, category: Category) -> Self {
-        self.inner.category = category;
+        self.inner_mut().category = category;
         self
     }
 
     /// Adds a field violation. Default is none.
     #[must_use]
     pub fn with_violation(mut self, violation: FieldViolation) -> Self {
-        self.inner.violations.push(violation);
+        self.inner_mut().violations.push(violation);
         self
     }
 
     /// Adds field violations. Default is none.
     #[must_use]
     pub fn with_violations(mut self, violations: impl IntoIterator<Item = FieldViolation>) -> Self {
-        self.inner.violations.extend(violations);
+        self.inner_mut().violations.extend(violations);
         self
     }
 
     /// Adds an additional message (seed 004's `additionalMessages`). Default is none.
     #[must_use]
     pub fn with_additional_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
-        self.inner.messages.push(message.into());
+        self.inner_mut().messages.push(message.into());
         self
     }
 
@@ -207,7 +210,7 @@ impl ApiError {
     /// in whole seconds, rounded up. Default is none.
     #[must_use]
     pub fn with_retry_after(mut self, after: Duration) -> Self {
-        self.inner.retry_after = Some(after);
+        self.inner_mut().retry_after = Some(after);
         self
     }
 
@@ -215,47 +218,62 @@ impl ApiError {
     /// none.
     #[must_use]
     pub fn with_request_id(mut self, id: impl Into<Cow<'static, str>>) -> Self {
-        self.inner.request_id = Some(RequestIdText::Text(id.into()));
+        self.inner_mut().request_id = Some(RequestIdText::Text(id.into()));
         self
     }
 
     /// Sets the internal cause, which is logged and never rendered. Default is none.
     #[must_use]
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.inner.source = Some(source.into());
+        self.inner_mut().source = Some(Arc::from(source.into()));
         self
+    }
+
+    /// The parts, to change: in place when no one else holds them, else a copy.
+    fn inner_mut(&mut self) -> &mut Inner {
+        Arc::make_mut(&mut self.inner)
+    }
+
+    /// The same error, sharing its parts (a response's body and the layer that renders
+    /// it both hold it).
+    pub(crate) fn share(&self) -> ApiError {
+        ApiError {
+            inner: Arc::clone(&self.inner),
+        }
     }
 
     /// Appends violations, taking over the vector when there are none yet (parsers
     /// hand over a vector collected in place, with no second allocation).
     pub(crate) fn with_violation_vec(mut self, violations: Vec<FieldViolation>) -> Self {
-        if self.inner.violations.is_empty() {
-            self.inner.violations = violations;
+        let inner = self.inner_mut();
+        if inner.violations.is_empty() {
+            inner.violations = violations;
         } else {
-            self.inner.violations.extend(violations);
+            inner.violations.extend(violations);
         }
         self
     }
 
     /// Appends additional messages, taking over the vector when there are none yet.
     pub(crate) fn with_message_vec(mut self, messages: Vec<Cow<'static, str>>) -> Self {
-        if self.inner.messages.is_empty() {
-            self.inner.messages = messages;
+        let inner = self.inner_mut();
+        if inner.messages.is_empty() {
+            inner.messages = messages;
         } else {
-            self.inner.messages.extend(messages);
+            inner.messages.extend(messages);
         }
         self
     }
 
     /// Sets the request id in place (for layers that learn it after the error is made).
     pub fn set_request_id(&mut self, id: impl Into<Cow<'static, str>>) {
-        self.inner.request_id = Some(RequestIdText::Text(id.into()));
+        self.inner_mut().request_id = Some(RequestIdText::Text(id.into()));
     }
 
     /// Sets the request id from an `X-Request-Id` value, without copying it. A value
     /// that is not visible ASCII reads as no request id.
     pub fn set_request_id_header(&mut self, id: &HeaderValue) {
-        self.inner.request_id = Some(RequestIdText::Header(id.clone()));
+        self.inner_mut().request_id = Some(RequestIdText::Header(id.clone()));
     }
 
     /// The HTTP status.

@@ -10,7 +10,6 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum_core::body::Body;
@@ -24,32 +23,49 @@ use crate::catalog::GENERAL_STATIC;
 use crate::{ApiError, Dialect, Problem, Profile};
 
 /// The extension an [`ApiError`] turned into a response carries, for the layer that
-/// renders it in the router's contract.
+/// renders it in the router's contract; once rendered, it marks the response as done so
+/// that an enclosing layer passes it on.
 ///
 /// ```
 /// use apierr::{ApiError, Condition, ErrorResponse};
 /// use axum_core::response::IntoResponse;
 ///
-/// let response = ApiError::from(Condition::NotFound).into_response();
-/// let (mut parts, body) = response.into_parts();
-/// let carried = parts.extensions.remove::<ErrorResponse>().unwrap();
-/// drop(body);
-/// assert_eq!(carried.into_error().condition(), Some(Condition::NotFound));
+/// let mut response = ApiError::from(Condition::NotFound).into_response();
+/// let carried = response.extensions_mut().get_mut::<ErrorResponse>().unwrap();
+/// let error = carried.take().unwrap();
+/// assert_eq!(error.condition(), Some(Condition::NotFound));
+/// assert!(carried.is_rendered());
 /// ```
-#[derive(Debug, Clone)]
-pub struct ErrorResponse(Arc<ApiError>);
+#[derive(Debug)]
+pub struct ErrorResponse(Option<ApiError>);
+
+impl Clone for ErrorResponse {
+    fn clone(&self) -> Self {
+        ErrorResponse(self.0.as_ref().map(ApiError::share))
+    }
+}
 
 impl ErrorResponse {
-    /// The error.
-    pub fn error(&self) -> &ApiError {
-        &self.0
+    /// The mark of a response whose body a contract layer has rendered.
+    pub fn rendered() -> Self {
+        ErrorResponse(None)
     }
 
-    /// The error, owned. It is taken back whole when nothing else holds it (drop the
-    /// response's body first: until it is read, the body holds the error to render it);
-    /// otherwise a copy of everything a dialect renders, without the internal source.
-    pub fn into_error(self) -> ApiError {
-        Arc::try_unwrap(self.0).unwrap_or_else(|shared| shared.renderable_copy())
+    /// The error, until a layer takes it to render it.
+    pub fn error(&self) -> Option<&ApiError> {
+        self.0.as_ref()
+    }
+
+    /// Takes the error to render it, leaving the response marked as rendered. The error
+    /// shares its parts with the response's body until the body is dropped; changing it
+    /// before then costs a copy of them.
+    pub fn take(&mut self) -> Option<ApiError> {
+        self.0.take()
+    }
+
+    /// Whether a contract layer has rendered the error into the response's body.
+    pub fn is_rendered(&self) -> bool {
+        self.0.is_none()
     }
 }
 
@@ -66,8 +82,7 @@ impl IntoResponse for ApiError {
         };
         let status = error.status();
         let retry_after = error.retry_after();
-        let error = Arc::new(error);
-        let mut response = Response::new(Body::new(DefaultBody(Some(error.clone()))));
+        let mut response = Response::new(Body::new(DefaultBody(Some(error.share()))));
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, Problem.content_type());
@@ -77,14 +92,14 @@ impl IntoResponse for ApiError {
                 HeaderValue::from(crate::dialect::retry_after_secs(after)),
             );
         }
-        response.extensions_mut().insert(ErrorResponse(error));
+        response.extensions_mut().insert(ErrorResponse(Some(error)));
         response
     }
 }
 
 /// The body of an error response that no contract layer rendered: the error in the
 /// default profile, written when the body is first polled.
-struct DefaultBody(Option<Arc<ApiError>>);
+struct DefaultBody(Option<ApiError>);
 
 impl http_body::Body for DefaultBody {
     type Data = Bytes;
@@ -128,7 +143,8 @@ mod tests {
             response
                 .extensions()
                 .get::<ErrorResponse>()
-                .map(|e| e.0.clone()),
+                .and_then(ErrorResponse::error)
+                .map(ApiError::share),
         );
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
@@ -151,7 +167,7 @@ mod tests {
             .error(Condition::ExpiredToken)
             .into_response();
         let carried = response.extensions().get::<ErrorResponse>().unwrap();
-        assert_eq!(response.status(), carried.error().status());
+        assert_eq!(response.status(), carried.error().unwrap().status());
         assert_eq!(response.status(), 401);
     }
 }

@@ -154,13 +154,13 @@ impl Profile {
 
     /// Renders an error in the profile's dialect. An error made from a bare
     /// [`Condition`] is rendered with the code this profile's catalog binds to it (on a
-    /// copy: [`Profile::adopt`] an owned error first to spare it).
+    /// copy of its parts: [`Profile::adopt`] an owned error first to spare it).
     pub fn render(&self, error: &ApiError) -> Rendered {
         let catalog = self.catalog();
         if catalog.speaks(error) {
             self.dialect.render(error)
         } else {
-            self.dialect.render(&catalog.adopt(error.renderable_copy()))
+            self.dialect.render(&catalog.adopt(error.share()))
         }
     }
 

@@ -10,11 +10,6 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use super::RequestContract;
 use crate::success::SuccessBody;
 
-/// Marks a response whose body a contract layer has written, so that an enclosing one
-/// passes it on rather than redrawing it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Rendered;
-
 /// The headers of a foreign error response that survive its redrawing: those that keep
 /// the response's meaning (what is allowed, how to authenticate, when to come back, what
 /// the answer varied on, which request it was, the caller's rate limit). Anything about
@@ -35,18 +30,26 @@ const KEPT_ON_REDRAW: [HeaderName; 8] = [
 /// redrawn in the contract with its status; a success is wrapped where the dialect wraps
 /// successes; every response gets the request id.
 pub(crate) fn finish(mut response: Response, contract: &RequestContract) -> Response {
-    if let Some(carried) = response.extensions_mut().remove::<ErrorResponse>() {
-        let (parts, body) = response.into_parts();
-        // The body holds the error until it is read; let go of it so the error is ours.
-        drop(body);
-        return error_response(parts, contract, carried.into_error());
-    }
+    // The error's own extension, emptied, marks the response as rendered for enclosing
+    // layers: one look-up, and no extension added.
     let status = response.status();
-    if status.is_client_error() || status.is_server_error() {
-        if response.extensions().get::<Rendered>().is_none() {
+    match response.extensions_mut().get_mut::<ErrorResponse>() {
+        Some(carried) => {
+            if let Some(error) = carried.take() {
+                let (parts, body) = response.into_parts();
+                // The body shares the error's parts until it is dropped.
+                drop(body);
+                return render_into(parts, contract, error);
+            }
+            // Rendered by an inner contract layer.
+        }
+        None if status.is_client_error() || status.is_server_error() => {
             return redraw(response, contract);
         }
-    } else if let Some(success) = response.extensions_mut().remove::<SuccessBody>()
+        None => {}
+    }
+    if status.is_success()
+        && let Some(success) = response.extensions_mut().remove::<SuccessBody>()
         && contract.profile().dialect().wraps_success()
     {
         *response.body_mut() = Body::from(success.envelope());
@@ -56,14 +59,22 @@ pub(crate) fn finish(mut response: Response, contract: &RequestContract) -> Resp
     response
 }
 
-/// `error` rendered in the contract into `parts`: the status, `Content-Type` and
-/// `Retry-After` are the rendering's, the other headers the application set stay, and a
-/// server error's internal cause is logged.
+/// `error` rendered in the contract into `parts`, marked as rendered for enclosing
+/// contract layers (see [`render_into`]).
 pub(crate) fn error_response(
     mut parts: Parts,
     contract: &RequestContract,
     error: ApiError,
 ) -> Response {
+    parts.extensions.insert(ErrorResponse::rendered());
+    render_into(parts, contract, error)
+}
+
+/// `error` rendered in the contract into `parts`, which already carry the mark of a
+/// rendered response: the status, `Content-Type` and `Retry-After` are the rendering's,
+/// the other headers the application set stay, and a server error's internal cause is
+/// logged.
+fn render_into(mut parts: Parts, contract: &RequestContract, error: ApiError) -> Response {
     let error = contract.adopt(error);
     if error.status().is_server_error() {
         log_server_error(&error);
@@ -84,7 +95,6 @@ pub(crate) fn error_response(
         headers.insert(RETRY_AFTER, HeaderValue::from(secs));
     }
     stamp(headers, contract);
-    parts.extensions.insert(Rendered);
     Response::from_parts(parts, Body::from(rendered.body))
 }
 

@@ -2,17 +2,18 @@
 
 use std::time::Duration;
 
-use apierr::{ApiError, Condition, FieldViolation, ViolationKind};
+use apierr::{ApiError, Condition, FieldViolation, TokenError, ViolationKind};
 use apierr_axum::{
     AlreadyReported, Authenticated, Clock, Created, Empty, Form, Json, Page, Path, Plain, Query,
     Valid,
 };
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use http::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
-use crate::store::{Account, Inserted, Store, unix, unix_micros};
+use crate::store::{Account, Inserted, Store, is_id, unix, unix_micros};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -33,17 +34,32 @@ fn invalid(kind: ViolationKind, field: &'static str, message: &'static str) -> A
         .with_violation(FieldViolation::new(kind, field, message))
 }
 
+/// An account id from a path: one not of the form the store makes names no account
+/// (and never reaches the database, whatever bytes it holds).
+fn account_id(id: &str) -> Result<&str, ApiError> {
+    if is_id(id) {
+        Ok(id)
+    } else {
+        Err(Condition::NotFound.into())
+    }
+}
+
 /// A store failure: a 500 whose cause is logged with the request id, never shown.
 fn internal(e: sqlx::Error) -> ApiError {
     ApiError::from(Condition::Internal).with_source(e)
 }
 
-/// An OAuth 2.0 client-credentials token request (RFC 6749 §4.4).
+/// An OAuth 2.0 client-credentials token request (RFC 6749 §4.4). The client
+/// authenticates with HTTP Basic (RFC 6749 §2.3.1, which servers must support) or with
+/// `client_id` and `client_secret` in the body, never both.
 #[derive(Debug, Deserialize)]
 pub(crate) struct TokenRequest {
-    grant_type: String,
-    client_id: String,
-    client_secret: String,
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    /// Accepted and ignored: every token carries the partner's whole access.
+    #[serde(rename = "scope")]
+    _scope: Option<String>,
 }
 
 /// An access token (RFC 6749 §5.1).
@@ -54,28 +70,86 @@ pub(crate) struct TokenResponse {
     expires_in: u64,
 }
 
-/// `POST /oauth/token`: client credentials for a bearer token.
+/// The client credentials of a token request: HTTP Basic or the body's, percent-decoded
+/// as RFC 6749 §2.3.1 encodes them.
+fn client_credentials(
+    headers: &http::HeaderMap,
+    request: &TokenRequest,
+) -> Result<(String, String), ApiError> {
+    let basic = headers
+        .get(http::header::AUTHORIZATION)
+        .map(|value| basic_credentials(value).ok_or_else(invalid_client));
+    match (basic, &request.client_id, &request.client_secret) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err(ApiError::from(TokenError::InvalidRequest)
+                .with_message("the client authenticated in more than one way"))
+        }
+        (Some(basic), None, None) => basic,
+        (None, Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
+        (None, _, _) => Err(invalid_client()),
+    }
+}
+
+/// `Authorization: Basic base64(id:secret)`, each part form-urlencoded.
+fn basic_credentials(value: &http::HeaderValue) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let value = value.to_str().ok()?.trim();
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |part: &str| {
+        percent_encoding::percent_decode_str(&part.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|s| s.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+/// The answer to failed client authentication: 401 with a Basic challenge (RFC 6749
+/// §5.2; RFC 9110 requires a challenge on every 401).
+fn invalid_client() -> ApiError {
+    TokenError::InvalidClient.into()
+}
+
+/// `POST /oauth/token`: client credentials for a bearer token. Its errors are RFC 6749
+/// §5.2's in every profile (the route has a contract layer of its own).
 pub(crate) async fn issue_token(
     State(state): State<AppState>,
+    headers: http::HeaderMap,
     Form(request): Form<TokenRequest>,
-) -> Result<Plain<TokenResponse>, ApiError> {
-    if request.grant_type != "client_credentials" {
-        return Err(invalid(
-            ViolationKind::Body,
-            "grant_type",
-            "must be client_credentials",
-        ));
+) -> Result<([(HeaderName, HeaderValue); 2], Plain<TokenResponse>), TokenFailure> {
+    match request.grant_type.as_deref() {
+        Some("client_credentials") => {}
+        Some(_) => return Err(TokenError::UnsupportedGrantType.into()),
+        None => {
+            return Err(ApiError::from(Condition::MissingParameter)
+                .with_violation(FieldViolation::body("grant_type", "is required"))
+                .into());
+        }
+    }
+    let (client_id, secret) = client_credentials(&headers, &request)?;
+    // Client ids are visible text; anything else names no client (and never reaches the
+    // database, which may refuse some bytes).
+    if client_id.is_empty() || client_id.chars().any(char::is_control) {
+        return Err(invalid_client().into());
     }
     let partner = state
         .store
-        .partner_by_client(&request.client_id, &request.client_secret)
+        .partner_by_client(&client_id, &secret)
         .await
         .map_err(internal)?
-        .ok_or_else(|| {
-            ApiError::from(Condition::InvalidToken).with_message("client credentials are not valid")
-        })?;
+        .ok_or_else(invalid_client)?;
     if partner.revoked {
-        return Err(Condition::KeyRevoked.into());
+        return Err(ApiError::from(Condition::KeyRevoked)
+            .with_message("the client's access has been revoked")
+            .into());
     }
     let ttl = state.token_ttl.as_secs();
     let expires_at = unix((state.clock)()).saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
@@ -84,27 +158,68 @@ pub(crate) async fn issue_token(
         .issue_token(&partner.id, expires_at)
         .await
         .map_err(internal)?;
-    // RFC 6749's own body, not the API's envelope.
-    Ok(Plain(TokenResponse {
-        access_token: token,
-        token_type: "Bearer",
-        expires_in: ttl,
-    }))
+    // RFC 6749 §5.1: the body is the protocol's own, never cached.
+    Ok((
+        [
+            (
+                http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ),
+            (http::header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        Plain(TokenResponse {
+            access_token: token,
+            token_type: "Bearer",
+            expires_in: ttl,
+        }),
+    ))
 }
 
-/// `DELETE /oauth/token`: ends the session of the bearer token used.
+/// A token endpoint error: the error, with the Basic challenge RFC 9110 requires of a
+/// 401 (the status its catalog gives failed client authentication).
+pub(crate) struct TokenFailure(ApiError);
+
+impl From<ApiError> for TokenFailure {
+    fn from(error: ApiError) -> Self {
+        TokenFailure(error)
+    }
+}
+
+impl From<TokenError> for TokenFailure {
+    fn from(code: TokenError) -> Self {
+        TokenFailure(code.into())
+    }
+}
+
+impl IntoResponse for TokenFailure {
+    fn into_response(self) -> Response {
+        let challenge = self.0.condition().is_some_and(|c| {
+            matches!(
+                c,
+                Condition::Unauthenticated | Condition::InvalidToken | Condition::KeyRevoked
+            )
+        }) || self.0.code() == TokenError::InvalidClient.entry().code();
+        let mut response = self.0.into_response();
+        if challenge {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"partner-api\", charset=\"UTF-8\""),
+            );
+        }
+        response
+    }
+}
+
+/// `DELETE /oauth/token`: ends the session of the bearer token used. A caller that
+/// authenticated with an API key has no session, so there is nothing to end: 200 as well
+/// (logging out is idempotent).
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated<Principal>,
 ) -> Result<Empty, ApiError> {
-    let Some(token) = principal.token else {
-        return Err(invalid(
-            ViolationKind::Header,
-            "Authorization",
-            "a bearer token is required to log out",
-        ));
-    };
-    state.store.revoke_token(&token).await.map_err(internal)?;
+    if let Some(token) = principal.token {
+        state.store.revoke_token(&token).await.map_err(internal)?;
+    }
     Ok(Empty)
 }
 
@@ -142,8 +257,19 @@ pub(crate) async fn list_accounts(
     Ok(Page { items, total })
 }
 
+/// Names are text a person reads: no control characters (NUL among them, which
+/// PostgreSQL refuses to store).
+fn plain_text(text: &str, _: &()) -> garde::Result {
+    if text.chars().any(char::is_control) {
+        Err(garde::Error::new("must not contain control characters"))
+    } else {
+        Ok(())
+    }
+}
+
 fn check_email(email: &str, _: &()) -> garde::Result {
     let valid = email.len() <= 254
+        && !email.chars().any(char::is_control)
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && domain.contains('.')
@@ -163,9 +289,9 @@ fn check_email(email: &str, _: &()) -> garde::Result {
 pub(crate) struct NewAccount {
     #[garde(custom(check_email))]
     email: String,
-    #[garde(length(chars, min = 1, max = 100))]
+    #[garde(length(chars, min = 1, max = 100), custom(plain_text))]
     first_name: String,
-    #[garde(length(chars, min = 1, max = 100))]
+    #[garde(length(chars, min = 1, max = 100), custom(plain_text))]
     last_name: String,
 }
 
@@ -174,9 +300,9 @@ pub(crate) struct NewAccount {
 pub(crate) struct AccountPatch {
     #[garde(inner(custom(check_email)))]
     email: Option<String>,
-    #[garde(inner(length(chars, min = 1, max = 100)))]
+    #[garde(inner(length(chars, min = 1, max = 100), custom(plain_text)))]
     first_name: Option<String>,
-    #[garde(inner(length(chars, min = 1, max = 100)))]
+    #[garde(inner(length(chars, min = 1, max = 100), custom(plain_text)))]
     last_name: Option<String>,
 }
 
@@ -215,6 +341,7 @@ pub(crate) async fn get_account(
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Account>, ApiError> {
+    let id = account_id(&id)?;
     state
         .store
         .account(&principal.partner.id, &id)
@@ -251,6 +378,7 @@ pub(crate) async fn put_account(
     Path(id): Path<String>,
     Valid(Json(new)): Valid<Json<NewAccount>>,
 ) -> Result<Empty, ApiError> {
+    let id = account_id(&id)?;
     update(
         &state,
         &principal,
@@ -269,6 +397,7 @@ pub(crate) async fn patch_account(
     Path(id): Path<String>,
     Valid(Json(patch)): Valid<Json<AccountPatch>>,
 ) -> Result<Empty, ApiError> {
+    let id = account_id(&id)?;
     update(
         &state,
         &principal,
@@ -287,6 +416,7 @@ pub(crate) async fn delete_account(
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
 ) -> Result<Empty, ApiError> {
+    let id = account_id(&id)?;
     if state
         .store
         .delete_account(&principal.partner.id, &id)
@@ -302,7 +432,7 @@ pub(crate) async fn delete_account(
 /// A child to register.
 #[derive(Debug, Deserialize, garde::Validate)]
 pub(crate) struct NewChild {
-    #[garde(length(chars, min = 1, max = 100))]
+    #[garde(length(chars, min = 1, max = 100), custom(plain_text))]
     first_name: String,
     #[garde(range(min = 1900, max = 2100))]
     birth_year: i64,
@@ -316,6 +446,7 @@ pub(crate) async fn register_child(
     Path(id): Path<String>,
     Valid(Json(child)): Valid<Json<NewChild>>,
 ) -> Result<Response, ApiError> {
+    let id = account_id(&id)?;
     if state
         .store
         .account(&principal.partner.id, &id)
@@ -328,9 +459,11 @@ pub(crate) async fn register_child(
     let now = unix_micros((state.clock)());
     let (child, new) = state
         .store
-        .register_child(&id, &child.first_name, child.birth_year, now)
+        .register_child(id, &child.first_name, child.birth_year, now)
         .await
-        .map_err(internal)?;
+        .map_err(internal)?
+        // The account was deleted since it was looked up.
+        .ok_or_else(|| ApiError::from(Condition::NotFound))?;
     Ok(if new {
         Created(child).into_response()
     } else {

@@ -30,6 +30,7 @@ mod store;
 use std::fmt;
 use std::future::Future;
 
+use apierr::Profile;
 use apierr_axum::{ContractLayer, RequireAuthLayer, StalenessLayer, not_found};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -121,7 +122,13 @@ fn router(store: Store, config: &Config) -> App {
         .route("/oauth/token", axum::routing::delete(api::revoke_token))
         .route_layer(auth);
     let public = Router::new()
-        .route("/oauth/token", post(api::issue_token))
+        // The token endpoint answers in RFC 6749's error form whatever the profile: OAuth
+        // client libraries read no other. Its own contract layer renders first; the
+        // router's passes the answer on.
+        .route(
+            "/oauth/token",
+            post(api::issue_token).route_layer(ContractLayer::new(Profile::OAUTH_TOKEN)),
+        )
         .route(
             "/openapi.json",
             get(move || {

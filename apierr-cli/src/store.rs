@@ -7,54 +7,25 @@ use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
-/// The schema, one migration per entry, applied in order and recorded by version.
-/// Portable SQL: text ids, integer flags, Unix-second expiries and Unix-microsecond
-/// creation times.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (
-        1,
-        "CREATE TABLE partners (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            client_id TEXT NOT NULL UNIQUE,
-            client_secret TEXT NOT NULL,
-            api_key TEXT NOT NULL UNIQUE,
-            read_only BIGINT NOT NULL,
-            revoked BIGINT NOT NULL
-        )",
-    ),
-    (
-        2,
-        "CREATE TABLE tokens (
-            token TEXT PRIMARY KEY,
-            partner_id TEXT NOT NULL REFERENCES partners (id),
-            expires_at BIGINT NOT NULL,
-            revoked BIGINT NOT NULL
-        )",
-    ),
-    (
-        3,
-        "CREATE TABLE accounts (
-            id TEXT PRIMARY KEY,
-            partner_id TEXT NOT NULL REFERENCES partners (id),
-            email TEXT NOT NULL UNIQUE,
-            first_name TEXT NOT NULL,
-            last_name TEXT NOT NULL,
-            created_at BIGINT NOT NULL
-        )",
-    ),
-    (
-        4,
-        "CREATE TABLE children (
-            id TEXT PRIMARY KEY,
-            account_id TEXT NOT NULL REFERENCES accounts (id),
-            first_name TEXT NOT NULL,
-            birth_year BIGINT NOT NULL,
-            created_at BIGINT NOT NULL,
-            UNIQUE (account_id, first_name, birth_year)
-        )",
-    ),
-];
+/// The schema, from `migrations/`, embedded at compile time. sqlx's migrator records what
+/// it applied and, on PostgreSQL, holds an advisory lock while it runs, so two replicas
+/// starting at once do not race.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The SHA-256 digest of a secret, in hex: how client secrets, API keys and access tokens
+/// are stored and looked up. A fast digest is enough for these: they are random strings
+/// the server issues, not passwords a person chose (those would want a slow hash such as
+/// Argon2). It also keeps whatever bytes a caller sends out of the SQL text comparison.
+pub(crate) fn digest(secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// Whether `id` has the form of the ids this store makes (32 lower-case hex digits): any
+/// other id names nothing, and is answered without asking the database.
+pub(crate) fn is_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
 
 /// The demo partners a new database starts with, so that the server can be tried at once:
 /// (name, client id, client secret, API key, read-only, revoked).
@@ -166,6 +137,15 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// A write that named a row another request has just deleted (a child of an account
+/// being deleted, or an account deleted while a child was being added).
+fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+/// How many times a delete that raced with an insert under it is tried again.
+const DELETE_ATTEMPTS: usize = 3;
+
 impl Store {
     /// Connects (creating an SQLite file if needed) and applies pending migrations.
     pub(crate) async fn connect(url: &str, seed_demo: bool) -> Result<Store, Error> {
@@ -192,25 +172,44 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), Error> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+        MIGRATOR.run(&self.pool).await?;
+        self.digest_plain_secrets().await
+    }
+
+    /// Replaces the plain secrets, keys and tokens of rows written before they were stored
+    /// digested. Each row is updated only while still flagged plain, so two replicas
+    /// doing this at once digest every row once.
+    async fn digest_plain_secrets(&self) -> Result<(), Error> {
+        let partners =
+            sqlx::query("SELECT id, client_secret, api_key FROM partners WHERE secrets_hashed = 0")
+                .fetch_all(&self.pool)
+                .await?;
+        for row in partners {
+            let (id, secret, key): (String, String, String) = (
+                row.try_get("id")?,
+                row.try_get("client_secret")?,
+                row.try_get("api_key")?,
+            );
+            sqlx::query(
+                "UPDATE partners SET client_secret = $1, api_key = $2, secrets_hashed = 1
+                 WHERE id = $3 AND secrets_hashed = 0",
+            )
+            .bind(digest(&secret))
+            .bind(digest(&key))
+            .bind(id)
             .execute(&self.pool)
             .await?;
-        for (version, sql) in MIGRATIONS {
-            let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&self.pool)
-                .await?
-                .is_some();
-            if done {
-                continue;
-            }
-            let mut tx = self.pool.begin().await?;
-            sqlx::query(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
-                .bind(version)
-                .execute(&mut *tx)
+        }
+        let tokens = sqlx::query("SELECT token FROM tokens WHERE hashed = 0")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in tokens {
+            let token: String = row.try_get("token")?;
+            sqlx::query("UPDATE tokens SET token = $1, hashed = 1 WHERE token = $2 AND hashed = 0")
+                .bind(digest(&token))
+                .bind(token)
+                .execute(&self.pool)
                 .await?;
-            tx.commit().await?;
         }
         Ok(())
     }
@@ -218,14 +217,15 @@ impl Store {
     async fn seed_demo(&self) -> Result<(), Error> {
         for (name, client_id, secret, key, read_only, revoked) in DEMO_PARTNERS {
             let result = sqlx::query(
-                "INSERT INTO partners (id, name, client_id, client_secret, api_key, read_only, revoked)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO partners
+                 (id, name, client_id, client_secret, api_key, read_only, revoked, secrets_hashed)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
             )
             .bind(*client_id)
             .bind(*name)
             .bind(*client_id)
-            .bind(*secret)
-            .bind(*key)
+            .bind(digest(secret))
+            .bind(digest(key))
             .bind(i64::from(*read_only))
             .bind(i64::from(*revoked))
             .execute(&self.pool)
@@ -255,7 +255,7 @@ impl Store {
     ) -> Result<Option<Partner>, Error> {
         sqlx::query("SELECT id, read_only, revoked FROM partners WHERE client_id = $1 AND client_secret = $2")
             .bind(client_id)
-            .bind(secret)
+            .bind(digest(secret))
             .fetch_optional(&self.pool)
             .await?
             .map(|r| Store::partner(&r))
@@ -265,7 +265,7 @@ impl Store {
     /// The partner with this API key.
     pub(crate) async fn partner_by_key(&self, key: &str) -> Result<Option<Partner>, Error> {
         sqlx::query("SELECT id, read_only, revoked FROM partners WHERE api_key = $1")
-            .bind(key)
+            .bind(digest(key))
             .fetch_optional(&self.pool)
             .await?
             .map(|r| Store::partner(&r))
@@ -280,9 +280,10 @@ impl Store {
     ) -> Result<String, Error> {
         let token = format!("{}{}", new_id(), new_id());
         sqlx::query(
-            "INSERT INTO tokens (token, partner_id, expires_at, revoked) VALUES ($1, $2, $3, 0)",
+            "INSERT INTO tokens (token, partner_id, expires_at, revoked, hashed)
+             VALUES ($1, $2, $3, 0, 1)",
         )
-        .bind(&token)
+        .bind(digest(&token))
         .bind(partner)
         .bind(expires_at)
         .execute(&self.pool)
@@ -296,7 +297,7 @@ impl Store {
             "SELECT p.id, p.read_only, p.revoked AS revoked, t.expires_at, t.revoked AS token_revoked
              FROM tokens t JOIN partners p ON p.id = t.partner_id WHERE t.token = $1",
         )
-        .bind(token)
+        .bind(digest(token))
         .fetch_optional(&self.pool)
         .await?
         .map(|r| {
@@ -312,7 +313,7 @@ impl Store {
     /// Revokes a token; later use of it is an ended session.
     pub(crate) async fn revoke_token(&self, token: &str) -> Result<(), Error> {
         sqlx::query("UPDATE tokens SET revoked = 1 WHERE token = $1")
-            .bind(token)
+            .bind(digest(token))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -429,8 +430,22 @@ impl Store {
         }
     }
 
-    /// Deletes a partner's account and its children; whether there was one.
+    /// Deletes a partner's account and its children; whether there was one. A child
+    /// registered between the two deletes makes the account's delete fail on its foreign
+    /// key; the whole delete is then tried again.
     pub(crate) async fn delete_account(&self, partner: &str, id: &str) -> Result<bool, Error> {
+        let mut attempt = 1;
+        loop {
+            match self.try_delete_account(partner, id).await {
+                Err(e) if is_foreign_key_violation(&e) && attempt < DELETE_ATTEMPTS => {
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn try_delete_account(&self, partner: &str, id: &str) -> Result<bool, Error> {
         let mut tx = self.pool.begin().await?;
         let owned = sqlx::query("SELECT id FROM accounts WHERE partner_id = $1 AND id = $2")
             .bind(partner)
@@ -481,15 +496,16 @@ impl Store {
     }
 
     /// Registers a child; the same child again gives the existing record and `false`.
+    /// `None` when the account no longer exists (deleted since the caller looked).
     pub(crate) async fn register_child(
         &self,
         account: &str,
         first_name: &str,
         birth_year: i64,
         now: i64,
-    ) -> Result<(Child, bool), Error> {
+    ) -> Result<Option<(Child, bool)>, Error> {
         if let Some(existing) = self.find_child(account, first_name, birth_year).await? {
-            return Ok((existing, false));
+            return Ok(Some((existing, false)));
         }
         let child = Child {
             id: new_id(),
@@ -508,14 +524,16 @@ impl Store {
         .execute(&self.pool)
         .await;
         match result {
-            Ok(_) => Ok((child, true)),
+            Ok(_) => Ok(Some((child, true))),
             // A concurrent registration of the same child won the race.
             Err(e) if is_unique_violation(&e) => {
                 match self.find_child(account, first_name, birth_year).await? {
-                    Some(existing) => Ok((existing, false)),
+                    Some(existing) => Ok(Some((existing, false))),
                     None => Err(e),
                 }
             }
+            // The account was deleted under us.
+            Err(e) if is_foreign_key_violation(&e) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -49,6 +49,7 @@
 //! - `into_response` (with the `axum` feature): `IntoResponse` for [`ApiError`], which
 //!   carries the error out on its response ([`ErrorResponse`]) for a server layer to
 //!   render in the router's contract.
+//! - `oauth_token`: [`OAUTH_TOKEN`], RFC 6749's token endpoint errors.
 //! - [`seeds`]: the catalogs of the seed contracts.
 //! - `docs`: [`Catalog::markdown`].
 
@@ -62,6 +63,7 @@ mod docs;
 mod error;
 #[cfg(feature = "axum")]
 mod into_response;
+mod oauth_token;
 mod profile;
 pub mod seeds;
 mod violation;
@@ -77,6 +79,7 @@ pub use crate::dialect::{
 pub use crate::error::ApiError;
 #[cfg(feature = "axum")]
 pub use crate::into_response::ErrorResponse;
+pub use crate::oauth_token::{OAUTH_TOKEN, TokenError};
 pub use crate::profile::Profile;
 pub use crate::violation::{FieldViolation, ViolationKind, ViolationSupport};
 

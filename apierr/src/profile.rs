@@ -6,8 +6,8 @@ use http::{HeaderMap, StatusCode};
 
 use crate::seeds::{SEED_000, SEED_002, SEED_003, SEED_004};
 use crate::{
-    ApiError, Catalog, Condition, Dialect, ErrorsArray, FieldViolation, Nested, Problem, Rendered,
-    SpecificCode, Wrapper, parse_any,
+    ApiError, Catalog, Condition, Dialect, ErrorsArray, FieldViolation, Nested, OAUTH_TOKEN, OAuth,
+    Problem, Rendered, SpecificCode, Wrapper, parse_any,
 };
 
 /// One API's error contract: the wire [`Dialect`] and the [`Catalog`] of codes.
@@ -60,6 +60,11 @@ impl Profile {
     pub const ERRORS_ARRAY: Profile = Profile::new("errors-array", &ErrorsArray, &SEED_003);
     /// Seed 004: the status as `errorCode` with a `specificCode`, first violation only.
     pub const SPECIFIC_CODE: Profile = Profile::new("specific-code", &SpecificCode, &SEED_004);
+
+    /// An OAuth 2.0 token endpoint (RFC 6749 §5.2): the `{"error", "error_description"}`
+    /// form with RFC 6749's codes, which OAuth client libraries understand whatever the
+    /// rest of the API speaks. Not among [`Profile::ALL`]: it answers one endpoint.
+    pub const OAUTH_TOKEN: Profile = Profile::new("oauth-token", &OAuth, &OAUTH_TOKEN);
 
     /// Every built-in profile, the default first.
     pub const ALL: &'static [Profile] = &[

@@ -3,6 +3,7 @@
 
 mod conditions;
 mod fuzz;
+mod oauth;
 mod openapi;
 mod success;
 mod support;

@@ -344,7 +344,7 @@ pub(crate) async fn get_account(
     let id = account_id(&id)?;
     state
         .store
-        .account(&principal.partner.id, &id)
+        .account(&principal.partner.id, id)
         .await
         .map_err(internal)?
         .map(Json)
@@ -382,7 +382,7 @@ pub(crate) async fn put_account(
     update(
         &state,
         &principal,
-        &id,
+        id,
         Some(&new.email),
         Some(&new.first_name),
         Some(&new.last_name),
@@ -401,7 +401,7 @@ pub(crate) async fn patch_account(
     update(
         &state,
         &principal,
-        &id,
+        id,
         patch.email.as_deref(),
         patch.first_name.as_deref(),
         patch.last_name.as_deref(),
@@ -419,7 +419,7 @@ pub(crate) async fn delete_account(
     let id = account_id(&id)?;
     if state
         .store
-        .delete_account(&principal.partner.id, &id)
+        .delete_account(&principal.partner.id, id)
         .await
         .map_err(internal)?
     {
@@ -449,7 +449,7 @@ pub(crate) async fn register_child(
     let id = account_id(&id)?;
     if state
         .store
-        .account(&principal.partner.id, &id)
+        .account(&principal.partner.id, id)
         .await
         .map_err(internal)?
         .is_none()

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{body_bytes, condition, data_error, has_content_type};
+use super::{body_bytes, condition, has_content_type, violations};
 
 /// A JSON request body (or response). Rejections are the profile's conditions: no or
 /// another `Content-Type` → unsupported media type (415); a body over axum's limit →
@@ -35,39 +35,37 @@ where
 
 /// Deserialises JSON, with rejections as [`Json`] describes.
 ///
-/// A first pass runs serde_json alone; only a body of the wrong shape is read again with
-/// `serde_path_to_error` to name the field. Tracking the path on every request would cost
-/// a third more on the common paths: a body that fits, and a body that is not JSON.
+/// A first pass runs serde_json alone; only a body of the wrong shape is read again, as
+/// a JSON value, to find every violation (see `violations`). Doing that on every request
+/// would cost several times the common paths: a body that fits, and one that is not JSON.
 pub(crate) fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     match serde_json::from_slice(bytes) {
         Ok(value) => Ok(value),
-        Err(err) if err.classify() == serde_json::error::Category::Data => {
-            Err(located_data_error::<T>(bytes))
-        }
+        Err(err) if err.classify() == serde_json::error::Category::Data => read_again::<T>(bytes),
         Err(_) => Err(condition(Condition::MalformedBody)),
     }
 }
 
-/// The invalid- or missing-parameter error for a body that is JSON of the wrong shape,
-/// naming the field where deserialisation stopped.
+/// The second reading of a JSON body of the wrong shape: whole numbers written as
+/// `2003.0` are taken as integers (JSON Schema counts them as such); otherwise every
+/// violation is reported (the first only for a large body).
 #[cold]
-fn located_data_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Err(err) => {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            match inner.classify() {
-                serde_json::error::Category::Data => {
-                    data_error(&path, &inner.to_string(), ViolationKind::Body)
-                }
-                _ => condition(Condition::MalformedBody),
-            }
-        }
-        // Deserialisation is deterministic, so the second pass fails as the first did;
-        // should a `Deserialize` impl not be, the body is still not what was expected.
-        Ok(_) => condition(Condition::MalformedBody),
+fn read_again<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Err(condition(Condition::MalformedBody));
+    };
+    violations::integral_floats(&mut value);
+    if let Ok(read) = T::deserialize(&value) {
+        return Ok(read);
     }
+    let mut found = violations::json::<T>(value, ViolationKind::Body);
+    if found.is_empty() {
+        return Err(condition(Condition::MalformedBody));
+    }
+    if bytes.len() > violations::FULL_REPORT_LIMIT {
+        found.truncate(1);
+    }
+    Err(violations::error(found))
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {

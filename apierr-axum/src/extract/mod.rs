@@ -5,6 +5,7 @@ mod json;
 mod path;
 mod query;
 mod valid;
+mod violations;
 
 use apierr::{ApiError, Condition, FieldViolation, ViolationKind};
 
@@ -65,7 +66,7 @@ pub(crate) fn data_error(path: &str, message: &str, kind: ViolationKind) -> ApiE
     };
     field_condition(
         Condition::InvalidParameter,
-        [FieldViolation::new(kind, field, message.to_owned())],
+        [FieldViolation::new(kind, field, violations::plain(message))],
     )
 }
 

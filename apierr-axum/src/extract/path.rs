@@ -59,26 +59,31 @@ fn kind_error(kind: ErrorKind, raw: &[(String, String)]) -> ApiError {
     match kind {
         ErrorKind::ParseErrorAtKey {
             key,
-            value,
+            value: _,
             expected_type,
-        } => invalid(key, format!("cannot parse {value:?} as {expected_type}")),
+        } => invalid(
+            key,
+            format!("must be {}", super::violations::kind_of(&expected_type)),
+        ),
         ErrorKind::ParseErrorAtIndex {
             index,
-            value,
+            value: _,
             expected_type,
         } => invalid(
             index.to_string(),
-            format!("cannot parse {value:?} as {expected_type}"),
+            format!("must be {}", super::violations::kind_of(&expected_type)),
         ),
         ErrorKind::ParseError {
             value,
             expected_type,
         } => invalid(
             key_of(&value),
-            format!("cannot parse {value:?} as {expected_type}"),
+            format!("must be {}", super::violations::kind_of(&expected_type)),
         ),
         ErrorKind::InvalidUtf8InPathParam { key } => invalid(key, "is not valid UTF-8".to_owned()),
-        ErrorKind::DeserializeError { key, message, .. } => invalid(key, message),
+        ErrorKind::DeserializeError { key, message, .. } => {
+            invalid(key, super::violations::plain(&message))
+        }
         ErrorKind::Message(message) => invalid("(path)".to_owned(), message),
         other => {
             condition(Condition::Internal).with_source(std::io::Error::other(other.to_string()))

@@ -33,7 +33,14 @@ pub(crate) fn from_urlencoded<T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(data));
     serde_path_to_error::deserialize(de).map_err(|err| {
-        let path = err.path().to_string();
-        super::data_error(&path, &err.into_inner().to_string(), kind)
+        // Read again for every violation, not only the first.
+        let pairs = form_urlencoded::parse(data).into_owned().collect();
+        let found = super::violations::urlencoded::<T>(pairs, kind.clone());
+        if found.is_empty() {
+            let path = err.path().to_string();
+            super::data_error(&path, &err.into_inner().to_string(), kind)
+        } else {
+            super::violations::error(found)
+        }
     })
 }

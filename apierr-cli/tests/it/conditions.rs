@@ -64,6 +64,113 @@ async fn invalid_fields_name_the_field() {
 }
 
 #[tokio::test]
+async fn every_missing_and_wrong_typed_field_is_listed() {
+    // Scenario: seed 002's own example (no first_name, no last_name) lists both under
+    // nested; two wrong-typed fields are both listed, in plain words, under every dialect
+    // that reports all violations (the first under one that reports the first).
+    every_profile(|s| async move {
+        let r = s
+            .post_json("/accounts", ACME, r#"{"email": "x@y.co"}"#)
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::MissingParameter).await;
+        let listed: Vec<(&str, &str)> = a
+            .error
+            .violations()
+            .iter()
+            .map(|v| (v.field(), v.message()))
+            .collect();
+        match s.profile.dialect().violations() {
+            apierr::ViolationSupport::FirstOnly => assert_eq!(listed.len(), 1, "{listed:?}"),
+            _ => assert_eq!(
+                listed,
+                [("first_name", "is required"), ("last_name", "is required")],
+                "{}",
+                s.profile.name()
+            ),
+        }
+        let r = s
+            .post_json(
+                "/accounts",
+                ACME,
+                r#"{"email": 5, "first_name": ["A"], "last_name": "B"}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::InvalidParameter).await;
+        let body = String::from_utf8_lossy(&a.body).into_owned();
+        assert!(!body.contains("invalid type"), "{body}");
+        let listed: Vec<(&str, &str)> = a
+            .error
+            .violations()
+            .iter()
+            .map(|v| (v.field(), v.message()))
+            .collect();
+        match s.profile.dialect().violations() {
+            apierr::ViolationSupport::FirstOnly => assert_eq!(listed.len(), 1, "{listed:?}"),
+            _ => assert_eq!(
+                listed,
+                [
+                    ("email", "must be a string"),
+                    ("first_name", "must be a string")
+                ],
+                "{}",
+                s.profile.name()
+            ),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_whole_number_written_with_a_zero_fraction_is_a_whole_number() {
+    // Scenario: JSON Schema counts 2003.0 as an integer; so does the server. 2003.5 is
+    // not, and is answered in plain words.
+    every_profile(|s| async move {
+        let r = s
+            .post_json(
+                "/accounts",
+                ACME,
+                r#"{"email": "p@q.co", "first_name": "P", "last_name": "Q"}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        let account: serde_json::Value = r.json().await.unwrap();
+        let id = account["id"]
+            .as_str()
+            .or_else(|| account["entity"]["id"].as_str())
+            .unwrap()
+            .to_owned();
+        let path = format!("/accounts/{id}/children");
+        let r = s
+            .post_json(
+                &path,
+                ACME,
+                r#"{"first_name": "Kid", "birth_year": 2003.0}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let r = s
+            .post_json(
+                &path,
+                ACME,
+                r#"{"first_name": "Kid", "birth_year": 2003.5}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::InvalidParameter).await;
+        assert_eq!(a.error.violations()[0].message(), "must be a whole number");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_missing_field_is_the_missing_parameter_condition() {
     // Scenario: the required email is left out.
     every_profile(|s| async move {

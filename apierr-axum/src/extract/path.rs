@@ -63,7 +63,7 @@ fn kind_error(kind: ErrorKind, raw: &[(String, String)]) -> ApiError {
             expected_type,
         } => invalid(
             key,
-            format!("must be {}", super::violations::kind_of(&expected_type)),
+            format!("must be {}", super::violations::kind_of(expected_type)),
         ),
         ErrorKind::ParseErrorAtIndex {
             index,
@@ -71,14 +71,14 @@ fn kind_error(kind: ErrorKind, raw: &[(String, String)]) -> ApiError {
             expected_type,
         } => invalid(
             index.to_string(),
-            format!("must be {}", super::violations::kind_of(&expected_type)),
+            format!("must be {}", super::violations::kind_of(expected_type)),
         ),
         ErrorKind::ParseError {
             value,
             expected_type,
         } => invalid(
             key_of(&value),
-            format!("must be {}", super::violations::kind_of(&expected_type)),
+            format!("must be {}", super::violations::kind_of(expected_type)),
         ),
         ErrorKind::InvalidUtf8InPathParam { key } => invalid(key, "is not valid UTF-8".to_owned()),
         ErrorKind::DeserializeError { key, message, .. } => {

@@ -58,10 +58,10 @@ pub(crate) fn plain(message: &str) -> String {
     let expected = message
         .split_once(", expected ")
         .map(|(_, expected)| expected.trim());
-    if message.starts_with("invalid type") || message.starts_with("invalid value") {
-        if let Some(expected) = expected {
-            return format!("must be {}", kind_of(expected));
-        }
+    if (message.starts_with("invalid type") || message.starts_with("invalid value"))
+        && let Some(expected) = expected
+    {
+        return format!("must be {}", kind_of(expected));
     }
     if let Some(variants) = message
         .strip_prefix("unknown variant `")

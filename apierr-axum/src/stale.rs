@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use apierr::{ApiError, Condition};
 use axum::extract::Request;
@@ -34,6 +34,9 @@ pub struct StalenessLayer {
     skew: Duration,
     required: bool,
     clock: Clock,
+    /// Paths answered without a date: public documents such as an OpenAPI description,
+    /// which a tool fetches without signing anything.
+    exempt: Arc<[&'static str]>,
 }
 
 impl fmt::Debug for StalenessLayer {
@@ -60,6 +63,7 @@ impl StalenessLayer {
             skew: DEFAULT_SKEW,
             required: true,
             clock: Arc::new(SystemTime::now),
+            exempt: Arc::new([]),
         }
     }
 
@@ -78,6 +82,12 @@ impl StalenessLayer {
     /// Whether a request without the header is stale. Default is true.
     pub fn required(mut self, required: bool) -> Self {
         self.required = required;
+        self
+    }
+
+    /// Paths that need no date (exact matches). Default is none.
+    pub fn exempt(mut self, paths: &[&'static str]) -> Self {
+        self.exempt = paths.into();
         self
     }
 
@@ -116,40 +126,13 @@ fn distance(a: SystemTime, b: SystemTime) -> Duration {
         .unwrap_or_default()
 }
 
-/// Reads an HTTP-date, RFC 3339 UTC, or `YYYY-MM-DD HH:MM:SS` UTC.
+/// Reads an HTTP-date, RFC 3339 UTC, or `YYYY-MM-DD HH:MM:SS` UTC, with `httpdate` and
+/// `humantime`: both keep years to four digits, so no date overflows the arithmetic.
 pub(crate) fn parse_date(text: &str) -> Option<SystemTime> {
     let text = text.trim();
-    if let Ok(t) = httpdate::parse_http_date(text) {
-        return Some(t);
-    }
-    let text = text.strip_suffix('Z').unwrap_or(text);
-    let (date, time) = text.split_once(['T', ' '])?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || !(0..24).contains(&hour)
-        || !(0..60).contains(&minute)
-        || !(0..=60).contains(&second)
-    {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
-    let secs = u64::try_from(secs).ok()?;
-    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    httpdate::parse_http_date(text)
+        .ok()
+        .or_else(|| humantime::parse_rfc3339_weak(text).ok())
 }
 
 impl<S> Layer<S> for StalenessLayer {
@@ -183,6 +166,9 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        if self.layer.exempt.contains(&req.uri().path()) {
+            return EitherFuture::inner(self.inner.call(req));
+        }
         match self.layer.check(req.headers()) {
             Some(error) => EitherFuture::ready(error.into_response()),
             None => EitherFuture::inner(self.inner.call(req)),
@@ -192,6 +178,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]
@@ -209,5 +197,7 @@ mod tests {
         assert_eq!(parse_date("1994-13-06 08:49:37"), None);
         assert_eq!(parse_date("1994-11-06 08:49"), None);
         assert_eq!(parse_date("-99999999999-11-06 08:49:37"), None);
+        assert_eq!(parse_date("99999999999999-11-06 08:49:37"), None);
+        assert_eq!(parse_date("9999-12-31 23:59:59").is_some(), true);
     }
 }

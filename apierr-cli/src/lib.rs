@@ -143,10 +143,13 @@ fn router(store: Store, config: &Config) -> App {
     // Around the whole router rather than with `Router::layer`, which would wrap (and box)
     // every route on its own.
     let stack = (
-        ContractLayer::new(config.profile.clone()).timeout(config.handler_timeout),
+        ContractLayer::new(config.profile.clone())
+            .timeout(config.handler_timeout)
+            .challenge(http::HeaderValue::from_static("Bearer realm=\"partner-api\"")),
         StalenessLayer::new()
             .required(config.require_date)
             .skew(config.date_skew)
+            .exempt(&["/openapi.json"])
             .clock(config.clock.clone()),
         DefaultBodyLimit::max(config.body_limit),
     );

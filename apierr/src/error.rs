@@ -362,7 +362,12 @@ impl From<Condition> for ApiError {
 
 /// The reason phrase of a status, or `Unknown Error` for one without (such as 460).
 pub(crate) fn reason_phrase(status: StatusCode) -> &'static str {
-    status.canonical_reason().unwrap_or("Unknown Error")
+    match status.as_u16() {
+        // RFC 9110 renamed these two; the http crate keeps RFC 7231's names.
+        413 => "Content Too Large",
+        422 => "Unprocessable Content",
+        _ => status.canonical_reason().unwrap_or("Unknown Error"),
+    }
 }
 
 impl fmt::Debug for ApiError {

@@ -164,6 +164,9 @@ crate::catalog! {
         Unauthenticated => AuthenticationError,
         InvalidToken => TokenInvalid,
         ExpiredToken => TokenInvalid,
+        // A logged-out token is a token that is no longer valid; a revoked key is denied.
+        SessionExpired => TokenInvalid,
+        KeyRevoked => AccessDenied,
         Forbidden => AccessDenied,
         Internal => UnexpectedSystemError,
     }
@@ -171,7 +174,9 @@ crate::catalog! {
 
 crate::catalog! {
     /// Seed 004's exception codes (the status itself, including 460–463) and its specific
-    /// codes 23005, 23016 and 23017.
+    /// codes 23005, 23016 and 23017. Seed 004 says every error carries a specific code but
+    /// names only those three; the framework's other conditions get apierr's own, 23901 and
+    /// up (each entry says so), so that every error a server sends has one.
     pub static SEED_004: Catalog("specific-code");
     /// A code of seed 004's contract.
     pub enum Seed004Code {
@@ -210,23 +215,84 @@ crate::catalog! {
         ParameterInvalid(23016) = 400, "parameter does not validate", field: "'{field}' does not validate";
         /// A required parameter was missing from the request.
         ParameterRequired(23017) = 400, "parameter is required", field: "'{field}' is required";
+        /// The body could not be read. apierr's own specific code: seed 004 says every
+        /// error has one but names none for this exception.
+        Malformed(23901) = 400, "Bad Request";
+        /// No credentials were sent. apierr's own specific code.
+        NoCredentials(23902) = 401, "Unauthorized";
+        /// The credentials are not known. apierr's own specific code.
+        UnknownCredentials(23903) = 401, "Unauthorized";
+        /// The token has expired. apierr's own specific code.
+        TokenExpired(23904) = 401, "Unauthorized";
+        /// The credentials do not allow this request. apierr's own specific code.
+        NotPermitted(23905) = 403, "Forbidden";
+        /// No such resource. apierr's own specific code.
+        NoSuchResource(23906) = 404, "Not Found";
+        /// The resource does not take this method. apierr's own specific code.
+        WrongMethod(23907) = 405, "Method Not Allowed";
+        /// The `Accept` header excludes JSON. apierr's own specific code.
+        NotJson(23908) = 406, "Not Acceptable";
+        /// Too many requests. apierr's own specific code.
+        RateLimitExceeded(23909) = 429, "Too Many Requests";
+        /// The session has ended. apierr's own specific code, with seed 004's status.
+        SessionEnded(23910) = 462, "Session Expired";
+        /// The key has been revoked. apierr's own specific code, with seed 004's status.
+        KeyWithdrawn(23911) = 463, "Key Revoked";
+        /// The server failed; the cause is logged. apierr's own specific code.
+        ServerFailed(23912) = 500, "Internal Server Error";
+        /// Not implemented. apierr's own specific code.
+        NotSupported(23913) = 501, "Not Implemented";
+        /// The body is larger than allowed. apierr's own specific code and status (seed
+        /// 004 lists no 413).
+        TooLarge(23914) = 413, "Content Too Large";
+        /// The body's media type is not accepted. apierr's own specific code and status.
+        WrongMediaType(23915) = 415, "Unsupported Media Type";
+        /// The record exists already. apierr's own specific code and status.
+        Exists(23916) = 409, "Conflict";
+        /// The handler did not finish in time. apierr's own specific code and status.
+        TimedOut(23917) = 503, "Request timed out";
+        /// The client did not send its request in time. apierr's own.
+        ClientTimedOut(23918) = 408, "Request Timeout";
+        /// A service behind the API failed. apierr's own.
+        UpstreamFailed(23919) = 502, "Bad Gateway";
+        /// The API cannot take the request now. apierr's own.
+        Unavailable(23920) = 503, "Service Unavailable";
+        /// A service behind the API did not answer in time. apierr's own.
+        UpstreamTimedOut(23921) = 504, "Gateway Timeout";
+        /// The endpoint requires an `Idempotency-Key`. apierr's own.
+        IdempotencyKeyRequired(23922) = 400, "Idempotency key required";
+        /// A request with the same idempotency key is in progress. apierr's own.
+        IdempotencyKeyInUse(23923) = 409, "Request with this idempotency key is in progress";
+        /// The idempotency key was used with another request. apierr's own.
+        IdempotencyKeyMismatch(23924) = 422, "Idempotency key reused with a different request";
     }
     bind {
-        MalformedBody => BadRequest,
+        MalformedBody => Malformed,
         InvalidParameter => ParameterInvalid,
         MissingParameter => ParameterRequired,
-        NotAcceptable => NotAcceptable,
-        MethodNotAllowed => MethodNotAllowed,
-        NotFound => NotFound,
-        Unauthenticated => Unauthorized,
-        InvalidToken => Unauthorized,
-        ExpiredToken => Unauthorized,
-        Forbidden => Forbidden,
-        KeyRevoked => KeyRevoked,
-        SessionExpired => SessionExpired,
+        UnsupportedMediaType => WrongMediaType,
+        NotAcceptable => NotJson,
+        MethodNotAllowed => WrongMethod,
+        NotFound => NoSuchResource,
+        AlreadyExists => Exists,
+        PayloadTooLarge => TooLarge,
+        Unauthenticated => NoCredentials,
+        InvalidToken => UnknownCredentials,
+        ExpiredToken => TokenExpired,
+        Forbidden => NotPermitted,
+        KeyRevoked => KeyWithdrawn,
+        SessionExpired => SessionEnded,
         StaleRequest => RequestStale,
-        RateLimited => TooManyRequests,
-        Internal => InternalServerError,
-        NotImplemented => NotImplemented,
+        RateLimited => RateLimitExceeded,
+        IdempotencyKeyMissing => IdempotencyKeyRequired,
+        IdempotencyInFlight => IdempotencyKeyInUse,
+        IdempotencyKeyReused => IdempotencyKeyMismatch,
+        Internal => ServerFailed,
+        Timeout => TimedOut,
+        NotImplemented => NotSupported,
+        RequestTimeout => ClientTimedOut,
+        BadGateway => UpstreamFailed,
+        ServiceUnavailable => Unavailable,
+        GatewayTimeout => UpstreamTimedOut,
     }
 }

@@ -1,6 +1,7 @@
 //! [`RequestContract`]: the profile and request id a request is answered with.
 
 use std::convert::Infallible;
+use std::sync::{Arc, LazyLock};
 
 use apierr::{ApiError, Profile, Rendered as RenderedError};
 use axum::extract::FromRequestParts;
@@ -8,6 +9,7 @@ use axum::response::Response;
 use http::Extensions;
 use http::request::Parts;
 
+use super::Config;
 use crate::RequestId;
 
 /// The contract a request is answered in: the router's [`Profile`] and the request's id.
@@ -32,32 +34,35 @@ use crate::RequestId;
 /// ```
 #[derive(Debug, Clone)]
 pub struct RequestContract {
-    profile: Profile,
+    /// The layer's configuration, shared: one reference count a request.
+    config: Arc<Config>,
     request_id: RequestId,
 }
 
+/// The configuration outside any contract layer: the default profile.
+static DEFAULT: LazyLock<Arc<Config>> = LazyLock::new(|| Arc::new(Config::new(Profile::PROBLEM)));
+
 impl RequestContract {
-    pub(crate) fn new(profile: Profile, request_id: RequestId) -> Self {
-        RequestContract {
-            profile,
-            request_id,
-        }
+    pub(crate) fn new(config: Arc<Config>, request_id: RequestId) -> Self {
+        RequestContract { config, request_id }
     }
 
     /// The contract of a request from its extensions, or the default profile with the
     /// id `headers` give (or a new one) outside a contract layer.
     pub(crate) fn of(extensions: &Extensions, headers: &http::HeaderMap) -> Self {
-        extensions
-            .get::<RequestContract>()
-            .cloned()
-            .unwrap_or_else(|| {
-                RequestContract::new(Profile::PROBLEM, RequestId::from_headers(headers))
-            })
+        extensions.get::<RequestContract>().cloned().unwrap_or_else(|| {
+            RequestContract::new(DEFAULT.clone(), RequestId::from_headers(headers))
+        })
+    }
+
+    /// The layer's configuration.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The router's profile.
     pub fn profile(&self) -> &Profile {
-        &self.profile
+        &self.config.profile
     }
 
     /// The request's id, as echoed in `X-Request-Id`.
@@ -68,7 +73,7 @@ impl RequestContract {
     /// `error` as this contract answers it: a framework condition resolved against the
     /// profile's catalog, and the request id set unless the error has one.
     pub fn adopt(&self, error: ApiError) -> ApiError {
-        let mut error = self.profile.adopt(error);
+        let mut error = self.config.profile.adopt(error);
         if error.request_id().is_none() {
             error.set_request_id_header(self.request_id.header_value());
         }
@@ -77,7 +82,7 @@ impl RequestContract {
 
     /// Renders `error` in the contract (see [`RequestContract::adopt`]).
     pub fn render(&self, error: ApiError) -> RenderedError {
-        self.profile.render(&self.adopt(error))
+        self.config.profile.render(&self.adopt(error))
     }
 
     /// `error` as a finished response in the contract, with the request id header. The

@@ -32,7 +32,9 @@ use super::{Config, Contract};
 /// - a success in the envelope where the dialect wraps successes (seed 000);
 /// - `X-Request-Id` on every response.
 ///
-/// It also answers an `Accept` that excludes JSON with 406, a panic with a 500 without
+/// It also answers a method no RFC defines (`FOO`) with 501 (RFC 9110 §9.1), gives every
+/// 401 a `WWW-Authenticate` challenge (see [`ContractLayer::challenge`]), answers an
+/// `Accept` that excludes JSON with 406, a panic with a 500 without
 /// internal detail, and a handler that runs past the timeout with the catalog's timeout
 /// condition; both are logged, as is the internal source of every 5xx.
 ///
@@ -66,11 +68,7 @@ impl ContractLayer {
     /// A layer answering in `profile`.
     pub fn new(profile: Profile) -> Self {
         ContractLayer {
-            config: Arc::new(Config {
-                profile,
-                timeout: None,
-                check_accept: true,
-            }),
+            config: Arc::new(Config::new(profile)),
         }
     }
 
@@ -85,12 +83,15 @@ impl ContractLayer {
         self.with(|c| c.check_accept = check)
     }
 
+    /// The `WWW-Authenticate` challenge of a 401 that carries none (RFC 9110 requires one
+    /// on every 401; an authentication layer inside usually sets its own). Default is
+    /// `Bearer realm="api"`.
+    pub fn challenge(self, challenge: http::HeaderValue) -> Self {
+        self.with(|c| c.challenge = challenge)
+    }
+
     fn with(self, f: impl FnOnce(&mut Config)) -> Self {
-        let mut config = Config {
-            profile: self.config.profile.clone(),
-            timeout: self.config.timeout,
-            check_accept: self.config.check_accept,
-        };
+        let mut config = Config::clone(&self.config);
         f(&mut config);
         ContractLayer {
             config: Arc::new(config),

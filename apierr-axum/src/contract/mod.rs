@@ -30,11 +30,43 @@ pub struct Contract<S> {
 }
 
 /// What a [`ContractLayer`] was configured with.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) profile: Profile,
     pub(crate) timeout: Option<Duration>,
     pub(crate) check_accept: bool,
+    /// The `WWW-Authenticate` challenge a 401 gets when nothing inside gave one: RFC 9110
+    /// §11.6.1 requires one on every 401.
+    pub(crate) challenge: HeaderValue,
+}
+
+impl Config {
+    pub(crate) fn new(profile: Profile) -> Self {
+        Config {
+            profile,
+            timeout: None,
+            check_accept: true,
+            challenge: HeaderValue::from_static("Bearer realm=\"api\""),
+        }
+    }
+}
+
+/// Whether a method is one RFC 9110 or RFC 5789 defines; any other is not implemented
+/// (RFC 9110 §9.1: 501), wherever it is sent.
+fn is_known_method(method: &http::Method) -> bool {
+    use http::Method;
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::CONNECT,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PATCH,
+    ]
+    .contains(method)
 }
 
 impl<S> Service<Request> for Contract<S>
@@ -63,10 +95,14 @@ where
                 id
             }
         };
-        let contract = RequestContract::new(self.config.profile.clone(), request_id);
+        let contract = RequestContract::new(self.config.clone(), request_id);
         // At error level so that every line a request logs, whatever the filter lets
         // through, carries its id; with no subscriber interested it costs a load.
         let span = tracing::error_span!("request", id = %contract.request_id());
+        if !is_known_method(req.method()) {
+            let response = contract.response(Condition::NotImplemented.into());
+            return ResponseFuture::ready(response, contract, span);
+        }
         if self.config.check_accept && !accepts_json(req.headers().get(ACCEPT)) {
             let response = contract.response(Condition::NotAcceptable.into());
             return ResponseFuture::ready(response, contract, span);

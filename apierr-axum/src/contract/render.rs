@@ -94,6 +94,9 @@ fn render_into(mut parts: Parts, contract: &RequestContract, error: ApiError) ->
     if let Some(secs) = rendered.retry_after {
         headers.insert(RETRY_AFTER, HeaderValue::from(secs));
     }
+    if rendered.status == StatusCode::UNAUTHORIZED && !headers.contains_key(WWW_AUTHENTICATE) {
+        headers.insert(WWW_AUTHENTICATE, contract.config().challenge.clone());
+    }
     stamp(headers, contract);
     Response::from_parts(parts, Body::from(rendered.body))
 }

@@ -11,14 +11,24 @@ use crate::{ApiError, Code, ViolationKind, ViolationSupport};
 /// validation error adds `subject` (the field) and `subjectType` (its kind).
 ///
 /// Each violation is one element carrying the error's code and message; when the
-/// violation's own reason differs from the error's message it is added as `detail`.
-/// Additional messages follow as elements without a subject.
+/// violation's own reason differs from the error's message it is added as `detail`. A
+/// request's body, query and path fields are all `"subjectType":"parameter"`, as in seed
+/// 003's example; headers are `header`. Additional messages belong to the one error, so
+/// they are a `messages` list on its first element rather than elements of their own.
 ///
 /// ```json
 /// {"errors":[{"errorCode":5000, "message":"validation error", "subject":"firstName", "subjectType":"parameter"}]}
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorsArray;
+
+/// Seed 003's name for the kind of a violation's subject.
+fn subject_type(kind: &ViolationKind) -> &str {
+    match kind {
+        ViolationKind::Body | ViolationKind::Query | ViolationKind::Path => "parameter",
+        other => other.as_str(),
+    }
+}
 
 impl Dialect for ErrorsArray {
     fn name(&self) -> &'static str {
@@ -30,28 +40,28 @@ impl Dialect for ErrorsArray {
     }
 
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
+        let messages = e.additional_messages();
         json::object(out, |body| {
             body.array("errors", |items| {
-                // Every element opens with the error's code and message.
-                let head = |item: &mut Object<'_>| {
+                // Every element opens with the error's code and message; the first one
+                // carries the additional messages.
+                let head = |item: &mut Object<'_>, first: bool| {
                     item.code("errorCode", e.code()).str("message", e.message());
+                    if first {
+                        item.strs("messages", messages.iter().map(|m| &**m));
+                    }
                 };
                 if e.violations().is_empty() {
-                    items.object(head);
+                    items.object(|item| head(item, true));
                 }
-                for v in e.violations() {
+                for (i, v) in e.violations().iter().enumerate() {
                     items.object(|item| {
-                        head(item);
+                        head(item, i == 0);
                         item.str("subject", v.field())
-                            .str("subjectType", v.kind().as_str());
+                            .str("subjectType", subject_type(v.kind()));
                         if v.message() != e.message() {
                             item.str("detail", v.message());
                         }
-                    });
-                }
-                for m in e.additional_messages() {
-                    items.object(|item| {
-                        item.code("errorCode", e.code()).str("message", m);
                     });
                 }
             });
@@ -63,8 +73,9 @@ impl Dialect for ErrorsArray {
     }
 }
 
-/// Reads `{"errors": [...]}`: the first element gives the code and message, elements with
-/// a subject are violations, the other elements after the first are additional messages.
+/// Reads `{"errors": [...]}`: the first element gives the code and message (and the
+/// additional messages, in `messages`), elements with a subject are violations; other
+/// elements after the first are read as additional messages too, as older bodies had them.
 pub(crate) fn read(status: StatusCode, wire: &mut Wire<'_>) -> Option<ApiError> {
     if wire.errors.as_ref().is_none_or(Vec::is_empty) {
         return None;
@@ -77,6 +88,9 @@ pub(crate) fn read(status: StatusCode, wire: &mut Wire<'_>) -> Option<ApiError> 
         .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
     let message = first.message.clone().unwrap_or_default();
     let mut e = ApiError::new(status, code, message.clone());
+    for message in first.messages.take().into_iter().flatten() {
+        e = e.with_additional_message(message);
+    }
     for (i, item) in std::iter::once(first).chain(items).enumerate() {
         if item.subject.is_some() {
             let mut v = item;

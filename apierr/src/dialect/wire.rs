@@ -153,6 +153,10 @@ pub(crate) struct Item<'a> {
     #[serde(rename = "in")]
     #[serde(borrow)]
     pub(crate) location: Option<Str<'a>>,
+    /// Seed 003 (as apierr writes it): the error's additional messages, on its first
+    /// element.
+    #[serde(borrow)]
+    pub(crate) messages: Option<Vec<Str<'a>>>,
 }
 
 /// The `error` object of the `nested` dialect.

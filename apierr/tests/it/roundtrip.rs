@@ -32,7 +32,11 @@ fn shape(d: &dyn Dialect) -> Shape {
             request_id: true,
             ..all
         },
-        "errors-array" => all,
+        // Body, query and path fields are all "parameter" in seed 003's words.
+        "errors-array" => Shape {
+            kinds: false,
+            ..all
+        },
         "specific-code" => Shape {
             kinds: false,
             quoted_field: true,

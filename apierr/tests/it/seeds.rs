@@ -192,7 +192,7 @@ fn seed_004_non_standard_statuses() {
     assert_eq!(rendered.status.as_u16(), 463);
     assert_eq!(
         text(&rendered.body),
-        r#"{"errorCode":463,"message":"Key Revoked"}"#
+        r#"{"errorCode":463,"message":"Key Revoked","specificCode":23911}"#
     );
     assert_eq!(p.error(Condition::SessionExpired).status().as_u16(), 462);
 }

@@ -145,7 +145,9 @@ fn router(store: Store, config: &Config) -> App {
     let stack = (
         ContractLayer::new(config.profile.clone())
             .timeout(config.handler_timeout)
-            .challenge(http::HeaderValue::from_static("Bearer realm=\"partner-api\"")),
+            .challenge(http::HeaderValue::from_static(
+                "Bearer realm=\"partner-api\"",
+            )),
         StalenessLayer::new()
             .required(config.require_date)
             .skew(config.date_skew)

@@ -50,9 +50,12 @@ impl RequestContract {
     /// The contract of a request from its extensions, or the default profile with the
     /// id `headers` give (or a new one) outside a contract layer.
     pub(crate) fn of(extensions: &Extensions, headers: &http::HeaderMap) -> Self {
-        extensions.get::<RequestContract>().cloned().unwrap_or_else(|| {
-            RequestContract::new(DEFAULT.clone(), RequestId::from_headers(headers))
-        })
+        extensions
+            .get::<RequestContract>()
+            .cloned()
+            .unwrap_or_else(|| {
+                RequestContract::new(DEFAULT.clone(), RequestId::from_headers(headers))
+            })
     }
 
     /// The layer's configuration.

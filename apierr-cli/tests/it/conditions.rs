@@ -214,7 +214,12 @@ async fn a_bad_query_parameter_is_named() {
             ViolationKind::Query
         };
         if s.profile.dialect().name() != "specific-code" {
-            assert_eq!(a.error.violations()[0].kind(), &kind, "{}", s.profile.name());
+            assert_eq!(
+                a.error.violations()[0].kind(),
+                &kind,
+                "{}",
+                s.profile.name()
+            );
         }
     })
     .await;

@@ -293,6 +293,22 @@ fn challenge(
 #[derive(Debug, Clone)]
 pub struct Authenticated<P>(pub P);
 
+impl<P, S> FromRequestParts<S> for Authenticated<P>
+where
+    P: Clone + Send + Sync + 'static,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Authenticated<P>>()
+            .cloned()
+            .ok_or_else(|| Condition::Unauthenticated.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::shorten;
@@ -311,21 +327,5 @@ mod tests {
             let shown = shorten(&key).replace('.', "");
             assert!(shown.len() < len.max(1), "{len}: {shown}");
         }
-    }
-}
-
-impl<P, S> FromRequestParts<S> for Authenticated<P>
-where
-    P: Clone + Send + Sync + 'static,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        parts
-            .extensions
-            .get::<Authenticated<P>>()
-            .cloned()
-            .ok_or_else(|| Condition::Unauthenticated.into())
     }
 }

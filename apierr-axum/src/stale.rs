@@ -198,6 +198,6 @@ mod tests {
         assert_eq!(parse_date("1994-11-06 08:49"), None);
         assert_eq!(parse_date("-99999999999-11-06 08:49:37"), None);
         assert_eq!(parse_date("99999999999999-11-06 08:49:37"), None);
-        assert_eq!(parse_date("9999-12-31 23:59:59").is_some(), true);
+        assert!(parse_date("9999-12-31 23:59:59").is_some());
     }
 }

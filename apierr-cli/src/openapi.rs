@@ -1,18 +1,55 @@
-//! The OpenAPI document of the reference server, with every error response of every
-//! operation in the chosen profile's schema and with example bodies from its catalog.
+//! The OpenAPI 3.1 document of the reference server: every parameter typed, every request
+//! body with the constraints the handlers enforce, the authentication schemes, and every
+//! error response of every operation in the chosen profile's schema, with example bodies
+//! rendered from its catalog. The operations' conditions are the table below, which
+//! lists what each handler in `api.rs` raises.
+//!
+//! The document is written as JSON literals, not through utoipa: its model has no place
+//! for a response header's `required`, and its derive macros describe one schema per
+//! type where this document needs the profile's error dialect and envelope in every
+//! response. The constraints are stated with the values the handlers check (the email
+//! pattern, the page bound) so that the two cannot drift; `openapi-spec-validator` and
+//! schemathesis check the result in `.ci/run`.
 
 use std::collections::BTreeMap;
 
 use apierr::{Condition, FieldViolation, Profile};
 use serde_json::{Value, json};
-use utoipa::openapi::example::ExampleBuilder;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::Schema;
-use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem,
-    PathsBuilder, Ref, RefOr, Required, ResponseBuilder, ResponsesBuilder,
-};
+
+/// An HTTP method of an operation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "get",
+            HttpMethod::Post => "post",
+            HttpMethod::Put => "put",
+            HttpMethod::Patch => "patch",
+            HttpMethod::Delete => "delete",
+        }
+    }
+}
+
+/// What an operation answers on success.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Success {
+    /// A JSON entity (a component schema), enveloped where the profile wraps successes.
+    Entity(&'static str),
+    /// A page of accounts, with its total in `X-Total-Count`.
+    Page,
+    /// No body (the envelope alone where the profile wraps successes).
+    Empty,
+    /// The token response of RFC 6749, never enveloped.
+    Token,
+}
 
 /// What an operation accepts as its body.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -29,6 +66,7 @@ struct Operation {
     id: &'static str,
     summary: &'static str,
     success: (u16, &'static str),
+    answer: Success,
     authenticated: bool,
     body: Body,
     /// The conditions particular to this operation.
@@ -44,19 +82,21 @@ const OPERATIONS: &[Operation] = &[
         id: "issueToken",
         summary: "Exchange client credentials for a bearer token (RFC 6749 §4.4)",
         success: (200, "The access token"),
+        answer: Success::Token,
         authenticated: false,
         body: Body::Form,
-        conditions: &[Condition::InvalidToken, Condition::KeyRevoked],
+        conditions: &[Condition::Unauthenticated, Condition::InvalidToken],
     },
     Operation {
         method: HttpMethod::Delete,
         path: "/oauth/token",
         id: "revokeToken",
-        summary: "End the session of the bearer token used",
+        summary: "End the session of the bearer token used (nothing to end for an API key)",
         success: (200, "The session has ended"),
+        answer: Success::Empty,
         authenticated: true,
         body: Body::None,
-        conditions: &[Condition::InvalidParameter],
+        conditions: &[],
     },
     Operation {
         method: HttpMethod::Get,
@@ -67,6 +107,7 @@ const OPERATIONS: &[Operation] = &[
             200,
             "A page of accounts; the total is in X-Total-Count or the envelope",
         ),
+        answer: Success::Page,
         authenticated: true,
         body: Body::None,
         conditions: &[Condition::InvalidParameter],
@@ -77,6 +118,7 @@ const OPERATIONS: &[Operation] = &[
         id: "createAccount",
         summary: "Register an account with a unique email",
         success: (201, "The new account"),
+        answer: Success::Entity("Account"),
         authenticated: true,
         body: Body::Json("NewAccount"),
         conditions: &[Condition::AlreadyExists],
@@ -87,6 +129,7 @@ const OPERATIONS: &[Operation] = &[
         id: "getAccount",
         summary: "Read an account",
         success: (200, "The account"),
+        answer: Success::Entity("Account"),
         authenticated: true,
         body: Body::None,
         conditions: &[Condition::NotFound],
@@ -97,6 +140,7 @@ const OPERATIONS: &[Operation] = &[
         id: "replaceAccount",
         summary: "Replace an account",
         success: (200, "Replaced (empty body)"),
+        answer: Success::Empty,
         authenticated: true,
         body: Body::Json("NewAccount"),
         conditions: &[Condition::NotFound, Condition::AlreadyExists],
@@ -107,6 +151,7 @@ const OPERATIONS: &[Operation] = &[
         id: "updateAccount",
         summary: "Change some fields of an account",
         success: (200, "Updated (empty body)"),
+        answer: Success::Empty,
         authenticated: true,
         body: Body::Json("AccountPatch"),
         conditions: &[Condition::NotFound, Condition::AlreadyExists],
@@ -117,6 +162,7 @@ const OPERATIONS: &[Operation] = &[
         id: "deleteAccount",
         summary: "Delete an account and its children",
         success: (200, "Deleted (empty body)"),
+        answer: Success::Empty,
         authenticated: true,
         body: Body::None,
         conditions: &[Condition::NotFound],
@@ -130,6 +176,7 @@ const OPERATIONS: &[Operation] = &[
             201,
             "The new child (208 Already Reported with the existing one)",
         ),
+        answer: Success::Entity("Child"),
         authenticated: true,
         body: Body::Json("NewChild"),
         conditions: &[Condition::NotFound],
@@ -192,7 +239,7 @@ fn error_schema(dialect: &str) -> Value {
         "wrapper" => json!({"oneOf": [
             {"type": "object", "required": ["message", "status", "code", "validationErrors"],
              "properties": {"message": {"type": "string"}, "status": {"type": "string", "enum": ["fail"]},
-                "code": code, "requestId": {"type": "string"}, "entity": {},
+                "code": code, "requestId": {"type": "string"}, "entity": {"type": "null"},
                 "validationErrors": {"type": "array", "items": violation("message")},
                 "additionalMessages": strings, "resultCount": {"type": "integer"}, "totalCount": {"type": "integer"}}},
             oauth,
@@ -207,7 +254,7 @@ fn error_schema(dialect: &str) -> Value {
             json!({"type": "object", "required": ["errors"], "properties": {"errors": {
             "type": "array", "items": {"type": "object", "required": ["errorCode", "message"], "properties": {
                 "errorCode": code, "message": {"type": "string"}, "subject": {"type": "string"},
-                "subjectType": {"type": "string"}, "detail": {"type": "string"}}}}}})
+                "subjectType": {"type": "string"}, "detail": {"type": "string"}, "messages": strings}}}}})
         }
         "specific-code" => {
             json!({"type": "object", "required": ["errorCode", "message"], "properties": {
@@ -223,10 +270,24 @@ fn error_schema(dialect: &str) -> Value {
     }
 }
 
-/// Request body schemas.
+/// The JSON Schema of RFC 6749 §5.2's error body, the token endpoint's in every profile.
+fn token_error_schema() -> Value {
+    json!({"type": "object", "required": ["error", "error_description"], "properties": {
+        "error": {"type": "string"}, "error_description": {"type": "string"}}})
+}
+
+/// A string a person reads: no control characters (the handlers refuse them).
+const PLAIN_TEXT: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+/// The request and response bodies, as JSON Schema.
 fn body_schemas() -> Vec<(&'static str, Value)> {
-    let name = json!({"type": "string", "minLength": 1, "maxLength": 100});
-    let email = json!({"type": "string", "format": "email"});
+    let name = json!({"type": "string", "minLength": 1, "maxLength": 100, "pattern": PLAIN_TEXT});
+    let nullable_name = json!({"type": ["string", "null"], "minLength": 1, "maxLength": 100, "pattern": PLAIN_TEXT});
+    let email = json!({"type": "string", "format": "email", "maxLength": 254,
+        "pattern": crate::api::EMAIL_PATTERN});
+    let mut nullable_email = email.clone();
+    nullable_email["type"] = json!(["string", "null"]);
+    let id = json!({"type": "string", "description": "An id the server made: 32 lower-case hex digits."});
     vec![
         (
             "NewAccount",
@@ -236,7 +297,7 @@ fn body_schemas() -> Vec<(&'static str, Value)> {
         (
             "AccountPatch",
             json!({"type": "object",
-            "properties": {"email": email, "first_name": name, "last_name": name}}),
+            "properties": {"email": nullable_email, "first_name": nullable_name, "last_name": nullable_name}}),
         ),
         (
             "NewChild",
@@ -245,142 +306,249 @@ fn body_schemas() -> Vec<(&'static str, Value)> {
         ),
         (
             "TokenRequest",
-            json!({"type": "object", "required": ["grant_type", "client_id", "client_secret"],
+            json!({"type": "object", "required": ["grant_type"],
+            "description": "The client authenticates with HTTP Basic or with client_id and client_secret here, never both.",
             "properties": {"grant_type": {"type": "string", "enum": ["client_credentials"]},
-                "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}),
+                "client_id": {"type": "string"}, "client_secret": {"type": "string"},
+                "scope": {"type": "string"}}}),
+        ),
+        (
+            "Account",
+            json!({"type": "object", "required": ["id", "email", "first_name", "last_name"],
+            "properties": {"id": id, "email": {"type": "string"}, "first_name": {"type": "string"},
+                "last_name": {"type": "string"}}}),
+        ),
+        (
+            "Child",
+            json!({"type": "object", "required": ["id", "account_id", "first_name", "birth_year"],
+            "properties": {"id": id, "account_id": id, "first_name": {"type": "string"},
+                "birth_year": {"type": "integer"}}}),
+        ),
+        (
+            "Token",
+            json!({"type": "object", "required": ["access_token", "token_type", "expires_in"],
+            "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"},
+                "expires_in": {"type": "integer", "minimum": 0}}}),
         ),
     ]
 }
 
-fn schema(value: Value) -> Schema {
-    // The schemas above are literal JSON Schema objects, which utoipa reads back.
-    serde_json::from_value(value).unwrap_or_default()
+/// A success body's schema: `entity` itself, or seed 000's envelope around it where the
+/// profile wraps successes.
+fn success_schema(profile: &Profile, entity: Value) -> Value {
+    if profile.dialect().wraps_success() {
+        json!({"type": "object",
+            "required": ["message", "status", "entity", "validationErrors", "resultCount", "totalCount"],
+            "properties": {"message": {"type": "string"}, "status": {"type": "string", "enum": ["success"]},
+                "entity": entity, "validationErrors": {"type": "array", "items": {"type": "object"}, "maxItems": 0},
+                "resultCount": {"type": "integer"}, "totalCount": {"type": "integer"}}})
+    } else {
+        entity
+    }
 }
 
-/// The document for a profile.
-pub(crate) fn document(profile: &Profile) -> OpenApi {
-    let content_type = profile.dialect().content_type();
-    let error_type = content_type.to_str().unwrap_or("application/json");
-    let mut paths = PathsBuilder::new();
-    let mut items: BTreeMap<&str, Vec<(HttpMethod, utoipa::openapi::path::Operation)>> =
-        BTreeMap::new();
-    for op in OPERATIONS {
-        let mut conditions: Vec<Condition> = EVERY_REQUEST.to_vec();
-        if op.authenticated {
-            conditions.extend_from_slice(AUTHENTICATED);
+/// `X-Request-Id`, on every response.
+fn request_id_header() -> Value {
+    json!({"description": "The request's id: the caller's X-Request-Id (1-128 visible ASCII characters) or one the server made.",
+        "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
+}
+
+/// The success response of an operation.
+fn success_response(profile: &Profile, op: &Operation) -> Value {
+    let mut headers = serde_json::Map::new();
+    headers.insert("X-Request-Id".to_owned(), request_id_header());
+    let schema_ref = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let content = match op.answer {
+        Success::Entity(name) => Some(success_schema(profile, schema_ref(name))),
+        Success::Page => {
+            headers.insert(
+                "X-Total-Count".to_owned(),
+                json!({"description": "How many accounts there are in all.", "required": true,
+                    "schema": {"type": "integer", "minimum": 0}}),
+            );
+            Some(success_schema(
+                profile,
+                json!({"type": "array", "items": schema_ref("Account")}),
+            ))
         }
-        if op.body != Body::None {
-            conditions.extend_from_slice(WITH_BODY);
+        Success::Empty => profile
+            .dialect()
+            .wraps_success()
+            .then(|| success_schema(profile, json!({"type": "null"}))),
+        Success::Token => {
+            for (name, value) in [("Cache-Control", "no-store"), ("Pragma", "no-cache")] {
+                headers.insert(
+                    name.to_owned(),
+                    json!({"required": true, "schema": {"type": "string", "enum": [value]}}),
+                );
+            }
+            Some(schema_ref("Token"))
         }
-        conditions.extend_from_slice(op.conditions);
-        conditions.sort();
-        conditions.dedup();
-        let mut by_status: BTreeMap<u16, Vec<Condition>> = BTreeMap::new();
-        for c in conditions {
-            by_status
-                .entry(profile.catalog().condition(c).status().as_u16())
-                .or_default()
-                .push(c);
+    };
+    let mut response = json!({"description": op.success.1, "headers": headers});
+    if let Some(schema) = content {
+        response["content"] = json!({"application/json": {"schema": schema}});
+    }
+    response
+}
+
+/// The error responses of an operation, one per status, each with an example per
+/// condition rendered from the profile's catalog.
+fn error_responses(
+    profile: &Profile,
+    op: &Operation,
+    responses: &mut serde_json::Map<String, Value>,
+) {
+    // The token endpoint answers RFC 6749's form in every profile.
+    let (profile, schema, content_type) = if op.id == "issueToken" {
+        (
+            Profile::OAUTH_TOKEN,
+            "TokenError",
+            "application/json".to_owned(),
+        )
+    } else {
+        let content_type = profile.dialect().content_type();
+        (
+            profile.clone(),
+            "Error",
+            content_type
+                .to_str()
+                .unwrap_or("application/json")
+                .to_owned(),
+        )
+    };
+    let mut conditions: Vec<Condition> = EVERY_REQUEST.to_vec();
+    if op.authenticated {
+        conditions.extend_from_slice(AUTHENTICATED);
+    }
+    if op.body != Body::None {
+        conditions.extend_from_slice(WITH_BODY);
+    }
+    if op.id == "listAccounts" {
+        conditions.push(Condition::InvalidParameter);
+    }
+    conditions.extend_from_slice(op.conditions);
+    conditions.sort();
+    conditions.dedup();
+    let mut by_status: BTreeMap<u16, Vec<Condition>> = BTreeMap::new();
+    for c in conditions {
+        by_status
+            .entry(profile.catalog().condition(c).status().as_u16())
+            .or_default()
+            .push(c);
+    }
+    for (status, conditions) in by_status {
+        let names: Vec<&str> = conditions.iter().map(|c| c.default_code()).collect();
+        let examples: serde_json::Map<String, Value> = conditions
+            .iter()
+            .map(|c| {
+                (
+                    c.default_code().to_owned(),
+                    json!({"summary": c.description(), "value": example(&profile, *c)}),
+                )
+            })
+            .collect();
+        let mut headers = serde_json::Map::new();
+        headers.insert("X-Request-Id".to_owned(), request_id_header());
+        if status == 401 {
+            headers.insert(
+                "WWW-Authenticate".to_owned(),
+                json!({"description": "The challenge RFC 9110 requires of every 401.", "required": true,
+                    "schema": {"type": "string"}}),
+            );
         }
-        let mut responses = ResponsesBuilder::new().response(
-            op.success.0.to_string(),
-            ResponseBuilder::new().description(op.success.1),
+        responses.insert(
+            status.to_string(),
+            json!({
+                "description": format!("Error: {}", names.join(", ")),
+                "headers": headers,
+                "content": {content_type.clone(): {
+                    "schema": {"$ref": format!("#/components/schemas/{schema}")},
+                    "examples": examples,
+                }},
+            }),
         );
-        for (status, conditions) in by_status {
-            let names: Vec<&str> = conditions.iter().map(|c| c.default_code()).collect();
-            let content = ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Error")))
-                .examples_from_iter(conditions.iter().map(|c| {
-                    (
-                        c.default_code(),
-                        ExampleBuilder::new()
-                            .summary(c.description())
-                            .value(Some(example(profile, *c))),
-                    )
-                }))
-                .build();
-            responses = responses.response(
-                status.to_string(),
-                ResponseBuilder::new()
-                    .description(format!("Error: {}", names.join(", ")))
-                    .content(error_type, content),
-            );
+    }
+}
+
+/// The document for a profile, as JSON.
+pub(crate) fn document(profile: &Profile) -> Value {
+    let mut paths: BTreeMap<&str, serde_json::Map<String, Value>> = BTreeMap::new();
+    for op in OPERATIONS {
+        let mut responses = serde_json::Map::new();
+        responses.insert(op.success.0.to_string(), success_response(profile, op));
+        if op.id == "registerChild" {
+            let mut again = success_response(profile, op);
+            again["description"] = json!("The same child registered before: the existing record");
+            responses.insert("208".to_owned(), again);
         }
-        let mut operation = OperationBuilder::new()
-            .operation_id(Some(op.id))
-            .summary(Some(op.summary))
-            .responses(responses.build());
-        if op.path.contains("{id}") {
-            operation = operation.parameter(
-                ParameterBuilder::new()
-                    .name("id")
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True),
-            );
-        }
-        let (media, name) = match op.body {
-            Body::None => (None, ""),
-            Body::Json(name) => (Some("application/json"), name),
-            Body::Form => (Some("application/x-www-form-urlencoded"), "TokenRequest"),
+        error_responses(profile, op, &mut responses);
+        let mut operation = json!({
+            "operationId": op.id,
+            "summary": op.summary,
+            "responses": responses,
+        });
+        operation["security"] = if op.authenticated {
+            json!([{"apiKey": []}, {"bearerAuth": []}])
+        } else {
+            json!([{}, {"clientBasic": []}])
         };
-        if let Some(media) = media {
-            operation = operation.request_body(Some(
-                RequestBodyBuilder::new()
-                    .content(
-                        media,
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name(name)))
-                            .build(),
-                    )
-                    .required(Some(Required::True))
-                    .build(),
-            ));
+        let mut parameters = Vec::new();
+        if op.path.contains("{id}") {
+            parameters.push(json!({"name": "id", "in": "path", "required": true,
+                "description": "The account's id.", "schema": {"type": "string", "minLength": 1}}));
         }
-        items
+        if op.id == "listAccounts" {
+            parameters.push(json!({"name": "page", "in": "query", "required": false,
+                "description": "The page, from 1. Default is 1.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": crate::api::MAX_PAGE}}));
+            parameters.push(json!({"name": "per_page", "in": "query", "required": false,
+                "description": "Accounts a page, 1 to 100. Default is 20.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100}}));
+        }
+        if !parameters.is_empty() {
+            operation["parameters"] = Value::Array(parameters);
+        }
+        let body = match op.body {
+            Body::None => None,
+            Body::Json(name) => Some(("application/json", name)),
+            Body::Form => Some(("application/x-www-form-urlencoded", "TokenRequest")),
+        };
+        if let Some((media, name)) = body {
+            operation["requestBody"] = json!({"required": true, "content": {
+                media: {"schema": {"$ref": format!("#/components/schemas/{name}")}}}});
+        }
+        paths
             .entry(op.path)
             .or_default()
-            .push((op.method.clone(), operation.build()));
+            .insert(op.method.as_str().to_owned(), operation);
     }
-    for (path, operations) in items {
-        let mut item: Option<PathItem> = None;
-        for (method, operation) in operations {
-            item = Some(match item {
-                None => PathItem::new(method, operation),
-                Some(mut item) => {
-                    match method {
-                        HttpMethod::Get => item.get = Some(operation),
-                        HttpMethod::Post => item.post = Some(operation),
-                        HttpMethod::Put => item.put = Some(operation),
-                        HttpMethod::Patch => item.patch = Some(operation),
-                        HttpMethod::Delete => item.delete = Some(operation),
-                        _ => {}
-                    }
-                    item
-                }
-            });
-        }
-        if let Some(item) = item {
-            paths = paths.path(path, item);
-        }
-    }
-    let mut components = ComponentsBuilder::new().schema(
-        "Error",
-        RefOr::T(schema(error_schema(profile.dialect().name()))),
-    );
+    let mut schemas = serde_json::Map::new();
+    schemas.insert("Error".to_owned(), error_schema(profile.dialect().name()));
+    schemas.insert("TokenError".to_owned(), token_error_schema());
     for (name, value) in body_schemas() {
-        components = components.schema(name, RefOr::T(schema(value)));
+        schemas.insert(name.to_owned(), value);
     }
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title(format!(
-                    "apierr reference Partner API ({} profile)",
-                    profile.name()
-                ))
-                .version(env!("CARGO_PKG_VERSION"))
-                .build(),
-        )
-        .paths(paths.build())
-        .components(Some(components.build()))
-        .build()
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": format!("apierr reference Partner API ({} profile)", profile.name()),
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Every answer, good or bad, is in the profile's error contract; every response carries X-Request-Id.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+                    "description": "A partner's API key."},
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                    "description": "An access token from POST /oauth/token."},
+                "clientBasic": {"type": "http", "scheme": "basic",
+                    "description": "Client credentials for the token endpoint (RFC 6749 §2.3.1)."},
+                "oauth2": {"type": "oauth2", "flows": {"clientCredentials": {
+                    "tokenUrl": "/oauth/token", "scopes": {}}}},
+            },
+        },
+    })
 }

@@ -112,8 +112,10 @@ crate::catalog! {
         PtrNumberTaken(200602 under EntitySaving) = 400, "entity saving error: PTR number must be unique";
         /// Entity was not found.
         EntityNotFound(3001) = 404, "entity not found";
-        /// Same entity already exists and cannot be created.
-        EntityExists(3002) = 400, "entity already exists";
+        /// Same entity already exists and cannot be created. Seed 003 gives no status for
+        /// its codes and asks for the appropriate one: 409 Conflict, so that a client (and
+        /// a tool) can tell a duplicate from a malformed request.
+        EntityExists(3002) = 409, "entity already exists";
         /// Authentication token is not valid.
         TokenInvalid(4003) = 401, "authentication token is invalid";
         /// Unknown authentication error occurred.

@@ -51,10 +51,14 @@ impl Config {
     }
 }
 
-/// Whether a method is one RFC 9110 or RFC 5789 defines; any other is not implemented
-/// (RFC 9110 §9.1: 501), wherever it is sent.
+/// Whether a method is one RFC 9110 or RFC 5789 defines, or `QUERY` (the IETF's safe
+/// method with a body); any other is not implemented (RFC 9110 §9.1: 501), wherever it is
+/// sent. A known method a route does not take is the router's 405.
 fn is_known_method(method: &http::Method) -> bool {
     use http::Method;
+    if method.as_str() == "QUERY" {
+        return true;
+    }
     [
         Method::GET,
         Method::HEAD,

@@ -53,7 +53,10 @@ pub(crate) fn finish(mut response: Response, contract: &RequestContract) -> Resp
         && contract.profile().dialect().wraps_success()
     {
         *response.body_mut() = Body::from(success.envelope());
-        response.headers_mut().remove(http::header::CONTENT_LENGTH);
+        let headers = response.headers_mut();
+        headers.remove(http::header::CONTENT_LENGTH);
+        // An empty success had no body, and so no type, before it was enveloped.
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     stamp(response.headers_mut(), contract);
     response

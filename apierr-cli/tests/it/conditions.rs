@@ -493,3 +493,50 @@ async fn request_ids_are_echoed() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn nul_and_control_characters_are_a_4xx_on_every_backend() {
+    // Scenario: the inputs that made PostgreSQL answer 500 (NUL in an id, in an email, in
+    // a name, in a client id) are each a catalog 4xx, on SQLite and PostgreSQL alike.
+    every_profile(|s| async move {
+        let r = s
+            .with_key(Method::GET, "/accounts/%00", ACME)
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::NotFound).await;
+        let r = s
+            .with_key(Method::DELETE, "/accounts/a%00b", ACME)
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::NotFound).await;
+        for body in [
+            r#"{"email": "a\u0000@b.co", "first_name": "A", "last_name": "B"}"#,
+            r#"{"email": "a@b.co", "first_name": "A\u0000", "last_name": "B\u0085"}"#,
+        ] {
+            let r = s.post_json("/accounts", ACME, body).send().await.unwrap();
+            let a = expect_condition(&s, r, Condition::InvalidParameter).await;
+            assert!(!a.error.violations().is_empty(), "{body}");
+        }
+        let r = s
+            .request(Method::POST, "/oauth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials&client_id=%00&client_secret=%00")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let r = s
+            .get("/accounts")
+            .header(
+                "authorization",
+                http::HeaderValue::from_bytes(b"Bearer tok\xffen").unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{}", r.status());
+    })
+    .await;
+}

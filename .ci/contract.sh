@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The reference server under tools nobody here wrote: for every profile, on SQLite and on
+# PostgreSQL, the served /openapi.json must pass openapi-spec-validator, schemathesis must
+# find no server error, no schema violation and no rejected schema-valid request, and a
+# standard OAuth 2.0 client library must understand the token endpoint.
+#
+#   .ci/contract.sh APIERR_BINARY PYTHON_VENV
+set -euo pipefail
+bin="$1"
+venv="$2"
+here="$(cd "$(dirname "$0")" && pwd)"
+work="$(mktemp -d)"
+server=""
+cleanup() {
+    if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=18480
+# Bounded, reproducible runs: a fixed seed and a fixed number of examples per operation.
+examples="${SCHEMATHESIS_EXAMPLES:-40}"
+seed="${SCHEMATHESIS_SEED:-20261129}"
+
+start() {
+    local url="$1" profile="$2"
+    port=$((port + 1))
+    "$bin" serve --database-url "$url" --profile "$profile" --listen "127.0.0.1:$port" \
+        >"$work/serve-$port.log" 2>&1 &
+    server=$!
+    for _ in $(seq 1 100); do
+        if curl -fsS "http://127.0.0.1:$port/openapi.json" -o "$work/openapi.json" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    cat "$work/serve-$port.log"
+    echo "server did not start: $profile on $url" >&2
+    return 1
+}
+
+stop() {
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    server=""
+}
+
+for backend in sqlite postgres; do
+    for profile in problem wrapper nested errors-array specific-code; do
+        if [ "$backend" = sqlite ]; then
+            url="sqlite://$work/$profile.db"
+        else
+            db="apierr_contract_$(echo "$profile" | tr - _)_$$"
+            psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db" >/dev/null
+            psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE $db" >/dev/null
+            url="postgres://postgres@127.0.0.1:5432/$db"
+        fi
+        echo "== $profile on $backend"
+        start "$url" "$profile"
+        "$venv/bin/openapi-spec-validator" "$work/openapi.json"
+        "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+            -H "X-Api-Key: acme-key" --checks all --generation-allow-x00 true \
+            --max-examples "$examples" --seed "$seed" --continue-on-failure \
+            --warnings off
+        "$venv/bin/python" "$here/oauth_client.py" "http://127.0.0.1:$port"
+        if grep -q "panicked" "$work/serve-$port.log"; then
+            cat "$work/serve-$port.log"
+            echo "the server panicked: $profile on $backend" >&2
+            exit 1
+        fi
+        stop
+        if [ "$backend" = postgres ]; then
+            psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db" >/dev/null
+        fi
+    done
+done
+echo "contract: every profile passes on SQLite and PostgreSQL"

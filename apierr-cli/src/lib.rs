@@ -158,6 +158,22 @@ fn router(store: Store, config: &Config) -> App {
     stack.layer(router)
 }
 
+/// The documentation of every error code the reference server can send in `profile`:
+/// the profile's catalog (its own codes and the defaults of the conditions it leaves
+/// unbound), then the token endpoint's, which answers in RFC 6749's form in every profile.
+pub fn catalog_docs(profile: &Profile) -> String {
+    format!(
+        "{}\n\n## The token endpoint (POST /oauth/token)\n\nIn every profile, RFC 6749 §5.2's form.\n\n{}",
+        profile.docs(),
+        Profile::OAUTH_TOKEN.docs()
+    )
+}
+
+/// Whether `code` is documented for `profile` (see [`catalog_docs`]).
+pub fn documents(profile: &Profile, code: &apierr::Code) -> bool {
+    profile.catalog().documents(code) || Profile::OAUTH_TOKEN.catalog().documents(code)
+}
+
 /// Serves the reference Partner API on `listener` until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,

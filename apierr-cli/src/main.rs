@@ -58,7 +58,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Catalog { profile } => {
             let profile = Profile::by_name(&profile).unwrap_or(Profile::PROBLEM);
-            println!("{}", profile.docs());
+            println!("{}", apierr_cli::catalog_docs(&profile));
             ExitCode::SUCCESS
         }
         Command::Serve(serve) => {

@@ -23,9 +23,11 @@ impl Catalog {
         let _ = writeln!(md, "Bodies are in the `{}` dialect.\n", dialect.name());
         md.push_str("| Code | Status | Message | Description | Raised for |\n");
         md.push_str("|---|---|---|---|---|\n");
-        for entry in self.entries() {
-            let conditions: Vec<_> = self
-                .conditions_of(entry.code())
+        let documented = self.documented();
+        for entry in &documented {
+            let conditions: Vec<_> = Condition::ALL
+                .iter()
+                .filter(|c| self.condition(**c).code() == entry.code())
                 .map(|c| c.default_code())
                 .collect();
             let _ = writeln!(
@@ -38,7 +40,7 @@ impl Catalog {
                 conditions.join(", "),
             );
         }
-        for entry in self.entries() {
+        for entry in &documented {
             let mut body = Vec::new();
             dialect.write_body(&self.example(entry), &mut body);
             let _ = writeln!(
@@ -50,6 +52,37 @@ impl Catalog {
             );
         }
         md
+    }
+
+    /// Every entry an error of this catalog can carry: the catalog's own, then the default
+    /// of each condition it leaves unbound (the general catalog's text code, or the status
+    /// as code), once per code. A partner reading the documentation finds every code a
+    /// server speaking this catalog can send.
+    ///
+    /// ```
+    /// use apierr::{Code, seeds::SEED_000};
+    ///
+    /// let codes: Vec<_> = SEED_000.documented().iter().map(|e| e.code().clone()).collect();
+    /// assert!(codes.contains(&Code::text("not_found")));
+    /// assert!(codes.contains(&Code::text("key_revoked")), "unbound, yet sent");
+    /// ```
+    pub fn documented(&self) -> Vec<&Entry> {
+        let mut entries: Vec<&Entry> = self.entries().iter().collect();
+        for condition in Condition::ALL {
+            let entry = self.condition(*condition);
+            if !entries.iter().any(|e| e.code() == entry.code()) {
+                entries.push(entry);
+            }
+        }
+        entries
+    }
+
+    /// Whether `code` is among [`Catalog::documented`]'s.
+    pub fn documents(&self, code: &crate::Code) -> bool {
+        self.entries().iter().any(|e| e.code() == code)
+            || Condition::ALL
+                .iter()
+                .any(|c| self.condition(*c).code() == code)
     }
 
     /// The error an entry's documentation shows: about a field when the code is raised for

@@ -201,6 +201,16 @@ pub(crate) async fn answer(server: &Server, response: Response) -> Answer {
     let error = server
         .profile
         .parse(http::StatusCode::from_u16(status).unwrap(), &headers, &body);
+    // Every error the suite provokes has its code in the profile's documentation.
+    if status >= 400 {
+        assert!(
+            apierr_cli::documents(&server.profile, error.code()),
+            "{}: code {} of {} is not in `apierr catalog`",
+            server.profile.name(),
+            error.code(),
+            String::from_utf8_lossy(&body)
+        );
+    }
     Answer {
         status,
         headers,

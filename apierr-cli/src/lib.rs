@@ -1,6 +1,6 @@
 //! The reference Partner API behind `apierr serve`: a small real API (partners, OAuth
 //! client-credentials tokens, accounts and their children) that answers every request,
-//! good or bad, in the error contract of the chosen [`Profile`](apierr::Profile).
+//! good or bad, in the error contract of the chosen [`Profile`].
 //!
 //! The binary is a thin shell over [`run`], so that tests start the same server on
 //! `127.0.0.1:0`:

@@ -35,6 +35,18 @@ enum Problem {
     Invalid(String),
 }
 
+impl Problem {
+    /// The violation of `field`, and whether it is a missing one.
+    fn violation(&self, kind: &ViolationKind, field: String) -> (bool, FieldViolation) {
+        let (missing, message) = match self {
+            Problem::Missing(_) => (true, "is required".to_owned()),
+            Problem::Unknown(_) => (false, "is not a known field".to_owned()),
+            Problem::Invalid(message) => (false, message.clone()),
+        };
+        (missing, FieldViolation::new(kind.clone(), field, message))
+    }
+}
+
 fn classify(message: &str) -> Problem {
     // serde_json appends the position, which names nothing a caller wrote.
     let message = message.split(" at line ").next().unwrap_or(message);
@@ -251,15 +263,7 @@ pub(crate) fn json<T: DeserializeOwned>(
             break;
         };
         if !reported.iter().any(|r| within(&location, r)) {
-            let (missing, message) = match &problem {
-                Problem::Missing(_) => (true, "is required".to_owned()),
-                Problem::Unknown(_) => (false, "is not a known field".to_owned()),
-                Problem::Invalid(message) => (false, message.clone()),
-            };
-            found.push((
-                missing,
-                FieldViolation::new(kind.clone(), name(&location), message),
-            ));
+            found.push(problem.violation(&kind, name(&location)));
             reported.push(location.clone());
         }
         if let Problem::Unknown(field) = &problem {
@@ -326,15 +330,7 @@ pub(crate) fn urlencoded<T: DeserializeOwned>(
             break;
         };
         if !reported.contains(&field) {
-            let (missing, message) = match &problem {
-                Problem::Missing(_) => (true, "is required".to_owned()),
-                Problem::Unknown(_) => (false, "is not a known field".to_owned()),
-                Problem::Invalid(message) => (false, message.clone()),
-            };
-            found.push((
-                missing,
-                FieldViolation::new(kind.clone(), field.clone(), message),
-            ));
+            found.push(problem.violation(&kind, field.clone()));
             reported.push(field.clone());
         }
         pairs.retain(|(key, _)| *key != field);

@@ -63,6 +63,15 @@ async fn invalid_fields_name_the_field() {
     .await;
 }
 
+/// The fields and messages of an answer's violations.
+fn violations_of(a: &crate::support::Answer) -> Vec<(&str, &str)> {
+    a.error
+        .violations()
+        .iter()
+        .map(|v| (v.field(), v.message()))
+        .collect()
+}
+
 #[tokio::test]
 async fn every_missing_and_wrong_typed_field_is_listed() {
     // Scenario: seed 002's own example (no first_name, no last_name) lists both under
@@ -75,12 +84,7 @@ async fn every_missing_and_wrong_typed_field_is_listed() {
             .await
             .unwrap();
         let a = expect_condition(&s, r, Condition::MissingParameter).await;
-        let listed: Vec<(&str, &str)> = a
-            .error
-            .violations()
-            .iter()
-            .map(|v| (v.field(), v.message()))
-            .collect();
+        let listed = violations_of(&a);
         match s.profile.dialect().violations() {
             apierr::ViolationSupport::FirstOnly => assert_eq!(listed.len(), 1, "{listed:?}"),
             _ => assert_eq!(
@@ -102,12 +106,7 @@ async fn every_missing_and_wrong_typed_field_is_listed() {
         let a = expect_condition(&s, r, Condition::InvalidParameter).await;
         let body = String::from_utf8_lossy(&a.body).into_owned();
         assert!(!body.contains("invalid type"), "{body}");
-        let listed: Vec<(&str, &str)> = a
-            .error
-            .violations()
-            .iter()
-            .map(|v| (v.field(), v.message()))
-            .collect();
+        let listed = violations_of(&a);
         match s.profile.dialect().violations() {
             apierr::ViolationSupport::FirstOnly => assert_eq!(listed.len(), 1, "{listed:?}"),
             _ => assert_eq!(

@@ -539,3 +539,49 @@ async fn nul_and_control_characters_are_a_4xx_on_every_backend() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn deleting_an_account_while_a_child_is_registered_never_fails() {
+    // Scenario: a delete and a child registration for the same account race, many times,
+    // on both databases: the delete is 200 and the registration 201 or 404 (the account
+    // vanished), never a 500 from the foreign key.
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let s = Server::start(apierr::Profile::PROBLEM, backend).await;
+        for round in 0..25 {
+            let r = s
+                .post_json(
+                    "/accounts",
+                    ACME,
+                    &format!(
+                        r#"{{"email": "race{round}@b.co", "first_name": "R", "last_name": "C"}}"#
+                    ),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let children = format!("/accounts/{id}/children");
+            let register = s
+                .post_json(
+                    &children,
+                    ACME,
+                    r#"{"first_name": "Kid", "birth_year": 2010}"#,
+                )
+                .send();
+            let delete = s
+                .with_key(Method::DELETE, &format!("/accounts/{id}"), ACME)
+                .send();
+            let (registered, deleted) = tokio::join!(register, delete);
+            let (registered, deleted) = (registered.unwrap().status(), deleted.unwrap().status());
+            assert_eq!(deleted, 200, "round {round}");
+            assert!(
+                registered == 201 || registered == 404,
+                "round {round}: registration answered {registered}"
+            );
+        }
+    }
+}

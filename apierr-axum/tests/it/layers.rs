@@ -39,6 +39,7 @@ fn app(profile: Profile) -> Router {
             "/echo",
             post(|Json(v): Json<serde_json::Value>| async move { Created(v) }),
         )
+        .route("/empty", get(|| async { apierr_axum::Empty }))
         .route(
             "/conflict",
             get(|| async { (http::StatusCode::CONFLICT, "plain text from elsewhere") }),
@@ -166,7 +167,7 @@ async fn successes_are_wrapped_only_where_the_dialect_wraps() {
         ),
         (Profile::PROBLEM, r#"{"a":1}"#),
     ] {
-        let base = serve(app(profile)).await;
+        let base = serve(app(profile.clone())).await;
         let r = reqwest::Client::new()
             .post(format!("{base}/echo"))
             .header("content-type", "application/json")
@@ -176,6 +177,17 @@ async fn successes_are_wrapped_only_where_the_dialect_wraps() {
             .unwrap();
         assert_eq!(r.status(), 201);
         assert_eq!(r.text().await.unwrap(), expected);
+        // An empty success is an empty body, or the envelope with its content type.
+        let r = reqwest::get(format!("{base}/empty")).await.unwrap();
+        let wraps = profile.dialect().wraps_success();
+        assert_eq!(
+            r.headers().get("content-type").is_some(),
+            wraps,
+            "{}",
+            profile.name()
+        );
+        let body = r.text().await.unwrap();
+        assert_eq!(body.is_empty(), !wraps, "{body}");
     }
 }
 

@@ -458,7 +458,31 @@ async fn a_required_date_that_is_missing_is_stale() {
                 .unwrap(),
             r#"{"errorCode":401,"message":"Request is stale","specificCode":23005"#
         );
+        // RFC 9110: a 401 names a challenge, the stale answer included.
+        assert!(a.headers.contains_key("www-authenticate"));
+        // The public document needs no date.
+        let r = s.get("/openapi.json").send().await.unwrap();
+        assert_eq!(r.status(), 200);
     }
+}
+
+#[tokio::test]
+async fn an_unknown_method_is_not_implemented() {
+    // Scenario: RFC 9110 §9.1: a method the server does not know is 501 (seed 004 lists
+    // it), a known one a route does not take 405 with Allow.
+    every_profile(|s| async move {
+        let foo = Method::from_bytes(b"FOO").unwrap();
+        let r = s.with_key(foo, "/accounts", ACME).send().await.unwrap();
+        expect_condition(&s, r, Condition::NotImplemented).await;
+        let r = s
+            .with_key(Method::PUT, "/accounts", ACME)
+            .send()
+            .await
+            .unwrap();
+        let a = expect_condition(&s, r, Condition::MethodNotAllowed).await;
+        assert!(a.headers.contains_key("allow"));
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -7,3 +7,4 @@ mod oauth;
 mod openapi;
 mod success;
 mod support;
+mod upgrade;

@@ -44,7 +44,7 @@ fn unique(prefix: &str) -> String {
     )
 }
 
-async fn database(backend: Backend) -> String {
+pub(crate) async fn database(backend: Backend) -> String {
     match backend {
         Backend::Sqlite => {
             let path = std::env::temp_dir().join(format!("{}.db", unique("apierr")));

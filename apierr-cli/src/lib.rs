@@ -106,6 +106,10 @@ fn router(store: Store, config: &Config) -> App {
         clock: config.clock.clone(),
     })
     .realm("partner-api");
+    let staleness = StalenessLayer::new()
+        .required(config.require_date)
+        .skew(config.date_skew)
+        .clock(config.clock.clone());
     let protected = Router::new()
         .route(
             "/accounts",
@@ -119,15 +123,22 @@ fn router(store: Store, config: &Config) -> App {
                 .delete(api::delete_account),
         )
         .route("/accounts/{id}/children", post(api::register_child))
-        .route("/oauth/token", axum::routing::delete(api::revoke_token))
+        .route(
+            "/oauth/token",
+            axum::routing::delete(api::revoke_token).route_layer(staleness.clone()),
+        )
         .route_layer(auth);
     let public = Router::new()
         // The token endpoint answers in RFC 6749's error form whatever the profile: OAuth
         // client libraries read no other. Its own contract layer renders first; the
         // router's passes the answer on.
+        // Its date check runs inside that layer too, so a stale token request is answered
+        // in the same form.
         .route(
             "/oauth/token",
-            post(api::issue_token).route_layer(ContractLayer::new(Profile::OAUTH_TOKEN)),
+            post(api::issue_token)
+                .route_layer(staleness.clone())
+                .route_layer(ContractLayer::new(Profile::OAUTH_TOKEN)),
         )
         .route(
             "/openapi.json",
@@ -148,11 +159,8 @@ fn router(store: Store, config: &Config) -> App {
             .challenge(http::HeaderValue::from_static(
                 "Bearer realm=\"partner-api\"",
             )),
-        StalenessLayer::new()
-            .required(config.require_date)
-            .skew(config.date_skew)
-            .exempt(&["/openapi.json"])
-            .clock(config.clock.clone()),
+        // The token endpoint checks the date on its routes (above); the document needs none.
+        staleness.exempt(&["/openapi.json", "/oauth/token"]),
         DefaultBodyLimit::max(config.body_limit),
     );
     stack.layer(router)

@@ -463,6 +463,24 @@ async fn a_required_date_that_is_missing_is_stale() {
         // The public document needs no date.
         let r = s.get("/openapi.json").send().await.unwrap();
         assert_eq!(r.status(), 200);
+        // The token endpoint checks it too, and answers in RFC 6749's form.
+        let r = s
+            .request(Method::POST, "/oauth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials&client_id=acme&client_secret=acme-secret")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().contains_key("www-authenticate"));
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "stale_request", "{body}");
+        let r = s
+            .with_key(Method::DELETE, "/oauth/token", ACME)
+            .send()
+            .await
+            .unwrap();
+        expect_condition(&s, r, Condition::StaleRequest).await;
     }
 }
 

@@ -29,7 +29,13 @@ start() {
         >"$work/serve-$port.log" 2>&1 &
     server=$!
     for _ in $(seq 1 100); do
-        if curl -fsS "http://127.0.0.1:$port/openapi.json" -o "$work/openapi.json" 2>/dev/null; then
+        if "$venv/bin/python" - "http://127.0.0.1:$port/openapi.json" "$work/openapi.json" \
+            2>/dev/null <<'PY'
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=2) as response:
+    open(sys.argv[2], "wb").write(response.read())
+PY
+        then
             return 0
         fi
         sleep 0.1

@@ -139,12 +139,19 @@ fn redraw(response: Response, contract: &RequestContract) -> Response {
 /// status as its code (as seeds 003 and 004 do), or in a catalog of text codes the reason
 /// phrase in `snake_case`.
 fn status_error(status: StatusCode, style: CodeStyle) -> ApiError {
-    let reason = status.canonical_reason().unwrap_or("Unknown Error");
-    let code = match style {
-        CodeStyle::Text => Code::owned(reason.to_ascii_lowercase().replace([' ', '-'], "_")),
-        _ => Code::numeric(u32::from(status.as_u16())),
-    };
-    ApiError::new(status, code, reason)
+    let error = ApiError::from_status(status);
+    match style {
+        CodeStyle::Text => {
+            let code = Code::owned(
+                error
+                    .message()
+                    .to_ascii_lowercase()
+                    .replace([' ', '-'], "_"),
+            );
+            ApiError::new(status, code, error.message().to_owned())
+        }
+        _ => error,
+    }
 }
 
 /// Puts the request id on a response.

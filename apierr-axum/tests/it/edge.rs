@@ -196,7 +196,7 @@ async fn a_status_the_catalog_has_no_condition_for_keeps_its_status() {
         .route("/418", get(|| async { StatusCode::IM_A_TEAPOT }));
     for (profile, code) in [
         (Profile::ERRORS_ARRAY, Code::numeric(422)),
-        (Profile::PROBLEM, Code::text("unprocessable_entity")),
+        (Profile::PROBLEM, Code::text("unprocessable_content")),
     ] {
         let base = serve(ContractLayer::new(profile.clone()).layer(app.clone())).await;
         let (status, _, body, error) =

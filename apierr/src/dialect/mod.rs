@@ -10,7 +10,6 @@ mod violations;
 mod wire;
 mod wrapper;
 
-use std::cell::RefCell;
 use std::fmt;
 use std::time::Duration;
 
@@ -88,35 +87,15 @@ pub trait Dialect: fmt::Debug + Send + Sync {
 /// 60–250 bytes; one with a request id and a few violations runs to 400).
 const INITIAL_BODY_CAPACITY: usize = 512;
 
-/// The largest scratch buffer a thread keeps between renders.
-const MAX_KEPT_CAPACITY: usize = 64 * 1024;
-
-/// Runs `write` into a per-thread scratch buffer and returns the bytes in a vector of
-/// exactly their length. An exact vector becomes a response body without another
-/// allocation (`Bytes` needs one for a vector with spare capacity) and holds no unused
-/// memory while the response is in flight.
+/// Runs `write` into a new buffer and returns the bytes in a vector of exactly their
+/// length. An exact vector becomes a response body without another allocation (`Bytes`
+/// needs one for a vector with spare capacity) and holds no unused memory while the
+/// response is in flight; shrinking a fresh allocation is done in place by the allocator.
 fn write_exact(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
-    thread_local! {
-        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-    }
-    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-        Ok(mut buf) => {
-            buf.clear();
-            buf.reserve(INITIAL_BODY_CAPACITY);
-            write(&mut buf);
-            let body = buf.to_vec();
-            if buf.capacity() > MAX_KEPT_CAPACITY {
-                *buf = Vec::new();
-            }
-            body
-        }
-        // A dialect that renders while rendering: no scratch to share.
-        Err(_) => {
-            let mut body = Vec::with_capacity(INITIAL_BODY_CAPACITY);
-            write(&mut body);
-            body
-        }
-    })
+    let mut body = Vec::with_capacity(INITIAL_BODY_CAPACITY);
+    write(&mut body);
+    body.shrink_to_fit();
+    body
 }
 
 /// An error rendered for the wire.
@@ -307,8 +286,7 @@ mod tests {
 
     #[test]
     fn bodies_are_exact_and_renders_may_nest() {
-        // Scenario: the body has no spare capacity; a write that renders again inside
-        // gets its own buffer; a huge body leaves no huge scratch behind.
+        // Scenario: the body has no spare capacity, whether small, nested or huge.
         let body = write_exact(|out| out.extend_from_slice(b"{}"));
         assert_eq!((body.len(), body.capacity()), (2, 2));
         let outer = write_exact(|out| {
@@ -317,8 +295,9 @@ mod tests {
             out.extend_from_slice(b"+outer");
         });
         assert_eq!(outer, b"inner+outer");
+        assert_eq!(outer.capacity(), outer.len());
         let huge = write_exact(|out| out.resize(1 << 20, b'x'));
-        assert_eq!(huge.len(), 1 << 20);
+        assert_eq!((huge.len(), huge.capacity()), (1 << 20, 1 << 20));
         assert_eq!(write_exact(|out| out.push(b'1')), b"1");
     }
 }

@@ -136,8 +136,8 @@ fn redraw(response: Response, contract: &RequestContract) -> Response {
 }
 
 /// The error a status stands for when the catalog has no condition of that status: the
-/// status as its code (as seeds 003 and 004 do), or in a catalog of text codes the reason
-/// phrase in `snake_case`.
+/// status as its code (as seeds 003 and 004 do, [`ApiError::from_status`]), or in a catalog
+/// of text codes its reason phrase (RFC 9110's) in `snake_case`.
 fn status_error(status: StatusCode, style: CodeStyle) -> ApiError {
     let error = ApiError::from_status(status);
     match style {

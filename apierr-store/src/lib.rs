@@ -1,0 +1,119 @@
+//! Storage behind apierr's safe-retry layers.
+//!
+//! Three small traits, each with the few operations its layer needs, every operation one
+//! atomic step in the backend:
+//!
+//! - [`IdempotencyStore`]: claims an `Idempotency-Key` under an expiring lock with a
+//!   fencing token, then stores the response for replay;
+//! - [`RateLimitStore`]: one GCRA decision per request (see [`Quota`]);
+//! - [`ReconciliationLog`]: the durable record of mutations whose outcome is unknown.
+//!
+//! | backend | idempotency | rate limits | reconciliation |
+//! |---|---|---|---|
+//! | [`MemoryStore`] (one process) | yes | yes, bounded ([`MemoryRateLimiter`]) | yes (not durable) |
+//! | [`SqlStore`] on SQLite (embedded default, WAL) | yes | — | yes |
+//! | [`SqlStore`] on PostgreSQL (many replicas) | yes | — | yes |
+//! | [`RedisStore`] (many replicas) | yes | yes, one Lua round trip | — |
+//!
+//! Time is always passed in, never read: the layers own the clock, so a test moves it.
+//! Every backend is run through the same conformance suite (`tests/it/conformance.rs`).
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use apierr_store::{MemoryRateLimiter, Quota};
+//!
+//! let limiter = MemoryRateLimiter::new(10_000);
+//! let quota = Quota::new(2, Duration::from_secs(1)).unwrap();
+//! let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+//! assert!(limiter.decide("acme", quota, now).allowed);
+//! assert!(limiter.decide("acme", quota, now).allowed);
+//! let third = limiter.decide("acme", quota, now);
+//! assert!(!third.allowed);
+//! assert_eq!(third.retry_after, Duration::from_millis(500));
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+mod idempotency;
+mod memory;
+mod postgres;
+mod rate_limit;
+mod reconcile;
+mod redis;
+mod sql;
+mod sqlite;
+
+pub use crate::idempotency::{Claim, ClaimRequest, Fingerprint, IdempotencyStore, StoredResponse};
+pub use crate::memory::{MemoryRateLimiter, MemoryStore};
+pub use crate::rate_limit::{Decision, Quota, RateLimitStore};
+pub use crate::reconcile::{Entry, Outcome, ReconciliationLog};
+pub use crate::redis::RedisStore;
+pub use crate::sql::{Backend, SqlStore};
+
+/// A boxed future: the traits are object-safe so a server picks its backend at run time.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A backend could not be reached or refused the operation.
+#[derive(Debug)]
+pub struct StoreError {
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl StoreError {
+    /// An error from a backend's own error type.
+    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError {
+            source: source.into(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "store unavailable: {}", self.source)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::new(e)
+    }
+}
+
+impl From<::redis::RedisError> for StoreError {
+    fn from(e: ::redis::RedisError) -> Self {
+        StoreError::new(e)
+    }
+}
+
+/// Microseconds since the Unix epoch, the unit every backend stores (exact in a Lua
+/// number until the year 2255). Times before the epoch count as the epoch.
+pub(crate) fn micros(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The time `micros` stands for.
+pub(crate) fn from_micros(us: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_micros(u64::try_from(us).unwrap_or(0))
+}
+
+/// A duration in microseconds, saturating.
+pub(crate) fn duration_micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// The duration of a positive number of microseconds (zero otherwise).
+pub(crate) fn micros_duration(us: i64) -> Duration {
+    Duration::from_micros(u64::try_from(us).unwrap_or(0))
+}

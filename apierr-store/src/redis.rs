@@ -1,0 +1,249 @@
+//! Redis: rate limits and idempotency shared by many replicas, one Lua script a step.
+
+use std::time::SystemTime;
+
+use ::redis::aio::ConnectionManager;
+use ::redis::{Script, Value};
+use bytes::Bytes;
+
+use crate::idempotency::{Claim, ClaimRequest, IdempotencyStore, StoredResponse, next_token};
+use crate::rate_limit::{Decision, Quota, RateLimitStore};
+use crate::{BoxFuture, StoreError, duration_micros, micros, micros_duration};
+
+/// GCRA as in [`Quota::decide`]: ARGV now, interval, window (µs). Returns allowed (0/1),
+/// how far the TAT is ahead of now after the decision, and the wait when refused. Numbers
+/// travel as integer strings: Lua's own formatting of large numbers is in exponent form.
+const DECIDE: &str = r"
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local nxt = tat + interval
+if nxt - now > window then
+  return {0, string.format('%.0f', tat - now), string.format('%.0f', nxt - window - now)}
+end
+redis.call('SET', KEYS[1], string.format('%.0f', nxt), 'PX', math.ceil((nxt - now) / 1000) + 1)
+return {1, string.format('%.0f', nxt - now), '0'}
+";
+
+/// The claim: ARGV fingerprint, now, lock until, expires at, token for a new record (all
+/// µs). Returns {'acquired', token} | {'mismatch'} | {'busy', µs left} | {'done', status,
+/// head, body}. The key's own expiry (real time) only collects garbage; every decision
+/// is on the times stored in it, by the caller's clock.
+const CLAIM: &str = r"
+local now = tonumber(ARGV[2])
+local r = redis.call('HMGET', KEYS[1], 'f', 't', 'l', 'e', 's', 'h', 'b')
+local token = tonumber(ARGV[5])
+if r[2] then
+  if tonumber(r[4]) > now then
+    if r[1] ~= ARGV[1] then return {'mismatch'} end
+    if r[5] then return {'done', r[5], r[6] or '', r[7] or ''} end
+    if tonumber(r[3]) > now then return {'busy', string.format('%.0f', tonumber(r[3]) - now)} end
+  end
+  local previous = tonumber(r[2])
+  if previous >= token then token = previous + 1 end
+end
+token = string.format('%.0f', token)
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'f', ARGV[1], 't', token, 'l', ARGV[3], 'e', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[4]) - now) / 1000) + 1)
+return {'acquired', token}
+";
+
+/// Completion (ARGV token, status, head, body) or release (ARGV token only) by the
+/// claim's owner: 1 if it still held the claim.
+const FINISH: &str = r"
+local r = redis.call('HMGET', KEYS[1], 't', 's')
+if r[1] ~= ARGV[1] or r[2] then return 0 end
+if ARGV[2] then
+  redis.call('HSET', KEYS[1], 's', ARGV[2], 'h', ARGV[3], 'b', ARGV[4], 'l', '0')
+else
+  redis.call('HSET', KEYS[1], 'l', '0')
+end
+return 1
+";
+
+/// Rate limits and idempotency records in Redis. Every decision is one `EVALSHA` round
+/// trip, atomic in Redis, so replicas on one Redis share one limit and one claim per key.
+/// Keys are under a prefix (`apierr:` by default) and expire on their own.
+///
+/// The reconciliation log is not kept here: it must survive Redis being run without
+/// persistence, as caches often are; it belongs in SQL ([`SqlStore`](crate::SqlStore)).
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    decide: Script,
+    claim: Script,
+    finish: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://127.0.0.1:6379`); the connection reconnects on its own.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = ::redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client).await?;
+        Ok(RedisStore {
+            conn,
+            prefix: "apierr:".to_owned(),
+            decide: Script::new(DECIDE),
+            claim: Script::new(CLAIM),
+            finish: Script::new(FINISH),
+        })
+    }
+
+    /// Puts every key under `prefix` instead of `apierr:` (tests and tenants sharing one
+    /// Redis).
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The record's key: the scope's length first, so that no scope and key pair can
+    /// spell another's.
+    fn record_key(&self, scope: &str, key: &str) -> String {
+        format!("{}idem:{}:{scope}:{key}", self.prefix, scope.len())
+    }
+}
+
+fn text(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+fn number(value: &Value) -> Result<i64, StoreError> {
+    match value {
+        Value::Int(n) => Ok(*n),
+        other => text(other)
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| StoreError::new(format!("unexpected reply from Redis: {other:?}"))),
+    }
+}
+
+fn reply(value: Value) -> Result<Vec<Value>, StoreError> {
+    match value {
+        Value::Array(items) => Ok(items),
+        other => Err(StoreError::new(format!("unexpected reply from Redis: {other:?}"))),
+    }
+}
+
+impl RateLimitStore for RedisStore {
+    fn check<'a>(
+        &'a self,
+        key: &'a str,
+        quota: Quota,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Decision, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let value: Value = self
+                .decide
+                .key(format!("{}rl:{key}", self.prefix))
+                .arg(micros(now))
+                .arg(quota.interval())
+                .arg(quota.window_micros())
+                .invoke_async(&mut conn)
+                .await?;
+            let items = reply(value)?;
+            let [allowed, ahead, wait] = &items[..] else {
+                return Err(StoreError::new("unexpected reply from Redis"));
+            };
+            Ok(quota.decision(number(allowed)? == 1, number(ahead)?, number(wait)?))
+        })
+    }
+}
+
+impl IdempotencyStore for RedisStore {
+    fn claim<'a>(&'a self, request: &'a ClaimRequest<'a>) -> BoxFuture<'a, Result<Claim, StoreError>> {
+        Box::pin(async move {
+            let now = micros(request.now);
+            let mut conn = self.conn.clone();
+            let value: Value = self
+                .claim
+                .key(self.record_key(request.scope, request.key))
+                .arg(&request.fingerprint.0[..])
+                .arg(now)
+                .arg(now.saturating_add(duration_micros(request.lock_for)))
+                .arg(now.saturating_add(duration_micros(request.keep_for)))
+                .arg(next_token(None, now))
+                .invoke_async(&mut conn)
+                .await?;
+            let items = reply(value)?;
+            let kind = items.first().and_then(text).unwrap_or_default();
+            Ok(match (kind, &items[1..]) {
+                (b"acquired", [token]) => Claim::Acquired {
+                    token: number(token)?,
+                },
+                (b"mismatch", []) => Claim::Mismatch,
+                (b"busy", [left]) => Claim::InFlight {
+                    lock_expires_in: micros_duration(number(left)?),
+                },
+                (b"done", [status, head, body]) => Claim::Completed(StoredResponse::from_parts(
+                    number(status)?,
+                    text(head).unwrap_or_default(),
+                    Bytes::copy_from_slice(text(body).unwrap_or_default()).into(),
+                )),
+                _ => return Err(StoreError::new("unexpected reply from Redis")),
+            })
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        scope: &'a str,
+        key: &'a str,
+        token: i64,
+        response: &'a StoredResponse,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let done: i64 = self
+                .finish
+                .key(self.record_key(scope, key))
+                .arg(token)
+                .arg(response.status)
+                .arg(response.head())
+                .arg(&response.body[..])
+                .invoke_async(&mut conn)
+                .await?;
+            Ok(done == 1)
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        scope: &'a str,
+        key: &'a str,
+        token: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let done: i64 = self
+                .finish
+                .key(self.record_key(scope, key))
+                .arg(token)
+                .invoke_async(&mut conn)
+                .await?;
+            Ok(done == 1)
+        })
+    }
+
+    /// Redis expires records on its own; nothing to do.
+    fn purge(&self, _now: SystemTime) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(std::future::ready(Ok(0)))
+    }
+}

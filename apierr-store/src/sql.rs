@@ -1,0 +1,258 @@
+//! The statements SQLite and PostgreSQL share.
+
+use std::time::SystemTime;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::idempotency::{
+    CLAIM_ATTEMPTS, Claim, ClaimRequest, Held, IdempotencyStore, StoredResponse, contended,
+    next_token,
+};
+use crate::reconcile::{Entry, Outcome, ReconciliationLog};
+use crate::{BoxFuture, StoreError, duration_micros, from_micros, micros, postgres, sqlite};
+
+/// The claim in one statement: insert, or take over a record that expired, or whose lock
+/// expired or was released for the same fingerprint. A row comes back only when claimed.
+const CLAIM: &str = "INSERT INTO apierr_idempotency
+        (scope, key, fingerprint, token, locked_until, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (scope, key) DO UPDATE SET
+        fingerprint = excluded.fingerprint,
+        token = CASE WHEN apierr_idempotency.token >= excluded.token
+            THEN apierr_idempotency.token + 1 ELSE excluded.token END,
+        locked_until = excluded.locked_until,
+        expires_at = excluded.expires_at,
+        status = NULL, head = NULL, body = NULL
+    WHERE apierr_idempotency.expires_at <= $7
+        OR (apierr_idempotency.status IS NULL
+            AND apierr_idempotency.locked_until <= $7
+            AND apierr_idempotency.fingerprint = excluded.fingerprint)
+    RETURNING token";
+
+/// Idempotency records and the reconciliation log in SQL: SQLite (the embedded default)
+/// or PostgreSQL (many replicas), chosen by the URL. The statements are the same on
+/// both; the schema and connection settings are each backend's (`sqlite.rs`,
+/// `postgres.rs`).
+///
+/// A claim is one `INSERT … ON CONFLICT DO UPDATE … WHERE … RETURNING` statement, atomic
+/// on both databases (PostgreSQL locks the conflicting row; SQLite has one writer), and
+/// a second, read-only round trip only when the key was already held.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Which database a [`SqlStore`] is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://file.db`, created if missing, or `postgres://…`) and
+    /// creates the tables if they are missing.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::new(format!(
+                "a database URL starts with sqlite: or postgres:, not {url:?}"
+            )));
+        };
+        let pool = match backend {
+            Backend::Sqlite => sqlite::connect(url).await?,
+            Backend::Postgres => postgres::connect(url).await?,
+        };
+        let schema = match backend {
+            Backend::Sqlite => sqlite::SCHEMA,
+            Backend::Postgres => postgres::SCHEMA,
+        };
+        for statement in schema {
+            sqlx::query(statement).execute(&pool).await?;
+        }
+        Ok(SqlStore { pool, backend })
+    }
+
+    /// The database this store is on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn claim_once(&self, request: &ClaimRequest<'_>) -> Result<Option<Claim>, StoreError> {
+        let now = micros(request.now);
+        let claimed = sqlx::query(CLAIM)
+            .bind(request.scope)
+            .bind(request.key)
+            .bind(&request.fingerprint.0[..])
+            .bind(next_token(None, now))
+            .bind(now.saturating_add(duration_micros(request.lock_for)))
+            .bind(now.saturating_add(duration_micros(request.keep_for)))
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = claimed {
+            return Ok(Some(Claim::Acquired {
+                token: row.try_get(0)?,
+            }));
+        }
+        let held = sqlx::query(
+            "SELECT fingerprint, locked_until, expires_at, status, head, body
+             FROM apierr_idempotency WHERE scope = $1 AND key = $2",
+        )
+        .bind(request.scope)
+        .bind(request.key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = held else { return Ok(None) };
+        let status: Option<i64> = row.try_get(3)?;
+        let held = Held {
+            fingerprint: row.try_get(0)?,
+            locked_until: row.try_get(1)?,
+            expires_at: row.try_get(2)?,
+            response: match status {
+                Some(status) => Some((
+                    status,
+                    row.try_get::<Option<Vec<u8>>, _>(4)?.unwrap_or_default(),
+                    row.try_get::<Option<Vec<u8>>, _>(5)?.unwrap_or_default(),
+                )),
+                None => None,
+            },
+        };
+        Ok(held.classify(request, now))
+    }
+}
+
+impl IdempotencyStore for SqlStore {
+    fn claim<'a>(&'a self, request: &'a ClaimRequest<'a>) -> BoxFuture<'a, Result<Claim, StoreError>> {
+        Box::pin(async move {
+            for _ in 0..CLAIM_ATTEMPTS {
+                if let Some(claim) = self.claim_once(request).await? {
+                    return Ok(claim);
+                }
+            }
+            Err(contended())
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        scope: &'a str,
+        key: &'a str,
+        token: i64,
+        response: &'a StoredResponse,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let done = sqlx::query(
+                "UPDATE apierr_idempotency SET status = $1, head = $2, body = $3, locked_until = 0
+                 WHERE scope = $4 AND key = $5 AND token = $6 AND status IS NULL",
+            )
+            .bind(i64::from(response.status))
+            .bind(response.head())
+            .bind(&response.body[..])
+            .bind(scope)
+            .bind(key)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        scope: &'a str,
+        key: &'a str,
+        token: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let done = sqlx::query(
+                "UPDATE apierr_idempotency SET locked_until = 0
+                 WHERE scope = $1 AND key = $2 AND token = $3 AND status IS NULL",
+            )
+            .bind(scope)
+            .bind(key)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn purge(&self, now: SystemTime) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let done = sqlx::query("DELETE FROM apierr_idempotency WHERE expires_at <= $1")
+                .bind(micros(now))
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected())
+        })
+    }
+}
+
+impl ReconciliationLog for SqlStore {
+    fn record<'a>(&'a self, entry: &'a Entry) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO apierr_reconciliation
+                    (at, request_id, caller, method, route, idempotency_key, fingerprint, status, outcome)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(micros(entry.at))
+            .bind(&entry.request_id)
+            .bind(&entry.caller)
+            .bind(&entry.method)
+            .bind(&entry.route)
+            .bind(&entry.idempotency_key)
+            .bind(&entry.fingerprint)
+            .bind(i64::from(entry.status))
+            .bind(entry.outcome.as_str())
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn list(
+        &self,
+        since: SystemTime,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT seq, at, request_id, caller, method, route, idempotency_key, fingerprint,
+                        status, outcome
+                 FROM apierr_reconciliation WHERE at >= $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(micros(since))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(entry).collect()
+        })
+    }
+}
+
+fn entry(row: &AnyRow) -> Result<Entry, StoreError> {
+    Ok(Entry {
+        seq: row.try_get(0)?,
+        at: from_micros(row.try_get(1)?),
+        request_id: row.try_get(2)?,
+        caller: row.try_get(3)?,
+        method: row.try_get(4)?,
+        route: row.try_get(5)?,
+        idempotency_key: row.try_get(6)?,
+        fingerprint: row.try_get(7)?,
+        status: u16::try_from(row.try_get::<i64, _>(8)?).unwrap_or(500),
+        outcome: Outcome::parse(row.try_get(9)?),
+    })
+}

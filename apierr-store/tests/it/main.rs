@@ -1,0 +1,4 @@
+//! Every backend through the same conformance suite, on the real services.
+
+mod backends;
+mod conformance;

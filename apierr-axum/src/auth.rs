@@ -14,7 +14,7 @@ use http::{HeaderName, HeaderValue};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::RequestContract;
+use crate::{Caller, RequestContract};
 
 /// The header an API key travels in unless configured otherwise.
 pub const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
@@ -81,6 +81,13 @@ pub trait Authenticator: Send + Sync + 'static {
         credential: Credential,
         parts: &Parts,
     ) -> impl Future<Output = Result<Self::Principal, AuthFailure>> + Send;
+
+    /// The identity rate limits and idempotency keys are scoped to, put on the request as
+    /// a [`Caller`]. None by default: the layers then key by peer address, or not at all.
+    fn caller(&self, principal: &Self::Principal) -> Option<Caller> {
+        let _ = principal;
+        None
+    }
 }
 
 /// Requires credentials on every request of the routes it wraps, checked by an
@@ -190,6 +197,9 @@ where
             });
             match layer.authenticator.authenticate(credential, &parts).await {
                 Ok(principal) => {
+                    if let Some(caller) = layer.authenticator.caller(&principal) {
+                        parts.extensions.insert(caller);
+                    }
                     parts.extensions.insert(Authenticated(principal));
                     inner.call(Request::from_parts(parts, body)).await
                 }

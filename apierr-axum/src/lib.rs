@@ -42,9 +42,14 @@
 //! - `request_id`: [`RequestId`].
 
 mod auth;
+mod caller;
 mod contract;
 mod either;
 mod extract;
+mod fingerprint;
+mod idempotency;
+mod rate_limit;
+mod reconcile;
 mod request_id;
 mod stale;
 mod success;
@@ -54,7 +59,16 @@ pub use apierr::REQUEST_ID;
 pub use crate::auth::{
     API_KEY, AuthFailure, Authenticated, Authenticator, Credential, RequireAuth, RequireAuthLayer,
 };
+pub use crate::caller::Caller;
 pub use crate::contract::{Contract, ContractLayer, RequestContract};
+pub use crate::idempotency::{
+    DEFAULT_KEEP_FOR, DEFAULT_LOCK_FOR, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, Idempotency,
+    IdempotencyLayer, MAX_KEY_LEN,
+};
+pub use crate::rate_limit::{RATELIMIT, RATELIMIT_POLICY, RateLimit, RateLimitLayer, WhenStoreDown};
+pub use crate::reconcile::{Reconcile, ReconcileLayer};
+/// The stores the safe-retry layers keep their state in.
+pub use apierr_store as store;
 pub use crate::extract::{Form, Json, Path, Query, Valid};
 pub use crate::request_id::RequestId;
 pub use crate::stale::{Clock, DEFAULT_SKEW, Staleness, StalenessLayer};
@@ -65,6 +79,15 @@ pub mod future {
     pub use crate::auth::AuthFuture;
     pub use crate::contract::ResponseFuture;
     pub use crate::either::EitherFuture;
+
+    /// The future of the idempotency, rate-limit and reconciliation layers: boxed, as
+    /// each awaits its store.
+    pub type BoxResponseFuture = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<axum::response::Response, std::convert::Infallible>>
+                + Send,
+        >,
+    >;
 }
 
 /// The router's fallback: the not-found condition, for any path no route matches.

@@ -88,6 +88,14 @@ impl RequestContract {
         self.config.profile.render(&self.adopt(error))
     }
 
+    /// `response` as the contract layer will send it: an error rendered in the profile,
+    /// a success enveloped where the dialect wraps successes, the request id stamped.
+    /// The contract layer passes a finished response on untouched, so a layer inside it
+    /// that keeps responses (for replay, say) keeps exactly what the client gets.
+    pub fn finish(&self, response: Response) -> Response {
+        super::render::finish(response, self)
+    }
+
     /// `error` as a finished response in the contract, with the request id header. The
     /// contract layer passes it on untouched.
     pub fn response(&self, error: ApiError) -> Response {

@@ -1,0 +1,221 @@
+//! The reconciliation log: every mutation whose outcome the caller cannot know.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use apierr::Condition;
+use apierr_store::{Entry, Outcome, ReconciliationLog};
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use http::Method;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::fingerprint::{DEFAULT_BODY_LIMIT, fingerprint, hex};
+use crate::future::BoxResponseFuture;
+use crate::idempotency::IDEMPOTENCY_KEY;
+use crate::{Caller, Clock, RequestContract};
+
+/// Records every mutating request (POST, PUT, PATCH, DELETE) that ends in a 5xx, panics,
+/// or is dropped before it finishes (a timeout, a client gone) in a
+/// [`ReconciliationLog`]: time, request id, caller, method, path, `Idempotency-Key`,
+/// body fingerprint, status. Those are the requests whose effect the caller cannot know;
+/// operators list them to reconcile (the reference server: `GET /admin/reconciliation`,
+/// `apierr reconcile`).
+///
+/// Entries are written off the request path (a spawned task), so a slow log never slows
+/// an answer; a write that fails is logged as an error. Put the layer after
+/// authentication, so that entries name their caller. A panic is recorded and then
+/// resumed, for the contract layer to answer.
+#[must_use]
+#[derive(Clone)]
+pub struct ReconcileLayer {
+    log: Arc<dyn ReconciliationLog>,
+    clock: Clock,
+    body_limit: usize,
+}
+
+impl std::fmt::Debug for ReconcileLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReconcileLayer")
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReconcileLayer {
+    /// Records into `log` on the system clock, fingerprinting bodies up to 2 MiB.
+    pub fn new(log: Arc<dyn ReconciliationLog>) -> Self {
+        ReconcileLayer {
+            log,
+            clock: Arc::new(std::time::SystemTime::now),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// The clock entries are timed by.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The largest body fingerprinted; a larger one is the payload-too-large condition.
+    pub fn body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = limit;
+        self
+    }
+}
+
+impl<S> Layer<S> for ReconcileLayer {
+    type Service = Reconcile<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Reconcile {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`ReconcileLayer`] makes.
+#[derive(Clone)]
+pub struct Reconcile<S> {
+    inner: S,
+    layer: ReconcileLayer,
+}
+
+impl<S> std::fmt::Debug for Reconcile<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconcile").finish_non_exhaustive()
+    }
+}
+
+/// Writes the entry unless the request finished with nothing to reconcile.
+struct Pending {
+    log: Arc<dyn ReconciliationLog>,
+    clock: Clock,
+    entry: Option<Entry>,
+    /// The status a timeout is answered with, for a request dropped unfinished.
+    timeout_status: u16,
+}
+
+impl Pending {
+    fn finish(&mut self, status: u16, outcome: Outcome) {
+        let Some(mut entry) = self.entry.take() else {
+            return;
+        };
+        entry.status = status;
+        entry.outcome = outcome;
+        entry.at = (self.clock)();
+        let log = self.log.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(request_id = %entry.request_id, "no runtime to record a request to reconcile");
+            return;
+        };
+        runtime.spawn(async move {
+            if let Err(e) = log.record(&entry).await {
+                tracing::error!(error = %e, request_id = %entry.request_id, route = %entry.route, "could not record a request to reconcile");
+            }
+        });
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let status = self.timeout_status;
+        self.finish(status, Outcome::Abandoned);
+    }
+}
+
+impl<S> Service<Request> for Reconcile<S>
+where
+    S: Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = BoxResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let mutates = matches!(
+                *req.method(),
+                Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+            );
+            if !mutates {
+                return inner.call(req).await;
+            }
+            let (req, fingerprint) = match fingerprint(req, layer.body_limit).await {
+                Ok(done) => done,
+                Err(error) => return Ok(error.into_response()),
+            };
+            let contract = RequestContract::of(req.extensions(), req.headers());
+            let timeout_status = contract
+                .adopt(Condition::Timeout.into())
+                .status()
+                .as_u16();
+            let entry = Entry {
+                seq: 0,
+                at: (layer.clock)(),
+                request_id: contract.request_id().as_str().to_owned(),
+                caller: Caller::of(req.extensions()).map(|c| c.as_str().to_owned()),
+                method: req.method().as_str().to_owned(),
+                route: req
+                    .uri()
+                    .path_and_query()
+                    .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned()),
+                idempotency_key: req
+                    .headers()
+                    .get(IDEMPOTENCY_KEY)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|k| k.chars().take(crate::idempotency::MAX_KEY_LEN + 2).collect()),
+                fingerprint: hex(&fingerprint),
+                status: 0,
+                outcome: Outcome::ServerError,
+            };
+            let mut pending = Pending {
+                log: layer.log.clone(),
+                clock: layer.clock.clone(),
+                entry: Some(entry),
+                timeout_status,
+            };
+            let mut call = std::pin::pin!(inner.call(req));
+            let polled = std::future::poll_fn(|cx| {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+                    Err(panic) => Poll::Ready(Err(panic)),
+                }
+            })
+            .await;
+            match polled {
+                Ok(Ok(response)) => {
+                    let status = response.status();
+                    if status.is_server_error() {
+                        pending.finish(status.as_u16(), Outcome::ServerError);
+                    } else {
+                        pending.entry = None;
+                    }
+                    Ok(response)
+                }
+                Ok(Err(never)) => match never {},
+                Err(panic) => {
+                    let status = contract.adopt(Condition::Internal.into()).status();
+                    pending.finish(status.as_u16(), Outcome::Panicked);
+                    std::panic::resume_unwind(panic)
+                }
+            }
+        })
+    }
+}

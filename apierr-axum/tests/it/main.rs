@@ -2,6 +2,8 @@
 
 mod edge;
 mod layers;
+mod safe;
+mod stores;
 
 use apierr::Profile;
 

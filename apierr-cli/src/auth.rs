@@ -1,7 +1,7 @@
 //! Who is calling: partners by API key or by OAuth access token.
 
 use apierr::{ApiError, Condition};
-use apierr_axum::{AuthFailure, Authenticator, Clock, Credential};
+use apierr_axum::{AuthFailure, Authenticator, Caller, Clock, Credential};
 use http::Method;
 use http::request::Parts;
 
@@ -84,5 +84,10 @@ impl Authenticator for PartnerAuth {
             return Err(AuthFailure::Forbidden);
         }
         Ok(principal)
+    }
+
+    /// Limits and idempotency keys are the partner's, whichever credential it used.
+    fn caller(&self, principal: &Principal) -> Option<Caller> {
+        Some(Caller::new(principal.partner.id.as_str()))
     }
 }

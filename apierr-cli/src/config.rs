@@ -16,6 +16,13 @@ pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Requests of this API are small JSON documents; 64 KiB leaves room and bounds memory.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
+/// Every partner's default rate limit: 3 000 requests a minute, all of which may come
+/// at once. The token endpoint has the same limit per client address.
+pub const DEFAULT_RATE_LIMIT: (u32, Duration) = (3_000, Duration::from_secs(60));
+
+/// The most callers the in-memory rate limiter tracks (about 2 MiB at this size).
+pub const MAX_TRACKED_CALLERS: usize = 100_000;
+
 /// How the reference Partner API runs.
 #[derive(Clone)]
 pub struct Config {
@@ -38,6 +45,16 @@ pub struct Config {
     pub seed_demo: bool,
     /// The clock for token expiry and request dates; tests inject their own.
     pub clock: Clock,
+    /// Redis (`redis://…`) for rate limits and idempotency records, shared by replicas;
+    /// without it, rate limits are in memory and records in the database.
+    pub redis_url: Option<String>,
+    /// Each partner's requests per window (see [`DEFAULT_RATE_LIMIT`]).
+    pub rate_limit: (u32, Duration),
+    /// Whether POST and PATCH must carry an `Idempotency-Key`.
+    pub require_idempotency_key: bool,
+    /// The bearer token of the operator routes (`/admin/…`); without one they do not
+    /// exist.
+    pub admin_token: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -47,13 +64,16 @@ impl std::fmt::Debug for Config {
             .field("profile", &self.profile.name())
             .field("require_date", &self.require_date)
             .field("token_ttl", &self.token_ttl)
+            .field("redis_url", &self.redis_url)
+            .field("rate_limit", &self.rate_limit)
             .finish_non_exhaustive()
     }
 }
 
 impl Config {
     /// Defaults for a database: the `problem` profile, dates checked when sent, 6-hour
-    /// tokens, a 30-second handler timeout, 64 KiB bodies, demo partners, system clock.
+    /// tokens, a 30-second handler timeout, 64 KiB bodies, demo partners, system clock,
+    /// no Redis, the default rate limit, optional idempotency keys, no operator routes.
     pub fn new(database_url: impl Into<String>) -> Self {
         Config {
             database_url: database_url.into(),
@@ -65,6 +85,10 @@ impl Config {
             body_limit: DEFAULT_BODY_LIMIT,
             seed_demo: true,
             clock: Arc::new(SystemTime::now),
+            redis_url: None,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            require_idempotency_key: false,
+            admin_token: None,
         }
     }
 }

@@ -20,7 +20,19 @@
 //! - `auth`: API keys and access tokens checked against the store ([`Principal`]).
 //! - `api`: the endpoints.
 //! - `openapi`: the OpenAPI document served at `/openapi.json`.
+//! - `admin`: the operator routes (the reconciliation log) and `apierr reconcile`.
+//!
+//! # Safe retries
+//!
+//! Every partner route runs, in order: authentication, the partner's rate limit
+//! ([`Config::rate_limit`], in memory or in Redis), the reconciliation log (POST, PUT,
+//! PATCH and DELETE that end in 5xx, panic or time out), then `Idempotency-Key` on POST
+//! and PATCH (records in the database, or in Redis). A POST without a key is still safe
+//! to retry where the resource has a unique field: `POST /accounts` again with the same
+//! email is *already exists* (seed 001's advice), and the partner reads the account it
+//! created by listing.
 
+mod admin;
 mod api;
 mod auth;
 mod config;
@@ -31,7 +43,16 @@ use std::fmt;
 use std::future::Future;
 
 use apierr::Profile;
-use apierr_axum::{ContractLayer, RequireAuthLayer, StalenessLayer, not_found};
+use std::sync::Arc;
+use std::time::Duration;
+
+use apierr_axum::store::{
+    IdempotencyStore, MemoryRateLimiter, Quota, RateLimitStore, RedisStore, SqlStore, StoreError,
+};
+use apierr_axum::{
+    ContractLayer, IdempotencyLayer, RateLimitLayer, ReconcileLayer, RequireAuthLayer,
+    StalenessLayer, not_found,
+};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Router, ServiceExt};
@@ -40,7 +61,11 @@ use tokio::net::TcpListener;
 use tower_layer::Layer;
 
 pub use crate::auth::Principal;
-pub use crate::config::{Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_TOKEN_TTL};
+pub use crate::admin::{parse_duration, reconcile_report};
+pub use crate::config::{
+    Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_RATE_LIMIT, DEFAULT_TOKEN_TTL,
+    MAX_TRACKED_CALLERS,
+};
 pub use crate::store::{DEMO_PARTNERS, Partner};
 
 use crate::api::AppState;
@@ -55,6 +80,11 @@ pub enum ServeError {
     Database(sqlx::Error),
     /// The listener failed.
     Io(std::io::Error),
+    /// The store of idempotency records, rate limits or the reconciliation log could not
+    /// be opened.
+    Store(StoreError),
+    /// A setting is out of its range.
+    Config(String),
 }
 
 impl fmt::Display for ServeError {
@@ -62,6 +92,8 @@ impl fmt::Display for ServeError {
         match self {
             ServeError::Database(e) => write!(f, "database: {e}"),
             ServeError::Io(e) => write!(f, "listener: {e}"),
+            ServeError::Store(e) => write!(f, "{e}"),
+            ServeError::Config(e) => write!(f, "{e}"),
         }
     }
 }
@@ -71,6 +103,8 @@ impl std::error::Error for ServeError {
         match self {
             ServeError::Database(e) => Some(e),
             ServeError::Io(e) => Some(e),
+            ServeError::Store(e) => Some(e),
+            ServeError::Config(_) => None,
         }
     }
 }
@@ -86,15 +120,62 @@ pub type App = apierr_axum::Contract<
     apierr_axum::Staleness<<DefaultBodyLimit as tower_layer::Layer<Router>>::Service>,
 >;
 
-/// Opens the database and builds the application.
+/// Where the safe-retry layers keep their state.
+struct Safety {
+    idempotency: Arc<dyn IdempotencyStore>,
+    limits: Arc<dyn RateLimitStore>,
+    log: SqlStore,
+    quota: Quota,
+}
+
+/// How often expired idempotency records are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Opens the database (and Redis, if configured) and builds the application.
 pub async fn app(config: &Config) -> Result<App, ServeError> {
     let store = Store::connect(&config.database_url, config.seed_demo)
         .await
         .map_err(ServeError::Database)?;
-    Ok(router(store, config))
+    let (limit, window) = config.rate_limit;
+    let quota = Quota::new(limit, window).ok_or_else(|| {
+        ServeError::Config(format!(
+            "a rate limit of {limit} per {window:?} cannot be kept (at most one a microsecond)"
+        ))
+    })?;
+    let log = SqlStore::connect(&config.database_url)
+        .await
+        .map_err(ServeError::Store)?;
+    let (idempotency, limits): (Arc<dyn IdempotencyStore>, Arc<dyn RateLimitStore>) =
+        match &config.redis_url {
+            Some(url) => {
+                let redis = RedisStore::connect(url).await.map_err(ServeError::Store)?;
+                (Arc::new(redis.clone()), Arc::new(redis))
+            }
+            None => (
+                Arc::new(log.clone()),
+                Arc::new(MemoryRateLimiter::new(config::MAX_TRACKED_CALLERS)),
+            ),
+        };
+    let purged = idempotency.clone();
+    let clock = config.clock.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PURGE_EVERY).await;
+            if let Err(e) = purged.purge(clock()).await {
+                tracing::warn!(error = %e, "could not purge expired idempotency records");
+            }
+        }
+    });
+    let safety = Safety {
+        idempotency,
+        limits,
+        log,
+        quota,
+    };
+    Ok(router(store, safety, config))
 }
 
-fn router(store: Store, config: &Config) -> App {
+fn router(store: Store, safety: Safety, config: &Config) -> App {
     let state = AppState {
         store: store.clone(),
         clock: config.clock.clone(),
@@ -106,6 +187,18 @@ fn router(store: Store, config: &Config) -> App {
         clock: config.clock.clone(),
     })
     .realm("partner-api");
+    let rate_limit = |class: &'static str| {
+        RateLimitLayer::new(safety.limits.clone(), safety.quota)
+            .class(class)
+            .clock(config.clock.clone())
+    };
+    let idempotency = IdempotencyLayer::new(safety.idempotency.clone())
+        .required(config.require_idempotency_key)
+        .body_limit(config.body_limit)
+        .clock(config.clock.clone());
+    let reconcile = ReconcileLayer::new(Arc::new(safety.log.clone()))
+        .body_limit(config.body_limit)
+        .clock(config.clock.clone());
     let staleness = StalenessLayer::new()
         .required(config.require_date)
         .skew(config.date_skew)
@@ -127,6 +220,10 @@ fn router(store: Store, config: &Config) -> App {
             "/oauth/token",
             axum::routing::delete(api::revoke_token).route_layer(staleness.clone()),
         )
+        // The last is the outermost: authentication, the partner's limit, the log, keys.
+        .route_layer(idempotency)
+        .route_layer(reconcile)
+        .route_layer(rate_limit("partner"))
         .route_layer(auth);
     let public = Router::new()
         // The token endpoint answers in RFC 6749's error form whatever the profile: OAuth
@@ -138,6 +235,8 @@ fn router(store: Store, config: &Config) -> App {
             "/oauth/token",
             post(api::issue_token)
                 .route_layer(staleness.clone())
+                // Per client address (no partner is known yet).
+                .route_layer(rate_limit("token"))
                 .route_layer(ContractLayer::new(Profile::OAUTH_TOKEN)),
         )
         .route(
@@ -147,8 +246,11 @@ fn router(store: Store, config: &Config) -> App {
                 async move { ([(CONTENT_TYPE, "application/json")], body) }
             }),
         );
-    let router = protected
-        .merge(public)
+    let mut router = protected.merge(public);
+    if let Some(token) = &config.admin_token {
+        router = router.merge(admin::router(token, safety.log.clone()));
+    }
+    let router = router
         .fallback(not_found)
         .with_state(state);
     // Around the whole router rather than with `Router::layer`, which would wrap (and box)
@@ -195,7 +297,8 @@ pub async fn run(
         database = %config.database_url,
         "serving the reference Partner API"
     );
-    axum::serve(listener, app.into_make_service())
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())

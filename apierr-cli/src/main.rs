@@ -25,6 +25,19 @@ enum Command {
         #[arg(long, default_value = "problem", value_parser = profile_names())]
         profile: String,
     },
+    /// List the mutations whose outcome is unknown (5xx, panics, timeouts), for
+    /// reconciliation: a table, or JSON lines with `--json`.
+    Reconcile {
+        /// The server's database: `sqlite://FILE` or `postgres://…`.
+        #[arg(long, default_value = "sqlite://apierr.db")]
+        database_url: String,
+        /// How far back: `90s`, `24h`, `7days`.
+        #[arg(long, default_value = "24h", value_parser = apierr_cli::parse_duration)]
+        since: Duration,
+        /// One JSON object a line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,6 +60,31 @@ struct Serve {
     /// Do not create the demo partners in a new database.
     #[arg(long)]
     no_demo: bool,
+    /// Redis (`redis://127.0.0.1:6379`) for rate limits and idempotency records, shared
+    /// by every replica; without it, limits are in memory and records in the database.
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// Each partner's rate limit: `REQUESTS/WINDOW`, e.g. `3000/60s` (the default).
+    #[arg(long, default_value = "3000/60s", value_parser = parse_rate)]
+    rate_limit: (u32, Duration),
+    /// Refuse POST and PATCH without an `Idempotency-Key`.
+    #[arg(long)]
+    require_idempotency_key: bool,
+    /// Serve the operator routes (`GET /admin/reconciliation`) to this bearer token.
+    #[arg(long)]
+    admin_token: Option<String>,
+}
+
+fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
+    let (limit, window) = text
+        .split_once('/')
+        .ok_or("expected REQUESTS/WINDOW, e.g. 3000/60s")?;
+    let limit: u32 = limit.parse().map_err(|e| format!("{limit:?}: {e}"))?;
+    let window = apierr_cli::parse_duration(window)?;
+    if limit == 0 || window.is_zero() {
+        return Err("a rate limit needs requests and a window above zero".into());
+    }
+    Ok((limit, window))
 }
 
 fn profile_names() -> clap::builder::PossibleValuesParser {
@@ -60,6 +98,29 @@ fn main() -> ExitCode {
             let profile = Profile::by_name(&profile).unwrap_or(Profile::PROBLEM);
             println!("{}", apierr_cli::catalog_docs(&profile));
             ExitCode::SUCCESS
+        }
+        Command::Reconcile {
+            database_url,
+            since,
+            json,
+        } => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("apierr: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(apierr_cli::reconcile_report(&database_url, since, json)) {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("apierr: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Serve(serve) => {
             tracing_subscriber::fmt()
@@ -93,6 +154,10 @@ impl Serve {
         config.require_date = self.require_date;
         config.token_ttl = Duration::from_secs(self.token_ttl_secs);
         config.seed_demo = !self.no_demo;
+        config.redis_url = self.redis_url;
+        config.rate_limit = self.rate_limit;
+        config.require_idempotency_key = self.require_idempotency_key;
+        config.admin_token = self.admin_token;
         let listener = tokio::net::TcpListener::bind(self.listen).await?;
         apierr_cli::run(listener, config, async {
             let _ = tokio::signal::ctrl_c().await;

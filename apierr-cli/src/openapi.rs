@@ -185,6 +185,7 @@ const OPERATIONS: &[Operation] = &[
 
 /// Conditions any request may meet.
 const EVERY_REQUEST: &[Condition] = &[
+    Condition::RateLimited,
     Condition::NotAcceptable,
     Condition::StaleRequest,
     Condition::Internal,
@@ -209,6 +210,43 @@ const WITH_BODY: &[Condition] = &[
     Condition::InvalidParameter,
     Condition::MissingParameter,
 ];
+
+/// Conditions of a POST or PATCH, which take an `Idempotency-Key` (a malformed key is an
+/// invalid parameter; the store being down, service unavailable).
+const IDEMPOTENT: &[Condition] = &[
+    Condition::IdempotencyInFlight,
+    Condition::IdempotencyKeyReused,
+    Condition::InvalidParameter,
+    Condition::ServiceUnavailable,
+];
+
+impl Operation {
+    /// Whether the operation takes an `Idempotency-Key`.
+    fn takes_key(&self) -> bool {
+        self.authenticated && matches!(self.method, HttpMethod::Post | HttpMethod::Patch)
+    }
+}
+
+/// `Idempotency-Key`: exactly what the idempotency layer accepts.
+fn idempotency_key_parameter() -> Value {
+    json!({"name": "Idempotency-Key", "in": "header", "required": false,
+        "description": "Makes a retry of this request safe: the first request with a key runs, later ones with the same key and payload get its response again (marked Idempotent-Replayed), for 24 hours. 1-255 visible ASCII characters, bare or as a quoted string.",
+        "schema": {"type": "string", "pattern": "^(?:[!#-\\[\\]-~]{1,255}|\"[!#-\\[\\]-~]{1,255}\")$"}})
+}
+
+/// The rate-limit headers (draft-ietf-httpapi-ratelimit-headers), `required` on a 429.
+fn rate_limit_headers(headers: &mut serde_json::Map<String, Value>, required: bool) {
+    headers.insert(
+        "RateLimit-Policy".to_owned(),
+        json!({"description": "The partner's quota: its name, q (requests) and w (window, seconds).",
+            "required": required, "schema": {"type": "string"}}),
+    );
+    headers.insert(
+        "RateLimit".to_owned(),
+        json!({"description": "What is left: r (requests) and t (seconds until the quota is whole).",
+            "required": required, "schema": {"type": "string"}}),
+    );
+}
 
 /// The example error of a condition, as the server would send it.
 fn example(profile: &Profile, condition: Condition) -> Value {
@@ -385,6 +423,14 @@ fn success_response(profile: &Profile, op: &Operation) -> Value {
             Some(schema_ref("Token"))
         }
     };
+    rate_limit_headers(&mut headers, false);
+    if op.takes_key() {
+        headers.insert(
+            "Idempotent-Replayed".to_owned(),
+            json!({"description": "true when this is the stored response of an earlier request with the same Idempotency-Key.",
+                "required": false, "schema": {"type": "string", "enum": ["true"]}}),
+        );
+    }
     let mut response = json!({"description": op.success.1, "headers": headers});
     if let Some(schema) = content {
         response["content"] = json!({"application/json": {"schema": schema}});
@@ -427,6 +473,9 @@ fn error_responses(
     if op.id == "listAccounts" {
         conditions.push(Condition::InvalidParameter);
     }
+    if op.takes_key() {
+        conditions.extend_from_slice(IDEMPOTENT);
+    }
     conditions.extend_from_slice(op.conditions);
     conditions.sort();
     conditions.dedup();
@@ -450,6 +499,14 @@ fn error_responses(
             .collect();
         let mut headers = serde_json::Map::new();
         headers.insert("X-Request-Id".to_owned(), request_id_header());
+        if conditions.contains(&Condition::RateLimited) {
+            rate_limit_headers(&mut headers, true);
+            headers.insert(
+                "Retry-After".to_owned(),
+                json!({"description": "Seconds until a request would be allowed.", "required": true,
+                    "schema": {"type": "string", "pattern": "^[0-9]+$"}}),
+            );
+        }
         if status == 401 {
             headers.insert(
                 "WWW-Authenticate".to_owned(),
@@ -505,6 +562,9 @@ pub(crate) fn document(profile: &Profile) -> Value {
             parameters.push(json!({"name": "per_page", "in": "query", "required": false,
                 "description": "Accounts a page, 1 to 100. Default is 20.",
                 "schema": {"type": "integer", "minimum": 1, "maximum": 100}}));
+        }
+        if op.takes_key() {
+            parameters.push(idempotency_key_parameter());
         }
         if !parameters.is_empty() {
             operation["parameters"] = Value::Array(parameters);

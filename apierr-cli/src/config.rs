@@ -48,6 +48,9 @@ pub struct Config {
     /// Redis (`redis://…`) for rate limits and idempotency records, shared by replicas;
     /// without it, rate limits are in memory and records in the database.
     pub redis_url: Option<String>,
+    /// The prefix of every Redis key (replicas of one API share it; tests and other APIs
+    /// on the same Redis use their own).
+    pub redis_prefix: String,
     /// Each partner's requests per window (see [`DEFAULT_RATE_LIMIT`]).
     pub rate_limit: (u32, Duration),
     /// Whether POST and PATCH must carry an `Idempotency-Key`.
@@ -86,6 +89,7 @@ impl Config {
             seed_demo: true,
             clock: Arc::new(SystemTime::now),
             redis_url: None,
+            redis_prefix: "apierr:".to_owned(),
             rate_limit: DEFAULT_RATE_LIMIT,
             require_idempotency_key: false,
             admin_token: None,

@@ -148,7 +148,10 @@ pub async fn app(config: &Config) -> Result<App, ServeError> {
     let (idempotency, limits): (Arc<dyn IdempotencyStore>, Arc<dyn RateLimitStore>) =
         match &config.redis_url {
             Some(url) => {
-                let redis = RedisStore::connect(url).await.map_err(ServeError::Store)?;
+                let redis = RedisStore::connect(url)
+                    .await
+                    .map_err(ServeError::Store)?
+                    .prefix(config.redis_prefix.clone());
                 (Arc::new(redis.clone()), Arc::new(redis))
             }
             None => (

@@ -64,6 +64,9 @@ struct Serve {
     /// by every replica; without it, limits are in memory and records in the database.
     #[arg(long)]
     redis_url: Option<String>,
+    /// The prefix of every Redis key: replicas of one API share it.
+    #[arg(long, default_value = "apierr:")]
+    redis_prefix: String,
     /// Each partner's rate limit: `REQUESTS/WINDOW`, e.g. `3000/60s` (the default).
     #[arg(long, default_value = "3000/60s", value_parser = parse_rate)]
     rate_limit: (u32, Duration),
@@ -155,6 +158,7 @@ impl Serve {
         config.token_ttl = Duration::from_secs(self.token_ttl_secs);
         config.seed_demo = !self.no_demo;
         config.redis_url = self.redis_url;
+        config.redis_prefix = self.redis_prefix;
         config.rate_limit = self.rate_limit;
         config.require_idempotency_key = self.require_idempotency_key;
         config.admin_token = self.admin_token;

@@ -4,6 +4,7 @@
 mod conditions;
 mod fuzz;
 mod oauth;
+mod safe;
 mod openapi;
 mod success;
 mod support;

@@ -11,8 +11,8 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::HeaderName;
-use http_body::Body as _;
 use http::{HeaderValue, Method};
+use http_body::Body as _;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -299,7 +299,9 @@ where
             let key = match key_of(&req) {
                 Ok(Some(key)) => key,
                 Ok(None) if !config.required => return inner.call(req).await,
-                Ok(None) => return Ok(ApiError::from(Condition::IdempotencyKeyMissing).into_response()),
+                Ok(None) => {
+                    return Ok(ApiError::from(Condition::IdempotencyKeyMissing).into_response());
+                }
                 Err(error) => return Ok(error.into_response()),
             };
             let (req, fingerprint) = match fingerprint(req, config.body_limit).await {
@@ -307,7 +309,8 @@ where
                 Err(error) => return Ok(error.into_response()),
             };
             let contract = RequestContract::of(req.extensions(), req.headers());
-            let scope = Caller::of(req.extensions()).map_or_else(String::new, |c| c.as_str().to_owned());
+            let scope =
+                Caller::of(req.extensions()).map_or_else(String::new, |c| c.as_str().to_owned());
             let claim = ClaimRequest {
                 scope: &scope,
                 key: &key,
@@ -326,7 +329,8 @@ where
                     // The first request may finish any moment; its lock ends at the latest
                     // then. A second is a fair first wait.
                     let wait = lock_expires_in.min(Duration::from_secs(1));
-                    let error = ApiError::from(Condition::IdempotencyInFlight).with_retry_after(wait);
+                    let error =
+                        ApiError::from(Condition::IdempotencyInFlight).with_retry_after(wait);
                     return Ok(error.into_response());
                 }
                 Err(e) => {
@@ -362,7 +366,9 @@ where
                 Ok(body) => body,
                 Err(e) => {
                     let _ = config.store.release(&scope, &key, token).await;
-                    return Ok(contract.response(ApiError::from(Condition::Internal).with_source(e)));
+                    return Ok(
+                        contract.response(ApiError::from(Condition::Internal).with_source(e))
+                    );
                 }
             };
             let stored = StoredResponse {
@@ -371,7 +377,12 @@ where
                     .headers
                     .iter()
                     .filter(|(name, _)| kept(name))
-                    .map(|(name, value)| (name.as_str().to_owned(), Bytes::copy_from_slice(value.as_bytes())))
+                    .map(|(name, value)| {
+                        (
+                            name.as_str().to_owned(),
+                            Bytes::copy_from_slice(value.as_bytes()),
+                        )
+                    })
                     .collect(),
                 body: body.clone(),
             };
@@ -380,7 +391,9 @@ where
                 Ok(false) => tracing::warn!(
                     "a newer request took this idempotency key over while it ran; its response was not stored"
                 ),
-                Err(e) => tracing::warn!(error = %e, "could not store an idempotent response; its claim expires with its lock"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not store an idempotent response; its claim expires with its lock")
+                }
             }
             Ok(Response::from_parts(parts, Body::from(body)))
         })

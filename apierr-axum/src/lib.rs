@@ -61,18 +61,20 @@ pub use crate::auth::{
 };
 pub use crate::caller::Caller;
 pub use crate::contract::{Contract, ContractLayer, RequestContract};
+pub use crate::extract::{Form, Json, Path, Query, Valid};
 pub use crate::idempotency::{
     DEFAULT_KEEP_FOR, DEFAULT_LOCK_FOR, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, Idempotency,
     IdempotencyLayer, MAX_KEY_LEN,
 };
-pub use crate::rate_limit::{RATELIMIT, RATELIMIT_POLICY, RateLimit, RateLimitLayer, WhenStoreDown};
+pub use crate::rate_limit::{
+    RATELIMIT, RATELIMIT_POLICY, RateLimit, RateLimitLayer, WhenStoreDown,
+};
 pub use crate::reconcile::{Reconcile, ReconcileLayer};
-/// The stores the safe-retry layers keep their state in.
-pub use apierr_store as store;
-pub use crate::extract::{Form, Json, Path, Query, Valid};
 pub use crate::request_id::RequestId;
 pub use crate::stale::{Clock, DEFAULT_SKEW, Staleness, StalenessLayer};
 pub use crate::success::{AlreadyReported, Created, Empty, Page, Plain, TOTAL_COUNT};
+/// The stores the safe-retry layers keep their state in.
+pub use apierr_store as store;
 
 /// The response futures of the layers (tower-http's habit: out of the crate root).
 pub mod future {
@@ -84,8 +86,9 @@ pub mod future {
     /// each awaits its store.
     pub type BoxResponseFuture = std::pin::Pin<
         Box<
-            dyn std::future::Future<Output = Result<axum::response::Response, std::convert::Infallible>>
-                + Send,
+            dyn std::future::Future<
+                    Output = Result<axum::response::Response, std::convert::Infallible>,
+                > + Send,
         >,
     >;
 }

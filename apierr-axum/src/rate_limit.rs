@@ -116,7 +116,9 @@ impl RateLimitLayer {
     pub fn class(self, class: impl Into<Cow<'static, str>>) -> Self {
         let class = class.into();
         let class = if !class.is_empty()
-            && class.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && class
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             class
         } else {
@@ -202,7 +204,10 @@ where
             let caller = Caller::of(req.extensions());
             let who = caller.as_ref().map_or("anonymous", Caller::as_str);
             let key = format!("{}:{who}", config.class);
-            let decision = config.store.check(&key, config.quota, (config.clock)()).await;
+            let decision = config
+                .store
+                .check(&key, config.quota, (config.clock)())
+                .await;
             let decision = match decision {
                 Ok(decision) => decision,
                 Err(e) => match config.when_down {

@@ -161,10 +161,7 @@ where
                 Err(error) => return Ok(error.into_response()),
             };
             let contract = RequestContract::of(req.extensions(), req.headers());
-            let timeout_status = contract
-                .adopt(Condition::Timeout.into())
-                .status()
-                .as_u16();
+            let timeout_status = contract.adopt(Condition::Timeout.into()).status().as_u16();
             let entry = Entry {
                 seq: 0,
                 at: (layer.clock)(),
@@ -179,7 +176,11 @@ where
                     .headers()
                     .get(IDEMPOTENCY_KEY)
                     .and_then(|v| v.to_str().ok())
-                    .map(|k| k.chars().take(crate::idempotency::MAX_KEY_LEN + 2).collect()),
+                    .map(|k| {
+                        k.chars()
+                            .take(crate::idempotency::MAX_KEY_LEN + 2)
+                            .collect()
+                    }),
                 fingerprint: hex(&fingerprint),
                 status: 0,
                 outcome: Outcome::ServerError,

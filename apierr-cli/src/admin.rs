@@ -121,7 +121,9 @@ pub async fn reconcile_report(
         .unwrap_or(SystemTime::UNIX_EPOCH);
     let mut out = String::new();
     if !json_lines {
-        out.push_str("SEQ\tAT\tSTATUS\tOUTCOME\tMETHOD\tROUTE\tCALLER\tIDEMPOTENCY_KEY\tREQUEST_ID\n");
+        out.push_str(
+            "SEQ\tAT\tSTATUS\tOUTCOME\tMETHOD\tROUTE\tCALLER\tIDEMPOTENCY_KEY\tREQUEST_ID\n",
+        );
     }
     let mut after = 0;
     loop {

@@ -60,8 +60,8 @@ use http::header::CONTENT_TYPE;
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
-pub use crate::auth::Principal;
 pub use crate::admin::{parse_duration, reconcile_report};
+pub use crate::auth::Principal;
 pub use crate::config::{
     Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_RATE_LIMIT, DEFAULT_TOKEN_TTL,
     MAX_TRACKED_CALLERS,
@@ -253,9 +253,7 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
     if let Some(token) = &config.admin_token {
         router = router.merge(admin::router(token, safety.log.clone()));
     }
-    let router = router
-        .fallback(not_found)
-        .with_state(state);
+    let router = router.fallback(not_found).with_state(state);
     // Around the whole router rather than with `Router::layer`, which would wrap (and box)
     // every route on its own.
     let stack = (

@@ -4,6 +4,9 @@
 //!
 //! `cargo bench -p apierr-store --bench rate_limit`
 
+// criterion's macros write undocumented functions.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime};

@@ -111,7 +111,10 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug + 'static {
     /// record with another fingerprint is a mismatch; a completed one is replayed; one
     /// whose lock is held is in flight; one whose lock expired or was released is
     /// acquired again, with a greater token.
-    fn claim<'a>(&'a self, request: &'a ClaimRequest<'a>) -> BoxFuture<'a, Result<Claim, StoreError>>;
+    fn claim<'a>(
+        &'a self,
+        request: &'a ClaimRequest<'a>,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>>;
 
     /// Stores the response of the claim holding `token`. False when the claim is no
     /// longer this token's (its lock expired and a retry took it over): nothing is stored.

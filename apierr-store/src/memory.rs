@@ -105,7 +105,10 @@ impl MemoryStore {
 }
 
 impl IdempotencyStore for MemoryStore {
-    fn claim<'a>(&'a self, request: &'a ClaimRequest<'a>) -> BoxFuture<'a, Result<Claim, StoreError>> {
+    fn claim<'a>(
+        &'a self,
+        request: &'a ClaimRequest<'a>,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         Box::pin(async move { Ok(self.claim_now(request)) })
     }
 

@@ -37,5 +37,8 @@ pub(crate) const SCHEMA: &[&str] = &[
 
 /// A pool for replicas that each hold a few connections.
 pub(crate) async fn connect(url: &str) -> Result<AnyPool, StoreError> {
-    Ok(AnyPoolOptions::new().max_connections(8).connect(url).await?)
+    Ok(AnyPoolOptions::new()
+        .max_connections(8)
+        .connect(url)
+        .await?)
 }

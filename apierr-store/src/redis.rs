@@ -137,7 +137,9 @@ fn number(value: &Value) -> Result<i64, StoreError> {
 fn reply(value: Value) -> Result<Vec<Value>, StoreError> {
     match value {
         Value::Array(items) => Ok(items),
-        other => Err(StoreError::new(format!("unexpected reply from Redis: {other:?}"))),
+        other => Err(StoreError::new(format!(
+            "unexpected reply from Redis: {other:?}"
+        ))),
     }
 }
 
@@ -168,7 +170,10 @@ impl RateLimitStore for RedisStore {
 }
 
 impl IdempotencyStore for RedisStore {
-    fn claim<'a>(&'a self, request: &'a ClaimRequest<'a>) -> BoxFuture<'a, Result<Claim, StoreError>> {
+    fn claim<'a>(
+        &'a self,
+        request: &'a ClaimRequest<'a>,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         Box::pin(async move {
             let now = micros(request.now);
             let mut conn = self.conn.clone();

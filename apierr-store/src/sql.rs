@@ -131,7 +131,10 @@ impl SqlStore {
 }
 
 impl IdempotencyStore for SqlStore {
-    fn claim<'a>(&'a self, request: &'a ClaimRequest<'a>) -> BoxFuture<'a, Result<Claim, StoreError>> {
+    fn claim<'a>(
+        &'a self,
+        request: &'a ClaimRequest<'a>,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         Box::pin(async move {
             for _ in 0..CLAIM_ATTEMPTS {
                 if let Some(claim) = self.claim_once(request).await? {

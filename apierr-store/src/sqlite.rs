@@ -45,7 +45,12 @@ pub(crate) async fn connect(url: &str) -> Result<AnyPool, StoreError> {
         format!("{url}?mode=rwc")
     };
     // SQLite has one writer; more connections only queue on its lock.
-    let pool = AnyPoolOptions::new().max_connections(4).connect(&url).await?;
-    sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await?;
+    sqlx::query("PRAGMA journal_mode = WAL")
+        .execute(&pool)
+        .await?;
     Ok(pool)
 }

@@ -10,7 +10,6 @@ use apierr_axum::store::{
     Claim, ClaimRequest, Fingerprint, Outcome, Quota, RateLimitStore, ReconciliationLog,
     StoreError, StoredResponse,
 };
-use sha2::{Digest, Sha256};
 use apierr_axum::{
     Caller, Clock, ContractLayer, IdempotencyLayer, Json, RateLimitLayer, ReconcileLayer,
     WhenStoreDown,
@@ -21,6 +20,7 @@ use axum::http::StatusCode;
 use axum::http::header::{CONTENT_TYPE, HeaderName};
 use axum::routing::post;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tower::util::MapRequestLayer;
 
@@ -32,8 +32,7 @@ fn clock() -> (Clock, Arc<AtomicU64>) {
     let offset = Arc::new(AtomicU64::new(0));
     let moved = offset.clone();
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    let clock: Clock =
-        Arc::new(move || start + Duration::from_secs(moved.load(Ordering::SeqCst)));
+    let clock: Clock = Arc::new(move || start + Duration::from_secs(moved.load(Ordering::SeqCst)));
     (clock, offset)
 }
 
@@ -61,7 +60,11 @@ async fn order(
         _ => {}
     }
     let body = json!({"run": run, "item": body["item"]}).to_string();
-    Ok((StatusCode::CREATED, [(CONTENT_TYPE, "application/json")], body))
+    Ok((
+        StatusCode::CREATED,
+        [(CONTENT_TYPE, "application/json")],
+        body,
+    ))
 }
 
 /// The code `profile` gives `condition`.
@@ -194,7 +197,9 @@ async fn fifty_concurrent_requests_run_the_handler_once(backend: Backend) {
 async fn a_retry_is_replayed_and_a_reuse_refused(backend: Backend) {
     let app = idempotent_app(backend).await;
     let profile = Profile::ERRORS_ARRAY;
-    let r = app.post("/orders", Some("\"k-1\""), json!({"item": 1})).await;
+    let r = app
+        .post("/orders", Some("\"k-1\""), json!({"item": 1}))
+        .await;
     assert_eq!(r.status(), 201);
     assert!(!r.headers().contains_key("idempotent-replayed"));
     let first_id = r.headers()["x-request-id"].clone();
@@ -208,10 +213,17 @@ async fn a_retry_is_replayed_and_a_reuse_refused(backend: Backend) {
     assert_eq!(r.text().await.unwrap(), first);
     assert_eq!(app.runs(), 1);
     // Another payload under the key: 422 in the contract.
-    let (status, _, body, error) =
-        read(&profile, app.post("/orders", Some("k-1"), json!({"item": 2})).await).await;
+    let (status, _, body, error) = read(
+        &profile,
+        app.post("/orders", Some("k-1"), json!({"item": 2})).await,
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(error.code(), &condition_code(&profile, Condition::IdempotencyKeyReused), "{body}");
+    assert_eq!(
+        error.code(),
+        &condition_code(&profile, Condition::IdempotencyKeyReused),
+        "{body}"
+    );
     // Another caller with the same key runs on its own.
     let r = app
         .client
@@ -226,17 +238,27 @@ async fn a_retry_is_replayed_and_a_reuse_refused(backend: Backend) {
     assert!(!r.headers().contains_key("idempotent-replayed"));
     assert_eq!(app.runs(), 2);
     // A route that requires a key: 400 without one, the handler never runs.
-    let (status, _, body, error) =
-        read(&profile, app.post("/payments", None, json!({"item": 1})).await).await;
+    let (status, _, body, error) = read(
+        &profile,
+        app.post("/payments", None, json!({"item": 1})).await,
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(error.code(), &condition_code(&profile, Condition::IdempotencyKeyMissing), "{body}");
+    assert_eq!(
+        error.code(),
+        &condition_code(&profile, Condition::IdempotencyKeyMissing),
+        "{body}"
+    );
     // Malformed keys: 400, naming the header.
     for bad in ["", "\"\"", &"k".repeat(256), "caf\u{e9}", "a b"] {
         let r = app
             .client
             .post(format!("{}/payments", app.base))
             .header("x-caller", "acme")
-            .header("idempotency-key", reqwest::header::HeaderValue::from_bytes(bad.as_bytes()).unwrap())
+            .header(
+                "idempotency-key",
+                reqwest::header::HeaderValue::from_bytes(bad.as_bytes()).unwrap(),
+            )
             .json(&json!({"item": 1}))
             .send()
             .await
@@ -247,7 +269,9 @@ async fn a_retry_is_replayed_and_a_reuse_refused(backend: Backend) {
     }
     assert_eq!(app.runs(), 2);
     // 255 characters is the most a key may have.
-    let r = app.post("/payments", Some(&"k".repeat(255)), json!({"item": 1})).await;
+    let r = app
+        .post("/payments", Some(&"k".repeat(255)), json!({"item": 1}))
+        .await;
     assert_eq!(r.status(), 201);
 }
 
@@ -255,28 +279,40 @@ async fn a_request_in_flight_is_a_conflict(backend: Backend) {
     let app = Arc::new(idempotent_app(backend).await);
     let first = {
         let app = app.clone();
-        tokio::spawn(async move { app.post("/orders", Some("k-2"), json!({"do": "wait"})).await })
+        tokio::spawn(async move {
+            app.post("/orders", Some("k-2"), json!({"do": "wait"}))
+                .await
+        })
     };
     app.handler.started.notified().await;
     let profile = Profile::ERRORS_ARRAY;
     let (status, headers, body, error) = read(
         &profile,
-        app.post("/orders", Some("k-2"), json!({"do": "wait"})).await,
+        app.post("/orders", Some("k-2"), json!({"do": "wait"}))
+            .await,
     )
     .await;
     assert_eq!(status, 409, "{body}");
-    assert_eq!(error.code(), &condition_code(&profile, Condition::IdempotencyInFlight));
+    assert_eq!(
+        error.code(),
+        &condition_code(&profile, Condition::IdempotencyInFlight)
+    );
     assert_eq!(headers["retry-after"], "1");
     app.handler.gate.notify_one();
     assert_eq!(first.await.unwrap().status(), 201);
-    let r = app.post("/orders", Some("k-2"), json!({"do": "wait"})).await;
+    let r = app
+        .post("/orders", Some("k-2"), json!({"do": "wait"}))
+        .await;
     assert_eq!(r.headers()["idempotent-replayed"], "true");
     assert_eq!(app.runs(), 1);
 }
 
 async fn a_replay_expires(backend: Backend) {
     let app = idempotent_app(backend).await;
-    assert_eq!(app.post("/orders", Some("k-3"), json!({})).await.status(), 201);
+    assert_eq!(
+        app.post("/orders", Some("k-3"), json!({})).await.status(),
+        201
+    );
     app.offset.store(24 * 60 * 60 - 1, Ordering::SeqCst);
     let r = app.post("/orders", Some("k-3"), json!({})).await;
     assert_eq!(r.headers()["idempotent-replayed"], "true");
@@ -316,7 +352,12 @@ async fn a_crashed_claim_blocks_its_key_until_its_lock_expires() {
     // Scenario: another replica claimed the key for the same request and died: a retry
     // is a conflict until the claim's lock expires, then runs; another payload is still
     // a reuse of the key.
-    for backend in [Backend::Memory, Backend::Sqlite, Backend::Postgres, Backend::Redis] {
+    for backend in [
+        Backend::Memory,
+        Backend::Sqlite,
+        Backend::Postgres,
+        Backend::Redis,
+    ] {
         let store = stores::idempotency(backend).await;
         let (clock, offset) = clock();
         let handler = Arc::new(Handler::default());
@@ -354,7 +395,12 @@ async fn a_crashed_claim_blocks_its_key_until_its_lock_expires() {
         let r = app.post("/orders", Some("k-5"), body.clone()).await;
         assert_eq!(r.status(), 409, "{backend:?}");
         app.offset.store(29, Ordering::SeqCst);
-        assert_eq!(app.post("/orders", Some("k-5"), body.clone()).await.status(), 409);
+        assert_eq!(
+            app.post("/orders", Some("k-5"), body.clone())
+                .await
+                .status(),
+            409
+        );
         assert_eq!(app.runs(), 0);
         app.offset.store(31, Ordering::SeqCst);
         let r = app.post("/orders", Some("k-5"), json!({"item": 6})).await;
@@ -380,7 +426,11 @@ async fn limited_app(store: Arc<dyn RateLimitStore>, clock: Clock) -> String {
     let quota = Quota::new(2, Duration::from_secs(10)).unwrap();
     let app = Router::new()
         .route("/orders", post(|| async { StatusCode::CREATED }))
-        .route_layer(RateLimitLayer::new(store, quota).class("write").clock(clock))
+        .route_layer(
+            RateLimitLayer::new(store, quota)
+                .class("write")
+                .clock(clock),
+        )
         .layer(MapRequestLayer::new(caller_from_header))
         .layer(ContractLayer::new(Profile::SPECIFIC_CODE));
     serve(app).await
@@ -406,13 +456,20 @@ async fn too_many_requests_are_429_with_retry_after_and_ratelimit_headers() {
             assert_eq!(r.status(), 201);
             assert_eq!(r.headers()["ratelimit-policy"], "\"write\";q=2;w=10");
             let t = if left == 1 { 5 } else { 10 };
-            assert_eq!(r.headers()["ratelimit"], format!("\"write\";r={left};t={t}").as_str());
+            assert_eq!(
+                r.headers()["ratelimit"],
+                format!("\"write\";r={left};t={t}").as_str()
+            );
         }
         let profile = Profile::SPECIFIC_CODE;
         let (status, headers, body, error) =
             read(&profile, send(&client, &base, "acme").await).await;
         assert_eq!(status, 429, "{backend:?}: {body}");
-        assert_eq!(error.code(), &condition_code(&profile, Condition::RateLimited), "{body}");
+        assert_eq!(
+            error.code(),
+            &condition_code(&profile, Condition::RateLimited),
+            "{body}"
+        );
         assert_eq!(headers["retry-after"], "5");
         assert_eq!(headers["ratelimit"], "\"write\";r=0;t=10");
         assert_eq!(headers["ratelimit-policy"], "\"write\";q=2;w=10");
@@ -456,7 +513,10 @@ impl RateLimitStore for Down {
 #[tokio::test]
 async fn a_rate_limit_store_that_is_down_fails_open_or_closed_as_configured() {
     let quota = Quota::new(1, Duration::from_secs(1)).unwrap();
-    for (when, expected) in [(WhenStoreDown::FailOpen, 201), (WhenStoreDown::FailClosed, 503)] {
+    for (when, expected) in [
+        (WhenStoreDown::FailOpen, 201),
+        (WhenStoreDown::FailClosed, 503),
+    ] {
         let app = Router::new()
             .route("/orders", post(|| async { StatusCode::CREATED }))
             .route_layer(RateLimitLayer::new(Arc::new(Down), quota).when_store_down(when))
@@ -516,11 +576,20 @@ async fn mutations_without_a_known_outcome_are_logged() {
         handler.runs.store(0, Ordering::SeqCst);
         let failed = post(json!({"do": "fail"}), Some("k-9")).await.unwrap();
         assert_eq!(failed.status(), 500);
-        let failed_id = failed.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let failed_id = failed.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         handler.runs.store(0, Ordering::SeqCst);
-        assert_eq!(post(json!({"do": "panic"}), None).await.unwrap().status(), 500);
+        assert_eq!(
+            post(json!({"do": "panic"}), None).await.unwrap().status(),
+            500
+        );
         // A timeout: the contract answers 503 while the handler is dropped.
-        assert_eq!(post(json!({"do": "wait"}), None).await.unwrap().status(), 503);
+        assert_eq!(
+            post(json!({"do": "wait"}), None).await.unwrap().status(),
+            503
+        );
         // Reads are not mutations: a 502 on GET is not logged.
         let r = client.get(format!("{base}/orders")).send().await.unwrap();
         assert_eq!(r.status(), 502);
@@ -540,7 +609,11 @@ async fn mutations_without_a_known_outcome_are_logged() {
         let outcomes: Vec<_> = logged.iter().map(|e| (e.status, e.outcome)).collect();
         assert_eq!(
             outcomes,
-            [(500, Outcome::ServerError), (500, Outcome::Panicked), (503, Outcome::Abandoned)],
+            [
+                (500, Outcome::ServerError),
+                (500, Outcome::Panicked),
+                (503, Outcome::Abandoned)
+            ],
             "{backend:?}"
         );
     }

@@ -4,8 +4,8 @@
 mod conditions;
 mod fuzz;
 mod oauth;
-mod safe;
 mod openapi;
+mod safe;
 mod success;
 mod support;
 mod upgrade;

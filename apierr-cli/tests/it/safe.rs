@@ -24,9 +24,17 @@ fn redis_prefix() -> String {
 }
 
 async fn accounts(server: &Server) -> u64 {
-    let r = server.with_key(Method::GET, "/accounts", "acme-key").send().await.unwrap();
+    let r = server
+        .with_key(Method::GET, "/accounts", "acme-key")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    r.headers()["x-total-count"].to_str().unwrap().parse().unwrap()
+    r.headers()["x-total-count"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// 50 concurrent creations with one key: one account, every answer the first's or 409.
@@ -78,17 +86,29 @@ async fn fifty_creations_with_one_key_create_one_account(server: Server) {
         .unwrap();
     let a = answer(&server, r).await;
     assert_eq!(a.status, 422);
-    assert_eq!(a.error.code(), server.profile.adopt(Condition::IdempotencyKeyReused.into()).code());
+    assert_eq!(
+        a.error.code(),
+        server
+            .profile
+            .adopt(Condition::IdempotencyKeyReused.into())
+            .code()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_creation_on_sqlite() {
-    fifty_creations_with_one_key_create_one_account(Server::start(Profile::PROBLEM, Backend::Sqlite).await).await;
+    fifty_creations_with_one_key_create_one_account(
+        Server::start(Profile::PROBLEM, Backend::Sqlite).await,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_creation_on_postgres() {
-    fifty_creations_with_one_key_create_one_account(Server::start(Profile::ERRORS_ARRAY, Backend::Postgres).await).await;
+    fifty_creations_with_one_key_create_one_account(
+        Server::start(Profile::ERRORS_ARRAY, Backend::Postgres).await,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,12 +128,23 @@ async fn a_unique_email_makes_a_keyless_retry_safe() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let server = Server::start(Profile::PROBLEM, backend).await;
         let body = r#"{"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace"}"#;
-        let first = server.post_json("/accounts", "acme-key", body).send().await.unwrap();
+        let first = server
+            .post_json("/accounts", "acme-key", body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(first.status(), 201);
-        let retry = server.post_json("/accounts", "acme-key", body).send().await.unwrap();
+        let retry = server
+            .post_json("/accounts", "acme-key", body)
+            .send()
+            .await
+            .unwrap();
         let a = answer(&server, retry).await;
         assert_eq!(a.status, 409);
-        assert_eq!(a.error.code(), server.profile.adopt(Condition::AlreadyExists.into()).code());
+        assert_eq!(
+            a.error.code(),
+            server.profile.adopt(Condition::AlreadyExists.into()).code()
+        );
         assert_eq!(accounts(&server).await, 1);
     }
 }
@@ -125,9 +156,23 @@ async fn a_required_key_is_refused_when_missing_or_malformed() {
     })
     .await;
     let body = r#"{"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace"}"#;
-    let a = answer(&server, server.post_json("/accounts", "acme-key", body).send().await.unwrap()).await;
+    let a = answer(
+        &server,
+        server
+            .post_json("/accounts", "acme-key", body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(a.status, 400);
-    assert_eq!(a.error.code(), server.profile.adopt(Condition::IdempotencyKeyMissing.into()).code());
+    assert_eq!(
+        a.error.code(),
+        server
+            .profile
+            .adopt(Condition::IdempotencyKeyMissing.into())
+            .code()
+    );
     let long = "k".repeat(256);
     let r = server
         .post_json("/accounts", "acme-key", body)
@@ -138,7 +183,11 @@ async fn a_required_key_is_refused_when_missing_or_malformed() {
     assert_eq!(answer(&server, r).await.status, 400);
     assert_eq!(accounts(&server).await, 0);
     // Reads need no key.
-    let r = server.with_key(Method::GET, "/accounts", "acme-key").send().await.unwrap();
+    let r = server
+        .with_key(Method::GET, "/accounts", "acme-key")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -153,24 +202,51 @@ async fn every_partner_has_a_rate_limit_shown_in_its_headers() {
             }
         })
         .await;
-        let r = server.with_key(Method::GET, "/accounts", "acme-key").send().await.unwrap();
+        let r = server
+            .with_key(Method::GET, "/accounts", "acme-key")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["ratelimit-policy"], "\"partner\";q=2;w=60");
         assert_eq!(r.headers()["ratelimit"], "\"partner\";r=1;t=30");
-        let r = server.with_key(Method::GET, "/accounts", "acme-key").send().await.unwrap();
+        let r = server
+            .with_key(Method::GET, "/accounts", "acme-key")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
-        let a = answer(&server, server.with_key(Method::GET, "/accounts", "acme-key").send().await.unwrap()).await;
+        let a = answer(
+            &server,
+            server
+                .with_key(Method::GET, "/accounts", "acme-key")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(a.status, 429, "redis: {redis}");
-        assert_eq!(a.error.code(), server.profile.adopt(Condition::RateLimited.into()).code());
+        assert_eq!(
+            a.error.code(),
+            server.profile.adopt(Condition::RateLimited.into()).code()
+        );
         let wait: u64 = a.headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((29..=30).contains(&wait), "{wait}");
         assert_eq!(a.headers["ratelimit"], "\"partner\";r=0;t=60");
         // Another partner is limited apart.
-        let r = server.with_key(Method::GET, "/accounts", "viewer-key").send().await.unwrap();
+        let r = server
+            .with_key(Method::GET, "/accounts", "viewer-key")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         // After the wait, a request goes through again.
         server.advance(Duration::from_secs(wait));
-        let r = server.with_key(Method::GET, "/accounts", "acme-key").send().await.unwrap();
+        let r = server
+            .with_key(Method::GET, "/accounts", "acme-key")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "redis: {redis}");
     }
 }
@@ -230,7 +306,15 @@ async fn failed_mutations_are_listed_for_reconciliation() {
         assert!(entry["caller"].as_str().is_some_and(|c| !c.is_empty()));
         // Operators only.
         assert_eq!(admin("wrong").send().await.unwrap().status(), 401);
-        assert_eq!(server.get("/admin/reconciliation").send().await.unwrap().status(), 401);
+        assert_eq!(
+            server
+                .get("/admin/reconciliation")
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
         // The same from the command line, as JSON lines and as a table.
         let lines = apierr_cli::reconcile_report(&database, Duration::from_secs(3600), true)
             .await

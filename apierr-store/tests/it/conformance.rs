@@ -27,17 +27,21 @@ macro_rules! against {
 
 macro_rules! idempotency_suite {
     ($backend:ident, $open:path) => {
-        against!($backend, $open, [
-            a_new_key_is_claimed_once_and_then_in_flight,
-            a_completed_claim_is_replayed_with_its_headers_and_body,
-            another_payload_under_the_key_is_a_mismatch,
-            a_crashed_claim_is_taken_over_after_its_lock_expires,
-            only_the_owner_completes_or_releases,
-            a_released_claim_runs_again,
-            a_record_expires_and_is_purged,
-            keys_are_scoped_to_their_caller,
-            fifty_concurrent_claims_acquire_once,
-        ]);
+        against!(
+            $backend,
+            $open,
+            [
+                a_new_key_is_claimed_once_and_then_in_flight,
+                a_completed_claim_is_replayed_with_its_headers_and_body,
+                another_payload_under_the_key_is_a_mismatch,
+                a_crashed_claim_is_taken_over_after_its_lock_expires,
+                only_the_owner_completes_or_releases,
+                a_released_claim_runs_again,
+                a_record_expires_and_is_purged,
+                keys_are_scoped_to_their_caller,
+                fifty_concurrent_claims_acquire_once,
+            ]
+        );
     };
 }
 
@@ -48,11 +52,15 @@ idempotency_suite!(idempotency_redis, crate::backends::idempotency_redis);
 
 macro_rules! rate_suite {
     ($backend:ident, $open:path) => {
-        against!($backend, $open, [
-            a_burst_then_refusal_with_the_wait,
-            keys_are_limited_apart,
-            an_idle_key_gets_its_burst_back,
-        ]);
+        against!(
+            $backend,
+            $open,
+            [
+                a_burst_then_refusal_with_the_wait,
+                keys_are_limited_apart,
+                an_idle_key_gets_its_burst_back,
+            ]
+        );
     };
 }
 
@@ -91,7 +99,10 @@ fn created() -> StoredResponse {
     StoredResponse {
         status: 201,
         headers: vec![
-            ("content-type".into(), Bytes::from_static(b"application/json")),
+            (
+                "content-type".into(),
+                Bytes::from_static(b"application/json"),
+            ),
             ("location".into(), Bytes::from_static(b"/accounts/1")),
         ],
         body: Bytes::from_static(b"{\"id\":\"1\",\"note\":\"\xc3\xa9\\n\"}"),
@@ -107,7 +118,10 @@ async fn acquire(store: &dyn IdempotencyStore, request: &ClaimRequest<'_>) -> i6
 
 async fn a_new_key_is_claimed_once_and_then_in_flight(store: Arc<dyn IdempotencyStore>) {
     acquire(&*store, &request("acme", "k1", 1, at(0))).await;
-    let again = store.claim(&request("acme", "k1", 1, at(10))).await.unwrap();
+    let again = store
+        .claim(&request("acme", "k1", 1, at(10)))
+        .await
+        .unwrap();
     assert_eq!(
         again,
         Claim::InFlight {
@@ -118,13 +132,26 @@ async fn a_new_key_is_claimed_once_and_then_in_flight(store: Arc<dyn Idempotency
 
 async fn a_completed_claim_is_replayed_with_its_headers_and_body(store: Arc<dyn IdempotencyStore>) {
     let token = acquire(&*store, &request("acme", "k1", 1, at(0))).await;
-    assert!(store.complete("acme", "k1", token, &created()).await.unwrap());
+    assert!(
+        store
+            .complete("acme", "k1", token, &created())
+            .await
+            .unwrap()
+    );
     for later in [1, 60 * 60] {
-        let replay = store.claim(&request("acme", "k1", 1, at(later))).await.unwrap();
+        let replay = store
+            .claim(&request("acme", "k1", 1, at(later)))
+            .await
+            .unwrap();
         assert_eq!(replay, Claim::Completed(created()));
     }
     // Completed once: a second completion (even by the owner) stores nothing.
-    assert!(!store.complete("acme", "k1", token, &created()).await.unwrap());
+    assert!(
+        !store
+            .complete("acme", "k1", token, &created())
+            .await
+            .unwrap()
+    );
 }
 
 async fn another_payload_under_the_key_is_a_mismatch(store: Arc<dyn IdempotencyStore>) {
@@ -132,7 +159,12 @@ async fn another_payload_under_the_key_is_a_mismatch(store: Arc<dyn IdempotencyS
     // While in flight and after completion alike.
     let reuse = store.claim(&request("acme", "k1", 2, at(1))).await.unwrap();
     assert_eq!(reuse, Claim::Mismatch);
-    assert!(store.complete("acme", "k1", token, &created()).await.unwrap());
+    assert!(
+        store
+            .complete("acme", "k1", token, &created())
+            .await
+            .unwrap()
+    );
     let reuse = store.claim(&request("acme", "k1", 2, at(2))).await.unwrap();
     assert_eq!(reuse, Claim::Mismatch);
 }
@@ -141,12 +173,18 @@ async fn a_crashed_claim_is_taken_over_after_its_lock_expires(store: Arc<dyn Ide
     // Scenario: the first owner crashes (never completes); a retry within the lock is in
     // flight, one after it takes the claim over with a greater token.
     let first = acquire(&*store, &request("acme", "k1", 1, at(0))).await;
-    let early = store.claim(&request("acme", "k1", 1, at(29))).await.unwrap();
+    let early = store
+        .claim(&request("acme", "k1", 1, at(29)))
+        .await
+        .unwrap();
     assert!(matches!(early, Claim::InFlight { .. }));
     let second = acquire(&*store, &request("acme", "k1", 1, at(31))).await;
     assert!(second > first, "fencing tokens grow: {second} > {first}");
     // A crashed claim is not free for another payload.
-    let reuse = store.claim(&request("acme", "k1", 2, at(90))).await.unwrap();
+    let reuse = store
+        .claim(&request("acme", "k1", 2, at(90)))
+        .await
+        .unwrap();
     assert_eq!(reuse, Claim::Mismatch);
 }
 
@@ -156,11 +194,27 @@ async fn only_the_owner_completes_or_releases(store: Arc<dyn IdempotencyStore>) 
     let slow = acquire(&*store, &request("acme", "k1", 1, at(0))).await;
     let retry = acquire(&*store, &request("acme", "k1", 1, at(40))).await;
     assert!(!store.release("acme", "k1", slow).await.unwrap());
-    assert!(!store.complete("acme", "k1", slow, &created()).await.unwrap());
-    let still = store.claim(&request("acme", "k1", 1, at(41))).await.unwrap();
+    assert!(
+        !store
+            .complete("acme", "k1", slow, &created())
+            .await
+            .unwrap()
+    );
+    let still = store
+        .claim(&request("acme", "k1", 1, at(41)))
+        .await
+        .unwrap();
     assert!(matches!(still, Claim::InFlight { .. }), "{still:?}");
-    assert!(store.complete("acme", "k1", retry, &created()).await.unwrap());
-    let replay = store.claim(&request("acme", "k1", 1, at(42))).await.unwrap();
+    assert!(
+        store
+            .complete("acme", "k1", retry, &created())
+            .await
+            .unwrap()
+    );
+    let replay = store
+        .claim(&request("acme", "k1", 1, at(42)))
+        .await
+        .unwrap();
     assert_eq!(replay, Claim::Completed(created()));
     // A token never issued does nothing either.
     assert!(!store.release("acme", "k1", retry + 1000).await.unwrap());
@@ -178,16 +232,28 @@ async fn a_released_claim_runs_again(store: Arc<dyn IdempotencyStore>) {
 
 async fn a_record_expires_and_is_purged(store: Arc<dyn IdempotencyStore>) {
     let token = acquire(&*store, &request("acme", "k1", 1, at(0))).await;
-    assert!(store.complete("acme", "k1", token, &created()).await.unwrap());
+    assert!(
+        store
+            .complete("acme", "k1", token, &created())
+            .await
+            .unwrap()
+    );
     let day = KEEP.as_secs();
-    let replay = store.claim(&request("acme", "k1", 1, at(day - 1))).await.unwrap();
+    let replay = store
+        .claim(&request("acme", "k1", 1, at(day - 1)))
+        .await
+        .unwrap();
     assert!(matches!(replay, Claim::Completed(_)));
     // Expired: the key is new again, for any payload.
     let fresh = acquire(&*store, &request("acme", "k1", 2, at(day + 1))).await;
     assert!(fresh > token);
     acquire(&*store, &request("acme", "k2", 1, at(day + 1))).await;
     // Purged at its expiry, and only then; Redis expires keys on its own.
-    let expiring = if format!("{store:?}").starts_with("RedisStore") { 0 } else { 2 };
+    let expiring = if format!("{store:?}").starts_with("RedisStore") {
+        0
+    } else {
+        2
+    };
     assert_eq!(store.purge(at(day + 2)).await.unwrap(), 0);
     assert_eq!(store.purge(at(2 * day + 2)).await.unwrap(), expiring);
     acquire(&*store, &request("acme", "k1", 1, at(2 * day + 3))).await;
@@ -196,7 +262,12 @@ async fn a_record_expires_and_is_purged(store: Arc<dyn IdempotencyStore>) {
 async fn keys_are_scoped_to_their_caller(store: Arc<dyn IdempotencyStore>) {
     // Scenario: two partners pick the same key: neither sees the other's record.
     let token = acquire(&*store, &request("acme", "k1", 1, at(0))).await;
-    assert!(store.complete("acme", "k1", token, &created()).await.unwrap());
+    assert!(
+        store
+            .complete("acme", "k1", token, &created())
+            .await
+            .unwrap()
+    );
     acquire(&*store, &request("globex", "k1", 1, at(1))).await;
     // A scope that ends where a key begins does not spell another's pair.
     acquire(&*store, &request("acme:k", "1", 1, at(1))).await;
@@ -237,22 +308,64 @@ async fn a_burst_then_refusal_with_the_wait(store: Arc<dyn RateLimitStore>) {
     assert_eq!(refused.reset, Duration::from_secs(1));
     // A refusal is not counted: 250 ms later exactly one more is allowed.
     let later = at(0) + Duration::from_millis(250);
-    assert!(store.check("acme:write", quota, later).await.unwrap().allowed);
-    assert!(!store.check("acme:write", quota, later).await.unwrap().allowed);
+    assert!(
+        store
+            .check("acme:write", quota, later)
+            .await
+            .unwrap()
+            .allowed
+    );
+    assert!(
+        !store
+            .check("acme:write", quota, later)
+            .await
+            .unwrap()
+            .allowed
+    );
 }
 
 async fn keys_are_limited_apart(store: Arc<dyn RateLimitStore>) {
     let quota = per_second(1);
-    assert!(store.check("acme:write", quota, at(0)).await.unwrap().allowed);
-    assert!(!store.check("acme:write", quota, at(0)).await.unwrap().allowed);
-    assert!(store.check("globex:write", quota, at(0)).await.unwrap().allowed);
-    assert!(store.check("acme:read", quota, at(0)).await.unwrap().allowed);
+    assert!(
+        store
+            .check("acme:write", quota, at(0))
+            .await
+            .unwrap()
+            .allowed
+    );
+    assert!(
+        !store
+            .check("acme:write", quota, at(0))
+            .await
+            .unwrap()
+            .allowed
+    );
+    assert!(
+        store
+            .check("globex:write", quota, at(0))
+            .await
+            .unwrap()
+            .allowed
+    );
+    assert!(
+        store
+            .check("acme:read", quota, at(0))
+            .await
+            .unwrap()
+            .allowed
+    );
 }
 
 async fn an_idle_key_gets_its_burst_back(store: Arc<dyn RateLimitStore>) {
     let quota = per_second(3);
     for _ in 0..3 {
-        assert!(store.check("acme:write", quota, at(0)).await.unwrap().allowed);
+        assert!(
+            store
+                .check("acme:write", quota, at(0))
+                .await
+                .unwrap()
+                .allowed
+        );
     }
     let back = store.check("acme:write", quota, at(5)).await.unwrap();
     assert!(back.allowed);
@@ -264,10 +377,10 @@ fn entry(n: u32, at: SystemTime) -> Entry {
         seq: 0,
         at,
         request_id: format!("req-{n}"),
-        caller: (n % 2 == 0).then(|| "acme".to_owned()),
+        caller: n.is_multiple_of(2).then(|| "acme".to_owned()),
         method: "POST".into(),
         route: "/accounts?x=1".into(),
-        idempotency_key: (n % 3 == 0).then(|| format!("key-{n}")),
+        idempotency_key: n.is_multiple_of(3).then(|| format!("key-{n}")),
         fingerprint: "ab".repeat(32),
         status: 500 + (n % 5) as u16,
         outcome: [Outcome::ServerError, Outcome::Panicked, Outcome::Abandoned][n as usize % 3],
@@ -329,7 +442,13 @@ async fn two_redis_stores_share_one_limit() {
     let mut allowed = 0;
     for n in 0..30 {
         let store: &dyn RateLimitStore = if n % 2 == 0 { &a } else { &b };
-        allowed += usize::from(store.check("acme:write", quota, at(0)).await.unwrap().allowed);
+        allowed += usize::from(
+            store
+                .check("acme:write", quota, at(0))
+                .await
+                .unwrap()
+                .allowed,
+        );
     }
     assert_eq!(allowed, 10);
 }

@@ -24,8 +24,9 @@ seed="${SCHEMATHESIS_SEED:-20261129}"
 
 start() {
     local url="$1" profile="$2"
+    shift 2
     port=$((port + 1))
-    "$bin" serve --database-url "$url" --profile "$profile" --listen "127.0.0.1:$port" \
+    "$bin" serve --database-url "$url" --profile "$profile" --listen "127.0.0.1:$port" "$@" \
         >"$work/serve-$port.log" 2>&1 &
     server=$!
     for _ in $(seq 1 100); do
@@ -51,10 +52,17 @@ stop() {
     server=""
 }
 
-for backend in sqlite postgres; do
-    for profile in problem wrapper nested errors-array specific-code; do
+for backend in sqlite postgres redis; do
+    profiles="problem wrapper nested errors-array specific-code"
+    # Redis holds rate limits and idempotency records only: one profile shows it.
+    if [ "$backend" = redis ]; then profiles="problem"; fi
+    for profile in $profiles; do
+        extra=()
         if [ "$backend" = sqlite ]; then
             url="sqlite://$work/$profile.db"
+        elif [ "$backend" = redis ]; then
+            url="sqlite://$work/$profile-redis.db"
+            extra=(--redis-url redis://127.0.0.1:6379 --redis-prefix "apierr_contract_$$:")
         else
             db="apierr_contract_$(echo "$profile" | tr - _)_$$"
             psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db" >/dev/null
@@ -62,10 +70,10 @@ for backend in sqlite postgres; do
             url="postgres://postgres@127.0.0.1:5432/$db"
         fi
         echo "== $profile on $backend"
-        start "$url" "$profile"
+        start "$url" "$profile" "${extra[@]}"
         "$venv/bin/openapi-spec-validator" "$work/openapi.json"
         # From the scratch directory: schemathesis keeps a cache where it runs.
-        (cd "$work" && "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+        (cd "$work" && "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "http://127.0.0.1:$port/openapi.json" \
             -H "X-Api-Key: acme-key" --checks all --generation-allow-x00 true \
             --max-examples "$examples" --seed "$seed" --continue-on-failure \
             --warnings off)

@@ -209,22 +209,28 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
     let protected = Router::new()
         .route(
             "/accounts",
-            get(api::list_accounts).post(api::create_account),
+            get(api::list_accounts)
+                .post(api::create_account)
+                .route_layer(idempotency.clone()),
         )
         .route(
             "/accounts/{id}",
             get(api::get_account)
                 .put(api::put_account)
                 .patch(api::patch_account)
-                .delete(api::delete_account),
+                .delete(api::delete_account)
+                .route_layer(idempotency.clone()),
         )
-        .route("/accounts/{id}/children", post(api::register_child))
+        .route(
+            "/accounts/{id}/children",
+            post(api::register_child).route_layer(idempotency),
+        )
         .route(
             "/oauth/token",
             axum::routing::delete(api::revoke_token).route_layer(staleness.clone()),
         )
-        // The last is the outermost: authentication, the partner's limit, the log, keys.
-        .route_layer(idempotency)
+        // The last is the outermost: authentication, the partner's limit, the log; then
+        // keys, on each route's own methods (an undeclared method stays 405).
         .route_layer(reconcile)
         .route_layer(rate_limit("partner"))
         .route_layer(auth);

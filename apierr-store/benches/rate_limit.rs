@@ -24,7 +24,8 @@ fn decisions(c: &mut Criterion) {
     // A quota nobody exhausts, so both sides take the "allowed, record it" path.
     let limit = 1_000_000_000u32;
     let ours = MemoryRateLimiter::new(100_000);
-    let quota = Quota::new(limit, Duration::from_secs(1)).unwrap();
+    // A burst of 2^32 - 1 at one a microsecond: never exhausted within the bench.
+    let quota = Quota::new(u32::MAX, Duration::from_secs(4_295)).unwrap();
     let theirs = RateLimiter::keyed(GovernorQuota::per_second(NonZeroU32::new(limit).unwrap()));
 
     let mut group = c.benchmark_group("rate_limit");

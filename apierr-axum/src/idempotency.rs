@@ -245,6 +245,7 @@ fn replay(stored: StoredResponse) -> Response {
 /// Releases a claim whose request was dropped before it finished.
 struct Release {
     store: Arc<dyn IdempotencyStore>,
+    clock: Clock,
     scope: String,
     key: String,
     token: i64,
@@ -256,6 +257,7 @@ impl Drop for Release {
         if !self.armed {
             return;
         }
+        let now = (self.clock)();
         let (store, scope, key, token) = (
             self.store.clone(),
             std::mem::take(&mut self.scope),
@@ -264,7 +266,7 @@ impl Drop for Release {
         );
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(e) = store.release(&scope, &key, token).await {
+                if let Err(e) = store.release(&scope, &key, token, now).await {
                     tracing::warn!(error = %e, "could not release an abandoned idempotency claim; it expires with its lock");
                 }
             });
@@ -344,6 +346,7 @@ where
             };
             let mut guard = Release {
                 store: config.store.clone(),
+                clock: config.clock.clone(),
                 scope: scope.clone(),
                 key: key.clone(),
                 token,
@@ -356,7 +359,11 @@ where
             guard.armed = false;
             if !storable {
                 // A 5xx (or a stream, or a body too large to keep): a retry runs again.
-                if let Err(e) = config.store.release(&scope, &key, token).await {
+                if let Err(e) = config
+                    .store
+                    .release(&scope, &key, token, (config.clock)())
+                    .await
+                {
                     tracing::warn!(error = %e, "could not release an idempotency claim; it expires with its lock");
                 }
                 return Ok(response);
@@ -365,7 +372,10 @@ where
             let body = match axum::body::to_bytes(body, MAX_STORED_BODY).await {
                 Ok(body) => body,
                 Err(e) => {
-                    let _ = config.store.release(&scope, &key, token).await;
+                    let _ = config
+                        .store
+                        .release(&scope, &key, token, (config.clock)())
+                        .await;
                     return Ok(
                         contract.response(ApiError::from(Condition::Internal).with_source(e))
                     );
@@ -386,7 +396,11 @@ where
                     .collect(),
                 body: body.clone(),
             };
-            match config.store.complete(&scope, &key, token, &stored).await {
+            match config
+                .store
+                .complete(&scope, &key, token, (config.clock)(), &stored)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!(
                     "a newer request took this idempotency key over while it ran; its response was not stored"

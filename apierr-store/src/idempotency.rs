@@ -117,22 +117,26 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug + 'static {
     ) -> BoxFuture<'a, Result<Claim, StoreError>>;
 
     /// Stores the response of the claim holding `token`. False when the claim is no
-    /// longer this token's (its lock expired and a retry took it over): nothing is stored.
+    /// longer this token's (its lock expired and a retry took it over) or its record
+    /// expired by `now`: nothing is stored.
     fn complete<'a>(
         &'a self,
         scope: &'a str,
         key: &'a str,
         token: i64,
+        now: SystemTime,
         response: &'a StoredResponse,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Releases the lock of the claim holding `token` without storing a response, so that
-    /// a retry runs again. False when the claim is not this token's.
+    /// a retry runs again. False when the claim is not this token's or its record expired
+    /// by `now`.
     fn release<'a>(
         &'a self,
         scope: &'a str,
         key: &'a str,
         token: i64,
+        now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Deletes the records that expired by `now`; returns how many.

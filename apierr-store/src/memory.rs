@@ -93,13 +93,22 @@ impl MemoryStore {
         }
     }
 
-    /// Applies `finish` to the record of `token`, if it is still that token's and open.
-    fn finish(&self, scope: &str, key: &str, token: i64, finish: impl FnOnce(&mut Record)) -> bool {
+    /// Applies `finish` to the record of `token`, if it is still that token's, open and
+    /// unexpired at `now`.
+    fn finish(
+        &self,
+        scope: &str,
+        key: &str,
+        token: i64,
+        now: SystemTime,
+        finish: impl FnOnce(&mut Record),
+    ) -> bool {
+        let now = micros(now);
         let mut records = lock(&self.records);
         let found = records
             .map
             .get_mut(&(Box::from(scope), Box::from(key)))
-            .filter(|r| r.token == token && r.response.is_none());
+            .filter(|r| r.token == token && r.response.is_none() && r.expires_at > now);
         found.map(finish).is_some()
     }
 }
@@ -117,10 +126,11 @@ impl IdempotencyStore for MemoryStore {
         scope: &'a str,
         key: &'a str,
         token: i64,
+        now: SystemTime,
         response: &'a StoredResponse,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            Ok(self.finish(scope, key, token, |r| {
+            Ok(self.finish(scope, key, token, now, |r| {
                 r.response = Some(response.clone());
                 r.locked_until = 0;
             }))
@@ -132,8 +142,9 @@ impl IdempotencyStore for MemoryStore {
         scope: &'a str,
         key: &'a str,
         token: i64,
+        now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move { Ok(self.finish(scope, key, token, |r| r.locked_until = 0)) })
+        Box::pin(async move { Ok(self.finish(scope, key, token, now, |r| r.locked_until = 0)) })
     }
 
     fn purge(&self, now: SystemTime) -> BoxFuture<'_, Result<u64, StoreError>> {

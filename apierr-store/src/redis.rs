@@ -51,13 +51,13 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[4]) - now) / 1000) + 1)
 return {'acquired', token}
 ";
 
-/// Completion (ARGV token, status, head, body) or release (ARGV token only) by the
-/// claim's owner: 1 if it still held the claim.
+/// Completion (ARGV token, now, status, head, body) or release (ARGV token, now) by the
+/// claim's owner: 1 if it still held the claim and its record had not expired.
 const FINISH: &str = r"
-local r = redis.call('HMGET', KEYS[1], 't', 's')
-if r[1] ~= ARGV[1] or r[2] then return 0 end
-if ARGV[2] then
-  redis.call('HSET', KEYS[1], 's', ARGV[2], 'h', ARGV[3], 'b', ARGV[4], 'l', '0')
+local r = redis.call('HMGET', KEYS[1], 't', 's', 'e')
+if r[1] ~= ARGV[1] or r[2] or not r[3] or tonumber(r[3]) <= tonumber(ARGV[2]) then return 0 end
+if ARGV[3] then
+  redis.call('HSET', KEYS[1], 's', ARGV[3], 'h', ARGV[4], 'b', ARGV[5], 'l', '0')
 else
   redis.call('HSET', KEYS[1], 'l', '0')
 end
@@ -212,6 +212,7 @@ impl IdempotencyStore for RedisStore {
         scope: &'a str,
         key: &'a str,
         token: i64,
+        now: SystemTime,
         response: &'a StoredResponse,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
@@ -220,6 +221,7 @@ impl IdempotencyStore for RedisStore {
                 .finish
                 .key(self.record_key(scope, key))
                 .arg(token)
+                .arg(micros(now))
                 .arg(response.status)
                 .arg(response.head())
                 .arg(&response.body[..])
@@ -234,6 +236,7 @@ impl IdempotencyStore for RedisStore {
         scope: &'a str,
         key: &'a str,
         token: i64,
+        now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
@@ -241,6 +244,7 @@ impl IdempotencyStore for RedisStore {
                 .finish
                 .key(self.record_key(scope, key))
                 .arg(token)
+                .arg(micros(now))
                 .invoke_async(&mut conn)
                 .await?;
             Ok(done == 1)

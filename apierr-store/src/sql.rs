@@ -150,12 +150,14 @@ impl IdempotencyStore for SqlStore {
         scope: &'a str,
         key: &'a str,
         token: i64,
+        now: SystemTime,
         response: &'a StoredResponse,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let done = sqlx::query(
                 "UPDATE apierr_idempotency SET status = $1, head = $2, body = $3, locked_until = 0
-                 WHERE scope = $4 AND key = $5 AND token = $6 AND status IS NULL",
+                 WHERE scope = $4 AND key = $5 AND token = $6 AND status IS NULL
+                    AND expires_at > $7",
             )
             .bind(i64::from(response.status))
             .bind(response.head())
@@ -163,6 +165,7 @@ impl IdempotencyStore for SqlStore {
             .bind(scope)
             .bind(key)
             .bind(token)
+            .bind(micros(now))
             .execute(&self.pool)
             .await?;
             Ok(done.rows_affected() == 1)
@@ -174,15 +177,18 @@ impl IdempotencyStore for SqlStore {
         scope: &'a str,
         key: &'a str,
         token: i64,
+        now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let done = sqlx::query(
                 "UPDATE apierr_idempotency SET locked_until = 0
-                 WHERE scope = $1 AND key = $2 AND token = $3 AND status IS NULL",
+                 WHERE scope = $1 AND key = $2 AND token = $3 AND status IS NULL
+                    AND expires_at > $4",
             )
             .bind(scope)
             .bind(key)
             .bind(token)
+            .bind(micros(now))
             .execute(&self.pool)
             .await?;
             Ok(done.rows_affected() == 1)

@@ -414,8 +414,13 @@ async fn a_crashed_claim_blocks_its_key_until_its_lock_expires() {
             headers: Vec::new(),
             body: Default::default(),
         };
-        assert!(!store.complete("acme", "k-5", token, &late).await.unwrap());
-        assert!(!store.release("acme", "k-5", token).await.unwrap());
+        assert!(
+            !store
+                .complete("acme", "k-5", token, clock(), &late)
+                .await
+                .unwrap()
+        );
+        assert!(!store.release("acme", "k-5", token, clock()).await.unwrap());
         let r = app.post("/orders", Some("k-5"), body).await;
         assert_eq!(r.headers()["idempotent-replayed"], "true", "{backend:?}");
         assert_eq!(app.runs(), 1);

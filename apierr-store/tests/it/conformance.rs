@@ -38,6 +38,7 @@ macro_rules! idempotency_suite {
                 only_the_owner_completes_or_releases,
                 a_released_claim_runs_again,
                 a_record_expires_and_is_purged,
+                a_claim_outlived_by_its_record_finishes_nothing,
                 keys_are_scoped_to_their_caller,
                 fifty_concurrent_claims_acquire_once,
             ]
@@ -134,7 +135,7 @@ async fn a_completed_claim_is_replayed_with_its_headers_and_body(store: Arc<dyn 
     let token = acquire(&*store, &request("acme", "k1", 1, at(0))).await;
     assert!(
         store
-            .complete("acme", "k1", token, &created())
+            .complete("acme", "k1", token, at(50), &created())
             .await
             .unwrap()
     );
@@ -148,7 +149,7 @@ async fn a_completed_claim_is_replayed_with_its_headers_and_body(store: Arc<dyn 
     // Completed once: a second completion (even by the owner) stores nothing.
     assert!(
         !store
-            .complete("acme", "k1", token, &created())
+            .complete("acme", "k1", token, at(50), &created())
             .await
             .unwrap()
     );
@@ -161,7 +162,7 @@ async fn another_payload_under_the_key_is_a_mismatch(store: Arc<dyn IdempotencyS
     assert_eq!(reuse, Claim::Mismatch);
     assert!(
         store
-            .complete("acme", "k1", token, &created())
+            .complete("acme", "k1", token, at(50), &created())
             .await
             .unwrap()
     );
@@ -193,10 +194,10 @@ async fn only_the_owner_completes_or_releases(store: Arc<dyn IdempotencyStore>) 
     // can neither store its response nor release the new owner's lock.
     let slow = acquire(&*store, &request("acme", "k1", 1, at(0))).await;
     let retry = acquire(&*store, &request("acme", "k1", 1, at(40))).await;
-    assert!(!store.release("acme", "k1", slow).await.unwrap());
+    assert!(!store.release("acme", "k1", slow, at(50)).await.unwrap());
     assert!(
         !store
-            .complete("acme", "k1", slow, &created())
+            .complete("acme", "k1", slow, at(50), &created())
             .await
             .unwrap()
     );
@@ -207,7 +208,7 @@ async fn only_the_owner_completes_or_releases(store: Arc<dyn IdempotencyStore>) 
     assert!(matches!(still, Claim::InFlight { .. }), "{still:?}");
     assert!(
         store
-            .complete("acme", "k1", retry, &created())
+            .complete("acme", "k1", retry, at(50), &created())
             .await
             .unwrap()
     );
@@ -217,24 +218,49 @@ async fn only_the_owner_completes_or_releases(store: Arc<dyn IdempotencyStore>) 
         .unwrap();
     assert_eq!(replay, Claim::Completed(created()));
     // A token never issued does nothing either.
-    assert!(!store.release("acme", "k1", retry + 1000).await.unwrap());
+    assert!(
+        !store
+            .release("acme", "k1", retry + 1000, at(50))
+            .await
+            .unwrap()
+    );
 }
 
 async fn a_released_claim_runs_again(store: Arc<dyn IdempotencyStore>) {
     // Scenario: the first attempt ended in a 5xx that is not stored: the lock is released
     // and the retry runs, at once, under a new token.
     let first = acquire(&*store, &request("acme", "k1", 1, at(0))).await;
-    assert!(store.release("acme", "k1", first).await.unwrap());
+    assert!(store.release("acme", "k1", first, at(50)).await.unwrap());
     let second = acquire(&*store, &request("acme", "k1", 1, at(1))).await;
     assert!(second > first);
-    assert!(!store.release("acme", "k1", first).await.unwrap());
+    assert!(!store.release("acme", "k1", first, at(50)).await.unwrap());
+}
+
+async fn a_claim_outlived_by_its_record_finishes_nothing(store: Arc<dyn IdempotencyStore>) {
+    // Scenario: a request still running when its record expires (a day later) can
+    // neither store its response nor release: the key is anybody's again.
+    let token = acquire(&*store, &request("acme", "k1", 1, at(0))).await;
+    let day = KEEP.as_secs();
+    assert!(!store.release("acme", "k1", token, at(day)).await.unwrap());
+    assert!(
+        !store
+            .complete("acme", "k1", token, at(day + 1), &created())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .complete("acme", "k1", token, at(day - 1), &created())
+            .await
+            .unwrap()
+    );
 }
 
 async fn a_record_expires_and_is_purged(store: Arc<dyn IdempotencyStore>) {
     let token = acquire(&*store, &request("acme", "k1", 1, at(0))).await;
     assert!(
         store
-            .complete("acme", "k1", token, &created())
+            .complete("acme", "k1", token, at(50), &created())
             .await
             .unwrap()
     );
@@ -264,7 +290,7 @@ async fn keys_are_scoped_to_their_caller(store: Arc<dyn IdempotencyStore>) {
     let token = acquire(&*store, &request("acme", "k1", 1, at(0))).await;
     assert!(
         store
-            .complete("acme", "k1", token, &created())
+            .complete("acme", "k1", token, at(50), &created())
             .await
             .unwrap()
     );

@@ -67,8 +67,8 @@ struct Serve {
     /// The prefix of every Redis key: replicas of one API share it.
     #[arg(long, default_value = "apierr:")]
     redis_prefix: String,
-    /// Each partner's rate limit: `REQUESTS/WINDOW`, e.g. `3000/60s` (the default).
-    #[arg(long, default_value = "3000/60s", value_parser = parse_rate)]
+    /// Each partner's rate limit: `REQUESTS/WINDOW`, e.g. `100000/60s` (the default).
+    #[arg(long, default_value = "100000/60s", value_parser = parse_rate)]
     rate_limit: (u32, Duration),
     /// Refuse POST and PATCH without an `Idempotency-Key`.
     #[arg(long)]
@@ -81,7 +81,7 @@ struct Serve {
 fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
     let (limit, window) = text
         .split_once('/')
-        .ok_or("expected REQUESTS/WINDOW, e.g. 3000/60s")?;
+        .ok_or("expected REQUESTS/WINDOW, e.g. 100000/60s")?;
     let limit: u32 = limit.parse().map_err(|e| format!("{limit:?}: {e}"))?;
     let window = apierr_cli::parse_duration(window)?;
     if limit == 0 || window.is_zero() {

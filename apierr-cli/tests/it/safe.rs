@@ -151,7 +151,13 @@ async fn a_unique_email_makes_a_keyless_retry_safe() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_required_key_is_refused_when_missing_or_malformed() {
-    let server = Server::start_with(Profile::SPECIFIC_CODE, Backend::Sqlite, |c| {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        required_key(backend).await;
+    }
+}
+
+async fn required_key(backend: Backend) {
+    let server = Server::start_with(Profile::SPECIFIC_CODE, backend, |c| {
         c.require_idempotency_key = true;
     })
     .await;
@@ -193,8 +199,13 @@ async fn a_required_key_is_refused_when_missing_or_malformed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_partner_has_a_rate_limit_shown_in_its_headers() {
-    for redis in [false, true] {
-        let server = Server::start_with(Profile::ERRORS_ARRAY, Backend::Sqlite, |c| {
+    for (redis, backend) in [
+        (false, Backend::Sqlite),
+        (false, Backend::Postgres),
+        (true, Backend::Sqlite),
+        (true, Backend::Postgres),
+    ] {
+        let server = Server::start_with(Profile::ERRORS_ARRAY, backend, |c| {
             c.rate_limit = (2, Duration::from_secs(60));
             if redis {
                 c.redis_url = Some("redis://127.0.0.1:6379".into());
@@ -304,6 +315,16 @@ async fn failed_mutations_are_listed_for_reconciliation() {
         assert_eq!(entry["outcome"], "server_error");
         assert_eq!(entry["status"], 500);
         assert!(entry["caller"].as_str().is_some_and(|c| !c.is_empty()));
+        // Bad paging is a clear 400, never a 5xx.
+        for query in ["since=soon", "limit=0", "limit=5000", "after=x"] {
+            let r = server
+                .get(&format!("/admin/reconciliation?{query}"))
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400, "{query}");
+        }
         // Operators only.
         assert_eq!(admin("wrong").send().await.unwrap().status(), 401);
         assert_eq!(
@@ -331,12 +352,14 @@ async fn failed_mutations_are_listed_for_reconciliation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_admin_token_there_is_no_admin_route() {
-    let server = Server::start(Profile::PROBLEM, Backend::Sqlite).await;
-    let r = server
-        .get("/admin/reconciliation")
-        .header("authorization", "Bearer anything")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = Server::start(Profile::PROBLEM, backend).await;
+        let r = server
+            .get("/admin/reconciliation")
+            .header("authorization", "Bearer anything")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+    }
 }

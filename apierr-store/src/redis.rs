@@ -1,8 +1,8 @@
 //! Redis: rate limits and idempotency shared by many replicas, one Lua script a step.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use ::redis::aio::ConnectionManager;
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Script, Value};
 use bytes::Bytes;
 
@@ -89,9 +89,17 @@ impl std::fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// Connects to `url` (`redis://127.0.0.1:6379`); the connection reconnects on its own.
+    ///
+    /// A request must learn quickly that Redis is gone, so that the layers can fail open
+    /// or closed as configured rather than hang: a command waits at most a second for its
+    /// answer, a reconnection half a second, tried twice.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let client = ::redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_number_of_retries(1);
+        let conn = ConnectionManager::new_with_config(client, config).await?;
         Ok(RedisStore {
             conn,
             prefix: "apierr:".to_owned(),

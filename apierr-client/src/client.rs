@@ -1,0 +1,508 @@
+//! The client: one logical request, as many attempts as is safe.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use apierr::Profile;
+use http::header::{AUTHORIZATION, COOKIE, LOCATION, RETRY_AFTER};
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+use reqwest::{Request, Response, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use crate::error::{Error, Kind, Sent, StopReason};
+use crate::policy::{RetryBudget, RetryPolicy, is_idempotent};
+
+/// The request header that makes a POST safe to retry.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// The API-key header apierr's servers read (never carried to another origin).
+const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// What one attempt ended in, for tracing and for the metrics hook.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AttemptEvent {
+    /// The attempt's number, from 1.
+    pub attempt: u32,
+    /// The method and URL.
+    pub method: Method,
+    /// The URL of the attempt (after redirects).
+    pub url: Url,
+    /// The status, when there was an answer.
+    pub status: Option<StatusCode>,
+    /// The network failure, when there was none.
+    pub network: Option<Sent>,
+    /// What follows: a retry after this delay, or nothing (`None`: done or stopped).
+    pub retry_in: Option<Duration>,
+    /// Why the client stops, when it does after a failure.
+    pub stop: Option<StopReason>,
+}
+
+type Hook = Arc<dyn Fn(&AttemptEvent) + Send + Sync>;
+
+/// An HTTP client that classifies every failure and retries only what is safe (see
+/// [`RetryPolicy`]). Cheap to clone: clones share the connection pool and the
+/// [`RetryBudget`].
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    policy: RetryPolicy,
+    budget: Arc<RetryBudget>,
+    profile: Option<Profile>,
+    hook: Option<Hook>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("policy", &self.policy)
+            .field("budget", &self.budget)
+            .field("profile", &self.profile.as_ref().map(Profile::name))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// The default policy, a full default budget, error bodies auto-detected.
+    pub fn new() -> Self {
+        // Redirects are this client's to follow (GET and HEAD only; credentials never
+        // carried to another origin), so reqwest follows none.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Client {
+            http,
+            policy: RetryPolicy::default(),
+            budget: Arc::new(RetryBudget::default()),
+            profile: None,
+            hook: None,
+        }
+    }
+
+    /// This client with another policy.
+    #[must_use]
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// This client with its own budget (clones made before keep the old one).
+    #[must_use]
+    pub fn with_budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Arc::new(budget);
+        self
+    }
+
+    /// Error bodies read as `profile`'s: a code its catalog knows (or whose parent it
+    /// knows) brings the catalog's category, title and documentation link.
+    #[must_use]
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = Some(profile);
+        self
+    }
+
+    /// Called after every attempt (for metrics); tracing events are emitted anyway.
+    #[must_use]
+    pub fn on_attempt(mut self, hook: impl Fn(&AttemptEvent) + Send + Sync + 'static) -> Self {
+        self.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// The client's retry budget.
+    pub fn budget(&self) -> &RetryBudget {
+        &self.budget
+    }
+
+    /// A request to build and send.
+    pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        RequestBuilder {
+            client: self.clone(),
+            inner: self.http.request(method, url),
+            idempotent: false,
+        }
+    }
+
+    /// A GET.
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    /// A POST.
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    /// A PUT.
+    pub fn put(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(Method::PUT, url)
+    }
+
+    /// A PATCH.
+    pub fn patch(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(Method::PATCH, url)
+    }
+
+    /// A DELETE.
+    pub fn delete(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+
+    /// Sends `request` under the policy; `idempotent` marks a POST or PATCH as safe to
+    /// repeat for a reason of the caller's (a unique field, seed 001).
+    pub async fn execute(&self, mut request: Request, idempotent: bool) -> Result<Response, Error> {
+        let policy = &self.policy;
+        if policy.generate_keys
+            && request.method() == Method::POST
+            && !request.headers().contains_key(IDEMPOTENCY_KEY)
+        {
+            let key = uuid::Uuid::new_v4().to_string();
+            if let Ok(value) = HeaderValue::from_str(&key) {
+                request.headers_mut().insert(IDEMPOTENCY_KEY, value);
+            }
+        }
+        let safe = idempotent
+            || is_idempotent(request.method())
+            || request.headers().contains_key(IDEMPOTENCY_KEY);
+        let start = Instant::now();
+        let deadline = policy.deadline.map(|d| start + d);
+        let mut original = Some(request);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // A copy for this attempt while the body can be copied; a stream is sent once
+            // (and `decide` then stops, since nothing is left to send again).
+            let this = match original.as_ref().and_then(Request::try_clone) {
+                Some(copy) => copy,
+                None => match original.take() {
+                    Some(only) => only,
+                    None => {
+                        let error =
+                            Error::new(Kind::Builder, Some("no request left to send".into()));
+                        return Err(self.stopped(
+                            error,
+                            attempt - 1,
+                            StopReason::BodyNotReplayable,
+                        ));
+                    }
+                },
+            };
+            let method = this.method().clone();
+            let url = this.url().clone();
+            let mut budget_for = policy.attempt_timeout;
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(self.stopped(
+                        Error::new(
+                            Kind::Network(Sent::NotSent),
+                            Some("deadline passed before the attempt".into()),
+                        ),
+                        attempt - 1,
+                        StopReason::DeadlineExceeded,
+                    ));
+                }
+                budget_for = budget_for.min(left);
+            }
+            let outcome = tokio::time::timeout(budget_for, self.follow(this)).await;
+            let (error, timed_out) = match outcome {
+                Ok(Ok(response)) if !is_error(response.status()) => {
+                    self.budget.refund();
+                    self.report(
+                        attempt,
+                        &method,
+                        &url,
+                        Some(response.status()),
+                        None,
+                        None,
+                        None,
+                    );
+                    return Ok(response);
+                }
+                Ok(Ok(response)) => (self.api_error(response).await, false),
+                Ok(Err(e)) => {
+                    let timed_out = e.is_timeout();
+                    (network_error(e), timed_out)
+                }
+                Err(_) => (
+                    Error::new(
+                        Kind::Network(Sent::MaybeProcessed),
+                        Some(format!("no answer within {budget_for:?}").into()),
+                    ),
+                    true,
+                ),
+            };
+            let status = error.status();
+            let network = match error.kind {
+                Kind::Network(sent) => Some(sent),
+                _ => None,
+            };
+            let decision = self.decide(
+                &error,
+                safe,
+                attempt,
+                deadline,
+                original.is_some(),
+                timed_out,
+            );
+            match decision {
+                Ok(delay) => {
+                    self.report(attempt, &method, &url, status, network, Some(delay), None);
+                    tokio::time::sleep(delay).await;
+                }
+                Err(stop) => {
+                    self.report(attempt, &method, &url, status, network, None, Some(stop));
+                    return Err(self.stopped(error, attempt, stop));
+                }
+            }
+        }
+    }
+
+    fn stopped(&self, mut error: Error, attempts: u32, stop: StopReason) -> Error {
+        error.attempts = attempts.max(1);
+        error.stop = stop;
+        error
+    }
+
+    /// Whether to retry, and after how long.
+    fn decide(
+        &self,
+        error: &Error,
+        safe: bool,
+        attempt: u32,
+        deadline: Option<Instant>,
+        replayable: bool,
+        timed_out: bool,
+    ) -> Result<Duration, StopReason> {
+        let policy = &self.policy;
+        let retryable = match (&error.kind, error.status().map(|s| s.as_u16())) {
+            // Refused before it was processed: any method may come back.
+            (Kind::Api(_), Some(429)) => true,
+            (Kind::Api(_), Some(408 | 502 | 503 | 504)) => safe,
+            (Kind::Api(_), Some(500)) => safe && policy.retry_500,
+            (Kind::Network(Sent::NotSent), _) => true,
+            (Kind::Network(Sent::MaybeProcessed), _) => safe,
+            _ => false,
+        };
+        if !retryable {
+            return Err(StopReason::NotRetryable);
+        }
+        if !replayable {
+            return Err(StopReason::BodyNotReplayable);
+        }
+        if attempt >= policy.max_attempts {
+            return Err(StopReason::AttemptsExhausted);
+        }
+        let throttled = error.status() == Some(StatusCode::TOO_MANY_REQUESTS);
+        let delay = match error.retry_after() {
+            Some(hint) if hint > policy.max_retry_after => {
+                return Err(StopReason::RetryAfterTooLong);
+            }
+            Some(hint) => hint,
+            None => policy.backoff(attempt, throttled),
+        };
+        if let Some(deadline) = deadline
+            && Instant::now() + delay >= deadline
+        {
+            return Err(StopReason::DeadlineExceeded);
+        }
+        if !self.budget.withdraw(timed_out) {
+            return Err(StopReason::BudgetExhausted);
+        }
+        Ok(delay)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        attempt: u32,
+        method: &Method,
+        url: &Url,
+        status: Option<StatusCode>,
+        network: Option<Sent>,
+        retry_in: Option<Duration>,
+        stop: Option<StopReason>,
+    ) {
+        match (retry_in, stop) {
+            (Some(delay), _) => tracing::info!(
+                attempt, %method, %url, status = status.map(|s| s.as_u16()), network = ?network,
+                delay_ms = delay.as_millis() as u64, "retrying"
+            ),
+            (None, Some(stop)) => tracing::info!(
+                attempt, %method, %url, status = status.map(|s| s.as_u16()), network = ?network,
+                reason = stop.as_str(), "giving up"
+            ),
+            (None, None) => {
+                tracing::debug!(attempt, %method, %url, status = status.map(|s| s.as_u16()), "answered")
+            }
+        }
+        if let Some(hook) = &self.hook {
+            hook(&AttemptEvent {
+                attempt,
+                method: method.clone(),
+                url: url.clone(),
+                status,
+                network,
+                retry_in,
+                stop,
+            });
+        }
+    }
+
+    /// Sends one attempt, following redirects of a GET or HEAD within the same attempt.
+    async fn follow(&self, mut request: Request) -> Result<Response, reqwest::Error> {
+        let mut hops = 0;
+        loop {
+            let follow = matches!(*request.method(), Method::GET | Method::HEAD)
+                && hops < self.policy.max_redirects;
+            let carry = follow.then(|| request.try_clone()).flatten();
+            let response = self.http.execute(request).await?;
+            let Some(mut next) = carry else {
+                return Ok(response);
+            };
+            if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED
+            {
+                return Ok(response);
+            }
+            let Some(target) = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| response.url().join(l).ok())
+            else {
+                return Ok(response);
+            };
+            if target.scheme() != "http" && target.scheme() != "https" {
+                return Ok(response);
+            }
+            if target.origin() != next.url().origin() {
+                // Credentials are the first origin's: never sent to another.
+                for name in [AUTHORIZATION, COOKIE, API_KEY] {
+                    next.headers_mut().remove(name);
+                }
+            }
+            *next.url_mut() = target;
+            hops += 1;
+            request = next;
+        }
+    }
+
+    /// The error an error response stands for, its body parsed in whatever dialect.
+    async fn api_error(&self, response: Response) -> Error {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => return network_error(e),
+        };
+        let mut error = match &self.profile {
+            Some(profile) => profile.parse(status, &headers, &body),
+            None => apierr::parse_any(status, &headers, &body),
+        };
+        if error.retry_after().is_none()
+            && let Some(wait) = headers
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
+        {
+            // The HTTP-date form: how long from now (a date already past means now).
+            let wait = wait
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            error = error.with_retry_after(wait);
+        }
+        Error::new(Kind::Api(error), None)
+    }
+}
+
+/// Whether a status is an error to classify (3xx a redirect not followed is an answer).
+fn is_error(status: StatusCode) -> bool {
+    status.is_client_error() || status.is_server_error()
+}
+
+/// A reqwest failure as this crate's error: never sent, or maybe processed.
+fn network_error(e: reqwest::Error) -> Error {
+    if e.is_builder() {
+        return Error::new(Kind::Builder, Some(e.into()));
+    }
+    if e.is_decode() {
+        return Error::new(Kind::Decode, Some(e.into()));
+    }
+    let sent = if e.is_connect() {
+        Sent::NotSent
+    } else {
+        Sent::MaybeProcessed
+    };
+    Error::new(Kind::Network(sent), Some(e.into()))
+}
+
+/// A request being built for a [`Client`].
+#[must_use]
+#[derive(Debug)]
+pub struct RequestBuilder {
+    client: Client,
+    inner: reqwest::RequestBuilder,
+    idempotent: bool,
+}
+
+impl RequestBuilder {
+    /// Adds a header.
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        HeaderName: TryFrom<K>,
+        <HeaderName as TryFrom<K>>::Error: Into<http::Error>,
+        HeaderValue: TryFrom<V>,
+        <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
+    {
+        self.inner = self.inner.header(name, value);
+        self
+    }
+
+    /// A JSON body.
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
+        self.inner = self.inner.json(body);
+        self
+    }
+
+    /// A body of bytes (a stream is sent once and never retried).
+    pub fn body(mut self, body: impl Into<reqwest::Body>) -> Self {
+        self.inner = self.inner.body(body);
+        self
+    }
+
+    /// The request's `Idempotency-Key`: the same on every attempt.
+    pub fn idempotency_key(self, key: &str) -> Self {
+        self.header(IDEMPOTENCY_KEY, key)
+    }
+
+    /// Marks a POST or PATCH as safe to repeat for a reason of the caller's (a unique
+    /// field makes a second creation fail rather than duplicate, seed 001).
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
+    /// Sends the request under the client's policy.
+    pub async fn send(self) -> Result<Response, Error> {
+        let request = self
+            .inner
+            .build()
+            .map_err(|e| Error::new(Kind::Builder, Some(e.into())))?;
+        self.client.execute(request, self.idempotent).await
+    }
+
+    /// Sends the request and reads a JSON answer.
+    pub async fn send_json<T: DeserializeOwned>(self) -> Result<T, Error> {
+        let response = self.send().await?;
+        let bytes = response.bytes().await.map_err(network_error)?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::new(Kind::Decode, Some(e.into())))
+    }
+}

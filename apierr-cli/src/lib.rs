@@ -35,6 +35,7 @@
 mod admin;
 mod api;
 mod auth;
+mod call;
 mod config;
 mod openapi;
 mod store;
@@ -62,6 +63,7 @@ use tower_layer::Layer;
 
 pub use crate::admin::{parse_duration, reconcile_report};
 pub use crate::auth::Principal;
+pub use crate::call::{CallReport, CallRequest, call};
 pub use crate::config::{
     Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_RATE_LIMIT, DEFAULT_TOKEN_TTL,
     MAX_TRACKED_CALLERS,

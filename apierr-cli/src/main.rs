@@ -25,6 +25,35 @@ enum Command {
         #[arg(long, default_value = "problem", value_parser = profile_names())]
         profile: String,
     },
+    /// Send one logical request through apierr's client and tell what happened: every
+    /// attempt (outcome, delay, reason), then the answer or the parsed error. The exit
+    /// code is the category: 0 success, 2 content, 3 auth, 4 rate-limited, 5 server,
+    /// 6 network, 7 decode, 1 a request that could not be built.
+    Call {
+        /// The method (GET, POST, …).
+        method: String,
+        /// The URL.
+        url: String,
+        /// A header, `Name: value` (repeatable).
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// A JSON body.
+        #[arg(long)]
+        data: Option<String>,
+        /// The `Idempotency-Key` (a POST without one gets one generated, the same on
+        /// every attempt).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Attempts in all.
+        #[arg(long, default_value_t = 3)]
+        max_attempts: u32,
+        /// One deadline for the whole call: `10s`, `1m`.
+        #[arg(long, value_parser = apierr_cli::parse_duration)]
+        deadline: Option<Duration>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the mutations whose outcome is unknown (5xx, panics, timeouts), for
     /// reconciliation: a table, or JSON lines with `--json`.
     Reconcile {
@@ -101,6 +130,44 @@ fn main() -> ExitCode {
             let profile = Profile::by_name(&profile).unwrap_or(Profile::PROBLEM);
             println!("{}", apierr_cli::catalog_docs(&profile));
             ExitCode::SUCCESS
+        }
+        Command::Call {
+            method,
+            url,
+            headers,
+            data,
+            idempotency_key,
+            max_attempts,
+            deadline,
+            json,
+        } => {
+            let Ok(method) = http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            else {
+                eprintln!("apierr: {method:?} is not an HTTP method");
+                return ExitCode::from(1);
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("apierr: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let report = runtime.block_on(apierr_cli::call(apierr_cli::CallRequest {
+                method,
+                url,
+                headers,
+                data,
+                idempotency_key,
+                max_attempts,
+                deadline,
+            }));
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
+            ExitCode::from(report.exit_code())
         }
         Command::Reconcile {
             database_url,

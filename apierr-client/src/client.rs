@@ -419,7 +419,17 @@ impl Client {
                 .unwrap_or(Duration::ZERO);
             error = error.with_retry_after(wait);
         }
-        Error::new(Kind::Api(error), None)
+        // The dialect that reads the body as the error it is, for reports.
+        let dialect = apierr::DIALECTS
+            .iter()
+            .find(|d| {
+                d.parse(status, &headers, &body)
+                    .is_some_and(|e| e.code() == error.code())
+            })
+            .map(|d| d.name());
+        let mut error = Error::new(Kind::Api(error), None);
+        error.dialect = dialect;
+        error
     }
 }
 
@@ -497,6 +507,14 @@ impl RequestBuilder {
             .build()
             .map_err(|e| Error::new(Kind::Builder, Some(e.into())))?;
         self.client.execute(request, self.idempotent).await
+    }
+
+    /// Sends the request and reads the answer as text, with its status.
+    pub async fn send_text(self) -> Result<(StatusCode, String), Error> {
+        let response = self.send().await?;
+        let status = response.status();
+        let text = response.text().await.map_err(network_error)?;
+        Ok((status, text))
     }
 
     /// Sends the request and reads a JSON answer.

@@ -78,6 +78,7 @@ pub(crate) enum Kind {
 /// server (outcome unknown), network (not sent, or maybe processed), decode.
 pub struct Error {
     pub(crate) kind: Kind,
+    pub(crate) dialect: Option<&'static str>,
     pub(crate) attempts: u32,
     pub(crate) stop: StopReason,
     pub(crate) source: Option<BoxError>,
@@ -87,6 +88,7 @@ impl Error {
     pub(crate) fn new(kind: Kind, source: Option<BoxError>) -> Self {
         Error {
             kind,
+            dialect: None,
             attempts: 1,
             stop: StopReason::NotRetryable,
             source,
@@ -162,6 +164,12 @@ impl Error {
             Kind::Api(error) => Some(error),
             _ => None,
         }
+    }
+
+    /// The dialect the server's error body was read in (`problem`, `nested`, …), when it
+    /// matched one.
+    pub fn dialect(&self) -> Option<&'static str> {
+        self.dialect
     }
 
     /// The HTTP status of the last answer, if there was one.

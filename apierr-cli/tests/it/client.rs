@@ -202,3 +202,80 @@ async fn a_keyless_post_whose_answer_was_lost_is_not_sent_again() {
         assert_eq!(accounts(&server).await, 1);
     }
 }
+
+fn call(
+    method: Method,
+    url: String,
+    headers: &[&str],
+    data: Option<&str>,
+) -> apierr_cli::CallRequest {
+    apierr_cli::CallRequest {
+        method,
+        url,
+        headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+        data: data.map(str::to_owned),
+        idempotency_key: None,
+        max_attempts: 4,
+        deadline: Some(Duration::from_secs(20)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apierr_call_tells_every_attempt_and_the_parsed_error() {
+    for (backend, profile, dialect) in [
+        (Backend::Sqlite, Profile::NESTED, "nested"),
+        (Backend::Postgres, Profile::ERRORS_ARRAY, "errors-array"),
+    ] {
+        let server = Server::start(profile.clone(), backend).await;
+        // A success after two lost answers: three attempts, each told.
+        let (base, _) = proxy(upstream(&server), Fault::LoseAnswer, 2).await;
+        let report = apierr_cli::call(call(
+            Method::POST,
+            format!("{base}/accounts"),
+            &["X-Api-Key: acme-key"],
+            Some(ADA),
+        ))
+        .await;
+        assert_eq!(report.exit_code(), 0);
+        let json = report.to_json();
+        assert_eq!(json["status"], 201, "{json}");
+        let attempts = json["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 3, "{json}");
+        assert_eq!(attempts[0]["network"], "maybe-processed");
+        assert!(attempts[0]["retry_in_ms"].is_u64());
+        assert_eq!(attempts[2]["status"], 201);
+        assert!(
+            report
+                .to_text()
+                .contains("attempt 1: no answer (maybe processed) -> retry in")
+        );
+        assert_eq!(accounts(&server).await, 1);
+        // A content error, parsed: dialect, code, violations; exit code 2.
+        let report = apierr_cli::call(call(
+            Method::POST,
+            format!("{}/accounts", server.base),
+            &["X-Api-Key: acme-key"],
+            Some("{}"),
+        ))
+        .await;
+        assert_eq!(report.exit_code(), 2);
+        let error = &report.to_json()["error"];
+        assert_eq!(error["category"], "content", "{error}");
+        assert_eq!(error["dialect"], dialect, "{error}");
+        assert_eq!(error["stopped"], "not-retryable");
+        assert!(
+            !error["violations"].as_array().unwrap().is_empty(),
+            "{error}"
+        );
+        assert!(error["request_id"].is_string(), "{error}");
+        // Auth: exit code 3.
+        let report = apierr_cli::call(call(
+            Method::GET,
+            format!("{}/accounts", server.base),
+            &[],
+            None,
+        ))
+        .await;
+        assert_eq!(report.exit_code(), 3, "{}", report.to_text());
+    }
+}

@@ -158,7 +158,18 @@ impl Client {
 
     /// Sends `request` under the policy; `idempotent` marks a POST or PATCH as safe to
     /// repeat for a reason of the caller's (a unique field, seed 001).
-    pub async fn execute(&self, mut request: Request, idempotent: bool) -> Result<Response, Error> {
+    pub async fn execute(&self, request: Request, idempotent: bool) -> Result<Response, Error> {
+        self.run(request, idempotent, &mut Direct(self)).await
+    }
+
+    /// The retry loop, over any transport: this client's reqwest client, or the rest of a
+    /// middleware chain.
+    pub(crate) async fn run(
+        &self,
+        mut request: Request,
+        idempotent: bool,
+        transport: &mut dyn Transport,
+    ) -> Result<Response, Error> {
         let policy = &self.policy;
         if policy.generate_keys
             && request.method() == Method::POST
@@ -212,7 +223,7 @@ impl Client {
                 }
                 budget_for = budget_for.min(left);
             }
-            let outcome = tokio::time::timeout(budget_for, self.follow(this)).await;
+            let outcome = tokio::time::timeout(budget_for, transport.send(this)).await;
             let (error, timed_out) = match outcome {
                 Ok(Ok(response)) if !is_error(response.status()) => {
                     self.budget.refund();
@@ -228,10 +239,7 @@ impl Client {
                     return Ok(response);
                 }
                 Ok(Ok(response)) => (self.api_error(response).await, false),
-                Ok(Err(e)) => {
-                    let timed_out = e.is_timeout();
-                    (network_error(e), timed_out)
-                }
+                Ok(Err((error, timed_out))) => (error, timed_out),
                 Err(_) => (
                     Error::new(
                         Kind::Network(Sent::MaybeProcessed),
@@ -433,13 +441,37 @@ impl Client {
     }
 }
 
+/// How one attempt is sent: the error comes back classified, with whether it was a
+/// timeout (a retry after one costs more of the budget).
+pub(crate) trait Transport: Send {
+    fn send(&mut self, request: Request) -> BoxFuture<'_, Result<Response, (Error, bool)>>;
+}
+
+/// A boxed, sendable future.
+pub(crate) type BoxFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// This client's own reqwest client, following redirects of reads.
+struct Direct<'c>(&'c Client);
+
+impl Transport for Direct<'_> {
+    fn send(&mut self, request: Request) -> BoxFuture<'_, Result<Response, (Error, bool)>> {
+        Box::pin(async move {
+            self.0.follow(request).await.map_err(|e| {
+                let timed_out = e.is_timeout();
+                (network_error(e), timed_out)
+            })
+        })
+    }
+}
+
 /// Whether a status is an error to classify (3xx a redirect not followed is an answer).
 fn is_error(status: StatusCode) -> bool {
     status.is_client_error() || status.is_server_error()
 }
 
 /// A reqwest failure as this crate's error: never sent, or maybe processed.
-fn network_error(e: reqwest::Error) -> Error {
+pub(crate) fn network_error(e: reqwest::Error) -> Error {
     if e.is_builder() {
         return Error::new(Kind::Builder, Some(e.into()));
     }

@@ -50,11 +50,13 @@
 
 mod client;
 mod error;
+mod middleware;
 mod policy;
 mod webhook;
 
 pub use crate::client::{AttemptEvent, Client, IDEMPOTENCY_KEY, RequestBuilder};
 pub use crate::error::{Error, Sent, StopReason};
+pub use crate::middleware::{Idempotent, RetryMiddleware};
 pub use crate::policy::{RetryBudget, RetryPolicy};
 
 pub use crate::webhook::{

@@ -466,3 +466,51 @@ async fn json_helpers_decode_or_say_so() {
         .unwrap_err();
     assert!(e.is_decode(), "{e:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_same_policy_as_a_reqwest_middleware() {
+    use apierr_client::{Idempotent, RetryMiddleware};
+    let (router, hits) = scripted(&[503, 502, 200], None);
+    let base = serve(router).await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryMiddleware::new(fast()))
+        .build();
+    let r = client.get(format!("{base}/r")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    // A key-less POST marked idempotent comes back; the failure is apierr's error.
+    let (router, hits) = scripted(&[503], None);
+    let base = serve(router).await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryMiddleware::new(
+            fast().generate_idempotency_keys(false),
+        ))
+        .build();
+    let e = client
+        .post(format!("{base}/r"))
+        .with_extension(Idempotent)
+        .send()
+        .await
+        .unwrap_err();
+    let reqwest_middleware::Error::Middleware(e) = e else {
+        panic!("{e:?}")
+    };
+    let e = e.downcast_ref::<apierr_client::Error>().unwrap();
+    assert!(e.is_server());
+    assert_eq!(
+        (e.attempts(), e.stop_reason()),
+        (3, StopReason::AttemptsExhausted)
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    // Without the mark it is sent once.
+    let e = client.post(format!("{base}/r")).send().await.unwrap_err();
+    let reqwest_middleware::Error::Middleware(e) = e else {
+        panic!("{e:?}")
+    };
+    let e = e.downcast_ref::<apierr_client::Error>().unwrap();
+    assert_eq!(
+        (e.attempts(), e.stop_reason()),
+        (1, StopReason::NotRetryable)
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+}

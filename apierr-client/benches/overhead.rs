@@ -1,21 +1,24 @@
 //! The policy's overhead on a successful request: the same GET to a local axum server
-//! through plain `reqwest` and through `apierr_client::Client` (which adds an
-//! `Idempotency-Key` check, the retry loop, the deadline timer and the budget), in one
-//! run. `cargo bench -p apierr-client --bench overhead`
+//! through plain `reqwest` and through `apierr_client::Client` (the retry loop, the
+//! deadline timer, the budget, the error classification on the way out), in one run. One
+//! runtime thread drives both client and server, so callgrind counts are reproducible.
+//!
+//! `cargo bench -p apierr-client --bench overhead`, or in instructions:
+//! `benches/instructions.py apierr-client overhead`.
 
 // criterion's macros write undocumented functions.
 #![allow(missing_docs)]
 
-use std::time::{Duration, Instant};
+#[path = "../../benches/cases.rs"]
+mod cases;
 
 use apierr_client::Client;
 use axum::Router;
 use axum::routing::get;
-use criterion::{Criterion, criterion_group, criterion_main};
+use cases::Case;
 
-fn overhead(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
@@ -31,41 +34,21 @@ fn overhead(c: &mut Criterion) {
         .build()
         .unwrap();
     let ours = Client::new();
-    let mut group = c.benchmark_group("success");
-    group.bench_function("reqwest", |b| {
-        b.iter_custom(|iters| {
+    let cases = vec![
+        Case::new("success/get/reqwest", || {
             rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let r = plain.get(&url).send().await.unwrap();
-                    assert!(r.status().is_success());
-                    r.bytes().await.unwrap();
-                }
-                start.elapsed()
+                let r = plain.get(&url).send().await.unwrap();
+                assert!(r.status().is_success());
+                r.bytes().await.unwrap()
             })
-        })
-    });
-    group.bench_function("apierr_client", |b| {
-        b.iter_custom(|iters| {
+        }),
+        Case::new("success/get/apierr", || {
             rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let r = ours.get(&url).send().await.unwrap();
-                    assert!(r.status().is_success());
-                    r.bytes().await.unwrap();
-                }
-                start.elapsed()
+                let r = ours.get(&url).send().await.unwrap();
+                assert!(r.status().is_success());
+                r.bytes().await.unwrap()
             })
-        })
-    });
-    group.finish();
+        }),
+    ];
+    cases::main(cases);
 }
-
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5));
-    targets = overhead
-}
-criterion_main!(benches);

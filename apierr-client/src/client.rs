@@ -47,6 +47,12 @@ type Hook = Arc<dyn Fn(&AttemptEvent) + Send + Sync>;
 /// [`RetryBudget`].
 #[derive(Clone)]
 pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// A client's parts, shared by its clones and its requests.
+#[derive(Clone)]
+struct Inner {
     http: reqwest::Client,
     policy: RetryPolicy,
     budget: Arc<RetryBudget>,
@@ -57,9 +63,9 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("policy", &self.policy)
-            .field("budget", &self.budget)
-            .field("profile", &self.profile.as_ref().map(Profile::name))
+            .field("policy", &self.inner.policy)
+            .field("budget", &self.inner.budget)
+            .field("profile", &self.inner.profile.as_ref().map(Profile::name))
             .finish_non_exhaustive()
     }
 }
@@ -80,25 +86,27 @@ impl Client {
             .build()
             .unwrap_or_default();
         Client {
-            http,
-            policy: RetryPolicy::default(),
-            budget: Arc::new(RetryBudget::default()),
-            profile: None,
-            hook: None,
+            inner: Arc::new(Inner {
+                http,
+                policy: RetryPolicy::default(),
+                budget: Arc::new(RetryBudget::default()),
+                profile: None,
+                hook: None,
+            }),
         }
     }
 
     /// This client with another policy.
     #[must_use]
     pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
-        self.policy = policy;
+        Arc::make_mut(&mut self.inner).policy = policy;
         self
     }
 
     /// This client with its own budget (clones made before keep the old one).
     #[must_use]
     pub fn with_budget(mut self, budget: RetryBudget) -> Self {
-        self.budget = Arc::new(budget);
+        Arc::make_mut(&mut self.inner).budget = Arc::new(budget);
         self
     }
 
@@ -106,27 +114,27 @@ impl Client {
     /// knows) brings the catalog's category, title and documentation link.
     #[must_use]
     pub fn with_profile(mut self, profile: Profile) -> Self {
-        self.profile = Some(profile);
+        Arc::make_mut(&mut self.inner).profile = Some(profile);
         self
     }
 
     /// Called after every attempt (for metrics); tracing events are emitted anyway.
     #[must_use]
     pub fn on_attempt(mut self, hook: impl Fn(&AttemptEvent) + Send + Sync + 'static) -> Self {
-        self.hook = Some(Arc::new(hook));
+        Arc::make_mut(&mut self.inner).hook = Some(Arc::new(hook));
         self
     }
 
     /// The client's retry budget.
     pub fn budget(&self) -> &RetryBudget {
-        &self.budget
+        &self.inner.budget
     }
 
     /// A request to build and send.
     pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> RequestBuilder {
         RequestBuilder {
             client: self.clone(),
-            inner: self.http.request(method, url),
+            inner: self.inner.http.request(method, url),
             idempotent: false,
         }
     }
@@ -159,7 +167,9 @@ impl Client {
     /// Sends `request` under the policy; `idempotent` marks a POST or PATCH as safe to
     /// repeat for a reason of the caller's (a unique field, seed 001).
     pub async fn execute(&self, request: Request, idempotent: bool) -> Result<Response, Error> {
-        self.run(request, idempotent, &mut Direct(self)).await
+        // Boxed: the retry loop's state is a few hundred bytes, and a future is moved
+        // whole wherever it is awaited from; a pointer moves for less.
+        Box::pin(self.run(request, idempotent, &mut Direct(self))).await
     }
 
     /// The retry loop, over any transport: this client's reqwest client, or the rest of a
@@ -168,9 +178,9 @@ impl Client {
         &self,
         mut request: Request,
         idempotent: bool,
-        transport: &mut dyn Transport,
+        transport: &mut impl Transport,
     ) -> Result<Response, Error> {
-        let policy = &self.policy;
+        let policy = &self.inner.policy;
         if policy.generate_keys
             && request.method() == Method::POST
             && !request.headers().contains_key(IDEMPOTENCY_KEY)
@@ -183,8 +193,7 @@ impl Client {
         let safe = idempotent
             || is_idempotent(request.method())
             || request.headers().contains_key(IDEMPOTENCY_KEY);
-        let start = Instant::now();
-        let deadline = policy.deadline.map(|d| start + d);
+        let deadline = policy.deadline.map(|d| Instant::now() + d);
         let mut original = Some(request);
         let mut attempt = 0;
         loop {
@@ -206,8 +215,10 @@ impl Client {
                     }
                 },
             };
-            let method = this.method().clone();
-            let url = this.url().clone();
+            // Named for reports: by the kept original, or (a stream, sent once) a copy.
+            let sent_once = original
+                .is_none()
+                .then(|| (this.method().clone(), this.url().clone()));
             let mut budget_for = policy.attempt_timeout;
             if let Some(deadline) = deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -221,16 +232,22 @@ impl Client {
                         StopReason::DeadlineExceeded,
                     ));
                 }
-                budget_for = budget_for.min(left);
+                budget_for = Some(budget_for.map_or(left, |b| b.min(left)));
             }
-            let outcome = tokio::time::timeout(budget_for, transport.send(this)).await;
+            let sending = transport.send(this, original.as_ref());
+            // No timer at all when nothing bounds the attempt.
+            let outcome = match budget_for {
+                Some(limit) => tokio::time::timeout(limit, sending).await,
+                None => Ok(sending.await),
+            };
             let (error, timed_out) = match outcome {
                 Ok(Ok(response)) if !is_error(response.status()) => {
-                    self.budget.refund();
+                    self.inner.budget.refund();
+                    let (method, url) = target(&sent_once, &original);
                     self.report(
                         attempt,
-                        &method,
-                        &url,
+                        method,
+                        url,
                         Some(response.status()),
                         None,
                         None,
@@ -243,7 +260,9 @@ impl Client {
                 Err(_) => (
                     Error::new(
                         Kind::Network(Sent::MaybeProcessed),
-                        Some(format!("no answer within {budget_for:?}").into()),
+                        Some(
+                            format!("no answer within {:?}", budget_for.unwrap_or_default()).into(),
+                        ),
                     ),
                     true,
                 ),
@@ -263,11 +282,13 @@ impl Client {
             );
             match decision {
                 Ok(delay) => {
-                    self.report(attempt, &method, &url, status, network, Some(delay), None);
+                    let (method, url) = target(&sent_once, &original);
+                    self.report(attempt, method, url, status, network, Some(delay), None);
                     tokio::time::sleep(delay).await;
                 }
                 Err(stop) => {
-                    self.report(attempt, &method, &url, status, network, None, Some(stop));
+                    let (method, url) = target(&sent_once, &original);
+                    self.report(attempt, method, url, status, network, None, Some(stop));
                     return Err(self.stopped(error, attempt, stop));
                 }
             }
@@ -290,7 +311,7 @@ impl Client {
         replayable: bool,
         timed_out: bool,
     ) -> Result<Duration, StopReason> {
-        let policy = &self.policy;
+        let policy = &self.inner.policy;
         let retryable = match (&error.kind, error.status().map(|s| s.as_u16())) {
             // Refused before it was processed: any method may come back.
             (Kind::Api(_), Some(429)) => true,
@@ -322,7 +343,7 @@ impl Client {
         {
             return Err(StopReason::DeadlineExceeded);
         }
-        if !self.budget.withdraw(timed_out) {
+        if !self.inner.budget.withdraw(timed_out) {
             return Err(StopReason::BudgetExhausted);
         }
         Ok(delay)
@@ -352,7 +373,7 @@ impl Client {
                 tracing::debug!(attempt, %method, %url, status = status.map(|s| s.as_u16()), "answered")
             }
         }
-        if let Some(hook) = &self.hook {
+        if let Some(hook) = &self.inner.hook {
             hook(&AttemptEvent {
                 attempt,
                 method: method.clone(),
@@ -366,20 +387,32 @@ impl Client {
     }
 
     /// Sends one attempt, following redirects of a GET or HEAD within the same attempt.
-    async fn follow(&self, mut request: Request) -> Result<Response, reqwest::Error> {
+    async fn follow(
+        &self,
+        mut request: Request,
+        template: Option<&Request>,
+    ) -> Result<Response, reqwest::Error> {
         let mut hops = 0;
         loop {
             let follow = matches!(*request.method(), Method::GET | Method::HEAD)
-                && hops < self.policy.max_redirects;
-            let carry = follow.then(|| request.try_clone()).flatten();
-            let response = self.http.execute(request).await?;
-            let Some(mut next) = carry else {
-                return Ok(response);
+                && hops < self.inner.policy.max_redirects;
+            // The next hop is made from the kept original, only when there is one to make.
+            let base = (hops == 0).then_some(template).flatten();
+            let carry = match (follow, base) {
+                (false, _) => None,
+                (true, Some(_)) => None,
+                (true, None) => request.try_clone(),
             };
-            if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED
+            let response = self.inner.http.execute(request).await?;
+            if !follow
+                || !response.status().is_redirection()
+                || response.status() == StatusCode::NOT_MODIFIED
             {
                 return Ok(response);
             }
+            let Some(mut next) = carry.or_else(|| base.and_then(Request::try_clone)) else {
+                return Ok(response);
+            };
             let Some(target) = response
                 .headers()
                 .get(LOCATION)
@@ -411,7 +444,7 @@ impl Client {
             Ok(body) => body,
             Err(e) => return network_error(e),
         };
-        let mut error = match &self.profile {
+        let mut error = match &self.inner.profile {
             Some(profile) => profile.parse(status, &headers, &body),
             None => apierr::parse_any(status, &headers, &body),
         };
@@ -444,23 +477,37 @@ impl Client {
 /// How one attempt is sent: the error comes back classified, with whether it was a
 /// timeout (a retry after one costs more of the budget).
 pub(crate) trait Transport: Send {
-    fn send(&mut self, request: Request) -> BoxFuture<'_, Result<Response, (Error, bool)>>;
+    fn send<'a>(
+        &'a mut self,
+        request: Request,
+        template: Option<&'a Request>,
+    ) -> impl Future<Output = Result<Response, (Error, bool)>> + Send + 'a;
 }
 
-/// A boxed, sendable future.
-pub(crate) type BoxFuture<'a, T> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+/// The method and URL a report names.
+fn target<'a>(
+    sent_once: &'a Option<(Method, Url)>,
+    original: &'a Option<Request>,
+) -> (&'a Method, &'a Url) {
+    match (sent_once, original) {
+        (Some((method, url)), _) => (method, url),
+        (None, Some(request)) => (request.method(), request.url()),
+        (None, None) => unreachable!("a request is kept unless it was sent once"),
+    }
+}
 
 /// This client's own reqwest client, following redirects of reads.
 struct Direct<'c>(&'c Client);
 
 impl Transport for Direct<'_> {
-    fn send(&mut self, request: Request) -> BoxFuture<'_, Result<Response, (Error, bool)>> {
-        Box::pin(async move {
-            self.0.follow(request).await.map_err(|e| {
-                let timed_out = e.is_timeout();
-                (network_error(e), timed_out)
-            })
+    async fn send<'a>(
+        &'a mut self,
+        request: Request,
+        template: Option<&'a Request>,
+    ) -> Result<Response, (Error, bool)> {
+        self.0.follow(request, template).await.map_err(|e| {
+            let timed_out = e.is_timeout();
+            (network_error(e), timed_out)
         })
     }
 }
@@ -533,12 +580,16 @@ impl RequestBuilder {
     }
 
     /// Sends the request under the client's policy.
-    pub async fn send(self) -> Result<Response, Error> {
-        let request = self
-            .inner
-            .build()
-            .map_err(|e| Error::new(Kind::Builder, Some(e.into())))?;
-        self.client.execute(request, self.idempotent).await
+    ///
+    /// The request is built now and the call is one boxed future, as reqwest's own
+    /// `send` is: what the caller awaits is a pointer, whatever the retry loop holds.
+    pub fn send(self) -> impl Future<Output = Result<Response, Error>> + Send + 'static {
+        let built = self.inner.build();
+        let (client, idempotent) = (self.client, self.idempotent);
+        Box::pin(async move {
+            let request = built.map_err(|e| Error::new(Kind::Builder, Some(e.into())))?;
+            client.run(request, idempotent, &mut Direct(&client)).await
+        })
     }
 
     /// Sends the request and reads the answer as text, with its status.

@@ -5,7 +5,7 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::client::{BoxFuture, Client, Transport, network_error};
+use crate::client::{Client, Transport, network_error};
 use crate::error::{Error, Kind, Sent};
 use crate::policy::{RetryBudget, RetryPolicy};
 
@@ -57,10 +57,14 @@ struct Chain<'a> {
 }
 
 impl Transport for Chain<'_> {
-    fn send(&mut self, request: Request) -> BoxFuture<'_, Result<Response, (Error, bool)>> {
+    fn send<'s>(
+        &'s mut self,
+        request: Request,
+        _template: Option<&'s Request>,
+    ) -> impl Future<Output = Result<Response, (Error, bool)>> + Send + 's {
         let next = self.next.clone();
         let extensions = &mut *self.extensions;
-        Box::pin(async move {
+        async move {
             next.run(request, extensions).await.map_err(|e| match e {
                 reqwest_middleware::Error::Reqwest(e) => {
                     let timed_out = e.is_timeout();
@@ -72,7 +76,7 @@ impl Transport for Chain<'_> {
                     false,
                 ),
             })
-        })
+        }
     }
 }
 

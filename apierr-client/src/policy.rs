@@ -16,7 +16,7 @@ use http::Method;
 /// | backoff cap (jitter is drawn below it) | 20 s |
 /// | longest `Retry-After` honoured | 60 s |
 /// | total deadline across attempts | none |
-/// | timeout of one attempt | 30 s (clamped to what is left of the deadline) |
+/// | timeout of one attempt | none, as reqwest's (what is left of the deadline, when one is set) |
 /// | retry a 500 | no (502, 503, 504, 408 and 429 are retried) |
 /// | `Idempotency-Key` generated for a POST without one | yes |
 /// | redirects followed (GET and HEAD only) | 5 |
@@ -35,7 +35,7 @@ pub struct RetryPolicy {
     pub(crate) cap: Duration,
     pub(crate) max_retry_after: Duration,
     pub(crate) deadline: Option<Duration>,
-    pub(crate) attempt_timeout: Duration,
+    pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) retry_500: bool,
     pub(crate) generate_keys: bool,
     pub(crate) max_redirects: u32,
@@ -50,7 +50,7 @@ impl Default for RetryPolicy {
             cap: Duration::from_secs(20),
             max_retry_after: Duration::from_secs(60),
             deadline: None,
-            attempt_timeout: Duration::from_secs(30),
+            attempt_timeout: None,
             retry_500: false,
             generate_keys: true,
             max_redirects: 5,
@@ -107,7 +107,7 @@ impl RetryPolicy {
 
     /// The longest one attempt may take (clamped to what is left of the deadline).
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.attempt_timeout = timeout;
+        self.attempt_timeout = Some(timeout);
         self
     }
 

@@ -83,6 +83,7 @@ fn header() -> impl Strategy<Value = (&'static str, String)> {
         Just("authorization"),
         Just("date"),
         Just("x-request-id"),
+        Just("idempotency-key"),
     ];
     let value = prop_oneof![
         Just("application/json".to_owned()),
@@ -92,6 +93,9 @@ fn header() -> impl Strategy<Value = (&'static str, String)> {
         Just("Bearer x".to_owned()),
         Just("*/*;q=0".to_owned()),
         "[ -~]{0,40}",
+        // Idempotency keys: quoted, at and past the 255-character bound.
+        "\"[ -~]{0,20}\"",
+        "[!-~]{254,257}",
     ];
     (name, value)
 }

@@ -43,13 +43,3 @@ pub(crate) async fn fingerprint(
     parts.extensions.insert(Computed(fingerprint));
     Ok((Request::from_parts(parts, Body::from(bytes)), fingerprint))
 }
-
-/// The fingerprint in hex, as the reconciliation log keeps it.
-pub(crate) fn hex(fingerprint: &Fingerprint) -> String {
-    let mut out = String::with_capacity(64);
-    for byte in fingerprint.0 {
-        out.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
-    }
-    out
-}

@@ -66,6 +66,7 @@ pub struct IdempotencyLayer {
     config: Arc<Config>,
 }
 
+#[derive(Clone)]
 struct Config {
     store: Arc<dyn IdempotencyStore>,
     clock: Clock,
@@ -105,20 +106,8 @@ impl IdempotencyLayer {
     }
 
     fn config(mut self, change: impl FnOnce(&mut Config)) -> Self {
-        if let Some(config) = Arc::get_mut(&mut self.config) {
-            change(config);
-            return self;
-        }
-        let c = &self.config;
-        let mut config = Config {
-            store: c.store.clone(),
-            clock: c.clock.clone(),
-            ..**c
-        };
-        change(&mut config);
-        IdempotencyLayer {
-            config: Arc::new(config),
-        }
+        change(Arc::make_mut(&mut self.config));
+        self
     }
 
     /// Whether POST and PATCH must carry a key (the key-missing condition otherwise).

@@ -49,6 +49,7 @@ pub struct RateLimitLayer {
     config: Arc<Config>,
 }
 
+#[derive(Clone)]
 struct Config {
     store: Arc<dyn RateLimitStore>,
     quota: Quota,
@@ -94,20 +95,9 @@ impl RateLimitLayer {
     }
 
     fn config(mut self, change: impl FnOnce(&mut Config)) -> Self {
-        if Arc::get_mut(&mut self.config).is_none() {
-            let c = &self.config;
-            self.config = Arc::new(Config {
-                store: c.store.clone(),
-                class: c.class.clone(),
-                policy: c.policy.clone(),
-                clock: c.clock.clone(),
-                ..**c
-            });
-        }
-        if let Some(config) = Arc::get_mut(&mut self.config) {
-            change(config);
-            config.policy = policy(&config.class, &config.quota);
-        }
+        let config = Arc::make_mut(&mut self.config);
+        change(config);
+        config.policy = policy(&config.class, &config.quota);
         self
     }
 

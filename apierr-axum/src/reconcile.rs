@@ -12,7 +12,7 @@ use http::Method;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::fingerprint::{DEFAULT_BODY_LIMIT, fingerprint, hex};
+use crate::fingerprint::{DEFAULT_BODY_LIMIT, fingerprint};
 use crate::future::BoxResponseFuture;
 use crate::idempotency::IDEMPOTENCY_KEY;
 use crate::{Caller, Clock, RequestContract};
@@ -181,7 +181,7 @@ where
                             .take(crate::idempotency::MAX_KEY_LEN + 2)
                             .collect()
                     }),
-                fingerprint: hex(&fingerprint),
+                fingerprint: hex::encode(fingerprint.0),
                 status: 0,
                 outcome: Outcome::ServerError,
             };

@@ -9,7 +9,7 @@ use apierr::{ApiError, Condition};
 use apierr_store::{Decision, Quota, RateLimitStore};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use http::header::{HeaderName, RETRY_AFTER};
+use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -220,7 +220,6 @@ where
                     .with_retry_after(wait)
                     .into_response();
                 stamp(response.headers_mut(), &config, &decision);
-                debug_assert!(response.headers().contains_key(RETRY_AFTER));
                 return Ok(response);
             }
             let mut response = inner.call(req).await?;

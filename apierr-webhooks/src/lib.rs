@@ -1,0 +1,74 @@
+//! Durable outbound webhooks: what a platform owes the partners it notifies.
+//!
+//! - **A transactional outbox** ([`Outbox`]): a message is written with
+//!   [`Outbox::enqueue`] inside the application's own `sqlx` transaction, so it exists
+//!   exactly when the change it announces does; on SQLite (embedded, the default) or
+//!   PostgreSQL (several workers, claims with `FOR UPDATE SKIP LOCKED`).
+//! - **At-least-once delivery** ([`Dispatcher`]): deliveries are claimed under an expiring
+//!   lease, so a worker that dies loses nothing (its claims lapse and are taken again);
+//!   each message keeps one id, its `webhook-id`, on every attempt and replay.
+//! - **Standard Webhooks signatures**: `webhook-id`, a fresh `webhook-timestamp` on each
+//!   attempt, `webhook-signature` with a `v1,` HMAC-SHA256 per current secret (two while
+//!   a secret is rotated).
+//! - **Retries within a minute** ([`Schedule`]): the first attempt at once, then about 5,
+//!   15 and 40 seconds after it; 5xx, 408, 429 (with its `Retry-After`), timeouts and
+//!   connection failures are retried, other 4xx are not, 410 Gone disables the endpoint,
+//!   redirects are not followed.
+//! - **Failure reports** ([`Report`]): every failed message gets a durable report with
+//!   each attempt; a [`Notifier`] is told once per endpoint, kind and hour; a partner-safe
+//!   form ([`Report::to_json`]) can be shown to the partner.
+//! - **Endpoint health**: after a run of failed messages an endpoint is paused (a report
+//!   first); its messages are kept (held), and sent when it is resumed.
+//! - **Replay** ([`Outbox::replay`]): by message, endpoint and time range, state.
+//! - **Safe by default** ([`AddressPolicy`]): URLs checked when registered, addresses
+//!   checked when connected to (private, loopback, link-local and metadata ranges need an
+//!   operator's allow-list); at most [`RESPONSE_HEAD`] bytes of an answer are read.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sqlx::Error> {
+//! use std::time::SystemTime;
+//! use apierr_webhooks::{AddressPolicy, Dispatcher, Outbox, Schedule, Secret};
+//!
+//! let outbox = Outbox::connect("sqlite://app.db").await?;
+//! let url = AddressPolicy::new().check_url("https://partner.example/hooks").unwrap();
+//! let secret = Secret::generate();
+//! outbox.register("acme", url.as_str(), &secret, &Schedule::default(), SystemTime::now()).await?;
+//!
+//! // In the application's transaction:
+//! let mut tx = outbox.pool().begin().await?;
+//! // ... the application's own writes on `&mut *tx` ...
+//! let data = serde_json::json!({"id": "acc_1"});
+//! outbox.enqueue(&mut tx, "acme", "account.created", &data, SystemTime::now()).await?;
+//! tx.commit().await?;
+//! outbox.wake();
+//!
+//! Dispatcher::builder(outbox).build().run(std::future::pending()).await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! - `outbox`: the tables' reads and writes (enqueue, endpoints, claims, outcomes,
+//!   reports, replay); `schema`: the tables.
+//! - `dispatch`: the dispatcher (claims, signs, posts, records).
+//! - `endpoint`: endpoints, secrets, retry schedules.
+//! - `report`: failure reports and notifiers.
+//! - `network`: URL checks and the address policy, enforced in the resolver.
+
+mod dispatch;
+mod endpoint;
+mod network;
+mod outbox;
+mod report;
+mod schema;
+
+pub use crate::dispatch::{Dispatcher, DispatcherBuilder, RESPONSE_HEAD};
+pub use crate::endpoint::{
+    Endpoint, EndpointState, MAX_OFFSET, MAX_RETRIES, Schedule, ScheduleError, Secret,
+};
+pub use crate::network::{AddressPolicy, MAX_URL_LEN, UrlError};
+pub use crate::outbox::{Delivery, DeliveryState, Outbox, Replay};
+pub use crate::report::{
+    Attempt, FailureKind, LogNotifier, Notifier, OperatorWebhook, Report, ReportKind,
+};
+pub use ipnet::IpNet;

@@ -1,0 +1,1047 @@
+//! The transactional outbox: endpoints, messages and their deliveries, failed attempts
+//! and reports, in the application's own database (SQLite or PostgreSQL).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyConnection, AnyPool, Row};
+use tokio::sync::Notify;
+
+use crate::endpoint::{Endpoint, EndpointState, Schedule, Secret, from_micros, unix_micros};
+use crate::report::{Attempt, FailureKind, Report, ReportKind, rfc3339};
+use crate::schema::SCHEMA;
+
+/// The outbox. Cheap to clone (a pool and a flag).
+///
+/// Messages are written with [`Outbox::enqueue`] inside the application's transaction, so a
+/// message exists exactly when the change it announces does; a [`Dispatcher`](crate::Dispatcher)
+/// delivers them.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    pool: AnyPool,
+    /// PostgreSQL claims with `FOR UPDATE SKIP LOCKED`; SQLite has one writer and needs
+    /// no row locks.
+    postgres: bool,
+    /// Wakes this process's dispatchers when a message is committed here, so the first
+    /// attempt does not wait for the next poll.
+    wake: Arc<Notify>,
+}
+
+/// A delivery's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeliveryState {
+    /// Waiting for its next attempt (or being attempted).
+    Pending,
+    /// The receiver answered with a success.
+    Delivered,
+    /// Its attempts ran out or the receiver refused it; a report was written.
+    Failed,
+    /// Kept while its endpoint is paused or disabled; sent when it is resumed.
+    Held,
+    /// Its endpoint was deleted.
+    Cancelled,
+}
+
+impl DeliveryState {
+    /// The state as stored: `pending`, `delivered`, `failed`, `held`, `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Held => "held",
+            DeliveryState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state named `s`.
+    pub fn parse(s: &str) -> Option<DeliveryState> {
+        Some(match s {
+            "pending" => DeliveryState::Pending,
+            "delivered" => DeliveryState::Delivered,
+            "failed" => DeliveryState::Failed,
+            "held" => DeliveryState::Held,
+            "cancelled" => DeliveryState::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// One message's delivery to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The message (its `webhook-id`).
+    pub message_id: String,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// Attempts made, over every round (replays start new rounds).
+    pub attempts: i64,
+    /// The last status the receiver answered with.
+    pub last_status: Option<u16>,
+    /// When the message was written.
+    pub created_at: SystemTime,
+}
+
+/// Which deliveries to send again (all the given conditions hold). Delivered, failed and
+/// held deliveries are replayed; pending ones are on their way already.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// Only this partner's.
+    pub owner: Option<String>,
+    /// Only this message's.
+    pub message_id: Option<String>,
+    /// Only to this endpoint.
+    pub endpoint_id: Option<String>,
+    /// Only messages written at or after this time.
+    pub since: Option<SystemTime>,
+    /// Only messages written before this time.
+    pub until: Option<SystemTime>,
+    /// Only deliveries in this state.
+    pub state: Option<DeliveryState>,
+}
+
+/// A delivery claimed by a worker, with what it needs to attempt it.
+#[derive(Debug, Clone)]
+pub(crate) struct Claimed {
+    pub(crate) delivery_id: String,
+    pub(crate) message_id: String,
+    pub(crate) endpoint_id: String,
+    pub(crate) owner: String,
+    pub(crate) event_type: String,
+    pub(crate) payload: String,
+    pub(crate) url: String,
+    /// The current secret, then the previous one while it is still honoured.
+    pub(crate) secrets: Vec<String>,
+    pub(crate) schedule: Schedule,
+    /// Attempts made in this round before this one.
+    pub(crate) attempts: i64,
+    pub(crate) total_attempts: i64,
+    pub(crate) round_started: Option<i64>,
+    /// The claim: writes about this delivery count only while it still holds it.
+    pub(crate) lease: i64,
+}
+
+/// What an attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// A 2xx.
+    Delivered,
+    /// 5xx, 408, 429, timeout, connection failure: try again if the schedule allows.
+    Retry,
+    /// Any other answer, or an address not allowed: never again.
+    Refused,
+    /// 410 Gone: the endpoint is disabled.
+    Gone,
+}
+
+/// One attempt's result.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) claimed: Claimed,
+    /// When it was made (Unix µs).
+    pub(crate) at: i64,
+    pub(crate) latency: Duration,
+    pub(crate) status: Option<u16>,
+    pub(crate) response_head: Option<String>,
+    pub(crate) failure: Option<FailureKind>,
+    pub(crate) detail: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) verdict: Verdict,
+}
+
+/// Settings the outcome's recording needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Health {
+    /// Failed messages in a row that pause an endpoint.
+    pub(crate) pause_after: i64,
+}
+
+/// A statement whose conditions depend on the request: text with `$n` placeholders and
+/// the values in order. (sqlx's `QueryBuilder` writes `?` for the `Any` driver, which
+/// PostgreSQL does not read.)
+#[derive(Debug, Default)]
+struct Dynamic {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+#[derive(Debug)]
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+impl Dynamic {
+    fn new(sql: &str) -> Dynamic {
+        Dynamic {
+            sql: sql.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, sql: &str) -> &mut Dynamic {
+        self.sql.push_str(sql);
+        self
+    }
+
+    fn bind(&mut self, arg: Arg) -> &mut Dynamic {
+        self.args.push(arg);
+        self.sql.push_str(&format!("${}", self.args.len()));
+        self
+    }
+
+    fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.sql);
+        for arg in &self.args {
+            q = match arg {
+                Arg::Text(s) => q.bind(s.as_str()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+fn status_of(v: Option<i64>) -> Option<u16> {
+    v.and_then(|s| u16::try_from(s).ok())
+}
+
+const ENDPOINT_COLUMNS: &str = "id, owner, url, state, failure_run, schedule, created_at";
+
+fn endpoint_from(row: &sqlx::any::AnyRow) -> Result<Endpoint, sqlx::Error> {
+    let schedule: Option<String> = row.try_get("schedule")?;
+    Ok(Endpoint {
+        id: row.try_get("id")?,
+        owner: row.try_get("owner")?,
+        url: row.try_get("url")?,
+        state: EndpointState::from_column(&row.try_get::<String, _>("state")?),
+        failure_run: row.try_get("failure_run")?,
+        schedule: Schedule::from_column(schedule.as_deref()),
+        created_at: from_micros(row.try_get("created_at")?),
+    })
+}
+
+impl Outbox {
+    /// Opens the database at `url` (`sqlite://…` or `postgres://…`) with a pool of its
+    /// own, and creates the outbox's tables if they are missing. SQLite files are created
+    /// and run in write-ahead-log mode.
+    pub async fn connect(url: &str) -> Result<Outbox, sqlx::Error> {
+        install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let url = if sqlite && !url.contains('?') && !url.contains(":memory:") {
+            format!("{url}?mode=rwc")
+        } else {
+            url.to_owned()
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // As apierr-store's SQLite: a commit is an append to the log; it
+                        // survives a crash of the process (what at-least-once needs).
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        Outbox::new(pool).await
+    }
+
+    /// The outbox in an existing pool (the application's, so that [`Outbox::enqueue`]
+    /// can join its transactions), creating the tables if they are missing.
+    pub async fn new(pool: AnyPool) -> Result<Outbox, sqlx::Error> {
+        let postgres = {
+            let conn = pool.acquire().await?;
+            conn.backend_name().eq_ignore_ascii_case("postgresql")
+        };
+        for statement in SCHEMA {
+            sqlx::query(statement).execute(&pool).await?;
+        }
+        Ok(Outbox {
+            pool,
+            postgres,
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The pool the outbox uses.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Tells this process's dispatchers that messages were committed, so they do not wait
+    /// for their next poll. Dispatchers in other processes find them when they poll.
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    pub(crate) fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Writes a message of `event_type` with `data` for every endpoint of `owner`, on
+    /// `conn`: pass the application's transaction (`&mut *tx`) so that the message is
+    /// committed, or rolled back, with the change it announces. Endpoints that are paused
+    /// or disabled keep it (held) until they are resumed. Returns the message's id, the
+    /// `webhook-id` every attempt carries. Call [`Outbox::wake`] after the commit.
+    ///
+    /// The body is Standard Webhooks' suggested form: `{"type", "timestamp", "data"}`.
+    pub async fn enqueue(
+        &self,
+        conn: &mut AnyConnection,
+        owner: &str,
+        event_type: &str,
+        data: &serde_json::Value,
+        now: SystemTime,
+    ) -> Result<String, sqlx::Error> {
+        let id = new_id("msg_");
+        let payload = serde_json::json!({
+            "type": event_type,
+            "timestamp": rfc3339(now),
+            "data": data,
+        })
+        .to_string();
+        let now = unix_micros(now);
+        sqlx::query(
+            "INSERT INTO apierr_webhook_messages (id, owner, event_type, payload, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(owner)
+        .bind(event_type)
+        .bind(&payload)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO apierr_webhook_deliveries
+                 (id, message_id, endpoint_id, owner, state, next_at, created_at, updated_at)
+             SELECT $1 || '.' || e.id, $1, e.id, e.owner,
+                    CASE WHEN e.state = 'active' THEN 'pending' ELSE 'held' END, $2, $2, $2
+             FROM apierr_webhook_endpoints e
+             WHERE e.owner = $3 AND e.state <> 'deleted'",
+        )
+        .bind(&id)
+        .bind(now)
+        .bind(owner)
+        .execute(&mut *conn)
+        .await?;
+        Ok(id)
+    }
+
+    /// Registers an endpoint of `owner` at `url` (check it first with
+    /// [`AddressPolicy::check_url`](crate::AddressPolicy::check_url)), signed with
+    /// `secret`, retried on `schedule`.
+    pub async fn register(
+        &self,
+        owner: &str,
+        url: &str,
+        secret: &Secret,
+        schedule: &Schedule,
+        now: SystemTime,
+    ) -> Result<Endpoint, sqlx::Error> {
+        let id = new_id("ep_");
+        let at = unix_micros(now);
+        let column = (schedule != &Schedule::default()).then(|| schedule.to_column());
+        sqlx::query(
+            "INSERT INTO apierr_webhook_endpoints
+                 (id, owner, url, secret, schedule, state, failure_run, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'active', 0, $6, $6)",
+        )
+        .bind(&id)
+        .bind(owner)
+        .bind(url)
+        .bind(secret.expose())
+        .bind(column)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(Endpoint {
+            id,
+            owner: owner.to_owned(),
+            url: url.to_owned(),
+            state: EndpointState::Active,
+            failure_run: 0,
+            schedule: schedule.clone(),
+            created_at: from_micros(at),
+        })
+    }
+
+    /// The endpoints of `owner`, oldest first.
+    pub async fn endpoints(&self, owner: &str) -> Result<Vec<Endpoint>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM apierr_webhook_endpoints
+             WHERE owner = $1 AND state <> 'deleted' ORDER BY created_at, id"
+        ))
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(endpoint_from).collect()
+    }
+
+    /// The endpoint `id` of `owner`.
+    pub async fn endpoint(&self, owner: &str, id: &str) -> Result<Option<Endpoint>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM apierr_webhook_endpoints
+             WHERE owner = $1 AND id = $2 AND state <> 'deleted'"
+        ))
+        .bind(owner)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(endpoint_from).transpose()
+    }
+
+    /// Deletes an endpoint: nothing more is sent to it, its waiting deliveries are
+    /// cancelled, its history and reports stay. Whether it existed.
+    pub async fn delete_endpoint(
+        &self,
+        owner: &str,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<bool, sqlx::Error> {
+        let now = unix_micros(now);
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query(
+            "UPDATE apierr_webhook_endpoints SET state = 'deleted', updated_at = $3
+             WHERE owner = $1 AND id = $2 AND state <> 'deleted'",
+        )
+        .bind(owner)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if deleted {
+            sqlx::query(
+                "UPDATE apierr_webhook_deliveries
+                 SET state = 'cancelled', lease = NULL, updated_at = $2
+                 WHERE endpoint_id = $1 AND state IN ('pending', 'held')",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// Replaces an endpoint's secret with `secret`; messages keep being signed with the
+    /// old one too for `overlap`, so a receiver can switch without dropping any. Whether
+    /// the endpoint exists.
+    pub async fn rotate_secret(
+        &self,
+        owner: &str,
+        id: &str,
+        secret: &Secret,
+        overlap: Duration,
+        now: SystemTime,
+    ) -> Result<bool, sqlx::Error> {
+        let until = unix_micros(now + overlap);
+        let done = sqlx::query(
+            "UPDATE apierr_webhook_endpoints
+             SET previous_secret = secret, previous_until = $3, secret = $4, updated_at = $5
+             WHERE owner = $1 AND id = $2 AND state <> 'deleted'",
+        )
+        .bind(owner)
+        .bind(id)
+        .bind(until)
+        .bind(secret.expose())
+        .bind(unix_micros(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Resumes a paused or disabled endpoint: its run of failures is forgotten and the
+    /// messages held for it are sent. The number of messages queued again, or `None` if
+    /// there is no such endpoint.
+    pub async fn resume(
+        &self,
+        owner: &str,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<Option<u64>, sqlx::Error> {
+        let now = unix_micros(now);
+        let mut tx = self.pool.begin().await?;
+        let found = sqlx::query(
+            "UPDATE apierr_webhook_endpoints
+             SET state = 'active', failure_run = 0, updated_at = $3
+             WHERE owner = $1 AND id = $2 AND state <> 'deleted'",
+        )
+        .bind(owner)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if !found {
+            return Ok(None);
+        }
+        let queued = sqlx::query(
+            "UPDATE apierr_webhook_deliveries
+             SET state = 'pending', attempts = 0, round_started = NULL, next_at = $2,
+                 lease = NULL, updated_at = $2
+             WHERE endpoint_id = $1 AND state = 'held'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        self.wake();
+        Ok(Some(queued))
+    }
+
+    /// Sends the deliveries `filter` selects again, as new rounds of attempts (with the
+    /// same message ids, so receivers can recognise what they already have). Deliveries
+    /// to a paused or disabled endpoint are held until it is resumed. How many were
+    /// queued or held.
+    pub async fn replay(&self, filter: &Replay, now: SystemTime) -> Result<u64, sqlx::Error> {
+        let now = unix_micros(now);
+        let mut q = Dynamic::new(
+            "UPDATE apierr_webhook_deliveries
+             SET attempts = 0, round_started = NULL, lease = NULL, next_at = ",
+        );
+        q.bind(Arg::Int(now))
+            .push(", updated_at = ")
+            .bind(Arg::Int(now))
+            .push(
+                ", state = CASE WHEN (SELECT e.state FROM apierr_webhook_endpoints e
+                               WHERE e.id = apierr_webhook_deliveries.endpoint_id) = 'active'
+                     THEN 'pending' ELSE 'held' END
+             WHERE state IN ('delivered', 'failed', 'held')
+               AND endpoint_id IN (SELECT id FROM apierr_webhook_endpoints
+                                   WHERE state <> 'deleted')",
+            );
+        if let Some(owner) = &filter.owner {
+            q.push(" AND owner = ").bind(Arg::Text(owner.clone()));
+        }
+        if let Some(message) = &filter.message_id {
+            q.push(" AND message_id = ")
+                .bind(Arg::Text(message.clone()));
+        }
+        if let Some(endpoint) = &filter.endpoint_id {
+            q.push(" AND endpoint_id = ")
+                .bind(Arg::Text(endpoint.clone()));
+        }
+        if let Some(since) = filter.since {
+            q.push(" AND created_at >= ")
+                .bind(Arg::Int(unix_micros(since)));
+        }
+        if let Some(until) = filter.until {
+            q.push(" AND created_at < ")
+                .bind(Arg::Int(unix_micros(until)));
+        }
+        if let Some(state) = filter.state {
+            q.push(" AND state = ")
+                .bind(Arg::Text(state.as_str().to_owned()));
+        }
+        let n = q.query().execute(&self.pool).await?.rows_affected();
+        if n > 0 {
+            self.wake();
+        }
+        Ok(n)
+    }
+
+    /// The deliveries of a message, by endpoint.
+    pub async fn deliveries(&self, message_id: &str) -> Result<Vec<Delivery>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT message_id, endpoint_id, state, total_attempts, last_status, created_at
+             FROM apierr_webhook_deliveries WHERE message_id = $1 ORDER BY endpoint_id",
+        )
+        .bind(message_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Delivery {
+                    message_id: row.try_get("message_id")?,
+                    endpoint_id: row.try_get("endpoint_id")?,
+                    state: DeliveryState::parse(&row.try_get::<String, _>("state")?)
+                        .unwrap_or(DeliveryState::Pending),
+                    attempts: row.try_get("total_attempts")?,
+                    last_status: status_of(row.try_get("last_status")?),
+                    created_at: from_micros(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// How many deliveries are in each state, for an endpoint (or all).
+    pub async fn count(
+        &self,
+        endpoint_id: Option<&str>,
+        state: DeliveryState,
+    ) -> Result<i64, sqlx::Error> {
+        let mut q =
+            Dynamic::new("SELECT COUNT(*) AS n FROM apierr_webhook_deliveries WHERE state = ");
+        q.bind(Arg::Text(state.as_str().to_owned()));
+        if let Some(endpoint) = endpoint_id {
+            q.push(" AND endpoint_id = ")
+                .bind(Arg::Text(endpoint.to_owned()));
+        }
+        q.query().fetch_one(&self.pool).await?.try_get("n")
+    }
+
+    /// Reports written at or after `since`, newest first, at most `limit`; only
+    /// `owner`'s when given.
+    pub async fn reports(
+        &self,
+        owner: Option<&str>,
+        since: SystemTime,
+        limit: i64,
+    ) -> Result<Vec<Report>, sqlx::Error> {
+        let mut q = Dynamic::new(
+            "SELECT r.id, r.owner, r.endpoint_id, e.url, r.kind, r.delivery_id, r.message_id,
+                    r.event_type, r.first_attempt, r.last_attempt, r.summary, r.created_at
+             FROM apierr_webhook_reports r
+             JOIN apierr_webhook_endpoints e ON e.id = r.endpoint_id
+             WHERE r.created_at >= ",
+        );
+        q.bind(Arg::Int(unix_micros(since)));
+        if let Some(owner) = owner {
+            q.push(" AND r.owner = ").bind(Arg::Text(owner.to_owned()));
+        }
+        q.push(" ORDER BY r.created_at DESC, r.id LIMIT ")
+            .bind(Arg::Int(limit));
+        let rows = q.query().fetch_all(&self.pool).await?;
+        let mut reports = Vec::with_capacity(rows.len());
+        for row in &rows {
+            reports.push(self.report_from(row).await?);
+        }
+        Ok(reports)
+    }
+
+    /// The report `id`; only if it is `owner`'s when given.
+    pub async fn report(
+        &self,
+        owner: Option<&str>,
+        id: &str,
+    ) -> Result<Option<Report>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT r.id, r.owner, r.endpoint_id, e.url, r.kind, r.delivery_id, r.message_id,
+                    r.event_type, r.first_attempt, r.last_attempt, r.summary, r.created_at
+             FROM apierr_webhook_reports r
+             JOIN apierr_webhook_endpoints e ON e.id = r.endpoint_id
+             WHERE r.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let report = self.report_from(&row).await?;
+        Ok((owner.is_none_or(|o| o == report.owner)).then_some(report))
+    }
+
+    async fn report_from(&self, row: &sqlx::any::AnyRow) -> Result<Report, sqlx::Error> {
+        let delivery: Option<String> = row.try_get("delivery_id")?;
+        let first: Option<i64> = row.try_get("first_attempt")?;
+        let last: Option<i64> = row.try_get("last_attempt")?;
+        let attempts = match (delivery, first, last) {
+            (Some(delivery), Some(first), Some(last)) => {
+                let rows = sqlx::query(
+                    "SELECT at, status, latency_us, response_head, error_kind, error
+                     FROM apierr_webhook_attempts
+                     WHERE delivery_id = $1 AND n >= $2 AND n <= $3 ORDER BY n",
+                )
+                .bind(delivery)
+                .bind(first)
+                .bind(last)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|a| {
+                        Ok(Attempt {
+                            at: from_micros(a.try_get("at")?),
+                            status: status_of(a.try_get("status")?),
+                            latency: Duration::from_micros(
+                                u64::try_from(a.try_get::<i64, _>("latency_us")?).unwrap_or(0),
+                            ),
+                            response_head: a.try_get("response_head")?,
+                            kind: FailureKind::from_column(
+                                a.try_get::<Option<String>, _>("error_kind")?
+                                    .as_deref()
+                                    .unwrap_or("status"),
+                            ),
+                            detail: a.try_get("error")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?
+            }
+            _ => Vec::new(),
+        };
+        Ok(Report {
+            id: row.try_get("id")?,
+            owner: row.try_get("owner")?,
+            endpoint_id: row.try_get("endpoint_id")?,
+            endpoint_url: row.try_get("url")?,
+            kind: ReportKind::from_column(&row.try_get::<String, _>("kind")?),
+            message_id: row.try_get("message_id")?,
+            event_type: row.try_get("event_type")?,
+            summary: row.try_get("summary")?,
+            created_at: from_micros(row.try_get("created_at")?),
+            attempts,
+        })
+    }
+
+    /// Claims up to `limit` due deliveries for `lease` (their `next_at` moves to when the
+    /// claim lapses: a worker that dies leaves them to be claimed again then).
+    pub(crate) async fn claim(
+        &self,
+        limit: usize,
+        lease: Duration,
+        now: SystemTime,
+    ) -> Result<Vec<Claimed>, sqlx::Error> {
+        let token = fastrand::i64(1..i64::MAX);
+        let now = unix_micros(now);
+        let lapses = now.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
+        let lock = if self.postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let claimed = sqlx::query(&format!(
+            "UPDATE apierr_webhook_deliveries SET lease = $1, next_at = $2
+             WHERE id IN (SELECT id FROM apierr_webhook_deliveries
+                          WHERE state = 'pending' AND next_at <= $3
+                          ORDER BY next_at LIMIT $4{lock})"
+        ))
+        .bind(token)
+        .bind(lapses)
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT d.id, d.message_id, d.endpoint_id, d.owner, d.attempts, d.total_attempts,
+                    d.round_started, m.event_type, m.payload, e.url, e.secret,
+                    e.previous_secret, e.previous_until, e.schedule
+             FROM apierr_webhook_deliveries d
+             JOIN apierr_webhook_messages m ON m.id = d.message_id
+             JOIN apierr_webhook_endpoints e ON e.id = d.endpoint_id
+             WHERE d.lease = $1 AND d.state = 'pending'",
+        )
+        .bind(token)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let mut secrets = vec![row.try_get::<String, _>("secret")?];
+                let previous: Option<String> = row.try_get("previous_secret")?;
+                let until: Option<i64> = row.try_get("previous_until")?;
+                if let (Some(previous), Some(until)) = (previous, until)
+                    && until > now
+                {
+                    secrets.push(previous);
+                }
+                let schedule: Option<String> = row.try_get("schedule")?;
+                Ok(Claimed {
+                    delivery_id: row.try_get("id")?,
+                    message_id: row.try_get("message_id")?,
+                    endpoint_id: row.try_get("endpoint_id")?,
+                    owner: row.try_get("owner")?,
+                    event_type: row.try_get("event_type")?,
+                    payload: row.try_get("payload")?,
+                    url: row.try_get("url")?,
+                    secrets,
+                    schedule: Schedule::from_column(schedule.as_deref()),
+                    attempts: row.try_get("attempts")?,
+                    total_attempts: row.try_get("total_attempts")?,
+                    round_started: row.try_get("round_started")?,
+                    lease: token,
+                })
+            })
+            .collect()
+    }
+
+    /// Records the outcomes of attempts in one transaction: deliveries marked, failed
+    /// attempts kept, reports written, endpoints paused or disabled. Writes about a
+    /// delivery whose claim was lost (it lapsed and another worker took it, or its
+    /// endpoint was paused) are skipped. Returns the reports to notify about (at most one
+    /// per endpoint, kind and hour).
+    pub(crate) async fn record(
+        &self,
+        outcomes: &[Outcome],
+        health: Health,
+        now: SystemTime,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let now = unix_micros(now);
+        let mut tx = self.pool.begin().await?;
+        let mut notify = Vec::new();
+        for o in outcomes {
+            let c = &o.claimed;
+            let started = c.round_started.unwrap_or(o.at);
+            let made = c.attempts + 1;
+            let n = c.total_attempts + 1;
+            let status = o.status.map(i64::from);
+            if o.verdict == Verdict::Delivered {
+                let done = sqlx::query(
+                    "UPDATE apierr_webhook_deliveries
+                     SET state = 'delivered', attempts = $3, total_attempts = $4,
+                         round_started = $5, last_status = $6, lease = NULL, updated_at = $7
+                     WHERE id = $1 AND lease = $2",
+                )
+                .bind(&c.delivery_id)
+                .bind(c.lease)
+                .bind(made)
+                .bind(n)
+                .bind(started)
+                .bind(status)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() > 0 {
+                    sqlx::query(
+                        "UPDATE apierr_webhook_endpoints SET failure_run = 0
+                         WHERE id = $1 AND failure_run <> 0",
+                    )
+                    .bind(&c.endpoint_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                continue;
+            }
+            // A failed attempt: when, if ever, is the next?
+            let mut failure = o.failure;
+            let next = match o.verdict {
+                Verdict::Retry => {
+                    match c.schedule.next(
+                        usize::try_from(made).unwrap_or(usize::MAX),
+                        started,
+                        o.at,
+                        o.retry_after,
+                    ) {
+                        crate::endpoint::Next::At(at) => Some(at),
+                        crate::endpoint::Next::Exhausted => None,
+                        crate::endpoint::Next::RetryAfterTooLong => {
+                            failure = Some(FailureKind::RetryAfterTooLong);
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let state = if next.is_some() { "pending" } else { "failed" };
+            let done = sqlx::query(
+                "UPDATE apierr_webhook_deliveries
+                 SET state = $3, attempts = $4, total_attempts = $5, round_started = $6,
+                     last_status = $7, next_at = $8, lease = NULL, updated_at = $9
+                 WHERE id = $1 AND lease = $2",
+            )
+            .bind(&c.delivery_id)
+            .bind(c.lease)
+            .bind(state)
+            .bind(made)
+            .bind(n)
+            .bind(started)
+            .bind(status)
+            .bind(next.unwrap_or(now))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO apierr_webhook_attempts
+                     (delivery_id, n, at, status, latency_us, response_head, error_kind, error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&c.delivery_id)
+            .bind(n)
+            .bind(o.at)
+            .bind(status)
+            .bind(i64::try_from(o.latency.as_micros()).unwrap_or(i64::MAX))
+            .bind(o.response_head.as_deref())
+            .bind(failure.unwrap_or(FailureKind::Status).as_str())
+            .bind(o.detail.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            if next.is_some() {
+                continue;
+            }
+            // The message failed: a report, and perhaps the endpoint's too.
+            let summary = failure_summary(o, made, failure);
+            let report = self
+                .insert_report(
+                    &mut tx,
+                    c,
+                    ReportKind::MessageFailed,
+                    &summary,
+                    Some((n + 1 - made, n)),
+                    now,
+                )
+                .await?;
+            if self
+                .first_this_hour(&mut tx, &c.endpoint_id, ReportKind::MessageFailed, now)
+                .await?
+            {
+                notify.push(report);
+            }
+            let run: i64 = sqlx::query(
+                "UPDATE apierr_webhook_endpoints SET failure_run = failure_run + 1, updated_at = $2
+                 WHERE id = $1 RETURNING failure_run",
+            )
+            .bind(&c.endpoint_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("failure_run")?;
+            let (kind, state, summary) = if o.verdict == Verdict::Gone {
+                (
+                    ReportKind::EndpointDisabled,
+                    "disabled",
+                    "the endpoint answered 410 Gone and was disabled; new messages are kept \
+                     until it is resumed"
+                        .to_owned(),
+                )
+            } else if run >= health.pause_after {
+                (
+                    ReportKind::EndpointPaused,
+                    "paused",
+                    format!(
+                        "{run} messages in a row failed; the endpoint was paused and new \
+                         messages are kept until it is resumed"
+                    ),
+                )
+            } else {
+                continue;
+            };
+            // Only once: the endpoint may have been paused by an earlier outcome.
+            let changed = sqlx::query(
+                "UPDATE apierr_webhook_endpoints SET state = $2, updated_at = $3
+                 WHERE id = $1 AND state = 'active'",
+            )
+            .bind(&c.endpoint_id)
+            .bind(state)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                continue;
+            }
+            let report = self
+                .insert_report(&mut tx, c, kind, &summary, None, now)
+                .await?;
+            if self
+                .first_this_hour(&mut tx, &c.endpoint_id, kind, now)
+                .await?
+            {
+                notify.push(report);
+            }
+            sqlx::query(
+                "UPDATE apierr_webhook_deliveries SET state = 'held', lease = NULL, updated_at = $2
+                 WHERE endpoint_id = $1 AND state = 'pending'",
+            )
+            .bind(&c.endpoint_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(notify)
+    }
+
+    async fn insert_report(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        c: &Claimed,
+        kind: ReportKind,
+        summary: &str,
+        attempts: Option<(i64, i64)>,
+        now: i64,
+    ) -> Result<String, sqlx::Error> {
+        let id = new_id("rpt_");
+        let message = attempts.is_some();
+        sqlx::query(
+            "INSERT INTO apierr_webhook_reports
+                 (id, owner, endpoint_id, kind, delivery_id, message_id, event_type,
+                  first_attempt, last_attempt, summary, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&id)
+        .bind(&c.owner)
+        .bind(&c.endpoint_id)
+        .bind(kind.as_str())
+        .bind(message.then_some(c.delivery_id.as_str()))
+        .bind(message.then_some(c.message_id.as_str()))
+        .bind(message.then_some(c.event_type.as_str()))
+        .bind(attempts.map(|a| a.0))
+        .bind(attempts.map(|a| a.1))
+        .bind(summary)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Whether this is the first notice this hour about `endpoint` and `kind` (and
+    /// records it).
+    async fn first_this_hour(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        endpoint: &str,
+        kind: ReportKind,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let hour = now / 3_600_000_000;
+        let inserted = sqlx::query(
+            "INSERT INTO apierr_webhook_notices (endpoint_id, kind, hour) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(endpoint)
+        .bind(kind.as_str())
+        .bind(hour)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        Ok(inserted > 0)
+    }
+}
+
+fn failure_summary(o: &Outcome, made: i64, failure: Option<FailureKind>) -> String {
+    let last = match (o.status, failure) {
+        (_, Some(FailureKind::RetryAfterTooLong)) => {
+            "the receiver asked to wait past the retry schedule".to_owned()
+        }
+        (Some(status), _) => format!("HTTP {status}"),
+        (None, Some(FailureKind::Timeout)) => "no answer within the timeout".to_owned(),
+        (None, Some(FailureKind::AddressNotAllowed)) => {
+            "the endpoint's address is not allowed".to_owned()
+        }
+        (None, _) => "no connection".to_owned(),
+    };
+    let why = match o.verdict {
+        Verdict::Retry => "no more retries",
+        Verdict::Gone => "the endpoint is gone",
+        _ => "not retried",
+    };
+    let attempts = if made == 1 { "attempt" } else { "attempts" };
+    format!("the message was not delivered after {made} {attempts} ({why}); last: {last}")
+}

@@ -1,0 +1,90 @@
+//! The outbox's tables. The same statements create them on SQLite and PostgreSQL (types
+//! both accept; times are Unix microseconds in `BIGINT`), beside the application's own
+//! tables so that one transaction covers both.
+
+/// The tables, created if missing.
+pub(crate) const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS apierr_webhook_endpoints (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        previous_secret TEXT,
+        previous_until BIGINT,
+        schedule TEXT,
+        state TEXT NOT NULL,
+        failure_run BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_endpoints_owner
+        ON apierr_webhook_endpoints (owner)",
+    "CREATE TABLE IF NOT EXISTS apierr_webhook_messages (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    )",
+    // One row per message and endpoint. `state` is pending, delivered, failed, held (kept
+    // while its endpoint is paused or disabled) or cancelled (its endpoint was deleted).
+    // `lease` is the claim of the worker delivering it; `next_at` is when it is due, or,
+    // while claimed, when the claim lapses and another worker may take it.
+    "CREATE TABLE IF NOT EXISTS apierr_webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        total_attempts BIGINT NOT NULL DEFAULT 0,
+        round_started BIGINT,
+        next_at BIGINT NOT NULL,
+        lease BIGINT,
+        last_status BIGINT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_due
+        ON apierr_webhook_deliveries (state, next_at)",
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_endpoint
+        ON apierr_webhook_deliveries (endpoint_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_message
+        ON apierr_webhook_deliveries (message_id)",
+    // Failed attempts only: a delivered message needs no history, a failure report needs
+    // every attempt.
+    "CREATE TABLE IF NOT EXISTS apierr_webhook_attempts (
+        delivery_id TEXT NOT NULL,
+        n BIGINT NOT NULL,
+        at BIGINT NOT NULL,
+        status BIGINT,
+        latency_us BIGINT NOT NULL,
+        response_head TEXT,
+        error_kind TEXT,
+        error TEXT,
+        PRIMARY KEY (delivery_id, n)
+    )",
+    "CREATE TABLE IF NOT EXISTS apierr_webhook_reports (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        delivery_id TEXT,
+        message_id TEXT,
+        event_type TEXT,
+        first_attempt BIGINT,
+        last_attempt BIGINT,
+        summary TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_reports_owner
+        ON apierr_webhook_reports (owner, created_at)",
+    // Which notifications were sent, per endpoint, kind and hour: one a dead endpoint's
+    // hour, however many of its messages fail.
+    "CREATE TABLE IF NOT EXISTS apierr_webhook_notices (
+        endpoint_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        hour BIGINT NOT NULL,
+        PRIMARY KEY (endpoint_id, kind, hour)
+    )",
+];

@@ -1,0 +1,5 @@
+//! The webhooks crate's integration tests, one binary.
+
+mod delivery;
+mod support;
+mod workers;

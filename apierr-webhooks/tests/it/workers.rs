@@ -1,0 +1,1 @@
+//! Dispatchers running for real (`Dispatcher::run`), with the real clock.

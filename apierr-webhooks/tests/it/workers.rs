@@ -1,1 +1,243 @@
-//! Dispatchers running for real (`Dispatcher::run`), with the real clock.
+//! Dispatchers running for real (`Dispatcher::run`, the real clock), and the signatures
+//! they make checked by the published `standardwebhooks` package.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use apierr_webhooks::{DeliveryState, Outbox, Schedule, Secret};
+use tokio::sync::Notify;
+
+use crate::support::{DBS, Db, Notes, Receiver, dispatcher, enqueue};
+
+const OWNER: &str = "acme";
+
+/// Waits (up to `limit`) until `done` holds.
+async fn until(limit: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+async fn write_many(outbox: &Outbox, n: u64) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut tx = outbox.pool().begin().await.unwrap();
+    for i in 0..n {
+        ids.push(
+            outbox
+                .enqueue(
+                    &mut tx,
+                    OWNER,
+                    "account.created",
+                    &serde_json::json!({"n": i}),
+                    SystemTime::now(),
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    tx.commit().await.unwrap();
+    outbox.wake();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_dispatcher_delivers_what_is_committed_and_stops_cleanly() {
+    // run(): 300 messages (and one committed while it runs) all delivered once; shutdown
+    // returns with every outcome recorded.
+    for db in DBS {
+        let outbox = db.outbox().await;
+        let receiver = Receiver::start().await;
+        outbox
+            .register(
+                OWNER,
+                &receiver.url,
+                &Secret::generate(),
+                &Schedule::default(),
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        let ids = write_many(&outbox, 300).await;
+        let notes = Notes::default();
+        let d = dispatcher(&outbox, &notes).concurrency(16).build();
+        let stop = Arc::new(Notify::new());
+        let stopped = stop.clone();
+        let run = tokio::spawn(async move { d.run(async move { stopped.notified().await }).await });
+        let late = enqueue(&outbox, OWNER, 301, SystemTime::now()).await;
+        outbox.wake();
+        assert!(
+            until(Duration::from_secs(30), async || receiver.count() >= 301).await,
+            "{db:?}"
+        );
+        stop.notify_waiters();
+        tokio::time::timeout(Duration::from_secs(20), run)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(receiver.count(), 301, "{db:?}: each message once");
+        assert_eq!(
+            outbox.count(None, DeliveryState::Delivered).await.unwrap(),
+            301
+        );
+        for id in ids.iter().chain([&late]) {
+            assert_eq!(outbox.deliveries(id).await.unwrap()[0].attempts, 1);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_postgresql_share_one_queue_without_delivering_twice() {
+    // Two dispatchers, each with its own pool, on one PostgreSQL outbox: 1,000 messages,
+    // each delivered exactly once.
+    let url = Db::Postgres.url().await;
+    let outbox = Outbox::connect(&url).await.unwrap();
+    let receiver = Receiver::start().await;
+    outbox
+        .register(
+            OWNER,
+            &receiver.url,
+            &Secret::generate(),
+            &Schedule::default(),
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    write_many(&outbox, 1000).await;
+    let notes = Notes::default();
+    let stop = Arc::new(Notify::new());
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let own = Outbox::connect(&url).await.unwrap();
+        let d = dispatcher(&own, &notes)
+            .concurrency(16)
+            .poll(Duration::from_millis(20))
+            .build();
+        let stopped = stop.clone();
+        runs.push(tokio::spawn(async move {
+            d.run(async move { stopped.notified().await }).await
+        }));
+    }
+    assert!(until(Duration::from_secs(60), async || receiver.count() >= 1000).await);
+    // Time for a duplicate to show up, if there were one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.notify_waiters();
+    for run in runs {
+        tokio::time::timeout(Duration::from_secs(20), run)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for r in receiver.received() {
+        *seen.entry(r.id().to_owned()).or_default() += 1;
+    }
+    assert_eq!(seen.len(), 1000);
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "a message was delivered twice"
+    );
+    assert_eq!(
+        outbox.count(None, DeliveryState::Delivered).await.unwrap(),
+        1000
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_verify_with_the_published_standardwebhooks_package() {
+    // Deliveries (one secret, then two during a rotation) captured by a real receiver and
+    // checked by standardwebhooks 1.1.0 from PyPI (`.ci/verify_webhooks.py`).
+    let python = std::env::var("APIERR_PYTHON").unwrap_or_else(|_| {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "APIERR_PYTHON must name a Python with standardwebhooks installed (.ci/run sets it)"
+        );
+        "python3".to_owned()
+    });
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../.ci/verify_webhooks.py");
+    for db in DBS {
+        let outbox = db.outbox().await;
+        let receiver = Receiver::start().await;
+        let first = Secret::generate();
+        let ep = outbox
+            .register(
+                OWNER,
+                &receiver.url,
+                &first,
+                &Schedule::default(),
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        let notes = Notes::default();
+        let d = dispatcher(&outbox, &notes).build();
+        enqueue(&outbox, OWNER, 1, SystemTime::now()).await;
+        d.tick(SystemTime::now()).await.unwrap();
+        let second = Secret::generate();
+        outbox
+            .rotate_secret(
+                OWNER,
+                &ep.id,
+                &second,
+                Duration::from_secs(3600),
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        for n in 2..5 {
+            enqueue(&outbox, OWNER, n, SystemTime::now()).await;
+        }
+        d.tick(SystemTime::now()).await.unwrap();
+        let got = receiver.received();
+        assert_eq!(got.len(), 4);
+        let capture = |secrets: &[&Secret], messages: &[crate::support::Received]| {
+            let messages: Vec<_> = messages
+                .iter()
+                .map(|r| {
+                    let headers: serde_json::Map<_, _> = r
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().into()))
+                        .collect();
+                    serde_json::json!({
+                        "headers": headers,
+                        "body": std::str::from_utf8(&r.body).unwrap(),
+                    })
+                })
+                .collect();
+            let secrets: Vec<_> = secrets.iter().map(|s| s.expose()).collect();
+            serde_json::json!({"secrets": secrets, "messages": messages})
+        };
+        // The first with the first secret; the rest with both.
+        for (i, json) in [
+            capture(&[&first], &got[..1]),
+            capture(&[&first, &second], &got[1..]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let file = std::env::temp_dir().join(format!(
+                "{}.json",
+                crate::support::unique(&format!("apierr_wh_capture{i}"))
+            ));
+            std::fs::write(&file, json.to_string()).unwrap();
+            let out = std::process::Command::new(&python)
+                .arg(script)
+                .arg(&file)
+                .output()
+                .expect("a Python interpreter (APIERR_PYTHON)");
+            assert!(
+                out.status.success(),
+                "{db:?}: standardwebhooks refused a signature: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}

@@ -21,6 +21,7 @@ pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) clock: Clock,
     pub(crate) token_ttl: Duration,
+    pub(crate) webhooks: crate::webhooks::Webhooks,
 }
 
 /// The largest page a client may ask for; bounds the work of one request.
@@ -33,7 +34,7 @@ pub(crate) const MAX_PAGE: u32 = 1_000_000;
 /// The page size when the client does not say.
 const DEFAULT_PER_PAGE: u32 = 20;
 
-fn invalid(kind: ViolationKind, field: &'static str, message: &'static str) -> ApiError {
+pub(crate) fn invalid(kind: ViolationKind, field: &'static str, message: &'static str) -> ApiError {
     ApiError::from(Condition::InvalidParameter)
         .with_violation(FieldViolation::new(kind, field, message))
 }
@@ -49,7 +50,7 @@ fn account_id(id: &str) -> Result<&str, ApiError> {
 }
 
 /// A store failure: a 500 whose cause is logged with the request id, never shown.
-fn internal(e: sqlx::Error) -> ApiError {
+pub(crate) fn internal(e: sqlx::Error) -> ApiError {
     ApiError::from(Condition::Internal).with_source(e)
 }
 
@@ -518,7 +519,13 @@ pub(crate) async fn register_child(
     let now = unix_micros((state.clock)());
     let (child, new) = state
         .store
-        .register_child(id, &child.first_name, child.birth_year, now)
+        .register_child(
+            &principal.partner.id,
+            id,
+            &child.first_name,
+            child.birth_year,
+            now,
+        )
         .await
         .map_err(internal)?
         // The account was deleted since it was looked up.

@@ -6,6 +6,10 @@ use std::time::{Duration, SystemTime};
 use apierr::Profile;
 use apierr_axum::{Clock, DEFAULT_SKEW};
 
+/// A webhook claim lasts four times the 15-second delivery timeout: a live worker always
+/// finishes first, a dead one's deliveries wait a minute.
+pub const DEFAULT_WEBHOOK_LEASE: Duration = Duration::from_secs(60);
+
 /// Seed 002's public tokens expire after 6 hours; the reference server's do too.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(6 * 60 * 60);
 
@@ -60,6 +64,19 @@ pub struct Config {
     /// The bearer token of the operator routes (`/admin/…`); without one they do not
     /// exist.
     pub admin_token: Option<String>,
+    /// Networks outside the public internet that webhook endpoints may be in (loopback
+    /// in tests, a partner's private link); all others are refused when an endpoint is
+    /// registered and when it is delivered to.
+    pub webhook_allow: Vec<apierr_webhooks::IpNet>,
+    /// Whether this process delivers webhooks. Other processes can, on the same
+    /// database (`apierr webhooks worker`).
+    pub webhook_dispatcher: bool,
+    /// How long a worker's claim on a delivery lasts: the deliveries of a worker that
+    /// died are taken by another after this.
+    pub webhook_lease: Duration,
+    /// An operator URL that receives each webhook failure report as JSON (besides the
+    /// log).
+    pub webhook_notify_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -78,7 +95,8 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// Defaults for a database: the `problem` profile, dates checked when sent, 6-hour
     /// tokens, a 30-second handler timeout, 64 KiB bodies, demo partners, system clock,
-    /// no Redis, the default rate limit, optional idempotency keys, no operator routes.
+    /// no Redis, the default rate limit, optional idempotency keys, no operator routes,
+    /// webhooks delivered by this process to public addresses only.
     pub fn new(database_url: impl Into<String>) -> Self {
         Config {
             database_url: database_url.into(),
@@ -95,6 +113,10 @@ impl Config {
             rate_limit: DEFAULT_RATE_LIMIT,
             require_idempotency_key: false,
             admin_token: None,
+            webhook_allow: Vec::new(),
+            webhook_dispatcher: true,
+            webhook_lease: DEFAULT_WEBHOOK_LEASE,
+            webhook_notify_url: None,
         }
     }
 }

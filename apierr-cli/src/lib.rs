@@ -21,6 +21,10 @@
 //! - `api`: the endpoints.
 //! - `openapi`: the OpenAPI document served at `/openapi.json`.
 //! - `admin`: the operator routes (the reconciliation log) and `apierr reconcile`.
+//! - `webhooks`: the partner's webhook routes (endpoints, reports, replay) and
+//!   `apierr webhooks report | replay`; account and child creation write their events
+//!   to the outbox in the same transaction (`store`), and [`run`] starts a dispatcher
+//!   unless [`Config::webhook_dispatcher`] is off ([`run_worker`] is one on its own).
 //!
 //! # Safe retries
 //!
@@ -39,6 +43,7 @@ mod call;
 mod config;
 mod openapi;
 mod store;
+mod webhooks;
 
 use std::fmt;
 use std::future::Future;
@@ -54,6 +59,7 @@ use apierr_axum::{
     ContractLayer, IdempotencyLayer, RateLimitLayer, ReconcileLayer, RequireAuthLayer,
     StalenessLayer, not_found,
 };
+use apierr_webhooks::{AddressPolicy, Dispatcher, OperatorWebhook, Outbox};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Router, ServiceExt};
@@ -66,9 +72,10 @@ pub use crate::auth::Principal;
 pub use crate::call::{CallReport, CallRequest, call};
 pub use crate::config::{
     Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_RATE_LIMIT, DEFAULT_TOKEN_TTL,
-    MAX_TRACKED_CALLERS,
+    DEFAULT_WEBHOOK_LEASE, MAX_TRACKED_CALLERS,
 };
 pub use crate::store::{DEMO_PARTNERS, Partner};
+pub use crate::webhooks::{webhook_replay, webhook_report};
 
 use crate::api::AppState;
 use crate::auth::PartnerAuth;
@@ -177,7 +184,52 @@ pub async fn app(config: &Config) -> Result<App, ServeError> {
         log,
         quota,
     };
+    if config.webhook_dispatcher {
+        // Its own connections, so deliveries never wait behind requests for the pool.
+        let own = apierr_webhooks::Outbox::connect(&config.database_url)
+            .await
+            .map_err(ServeError::Database)?;
+        let dispatcher = dispatcher(store.outbox.with_pool(own.pool().clone()), config)?;
+        tokio::spawn(async move { dispatcher.run(std::future::pending()).await });
+    }
     Ok(router(store, safety, config))
+}
+
+/// The address policy of webhook endpoints: public addresses, and the allowed networks.
+fn address_policy(config: &Config) -> AddressPolicy {
+    config
+        .webhook_allow
+        .iter()
+        .fold(AddressPolicy::new(), |policy, net| policy.allow(*net))
+}
+
+fn dispatcher(outbox: Outbox, config: &Config) -> Result<Dispatcher, ServeError> {
+    let mut builder = Dispatcher::builder(outbox)
+        .policy(address_policy(config))
+        .lease(config.webhook_lease);
+    if let Some(url) = &config.webhook_notify_url {
+        let url = url
+            .parse()
+            .map_err(|e| ServeError::Config(format!("the webhook notify URL: {e}")))?;
+        builder = builder.notifier(Arc::new(OperatorWebhook::new(url)));
+    }
+    Ok(builder.build())
+}
+
+/// Delivers webhooks from `config`'s database until `shutdown` completes, without
+/// serving the API: one of any number of workers beside the servers (on PostgreSQL,
+/// they share the queue; on SQLite, one at a time is best).
+pub async fn run_worker(
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let outbox = apierr_webhooks::Outbox::connect(&config.database_url)
+        .await
+        .map_err(ServeError::Database)?;
+    let dispatcher = dispatcher(outbox, &config)?;
+    tracing::info!(database = %config.database_url, "delivering webhooks");
+    dispatcher.run(shutdown).await;
+    Ok(())
 }
 
 fn router(store: Store, safety: Safety, config: &Config) -> App {
@@ -185,6 +237,10 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
         store: store.clone(),
         clock: config.clock.clone(),
         token_ttl: config.token_ttl,
+        webhooks: webhooks::Webhooks {
+            outbox: store.outbox.clone(),
+            policy: Arc::new(address_policy(config)),
+        },
     };
     let openapi = serde_json::to_vec(&openapi::document(&config.profile)).unwrap_or_default();
     let auth = RequireAuthLayer::new(PartnerAuth {
@@ -225,11 +281,35 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
         )
         .route(
             "/accounts/{id}/children",
-            post(api::register_child).route_layer(idempotency),
+            post(api::register_child).route_layer(idempotency.clone()),
         )
         .route(
             "/oauth/token",
             axum::routing::delete(api::revoke_token).route_layer(staleness.clone()),
+        )
+        .route(
+            "/webhooks/endpoints",
+            get(webhooks::list_endpoints)
+                .post(webhooks::create_endpoint)
+                .route_layer(idempotency.clone()),
+        )
+        .route(
+            "/webhooks/endpoints/{id}",
+            get(webhooks::get_endpoint).delete(webhooks::delete_endpoint),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/rotate",
+            post(webhooks::rotate_secret).route_layer(idempotency.clone()),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/resume",
+            post(webhooks::resume_endpoint).route_layer(idempotency.clone()),
+        )
+        .route("/webhooks/reports", get(webhooks::list_reports))
+        .route("/webhooks/reports/{id}", get(webhooks::get_report))
+        .route(
+            "/webhooks/replay",
+            post(webhooks::replay).route_layer(idempotency.clone()),
         )
         // The last is the outermost: authentication, the partner's limit, the log; then
         // keys, on each route's own methods (an undeclared method stays 405).

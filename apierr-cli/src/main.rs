@@ -56,6 +56,9 @@ enum Command {
     },
     /// List the mutations whose outcome is unknown (5xx, panics, timeouts), for
     /// reconciliation: a table, or JSON lines with `--json`.
+    /// Webhooks: failure reports, replay, and a worker that delivers without serving.
+    #[command(subcommand)]
+    Webhooks(Webhooks),
     Reconcile {
         /// The server's database: `sqlite://FILE` or `postgres://…`.
         #[arg(long, default_value = "sqlite://apierr.db")]
@@ -67,6 +70,79 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `apierr webhooks …`
+#[derive(Debug, Subcommand)]
+enum Webhooks {
+    /// Prints the webhook failure reports written in a recent time, in the form that
+    /// can be shared with the partner (or, with --internal, with the error details).
+    Report {
+        #[arg(long, default_value = "sqlite://apierr.db")]
+        database_url: String,
+        /// How far back, e.g. 24h or 7d.
+        #[arg(long, default_value = "24h", value_parser = apierr_cli::parse_duration)]
+        since: Duration,
+        /// Only this partner's.
+        #[arg(long)]
+        partner: Option<String>,
+        /// One JSON object a line.
+        #[arg(long)]
+        json: bool,
+        /// The operator's view: error details and full URLs.
+        #[arg(long)]
+        internal: bool,
+    },
+    /// Sends deliveries again (same message ids): by message, endpoint and time, state.
+    Replay {
+        #[arg(long, default_value = "sqlite://apierr.db")]
+        database_url: String,
+        #[arg(long)]
+        message: Option<String>,
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[arg(long)]
+        partner: Option<String>,
+        /// Messages written within this long before now, e.g. 2h.
+        #[arg(long, value_parser = apierr_cli::parse_duration)]
+        since: Option<Duration>,
+        /// Messages written more than this long before now.
+        #[arg(long, value_parser = apierr_cli::parse_duration)]
+        until: Option<Duration>,
+        /// delivered, failed or held (kept while the endpoint was paused).
+        #[arg(long, value_parser = ["delivered", "failed", "held"])]
+        state: Option<String>,
+    },
+    /// Delivers webhooks from the database until interrupted, without serving the API.
+    Worker {
+        #[arg(long, default_value = "sqlite://apierr.db")]
+        database_url: String,
+        #[command(flatten)]
+        delivery: Delivery,
+    },
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone, clap::Args)]
+struct Delivery {
+    /// A network outside the public internet that endpoints may be in (repeatable),
+    /// e.g. 127.0.0.0/8 for local receivers.
+    #[arg(long = "webhook-allow")]
+    webhook_allow: Vec<apierr_webhooks::IpNet>,
+    /// How long a claim on a delivery lasts before another worker may take it.
+    #[arg(long, default_value = "60s", value_parser = apierr_cli::parse_duration)]
+    webhook_lease: Duration,
+    /// An operator URL that receives each failure report as JSON.
+    #[arg(long)]
+    webhook_notify_url: Option<String>,
+}
+
+impl Delivery {
+    fn apply(self, config: &mut apierr_cli::Config) {
+        config.webhook_allow = self.webhook_allow;
+        config.webhook_lease = self.webhook_lease;
+        config.webhook_notify_url = self.webhook_notify_url;
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,6 +181,11 @@ struct Serve {
     /// Serve the operator routes (`GET /admin/reconciliation`) to this bearer token.
     #[arg(long)]
     admin_token: Option<String>,
+    /// Do not deliver webhooks in this process (run `apierr webhooks worker` instead).
+    #[arg(long)]
+    no_webhook_dispatcher: bool,
+    #[command(flatten)]
+    delivery: Delivery,
 }
 
 fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
@@ -169,6 +250,7 @@ fn main() -> ExitCode {
             }
             ExitCode::from(report.exit_code())
         }
+        Command::Webhooks(command) => webhooks(command),
         Command::Reconcile {
             database_url,
             since,
@@ -229,10 +311,96 @@ impl Serve {
         config.rate_limit = self.rate_limit;
         config.require_idempotency_key = self.require_idempotency_key;
         config.admin_token = self.admin_token;
+        config.webhook_dispatcher = !self.no_webhook_dispatcher;
+        self.delivery.apply(&mut config);
         let listener = tokio::net::TcpListener::bind(self.listen).await?;
         apierr_cli::run(listener, config, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
+    }
+}
+
+fn webhooks(command: Webhooks) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("apierr: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        Webhooks::Report {
+            database_url,
+            since,
+            partner,
+            json,
+            internal,
+        } => runtime.block_on(apierr_cli::webhook_report(
+            &database_url,
+            since,
+            partner.as_deref(),
+            json,
+            internal,
+        )),
+        Webhooks::Replay {
+            database_url,
+            message,
+            endpoint,
+            partner,
+            since,
+            until,
+            state,
+        } => {
+            let now = std::time::SystemTime::now();
+            let ago = |d: Duration| now.checked_sub(d).unwrap_or(std::time::UNIX_EPOCH);
+            let filter = apierr_webhooks::Replay {
+                owner: partner,
+                message_id: message,
+                endpoint_id: endpoint,
+                since: since.map(ago),
+                until: until.map(ago),
+                state: state
+                    .as_deref()
+                    .and_then(apierr_webhooks::DeliveryState::parse),
+            };
+            runtime
+                .block_on(apierr_cli::webhook_replay(&database_url, &filter))
+                .map(|n| {
+                    format!("{n} deliveries queued again (held ones wait for their endpoint)\n")
+                })
+        }
+        Webhooks::Worker {
+            database_url,
+            delivery,
+        } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .init();
+            let mut config = apierr_cli::Config::new(database_url);
+            delivery.apply(&mut config);
+            return match runtime.block_on(apierr_cli::run_worker(config, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("apierr: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("apierr: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -45,6 +45,9 @@ enum Success {
     Entity(&'static str),
     /// A page of accounts, with its total in `X-Total-Count`.
     Page,
+    /// A JSON array of entities (a component schema), enveloped where the profile wraps
+    /// successes.
+    List(&'static str),
     /// No body (the envelope alone where the profile wraps successes).
     Empty,
     /// The token response of RFC 6749, never enveloped.
@@ -180,6 +183,108 @@ const OPERATIONS: &[Operation] = &[
         authenticated: true,
         body: Body::Json("NewChild"),
         conditions: &[Condition::NotFound],
+    },
+    Operation {
+        method: HttpMethod::Post,
+        path: "/webhooks/endpoints",
+        id: "createWebhookEndpoint",
+        summary: "Register a webhook endpoint; its signing secret is in the answer, this once",
+        success: (201, "The new endpoint, with its secret"),
+        answer: Success::Entity("WebhookEndpointCreated"),
+        authenticated: true,
+        body: Body::Json("NewWebhookEndpoint"),
+        conditions: &[],
+    },
+    Operation {
+        method: HttpMethod::Get,
+        path: "/webhooks/endpoints",
+        id: "listWebhookEndpoints",
+        summary: "List the partner's webhook endpoints",
+        success: (200, "The endpoints, oldest first"),
+        answer: Success::List("WebhookEndpoint"),
+        authenticated: true,
+        body: Body::None,
+        conditions: &[],
+    },
+    Operation {
+        method: HttpMethod::Get,
+        path: "/webhooks/endpoints/{id}",
+        id: "getWebhookEndpoint",
+        summary: "Read a webhook endpoint (its state: active, paused or disabled)",
+        success: (200, "The endpoint"),
+        answer: Success::Entity("WebhookEndpoint"),
+        authenticated: true,
+        body: Body::None,
+        conditions: &[Condition::NotFound],
+    },
+    Operation {
+        method: HttpMethod::Delete,
+        path: "/webhooks/endpoints/{id}",
+        id: "deleteWebhookEndpoint",
+        summary: "Delete a webhook endpoint; nothing more is sent to it",
+        success: (200, "Deleted (empty body)"),
+        answer: Success::Empty,
+        authenticated: true,
+        body: Body::None,
+        conditions: &[Condition::NotFound],
+    },
+    Operation {
+        method: HttpMethod::Post,
+        path: "/webhooks/endpoints/{id}/rotate",
+        id: "rotateWebhookSecret",
+        summary: "Replace the endpoint's secret; the old one signs beside it for a day",
+        success: (200, "The new secret"),
+        answer: Success::Entity("WebhookSecret"),
+        authenticated: true,
+        body: Body::None,
+        conditions: &[Condition::NotFound],
+    },
+    Operation {
+        method: HttpMethod::Post,
+        path: "/webhooks/endpoints/{id}/resume",
+        id: "resumeWebhookEndpoint",
+        summary: "Resume a paused or disabled endpoint; the messages kept for it are sent",
+        success: (200, "How many kept messages were queued"),
+        answer: Success::Entity("WebhookResumed"),
+        authenticated: true,
+        body: Body::None,
+        conditions: &[Condition::NotFound],
+    },
+    Operation {
+        method: HttpMethod::Get,
+        path: "/webhooks/reports",
+        id: "listWebhookReports",
+        summary: "The partner's webhook failure reports, newest first",
+        success: (200, "The reports"),
+        answer: Success::List("WebhookReport"),
+        authenticated: true,
+        body: Body::None,
+        conditions: &[Condition::InvalidParameter],
+    },
+    Operation {
+        method: HttpMethod::Get,
+        path: "/webhooks/reports/{id}",
+        id: "getWebhookReport",
+        summary: "One webhook failure report, with every attempt",
+        success: (200, "The report"),
+        answer: Success::Entity("WebhookReport"),
+        authenticated: true,
+        body: Body::None,
+        conditions: &[Condition::NotFound],
+    },
+    Operation {
+        method: HttpMethod::Post,
+        path: "/webhooks/replay",
+        id: "replayWebhooks",
+        summary: "Send messages again (same ids): by message, endpoint, time range, state",
+        success: (
+            200,
+            "How many deliveries were queued (or kept, for a paused endpoint)",
+        ),
+        answer: Success::Entity("WebhookReplayed"),
+        authenticated: true,
+        body: Body::Json("WebhookReplay"),
+        conditions: &[],
     },
 ];
 
@@ -363,12 +468,103 @@ fn body_schemas() -> Vec<(&'static str, Value)> {
                 "birth_year": {"type": "integer"}}}),
         ),
         (
+            "NewWebhookEndpoint",
+            json!({"type": "object", "required": ["url"],
+            "properties": {
+                "url": {"type": "string", "maxLength": apierr_webhooks::MAX_URL_LEN,
+                    "pattern": crate::webhooks::URL_PATTERN,
+                    "description": "http or https, a host name (addresses are resolved and checked when delivered to: private, loopback, link-local and metadata ranges are refused), an optional port, path and query; no credentials, no fragment."},
+                "retry_schedule": {"type": "array", "maxItems": apierr_webhooks::MAX_RETRIES,
+                    "description": "Retries, in seconds after the first attempt (sorted; repeats count once). Default is [5, 15, 40].",
+                    "items": {"type": "integer", "minimum": 1, "maximum": 86400}},
+            }}),
+        ),
+        ("WebhookEndpoint", webhook_endpoint(false)),
+        ("WebhookEndpointCreated", webhook_endpoint(true)),
+        (
+            "WebhookSecret",
+            json!({"type": "object", "required": ["secret", "previous_valid_until"],
+            "properties": {"secret": {"type": "string", "pattern": "^whsec_"},
+                "previous_valid_until": {"type": "integer", "description": "Unix seconds until which the old secret also signs."}}}),
+        ),
+        (
+            "WebhookResumed",
+            json!({"type": "object", "required": ["requeued"],
+            "properties": {"requeued": {"type": "integer", "minimum": 0}}}),
+        ),
+        (
+            "WebhookReplay",
+            json!({"type": "object",
+            "description": "Every condition given must hold; none replays all of the partner's delivered, failed and held messages.",
+            "properties": {
+                "message_id": {"type": "string"},
+                "endpoint_id": {"type": "string"},
+                "since": {"type": "integer", "minimum": 0, "maximum": crate::webhooks::MAX_UNIX, "description": "Unix seconds: messages written at or after."},
+                "until": {"type": "integer", "minimum": 0, "maximum": crate::webhooks::MAX_UNIX, "description": "Unix seconds: messages written before."},
+                "state": {"type": "string", "enum": ["delivered", "failed", "held"]},
+            }}),
+        ),
+        (
+            "WebhookReplayed",
+            json!({"type": "object", "required": ["replayed"],
+            "properties": {"replayed": {"type": "integer", "minimum": 0}}}),
+        ),
+        ("WebhookReport", webhook_report()),
+        (
             "Token",
             json!({"type": "object", "required": ["access_token", "token_type", "expires_in"],
             "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"},
                 "expires_in": {"type": "integer", "minimum": 0}}}),
         ),
     ]
+}
+
+/// A webhook endpoint as the partner sees it; with its secret when just created.
+fn webhook_endpoint(with_secret: bool) -> Value {
+    let mut schema = json!({"type": "object",
+    "required": ["id", "url", "state", "failure_run", "retry_schedule", "created_at"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^ep_[0-9a-f]{32}$"},
+        "url": {"type": "string"},
+        "state": {"type": "string", "enum": ["active", "paused", "disabled"]},
+        "failure_run": {"type": "integer", "minimum": 0, "description": "Messages in a row that failed."},
+        "retry_schedule": {"type": "array", "items": {"type": "integer"}},
+        "created_at": {"type": "integer", "description": "Unix seconds."},
+    }});
+    if with_secret {
+        schema["required"]
+            .as_array_mut()
+            .map(|r| r.push(json!("secret")));
+        schema["properties"]["secret"] = json!({"type": "string", "pattern": "^whsec_",
+            "description": "The Standard Webhooks signing secret; shown this once."});
+    }
+    schema
+}
+
+/// A webhook failure report in the form the partner sees.
+fn webhook_report() -> Value {
+    let text_or_null = json!({"type": ["string", "null"]});
+    json!({"type": "object",
+    "required": ["id", "kind", "endpoint_id", "endpoint_url", "message_id", "event_type", "summary", "created_at", "attempts"],
+    "properties": {
+        "id": {"type": "string"},
+        "kind": {"type": "string", "enum": ["message_failed", "endpoint_paused", "endpoint_disabled"]},
+        "endpoint_id": {"type": "string"},
+        "endpoint_url": {"type": "string", "description": "Without its query."},
+        "message_id": text_or_null,
+        "event_type": text_or_null,
+        "summary": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "attempts": {"type": "array", "items": {"type": "object",
+            "required": ["at", "status", "latency_ms", "failure", "response_head"],
+            "properties": {
+                "at": {"type": "string", "format": "date-time"},
+                "status": {"type": ["integer", "null"]},
+                "latency_ms": {"type": "integer", "minimum": 0},
+                "failure": {"type": "string", "enum": ["status", "timeout", "connection", "redirect", "address_not_allowed", "retry_after_too_long"]},
+                "response_head": {"type": ["string", "null"], "description": "The first KiB of the endpoint's answer."},
+            }}},
+    }})
 }
 
 /// A success body's schema: `entity` itself, or seed 000's envelope around it where the
@@ -409,6 +605,10 @@ fn success_response(profile: &Profile, op: &Operation) -> Value {
                 json!({"type": "array", "items": schema_ref("Account")}),
             ))
         }
+        Success::List(name) => Some(success_schema(
+            profile,
+            json!({"type": "array", "items": schema_ref(name)}),
+        )),
         Success::Empty => profile
             .dialect()
             .wraps_success()
@@ -552,8 +752,23 @@ pub(crate) fn document(profile: &Profile) -> Value {
         };
         let mut parameters = Vec::new();
         if op.path.contains("{id}") {
+            let of = if op.path.starts_with("/webhooks/endpoints") {
+                "The endpoint's id."
+            } else if op.path.starts_with("/webhooks/reports") {
+                "The report's id."
+            } else {
+                "The account's id."
+            };
             parameters.push(json!({"name": "id", "in": "path", "required": true,
-                "description": "The account's id.", "schema": {"type": "string", "minLength": 1}}));
+                "description": of, "schema": {"type": "string", "minLength": 1}}));
+        }
+        if op.id == "listWebhookReports" {
+            parameters.push(json!({"name": "since", "in": "query", "required": false,
+                "description": "Reports written at or after this time, in Unix seconds. Default is a day ago.",
+                "schema": {"type": "integer", "minimum": 0, "maximum": crate::webhooks::MAX_UNIX}}));
+            parameters.push(json!({"name": "limit", "in": "query", "required": false,
+                "description": "At most this many, 1 to 100. Default is 50.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100}}));
         }
         if op.id == "listAccounts" {
             parameters.push(json!({"name": "page", "in": "query", "required": false,

@@ -3,7 +3,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use apierr_webhooks::Outbox;
 use serde::Serialize;
+use serde_json::json;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
@@ -56,6 +58,9 @@ pub(crate) type Error = sqlx::Error;
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
     pool: AnyPool,
+    /// The webhook outbox, in the same database and pool: an account's or child's event
+    /// is written in the transaction that creates it.
+    pub(crate) outbox: Outbox,
 }
 
 /// A partner of the API.
@@ -128,6 +133,11 @@ pub(crate) fn unix_micros(t: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
+/// The time of Unix microseconds.
+fn time(micros: i64) -> SystemTime {
+    UNIX_EPOCH + std::time::Duration::from_micros(u64::try_from(micros).unwrap_or(0))
+}
+
 /// A new random id.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -163,7 +173,8 @@ impl Store {
             .max_connections(max)
             .connect(&url)
             .await?;
-        let store = Store { pool };
+        let outbox = Outbox::new(pool.clone()).await?;
+        let store = Store { pool, outbox };
         store.migrate().await?;
         if seed_demo {
             store.seed_demo().await?;
@@ -334,6 +345,7 @@ impl Store {
             first_name: first_name.to_owned(),
             last_name: last_name.to_owned(),
         };
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "INSERT INTO accounts (id, partner_id, email, first_name, last_name, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -344,13 +356,26 @@ impl Store {
         .bind(&account.first_name)
         .bind(&account.last_name)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match result {
-            Ok(_) => Ok(Inserted::New(account)),
-            Err(e) if is_unique_violation(&e) => Ok(Inserted::Exists),
-            Err(e) => Err(e),
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Ok(Inserted::Exists),
+            Err(e) => return Err(e),
         }
+        // The event is committed with the account, or neither is.
+        self.outbox
+            .enqueue(
+                &mut tx,
+                partner,
+                "account.created",
+                &json!(account),
+                time(now),
+            )
+            .await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(Inserted::New(account))
     }
 
     fn account_row(row: &sqlx::any::AnyRow) -> Result<Account, Error> {
@@ -499,6 +524,7 @@ impl Store {
     /// `None` when the account no longer exists (deleted since the caller looked).
     pub(crate) async fn register_child(
         &self,
+        partner: &str,
         account: &str,
         first_name: &str,
         birth_year: i64,
@@ -513,6 +539,7 @@ impl Store {
             first_name: first_name.to_owned(),
             birth_year,
         };
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "INSERT INTO children (id, account_id, first_name, birth_year, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -521,8 +548,17 @@ impl Store {
         .bind(first_name)
         .bind(birth_year)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
+        if result.is_ok() {
+            self.outbox
+                .enqueue(&mut tx, partner, "child.created", &json!(child), time(now))
+                .await?;
+            tx.commit().await?;
+            self.outbox.wake();
+        } else {
+            drop(tx);
+        }
         match result {
             Ok(_) => Ok(Some((child, true))),
             // A concurrent registration of the same child won the race.

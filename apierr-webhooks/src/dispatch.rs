@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use apierr_client::WebhookVerifier;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::endpoint::unix_micros;
@@ -235,81 +236,96 @@ impl Dispatcher {
         Ok(n)
     }
 
-    /// Delivers until `shutdown` completes: keeps up to the concurrency in flight,
-    /// claiming more as attempts finish and recording outcomes in batches. On shutdown it
-    /// stops claiming, lets the attempts in flight finish (each within the timeout) and
-    /// records them. Database errors are logged and retried after the poll interval;
-    /// what was not recorded is delivered again once its claim lapses.
+    /// Delivers until `shutdown` completes. Three things run side by side, so that no
+    /// database round trip holds up a delivery: claims (in batches, up to the
+    /// concurrency ahead of the attempts), attempts (up to the concurrency in flight,
+    /// each a task), and a recorder that writes outcomes in batches as they come. On
+    /// shutdown it stops claiming, makes the attempts already claimed (each within the
+    /// timeout) and records them. Database errors are logged and retried after the poll
+    /// interval; what was not recorded is delivered again once its claim lapses.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        /// Outcomes are written in batches of up to this many, or sooner when the
-        /// dispatcher has nothing else to do.
-        const BATCH: usize = 128;
+        /// Outcomes written in one transaction at most.
+        const BATCH: usize = 256;
+        let concurrency = self.settings.concurrency;
+        // Claimed and not yet finished: up to twice the concurrency, so the next batch
+        // is claimed while the last is in flight.
+        let budget = Arc::new(Semaphore::new(2 * concurrency));
+        let (done, mut outcomes) = mpsc::unbounded_channel::<Outcome>();
+        let recorder = {
+            let this = self.clone();
+            tokio::spawn(async move {
+                let mut batch = Vec::with_capacity(BATCH);
+                while outcomes.recv_many(&mut batch, BATCH).await > 0 {
+                    if let Err(e) = this.record(&batch, SystemTime::now()).await {
+                        tracing::warn!(error = %e, count = batch.len(), "could not record webhook attempts; they will be made again");
+                    }
+                    batch.clear();
+                }
+            })
+        };
+        let (queue, mut claimed_rx) = mpsc::unbounded_channel::<(Claimed, OwnedSemaphorePermit)>();
+        let attempts = {
+            let this = self.clone();
+            tokio::spawn(async move {
+                let slots = Arc::new(Semaphore::new(concurrency));
+                while let Some((c, permit)) = claimed_rx.recv().await {
+                    let Ok(slot) = slots.clone().acquire_owned().await else {
+                        break;
+                    };
+                    let (this, done) = (this.clone(), done.clone());
+                    tokio::spawn(async move {
+                        let outcome = this.attempt(c, SystemTime::now()).await;
+                        let _ = done.send(outcome);
+                        drop((slot, permit));
+                    });
+                }
+                // Every slot back: every attempt has sent its outcome.
+                let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+                drop(slots.acquire_many(all).await);
+            })
+        };
         let wake = self.outbox.waker();
         let mut shutdown = std::pin::pin!(shutdown);
-        let mut in_flight: JoinSet<Outcome> = JoinSet::new();
-        let mut done: Vec<Outcome> = Vec::new();
-        let mut next_claim = tokio::time::Instant::now();
-        let mut stopping = false;
+        let half = u32::try_from(concurrency).unwrap_or(u32::MAX);
         loop {
-            let free = self.settings.concurrency - in_flight.len();
-            if !stopping && free > 0 && tokio::time::Instant::now() >= next_claim {
-                match self
-                    .outbox
-                    .claim(free, self.settings.lease, SystemTime::now())
-                    .await
-                {
-                    Ok(claimed) => {
-                        if claimed.len() < free {
-                            next_claim = tokio::time::Instant::now() + self.settings.poll;
-                        }
-                        for c in claimed {
-                            let this = self.clone();
-                            in_flight.spawn(async move {
-                                let at = SystemTime::now();
-                                this.attempt(c, at).await
-                            });
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not claim webhook deliveries");
-                        next_claim = tokio::time::Instant::now() + self.settings.poll;
-                    }
-                }
-            }
-            if !done.is_empty() && (done.len() >= BATCH || in_flight.is_empty()) {
-                let batch = std::mem::take(&mut done);
-                if let Err(e) = self.record(&batch, SystemTime::now()).await {
-                    tracing::warn!(error = %e, count = batch.len(), "could not record webhook attempts; they will be made again");
-                }
-            }
-            if in_flight.is_empty() {
-                if stopping {
-                    return;
-                }
-                tokio::select! {
-                    () = tokio::time::sleep_until(next_claim) => {}
-                    () = wake.notified() => next_claim = tokio::time::Instant::now(),
-                    () = &mut shutdown => stopping = true,
-                }
-                continue;
-            }
+            // Wait until a batch's worth of the budget is free.
             tokio::select! {
-                Some(joined) = in_flight.join_next() => {
-                    if let Ok(outcome) = joined {
-                        done.push(outcome);
-                    }
-                    // Take whatever else has finished before writing.
-                    while let Some(joined) = in_flight.try_join_next() {
-                        if let Ok(outcome) = joined {
-                            done.push(outcome);
-                        }
-                    }
+                permits = budget.acquire_many(half) => drop(permits),
+                () = &mut shutdown => break,
+            }
+            let mut held = Vec::with_capacity(2 * concurrency);
+            while let Ok(permit) = budget.clone().try_acquire_owned() {
+                held.push(permit);
+            }
+            let claimed = match self
+                .outbox
+                .claim(held.len(), self.settings.lease, SystemTime::now())
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim webhook deliveries");
+                    Vec::new()
                 }
-                () = tokio::time::sleep_until(next_claim), if !stopping && free > 0 => {}
-                () = wake.notified(), if !stopping => next_claim = tokio::time::Instant::now(),
-                () = &mut shutdown, if !stopping => stopping = true,
+            };
+            let idle = claimed.len() < held.len();
+            for c in claimed {
+                let Some(permit) = held.pop() else { break };
+                let _ = queue.send((c, permit));
+            }
+            drop(held);
+            if idle {
+                // Nothing more is due: wait for the poll, a local commit or shutdown.
+                tokio::select! {
+                    () = tokio::time::sleep(self.settings.poll) => {}
+                    () = wake.notified() => {}
+                    () = &mut shutdown => break,
+                }
             }
         }
+        drop(queue);
+        let _ = attempts.await;
+        let _ = recorder.await;
     }
 
     async fn record(&self, outcomes: &[Outcome], now: SystemTime) -> Result<(), sqlx::Error> {

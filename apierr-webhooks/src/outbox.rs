@@ -194,6 +194,28 @@ impl Dynamic {
         self
     }
 
+    /// `(…)`: an `IN` list of `items`, padded with its last item to a power of two, so
+    /// that a batch of any size is one of a few statements the connection has prepared
+    /// already (PostgreSQL would otherwise parse and plan each length anew).
+    fn bind_in(&mut self, items: Vec<String>) -> &mut Dynamic {
+        let len = items.len().max(1).next_power_of_two();
+        let last = items.last().cloned().unwrap_or_default();
+        self.sql.push('(');
+        for (i, item) in items
+            .into_iter()
+            .chain(std::iter::repeat(last))
+            .take(len)
+            .enumerate()
+        {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.bind(Arg::Text(item));
+        }
+        self.sql.push(')');
+        self
+    }
+
     fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
         let mut q = sqlx::query(&self.sql);
         for arg in &self.args {
@@ -278,6 +300,16 @@ impl Outbox {
             postgres,
             wake: Arc::new(Notify::new()),
         })
+    }
+
+    /// The same outbox through another pool of the same database: a dispatcher's own
+    /// connections beside the application's, sharing this outbox's wake-ups.
+    pub fn with_pool(&self, pool: AnyPool) -> Outbox {
+        Outbox {
+            pool,
+            postgres: self.postgres,
+            wake: self.wake.clone(),
+        }
     }
 
     /// The pool the outbox uses.
@@ -721,34 +753,38 @@ impl Outbox {
         } else {
             ""
         };
-        let claimed = sqlx::query(&format!(
+        let claimed: Vec<String> = sqlx::query(&format!(
             "UPDATE apierr_webhook_deliveries SET lease = $1, next_at = $2
              WHERE id IN (SELECT id FROM apierr_webhook_deliveries
                           WHERE state = 'pending' AND next_at <= $3
-                          ORDER BY next_at LIMIT $4{lock})"
+                          ORDER BY next_at LIMIT $4{lock})
+             RETURNING id"
         ))
         .bind(token)
         .bind(lapses)
         .bind(now)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?
-        .rows_affected();
-        if claimed == 0 {
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        if claimed.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(
+        let mut q = Dynamic::new(
             "SELECT d.id, d.message_id, d.endpoint_id, d.owner, d.attempts, d.total_attempts,
                     d.round_started, m.event_type, m.payload, e.url, e.secret,
                     e.previous_secret, e.previous_until, e.schedule
              FROM apierr_webhook_deliveries d
              JOIN apierr_webhook_messages m ON m.id = d.message_id
              JOIN apierr_webhook_endpoints e ON e.id = d.endpoint_id
-             WHERE d.lease = $1 AND d.state = 'pending'",
-        )
-        .bind(token)
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE d.state = 'pending' AND d.lease = ",
+        );
+        q.bind(Arg::Int(token))
+            .push(" AND d.id IN ")
+            .bind_in(claimed);
+        let rows = q.query().fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 let mut secrets = vec![row.try_get::<String, _>("secret")?];
@@ -792,6 +828,7 @@ impl Outbox {
     ) -> Result<Vec<String>, sqlx::Error> {
         let now = unix_micros(now);
         let mut tx = self.pool.begin().await?;
+        self.record_delivered(&mut tx, outcomes, now).await?;
         let mut notify = Vec::new();
         for o in outcomes {
             let c = &o.claimed;
@@ -800,30 +837,6 @@ impl Outbox {
             let n = c.total_attempts + 1;
             let status = o.status.map(i64::from);
             if o.verdict == Verdict::Delivered {
-                let done = sqlx::query(
-                    "UPDATE apierr_webhook_deliveries
-                     SET state = 'delivered', attempts = $3, total_attempts = $4,
-                         round_started = $5, last_status = $6, lease = NULL, updated_at = $7
-                     WHERE id = $1 AND lease = $2",
-                )
-                .bind(&c.delivery_id)
-                .bind(c.lease)
-                .bind(made)
-                .bind(n)
-                .bind(started)
-                .bind(status)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() > 0 {
-                    sqlx::query(
-                        "UPDATE apierr_webhook_endpoints SET failure_run = 0
-                         WHERE id = $1 AND failure_run <> 0",
-                    )
-                    .bind(&c.endpoint_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
                 continue;
             }
             // A failed attempt: when, if ever, is the next?
@@ -966,6 +979,68 @@ impl Outbox {
         }
         tx.commit().await?;
         Ok(notify)
+    }
+
+    /// Marks the delivered in a few statements whatever their number: one per claim and
+    /// status among them (the row's own counters are incremented, and only rows still
+    /// under that claim change), then one that ends their endpoints' runs of failures.
+    async fn record_delivered(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        outcomes: &[Outcome],
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let delivered: Vec<&Outcome> = outcomes
+            .iter()
+            .filter(|o| o.verdict == Verdict::Delivered)
+            .collect();
+        if delivered.is_empty() {
+            return Ok(());
+        }
+        let mut groups: Vec<((i64, Option<u16>), Vec<&Outcome>)> = Vec::new();
+        for o in &delivered {
+            let key = (o.claimed.lease, o.status);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(o),
+                None => groups.push((key, vec![o])),
+            }
+        }
+        for ((lease, status), members) in groups {
+            let mut q = Dynamic::new(
+                "UPDATE apierr_webhook_deliveries
+                 SET state = 'delivered', attempts = attempts + 1,
+                     total_attempts = total_attempts + 1,
+                     round_started = COALESCE(round_started, ",
+            );
+            q.bind(Arg::Int(members[0].at))
+                .push("), last_status = ")
+                .bind(Arg::Int(status.map_or(0, i64::from)))
+                .push(", lease = NULL, updated_at = ")
+                .bind(Arg::Int(now))
+                .push(" WHERE lease = ")
+                .bind(Arg::Int(lease))
+                .push(" AND id IN ")
+                .bind_in(
+                    members
+                        .iter()
+                        .map(|o| o.claimed.delivery_id.clone())
+                        .collect(),
+                );
+            q.query().execute(&mut **tx).await?;
+        }
+        let mut endpoints: Vec<&str> = delivered
+            .iter()
+            .map(|o| o.claimed.endpoint_id.as_str())
+            .collect();
+        endpoints.sort_unstable();
+        endpoints.dedup();
+        let mut q = Dynamic::new(
+            "UPDATE apierr_webhook_endpoints SET failure_run = 0
+             WHERE failure_run <> 0 AND id IN ",
+        );
+        q.bind_in(endpoints.into_iter().map(str::to_owned).collect());
+        q.query().execute(&mut **tx).await?;
+        Ok(())
     }
 
     async fn insert_report(

@@ -1,0 +1,458 @@
+//! The partner's webhook routes: endpoints and their secrets, failure reports (in the
+//! partner-safe form), replay; and `apierr webhooks report | replay`.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use apierr::{ApiError, Condition, FieldViolation, ViolationKind};
+use apierr_axum::{Authenticated, Created, Empty, Json, Path, Query};
+use apierr_webhooks::{
+    AddressPolicy, DeliveryState, Endpoint, Outbox, Replay, Schedule, Secret, UrlError,
+};
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::api::{AppState, internal, invalid};
+use crate::auth::Principal;
+
+/// How long a rotated-out secret keeps signing beside the new one: a day for the
+/// partner to deploy the new secret without rejecting a message.
+pub(crate) const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The endpoint URLs the API accepts, as the OpenAPI document states them: `http` or
+/// `https`, a lower-case host name whose last label starts with a letter (so never an
+/// address literal: those are refused unless an operator allows their network, and a
+/// name is checked each time it is resolved), an optional port, path and query of URL
+/// characters, and nothing else (no credentials, no fragment). Every URL it matches
+/// parses and passes [`AddressPolicy::check_url`].
+pub(crate) const URL_PATTERN: &str = concat!(
+    "^https?://(?:[a-z0-9]+(?:-[a-z0-9]+)*\\.)*[a-z][a-z0-9]*(?:-[a-z0-9]+)*",
+    "(?::[1-9][0-9]{0,3})?",
+    "(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?",
+    "(?:\\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+);
+
+static URL_REGEX: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(URL_PATTERN).expect("a valid pattern"));
+
+/// The most reports one request returns.
+const MAX_REPORTS: u32 = 100;
+
+/// The webhook part of the handlers' state.
+#[derive(Clone)]
+pub(crate) struct Webhooks {
+    pub(crate) outbox: Outbox,
+    /// What endpoint URLs may point at.
+    pub(crate) policy: Arc<AddressPolicy>,
+}
+
+/// Whether `id` has the form of the ids made with `prefix` (32 lower-case hex digits
+/// after it): any other names nothing and never reaches the database.
+fn is_prefixed_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == 32 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+fn endpoint_id(id: &str) -> Result<&str, ApiError> {
+    if is_prefixed_id(id, "ep_") {
+        Ok(id)
+    } else {
+        Err(Condition::NotFound.into())
+    }
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// An endpoint as its partner sees it (never its secret).
+#[derive(Debug, Serialize)]
+pub(crate) struct EndpointView {
+    id: String,
+    url: String,
+    state: &'static str,
+    failure_run: i64,
+    /// Seconds after the first attempt.
+    retry_schedule: Vec<u64>,
+    /// Unix seconds.
+    created_at: u64,
+}
+
+impl From<Endpoint> for EndpointView {
+    fn from(e: Endpoint) -> Self {
+        EndpointView {
+            retry_schedule: e.schedule.offsets().iter().map(Duration::as_secs).collect(),
+            id: e.id,
+            url: e.url,
+            state: e.state.as_str(),
+            failure_run: e.failure_run,
+            created_at: unix_secs(e.created_at),
+        }
+    }
+}
+
+/// A new endpoint, with its secret: shown this once.
+#[derive(Debug, Serialize)]
+pub(crate) struct CreatedEndpoint {
+    #[serde(flatten)]
+    endpoint: EndpointView,
+    secret: String,
+}
+
+/// An endpoint to register.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewEndpoint {
+    url: String,
+    /// Seconds after the first attempt; the default schedule when absent.
+    retry_schedule: Option<Vec<u64>>,
+}
+
+fn url_violation(e: &UrlError) -> ApiError {
+    ApiError::from(Condition::InvalidParameter)
+        .with_violation(FieldViolation::body("url", e.to_string()))
+}
+
+/// `POST /webhooks/endpoints`: registers an endpoint; 201 with its secret.
+pub(crate) async fn create_endpoint(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated<Principal>,
+    Json(new): Json<NewEndpoint>,
+) -> Result<Created<CreatedEndpoint>, ApiError> {
+    // The documented form, or an address literal in a network the operator allowed.
+    let url = state
+        .webhooks
+        .policy
+        .check_url(&new.url)
+        .map_err(|e| url_violation(&e))?;
+    let literal = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
+    if !literal && !URL_REGEX.is_match(&new.url) {
+        return Err(invalid(
+            ViolationKind::Body,
+            "url",
+            "must be an http or https URL with a lower-case host name, optional port, path and query",
+        ));
+    }
+    let schedule = match new.retry_schedule {
+        None => Schedule::default(),
+        Some(mut secs) => {
+            // Any order; a repeated offset counts once.
+            secs.sort_unstable();
+            secs.dedup();
+            Schedule::new(secs.into_iter().map(Duration::from_secs).collect()).map_err(|e| {
+                ApiError::from(Condition::InvalidParameter)
+                    .with_violation(FieldViolation::body("retry_schedule", e.to_string()))
+            })?
+        }
+    };
+    let secret = Secret::generate();
+    let endpoint = state
+        .webhooks
+        .outbox
+        .register(
+            &principal.partner.id,
+            url.as_str(),
+            &secret,
+            &schedule,
+            (state.clock)(),
+        )
+        .await
+        .map_err(internal)?;
+    Ok(Created(CreatedEndpoint {
+        endpoint: endpoint.into(),
+        secret: secret.expose().to_owned(),
+    }))
+}
+
+/// `GET /webhooks/endpoints`: the partner's endpoints.
+pub(crate) async fn list_endpoints(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated<Principal>,
+) -> Result<Json<Vec<EndpointView>>, ApiError> {
+    let endpoints = state
+        .webhooks
+        .outbox
+        .endpoints(&principal.partner.id)
+        .await
+        .map_err(internal)?;
+    Ok(Json(endpoints.into_iter().map(Into::into).collect()))
+}
+
+/// `GET /webhooks/endpoints/{id}`.
+pub(crate) async fn get_endpoint(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<EndpointView>, ApiError> {
+    let id = endpoint_id(&id)?;
+    state
+        .webhooks
+        .outbox
+        .endpoint(&principal.partner.id, id)
+        .await
+        .map_err(internal)?
+        .map(|e| Json(e.into()))
+        .ok_or_else(|| Condition::NotFound.into())
+}
+
+/// `DELETE /webhooks/endpoints/{id}`: nothing more is sent to it.
+pub(crate) async fn delete_endpoint(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated<Principal>,
+    Path(id): Path<String>,
+) -> Result<Empty, ApiError> {
+    let id = endpoint_id(&id)?;
+    if state
+        .webhooks
+        .outbox
+        .delete_endpoint(&principal.partner.id, id, (state.clock)())
+        .await
+        .map_err(internal)?
+    {
+        Ok(Empty)
+    } else {
+        Err(Condition::NotFound.into())
+    }
+}
+
+/// `POST /webhooks/endpoints/{id}/rotate`: a new secret; the old one keeps signing
+/// beside it for [`ROTATION_OVERLAP`].
+pub(crate) async fn rotate_secret(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = endpoint_id(&id)?;
+    let secret = Secret::generate();
+    let now = (state.clock)();
+    if !state
+        .webhooks
+        .outbox
+        .rotate_secret(&principal.partner.id, id, &secret, ROTATION_OVERLAP, now)
+        .await
+        .map_err(internal)?
+    {
+        return Err(Condition::NotFound.into());
+    }
+    Ok(Json(json!({
+        "secret": secret.expose(),
+        "previous_valid_until": unix_secs(now + ROTATION_OVERLAP),
+    })))
+}
+
+/// `POST /webhooks/endpoints/{id}/resume`: a paused or disabled endpoint receives
+/// again, starting with the messages kept for it.
+pub(crate) async fn resume_endpoint(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = endpoint_id(&id)?;
+    let queued = state
+        .webhooks
+        .outbox
+        .resume(&principal.partner.id, id, (state.clock)())
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::from(Condition::NotFound))?;
+    Ok(Json(json!({ "requeued": queued })))
+}
+
+/// The query of `GET /webhooks/reports`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReportParams {
+    /// Unix seconds; default a day ago.
+    since: Option<u64>,
+    /// 1 to 100; default 50.
+    limit: Option<u32>,
+}
+
+/// `GET /webhooks/reports`: the partner's failure reports, newest first, in the form
+/// that can be shared with it (no internal details).
+pub(crate) async fn list_reports(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated<Principal>,
+    Query(params): Query<ReportParams>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let limit = params.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_REPORTS {
+        return Err(invalid(
+            ViolationKind::Query,
+            "limit",
+            "must be between 1 and 100",
+        ));
+    }
+    let now = (state.clock)();
+    let since = match params.since {
+        None => now
+            .checked_sub(Duration::from_secs(24 * 60 * 60))
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+        Some(secs) => unix_time(secs, "since", ViolationKind::Query)?,
+    };
+    let reports = state
+        .webhooks
+        .outbox
+        .reports(Some(&principal.partner.id), since, i64::from(limit))
+        .await
+        .map_err(internal)?;
+    Ok(Json(reports.iter().map(|r| r.to_json(true)).collect()))
+}
+
+/// The latest time a request may name: the end of year 9999, as RFC 3339 allows.
+pub(crate) const MAX_UNIX: u64 = 253_402_300_799;
+
+fn unix_time(secs: u64, field: &'static str, kind: ViolationKind) -> Result<SystemTime, ApiError> {
+    if secs > MAX_UNIX {
+        return Err(invalid(
+            kind,
+            field,
+            "must be Unix seconds up to 253402300799",
+        ));
+    }
+    Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// `GET /webhooks/reports/{id}`: one report, partner-safe.
+pub(crate) async fn get_report(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !is_prefixed_id(&id, "rpt_") {
+        return Err(Condition::NotFound.into());
+    }
+    state
+        .webhooks
+        .outbox
+        .report(Some(&principal.partner.id), &id)
+        .await
+        .map_err(internal)?
+        .map(|r| Json(r.to_json(true)))
+        .ok_or_else(|| Condition::NotFound.into())
+}
+
+/// What to replay.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReplayRequest {
+    message_id: Option<String>,
+    endpoint_id: Option<String>,
+    /// Unix seconds: messages written at or after.
+    since: Option<u64>,
+    /// Unix seconds: messages written before.
+    until: Option<u64>,
+    /// `delivered`, `failed` or `held`.
+    state: Option<String>,
+}
+
+/// `POST /webhooks/replay`: sends the partner's chosen deliveries again (same message
+/// ids); to paused endpoints they are kept until resumed.
+pub(crate) async fn replay(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated<Principal>,
+    Json(request): Json<ReplayRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = Replay {
+        owner: Some(principal.partner.id.clone()),
+        message_id: request.message_id,
+        endpoint_id: request.endpoint_id,
+        since: request
+            .since
+            .map(|s| unix_time(s, "since", ViolationKind::Body))
+            .transpose()?,
+        until: request
+            .until
+            .map(|s| unix_time(s, "until", ViolationKind::Body))
+            .transpose()?,
+        state: match request.state.as_deref() {
+            None => None,
+            Some(s) => Some(
+                DeliveryState::parse(s)
+                    .filter(|s| {
+                        matches!(
+                            s,
+                            DeliveryState::Delivered | DeliveryState::Failed | DeliveryState::Held
+                        )
+                    })
+                    .ok_or_else(|| {
+                        invalid(
+                            ViolationKind::Body,
+                            "state",
+                            "must be delivered, failed or held",
+                        )
+                    })?,
+            ),
+        },
+    };
+    let n = state
+        .webhooks
+        .outbox
+        .replay(&filter, (state.clock)())
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({ "replayed": n })))
+}
+
+/// `apierr webhooks report`: the reports written since `since`, as text or JSON lines;
+/// partner-safe unless `internal` (the operator's view with error details).
+pub async fn webhook_report(
+    database_url: &str,
+    since: Duration,
+    partner: Option<&str>,
+    json: bool,
+    internal: bool,
+) -> Result<String, sqlx::Error> {
+    let outbox = Outbox::connect(database_url).await?;
+    let since = SystemTime::now()
+        .checked_sub(since)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let reports = outbox.reports(partner, since, i64::MAX).await?;
+    let mut out = String::new();
+    for report in &reports {
+        let view = report.to_json(!internal);
+        if json {
+            out.push_str(&view.to_string());
+            out.push('\n');
+            continue;
+        }
+        out.push_str(&format!(
+            "{}  {}  {}  endpoint {}  {}\n  {}\n",
+            view["created_at"].as_str().unwrap_or(""),
+            view["id"].as_str().unwrap_or(""),
+            view["kind"].as_str().unwrap_or(""),
+            view["endpoint_id"].as_str().unwrap_or(""),
+            view["endpoint_url"].as_str().unwrap_or(""),
+            report.summary,
+        ));
+        if let Some(message) = &report.message_id {
+            out.push_str(&format!(
+                "  message {message} ({})\n",
+                report.event_type.as_deref().unwrap_or("")
+            ));
+        }
+        for a in &report.attempts {
+            let status = a.status.map_or("-".to_owned(), |s| s.to_string());
+            out.push_str(&format!(
+                "    {}  status {status}  {} ms  {}",
+                humantime::format_rfc3339_millis(a.at),
+                a.latency.as_millis(),
+                a.kind.as_str(),
+            ));
+            if internal && let Some(detail) = &a.detail {
+                out.push_str(&format!("  {detail}"));
+            }
+            out.push('\n');
+        }
+    }
+    if reports.is_empty() && !json {
+        out.push_str("no webhook failure reports in that time\n");
+    }
+    Ok(out)
+}
+
+/// `apierr webhooks replay`: queues the chosen deliveries again; how many.
+pub async fn webhook_replay(database_url: &str, filter: &Replay) -> Result<u64, sqlx::Error> {
+    let outbox = Outbox::connect(database_url).await?;
+    outbox.replay(filter, SystemTime::now()).await
+}

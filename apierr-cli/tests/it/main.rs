@@ -10,3 +10,4 @@ mod safe;
 mod success;
 mod support;
 mod upgrade;
+mod webhooks;

@@ -1,0 +1,412 @@
+//! Webhooks through the reference server and the `apierr` binary, on SQLite and
+//! PostgreSQL: events written with the change that causes them, delivered signed to a
+//! real receiver, unsafe endpoints refused, reports the partner can read, replay, and a
+//! worker process killed mid-run losing nothing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use apierr::Profile;
+use apierr_client::WebhookVerifier;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::Value;
+
+use crate::support::{Backend, Server, database};
+
+const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// A receiver on 127.0.0.1:0 that keeps every request and answers with a status the test
+/// can change.
+#[derive(Clone)]
+struct Inbox {
+    url: String,
+    got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    status: Arc<AtomicU16>,
+    /// Milliseconds each answer waits.
+    delay: Arc<AtomicU64>,
+}
+
+impl Inbox {
+    async fn start() -> Inbox {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let status = Arc::new(AtomicU16::new(200));
+        let delay = Arc::new(AtomicU64::new(0));
+        let (g, s, d) = (got.clone(), status.clone(), delay.clone());
+        let app = axum::Router::new().route(
+            "/in",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let (g, s, d) = (g.clone(), s.clone(), d.clone());
+                async move {
+                    g.lock().unwrap().push((headers, body));
+                    let wait = d.load(Ordering::SeqCst);
+                    if wait > 0 {
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
+                    }
+                    StatusCode::from_u16(s.load(Ordering::SeqCst)).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/in", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Inbox {
+            url,
+            got,
+            status,
+            delay,
+        }
+    }
+
+    fn answer(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    fn received(&self) -> Vec<(HeaderMap, Bytes)> {
+        self.got.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, n: usize, limit: Duration) -> Vec<(HeaderMap, Bytes)> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let got = self.received();
+            if got.len() >= n || tokio::time::Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A server that may deliver to loopback, as a test's receivers are there.
+async fn server(backend: Backend, database_url: &Arc<Mutex<String>>) -> Server {
+    let keep = database_url.clone();
+    Server::start_with(Profile::PROBLEM, backend, move |config| {
+        config.webhook_allow = vec!["127.0.0.0/8".parse().unwrap()];
+        *keep.lock().unwrap() = config.database_url.clone();
+    })
+    .await
+}
+
+async fn register(server: &Server, body: Value) -> (u16, Value) {
+    let response = server
+        .post_json("/webhooks/endpoints", "acme-key", &body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_and_child_creation_are_delivered_signed_to_the_partners_endpoint() {
+    // Register an endpoint, create an account and a child: both events arrive, signed
+    // with the secret the registration returned, carrying the records.
+    for backend in BACKENDS {
+        let url = Arc::new(Mutex::new(String::new()));
+        let server = server(backend, &url).await;
+        let inbox = Inbox::start().await;
+        let (status, endpoint) = register(&server, serde_json::json!({"url": inbox.url})).await;
+        assert_eq!(status, 201, "{backend:?}: {endpoint}");
+        let secret = endpoint["secret"].as_str().unwrap().to_owned();
+        assert_eq!(endpoint["state"], "active");
+        assert_eq!(endpoint["retry_schedule"], serde_json::json!([5, 15, 40]));
+
+        let account: Value = server
+            .post_json(
+                "/accounts",
+                "acme-key",
+                r#"{"email":"hooks@example.com","first_name":"Ada","last_name":"Lovelace"}"#,
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = account["id"].as_str().unwrap();
+        let child = server
+            .post_json(
+                &format!("/accounts/{id}/children"),
+                "acme-key",
+                r#"{"first_name":"Byron","birth_year":2015}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(child.status(), 201);
+        let got = inbox.wait_for(2, Duration::from_secs(10)).await;
+        assert_eq!(got.len(), 2, "{backend:?}");
+        let verifier = WebhookVerifier::new(&secret).unwrap();
+        let mut types = Vec::new();
+        for (headers, body) in &got {
+            verifier.verify(headers, body, SystemTime::now()).unwrap();
+            let event: Value = serde_json::from_slice(body).unwrap();
+            types.push(event["type"].as_str().unwrap().to_owned());
+            match event["type"].as_str().unwrap() {
+                "account.created" => assert_eq!(event["data"]["id"], id),
+                _ => assert_eq!(event["data"]["account_id"], id),
+            }
+        }
+        types.sort();
+        assert_eq!(types, ["account.created", "child.created"]);
+        // A failed creation (the email is taken) announces nothing.
+        let again = server
+            .post_json(
+                "/accounts",
+                "acme-key",
+                r#"{"email":"hooks@example.com","first_name":"Ada","last_name":"Lovelace"}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 409);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(inbox.received().len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn unsafe_endpoint_urls_are_refused_when_registered() {
+    // Private, loopback and metadata addresses (no allow-list), credentials, other
+    // schemes and fragments are 400 naming the url; a public host name is accepted.
+    let server = Server::start(Profile::PROBLEM, Backend::Sqlite).await;
+    for url in [
+        "http://127.0.0.1:9/in",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.8/hooks",
+        "http://[::1]/hooks",
+        "http://user:secret@hooks.example.com/in",
+        "ftp://hooks.example.com/in",
+        "https://hooks.example.com/in#frag",
+        "not a url",
+    ] {
+        let (status, body) = register(&server, serde_json::json!({"url": url})).await;
+        assert_eq!(status, 400, "{url}: {body}");
+        assert_eq!(body["errors"][0]["field"], "url", "{url}: {body}");
+    }
+    let (status, body) = register(
+        &server,
+        serde_json::json!({"url": "https://hooks.example.com/in?team=7", "retry_schedule": [30, 2, 2]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["retry_schedule"], serde_json::json!([2, 30]));
+    assert!(body["secret"].as_str().unwrap().starts_with("whsec_"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_read_their_own_failure_reports_and_replay_what_failed() {
+    // An endpoint that answers 500 with one retry after a second: the message fails, its
+    // partner reads a report with both attempts (no operator details), another partner
+    // cannot, the CLI prints it; once the endpoint answers 200, a replay delivers the
+    // same message id.
+    for backend in BACKENDS {
+        let url = Arc::new(Mutex::new(String::new()));
+        let server = server(backend, &url).await;
+        let inbox = Inbox::start().await;
+        inbox.answer(500);
+        let (status, endpoint) = register(
+            &server,
+            serde_json::json!({"url": inbox.url, "retry_schedule": [1]}),
+        )
+        .await;
+        assert_eq!(status, 201);
+        server
+            .post_json(
+                "/accounts",
+                "acme-key",
+                r#"{"email":"fails@example.com","first_name":"Ada","last_name":"Lovelace"}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        let got = inbox.wait_for(2, Duration::from_secs(15)).await;
+        assert_eq!(got.len(), 2, "{backend:?}");
+        let mut reports = Value::Null;
+        for _ in 0..100 {
+            reports = server
+                .with_key(reqwest::Method::GET, "/webhooks/reports", "acme-key")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if reports.as_array().is_some_and(|r| !r.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let report = &reports[0];
+        assert_eq!(report["kind"], "message_failed", "{reports}");
+        assert_eq!(report["endpoint_id"], endpoint["id"]);
+        assert_eq!(report["attempts"].as_array().unwrap().len(), 2);
+        assert_eq!(report["attempts"][0]["status"], 500);
+        assert!(report.get("owner").is_none());
+        assert!(report["attempts"][0].get("detail").is_none());
+        let message = report["message_id"].as_str().unwrap().to_owned();
+        assert_eq!(got[0].0["webhook-id"], message.as_str());
+
+        let path = format!("/webhooks/reports/{}", report["id"].as_str().unwrap());
+        let own = server
+            .with_key(reqwest::Method::GET, &path, "acme-key")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(own.status(), 200);
+        let other = server
+            .with_key(reqwest::Method::GET, &path, "viewer-key")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 404);
+        let theirs: Value = server
+            .with_key(reqwest::Method::GET, "/webhooks/reports", "viewer-key")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(theirs, serde_json::json!([]));
+
+        let database = url.lock().unwrap().clone();
+        let printed =
+            apierr_cli::webhook_report(&database, Duration::from_secs(3600), None, false, false)
+                .await
+                .unwrap();
+        assert!(printed.contains(&message), "{printed}");
+        assert!(printed.contains("status 500"), "{printed}");
+        let lines =
+            apierr_cli::webhook_report(&database, Duration::from_secs(3600), None, true, false)
+                .await
+                .unwrap();
+        let first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+        assert_eq!(first["message_id"], message.as_str());
+
+        inbox.answer(200);
+        let replayed: Value = server
+            .post_json(
+                "/webhooks/replay",
+                "acme-key",
+                &serde_json::json!({"message_id": message}).to_string(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(replayed["replayed"], 1);
+        let got = inbox.wait_for(3, Duration::from_secs(10)).await;
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[2].0["webhook-id"], message.as_str());
+        assert_eq!(got[2].1, got[0].1, "the same message, byte for byte");
+    }
+}
+
+/// Starts `apierr webhooks worker` on `database`, allowed to reach loopback, with a short
+/// lease so a dead worker's claims lapse quickly.
+fn worker(database: &str) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
+        .args([
+            "webhooks",
+            "worker",
+            "--database-url",
+            database,
+            "--webhook-allow",
+            "127.0.0.0/8",
+            "--webhook-lease",
+            "2s",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the apierr binary")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_run_loses_no_message() {
+    // 1,000 messages; the worker process is SIGKILLed part way, then started again:
+    // every message arrives at least once, and a message that arrives twice has the
+    // same webhook-id and body both times.
+    for backend in BACKENDS {
+        let database = database(backend).await;
+        let outbox = apierr_webhooks::Outbox::connect(&database).await.unwrap();
+        let inbox = Inbox::start().await;
+        // Slow enough that the kill lands mid-run: about two seconds for the thousand.
+        inbox.delay.store(50, Ordering::SeqCst);
+        let endpoint = outbox
+            .register(
+                "acme",
+                &inbox.url,
+                &apierr_webhooks::Secret::generate(),
+                &apierr_webhooks::Schedule::default(),
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for chunk in 0..10 {
+            let mut tx = outbox.pool().begin().await.unwrap();
+            for i in 0..100 {
+                let n = chunk * 100 + i;
+                ids.push(
+                    outbox
+                        .enqueue(
+                            &mut tx,
+                            "acme",
+                            "account.created",
+                            &serde_json::json!({"n": n}),
+                            SystemTime::now(),
+                        )
+                        .await
+                        .unwrap(),
+                );
+            }
+            tx.commit().await.unwrap();
+        }
+        let mut first = worker(&database);
+        let before = inbox.wait_for(150, Duration::from_secs(30)).await.len();
+        assert!(before >= 150, "{backend:?}: the worker delivered {before}");
+        first.kill().unwrap(); // SIGKILL
+        first.wait().unwrap();
+        let at_kill = inbox.received().len();
+        let mut second = worker(&database);
+        let mut seen: HashMap<String, Bytes> = HashMap::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::time::Instant::now() < deadline {
+            for (headers, body) in inbox.received() {
+                let id = headers["webhook-id"].to_str().unwrap().to_owned();
+                if let Some(earlier) = seen.get(&id) {
+                    assert_eq!(earlier, &body, "{backend:?}: one id, two bodies");
+                }
+                seen.insert(id, body);
+            }
+            if seen.len() == ids.len() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        second.kill().unwrap();
+        second.wait().unwrap();
+        assert_eq!(
+            seen.len(),
+            1000,
+            "{backend:?}: {} of 1000 arrived",
+            seen.len()
+        );
+        for id in &ids {
+            assert!(seen.contains_key(id), "{backend:?}: {id} never arrived");
+        }
+        let total = inbox.received().len();
+        eprintln!(
+            "{backend:?}: killed after {at_kill} requests; {total} requests for 1000 messages"
+        );
+        assert!(at_kill < 1000, "{backend:?}: the kill came after the run");
+        let _ = endpoint;
+    }
+}

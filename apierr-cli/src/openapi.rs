@@ -532,9 +532,9 @@ fn webhook_endpoint(with_secret: bool) -> Value {
         "created_at": {"type": "integer", "description": "Unix seconds."},
     }});
     if with_secret {
-        schema["required"]
-            .as_array_mut()
-            .map(|r| r.push(json!("secret")));
+        if let Some(required) = schema["required"].as_array_mut() {
+            required.push(json!("secret"));
+        }
         schema["properties"]["secret"] = json!({"type": "string", "pattern": "^whsec_",
             "description": "The Standard Webhooks signing secret; shown this once."});
     }

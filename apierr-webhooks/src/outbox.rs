@@ -1,6 +1,7 @@
 //! The transactional outbox: endpoints, messages and their deliveries, failed attempts
 //! and reports, in the application's own database (SQLite or PostgreSQL).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -997,13 +998,13 @@ impl Outbox {
         if delivered.is_empty() {
             return Ok(());
         }
-        let mut groups: Vec<((i64, Option<u16>), Vec<&Outcome>)> = Vec::new();
+        // By claim and status: one statement each.
+        let mut groups: BTreeMap<(i64, Option<u16>), Vec<&Outcome>> = BTreeMap::new();
         for o in &delivered {
-            let key = (o.claimed.lease, o.status);
-            match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, members)) => members.push(o),
-                None => groups.push((key, vec![o])),
-            }
+            groups
+                .entry((o.claimed.lease, o.status))
+                .or_default()
+                .push(o);
         }
         for ((lease, status), members) in groups {
             let mut q = Dynamic::new(

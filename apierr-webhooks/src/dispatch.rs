@@ -12,7 +12,8 @@ use tokio::task::JoinSet;
 
 use crate::endpoint::unix_micros;
 use crate::network::{AddressPolicy, AddressRefused, GuardedResolver};
-use crate::outbox::{Claimed, Health, Outbox, Outcome, Verdict};
+use crate::outbox::Outbox;
+use crate::queue::{Claimed, Health, Outcome, Verdict};
 use crate::report::{FailureKind, LogNotifier, Notifier};
 
 /// How much of a receiver's answer is read and kept for reports: enough for an error

@@ -48,8 +48,9 @@
 //!
 //! # Layout
 //!
-//! - `outbox`: the tables' reads and writes (enqueue, endpoints, claims, outcomes,
-//!   reports, replay); `schema`: the tables.
+//! - `outbox`: the application's and the partner's side of the tables (enqueue,
+//!   endpoints, reports, replay); `queue`: the dispatcher's (claims under a lease,
+//!   outcomes); `schema`: the tables.
 //! - `dispatch`: the dispatcher (claims, signs, posts, records).
 //! - `endpoint`: endpoints, secrets, retry schedules.
 //! - `report`: failure reports and notifiers.
@@ -59,6 +60,7 @@ mod dispatch;
 mod endpoint;
 mod network;
 mod outbox;
+mod queue;
 mod report;
 mod schema;
 

@@ -1,0 +1,453 @@
+//! The dispatcher's side of the outbox: claiming due deliveries under a lease, and
+//! recording what their attempts came to (marks, failed attempts, reports, endpoint
+//! health), each in as few statements as the batch allows.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use sqlx::{Any, Row};
+
+use crate::endpoint::{Next, Schedule, unix_micros};
+use crate::outbox::{Arg, Dynamic, Outbox, new_id};
+use crate::report::{FailureKind, ReportKind};
+
+/// A delivery claimed by a worker, with what it needs to attempt it.
+#[derive(Debug, Clone)]
+pub(crate) struct Claimed {
+    pub(crate) delivery_id: String,
+    pub(crate) message_id: String,
+    pub(crate) endpoint_id: String,
+    pub(crate) owner: String,
+    pub(crate) event_type: String,
+    pub(crate) payload: String,
+    pub(crate) url: String,
+    /// The current secret, then the previous one while it is still honoured.
+    pub(crate) secrets: Vec<String>,
+    pub(crate) schedule: Schedule,
+    /// Attempts made in this round before this one.
+    pub(crate) attempts: i64,
+    pub(crate) total_attempts: i64,
+    pub(crate) round_started: Option<i64>,
+    /// The claim: writes about this delivery count only while it still holds it.
+    pub(crate) lease: i64,
+}
+
+/// What an attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// A 2xx.
+    Delivered,
+    /// 5xx, 408, 429, timeout, connection failure: try again if the schedule allows.
+    Retry,
+    /// Any other answer, or an address not allowed: never again.
+    Refused,
+    /// 410 Gone: the endpoint is disabled.
+    Gone,
+}
+
+/// One attempt's result.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) claimed: Claimed,
+    /// When it was made (Unix µs).
+    pub(crate) at: i64,
+    pub(crate) latency: Duration,
+    pub(crate) status: Option<u16>,
+    pub(crate) response_head: Option<String>,
+    pub(crate) failure: Option<FailureKind>,
+    pub(crate) detail: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) verdict: Verdict,
+}
+
+/// Settings the outcome's recording needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Health {
+    /// Failed messages in a row that pause an endpoint.
+    pub(crate) pause_after: i64,
+}
+
+impl Outbox {
+    /// Claims up to `limit` due deliveries for `lease` (their `next_at` moves to when the
+    /// claim lapses: a worker that dies leaves them to be claimed again then).
+    pub(crate) async fn claim(
+        &self,
+        limit: usize,
+        lease: Duration,
+        now: SystemTime,
+    ) -> Result<Vec<Claimed>, sqlx::Error> {
+        let token = fastrand::i64(1..i64::MAX);
+        let now = unix_micros(now);
+        let lapses = now.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
+        let lock = if self.postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let claimed: Vec<String> = sqlx::query(&format!(
+            "UPDATE apierr_webhook_deliveries SET lease = $1, next_at = $2
+             WHERE id IN (SELECT id FROM apierr_webhook_deliveries
+                          WHERE state = 'pending' AND next_at <= $3
+                          ORDER BY next_at LIMIT $4{lock})
+             RETURNING id"
+        ))
+        .bind(token)
+        .bind(lapses)
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Dynamic::new(
+            "SELECT d.id, d.message_id, d.endpoint_id, d.owner, d.attempts, d.total_attempts,
+                    d.round_started, m.event_type, m.payload, e.url, e.secret,
+                    e.previous_secret, e.previous_until, e.schedule
+             FROM apierr_webhook_deliveries d
+             JOIN apierr_webhook_messages m ON m.id = d.message_id
+             JOIN apierr_webhook_endpoints e ON e.id = d.endpoint_id
+             WHERE d.state = 'pending' AND d.lease = ",
+        );
+        q.bind(Arg::Int(token))
+            .push(" AND d.id IN ")
+            .bind_in(claimed);
+        let rows = q.query().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let mut secrets = vec![row.try_get::<String, _>("secret")?];
+                let previous: Option<String> = row.try_get("previous_secret")?;
+                let until: Option<i64> = row.try_get("previous_until")?;
+                if let (Some(previous), Some(until)) = (previous, until)
+                    && until > now
+                {
+                    secrets.push(previous);
+                }
+                let schedule: Option<String> = row.try_get("schedule")?;
+                Ok(Claimed {
+                    delivery_id: row.try_get("id")?,
+                    message_id: row.try_get("message_id")?,
+                    endpoint_id: row.try_get("endpoint_id")?,
+                    owner: row.try_get("owner")?,
+                    event_type: row.try_get("event_type")?,
+                    payload: row.try_get("payload")?,
+                    url: row.try_get("url")?,
+                    secrets,
+                    schedule: Schedule::from_column(schedule.as_deref()),
+                    attempts: row.try_get("attempts")?,
+                    total_attempts: row.try_get("total_attempts")?,
+                    round_started: row.try_get("round_started")?,
+                    lease: token,
+                })
+            })
+            .collect()
+    }
+
+    /// Records the outcomes of attempts in one transaction: deliveries marked, failed
+    /// attempts kept, reports written, endpoints paused or disabled. Writes about a
+    /// delivery whose claim was lost (it lapsed and another worker took it, or its
+    /// endpoint was paused) are skipped. Returns the reports to notify about (at most one
+    /// per endpoint, kind and hour).
+    pub(crate) async fn record(
+        &self,
+        outcomes: &[Outcome],
+        health: Health,
+        now: SystemTime,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let now = unix_micros(now);
+        let mut tx = self.pool.begin().await?;
+        self.record_delivered(&mut tx, outcomes, now).await?;
+        let mut notify = Vec::new();
+        for o in outcomes {
+            let c = &o.claimed;
+            let started = c.round_started.unwrap_or(o.at);
+            let made = c.attempts + 1;
+            let n = c.total_attempts + 1;
+            let status = o.status.map(i64::from);
+            if o.verdict == Verdict::Delivered {
+                continue;
+            }
+            // A failed attempt: when, if ever, is the next?
+            let mut failure = o.failure;
+            let next = match o.verdict {
+                Verdict::Retry => {
+                    match c.schedule.next(
+                        usize::try_from(made).unwrap_or(usize::MAX),
+                        started,
+                        o.at,
+                        o.retry_after,
+                    ) {
+                        Next::At(at) => Some(at),
+                        Next::Exhausted => None,
+                        Next::RetryAfterTooLong => {
+                            failure = Some(FailureKind::RetryAfterTooLong);
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let state = if next.is_some() { "pending" } else { "failed" };
+            let done = sqlx::query(
+                "UPDATE apierr_webhook_deliveries
+                 SET state = $3, attempts = $4, total_attempts = $5, round_started = $6,
+                     last_status = $7, next_at = $8, lease = NULL, updated_at = $9
+                 WHERE id = $1 AND lease = $2",
+            )
+            .bind(&c.delivery_id)
+            .bind(c.lease)
+            .bind(state)
+            .bind(made)
+            .bind(n)
+            .bind(started)
+            .bind(status)
+            .bind(next.unwrap_or(now))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO apierr_webhook_attempts
+                     (delivery_id, n, at, status, latency_us, response_head, error_kind, error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&c.delivery_id)
+            .bind(n)
+            .bind(o.at)
+            .bind(status)
+            .bind(i64::try_from(o.latency.as_micros()).unwrap_or(i64::MAX))
+            .bind(o.response_head.as_deref())
+            .bind(failure.unwrap_or(FailureKind::Status).as_str())
+            .bind(o.detail.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            if next.is_some() {
+                continue;
+            }
+            // The message failed: a report, and perhaps the endpoint's too.
+            let summary = failure_summary(o, made, failure);
+            let report = self
+                .insert_report(
+                    &mut tx,
+                    c,
+                    ReportKind::MessageFailed,
+                    &summary,
+                    Some((n + 1 - made, n)),
+                    now,
+                )
+                .await?;
+            if self
+                .first_this_hour(&mut tx, &c.endpoint_id, ReportKind::MessageFailed, now)
+                .await?
+            {
+                notify.push(report);
+            }
+            let run: i64 = sqlx::query(
+                "UPDATE apierr_webhook_endpoints SET failure_run = failure_run + 1, updated_at = $2
+                 WHERE id = $1 RETURNING failure_run",
+            )
+            .bind(&c.endpoint_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("failure_run")?;
+            let (kind, state, summary) = if o.verdict == Verdict::Gone {
+                (
+                    ReportKind::EndpointDisabled,
+                    "disabled",
+                    "the endpoint answered 410 Gone and was disabled; new messages are kept \
+                     until it is resumed"
+                        .to_owned(),
+                )
+            } else if run >= health.pause_after {
+                (
+                    ReportKind::EndpointPaused,
+                    "paused",
+                    format!(
+                        "{run} messages in a row failed; the endpoint was paused and new \
+                         messages are kept until it is resumed"
+                    ),
+                )
+            } else {
+                continue;
+            };
+            // Only once: the endpoint may have been paused by an earlier outcome.
+            let changed = sqlx::query(
+                "UPDATE apierr_webhook_endpoints SET state = $2, updated_at = $3
+                 WHERE id = $1 AND state = 'active'",
+            )
+            .bind(&c.endpoint_id)
+            .bind(state)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                continue;
+            }
+            let report = self
+                .insert_report(&mut tx, c, kind, &summary, None, now)
+                .await?;
+            if self
+                .first_this_hour(&mut tx, &c.endpoint_id, kind, now)
+                .await?
+            {
+                notify.push(report);
+            }
+            sqlx::query(
+                "UPDATE apierr_webhook_deliveries SET state = 'held', lease = NULL, updated_at = $2
+                 WHERE endpoint_id = $1 AND state = 'pending'",
+            )
+            .bind(&c.endpoint_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(notify)
+    }
+
+    /// Marks the delivered in a few statements whatever their number: one per claim and
+    /// status among them (the row's own counters are incremented, and only rows still
+    /// under that claim change), then one that ends their endpoints' runs of failures.
+    async fn record_delivered(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        outcomes: &[Outcome],
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let delivered: Vec<&Outcome> = outcomes
+            .iter()
+            .filter(|o| o.verdict == Verdict::Delivered)
+            .collect();
+        if delivered.is_empty() {
+            return Ok(());
+        }
+        // By claim and status: one statement each.
+        let mut groups: BTreeMap<(i64, Option<u16>), Vec<&Outcome>> = BTreeMap::new();
+        for o in &delivered {
+            groups
+                .entry((o.claimed.lease, o.status))
+                .or_default()
+                .push(o);
+        }
+        for ((lease, status), members) in groups {
+            let mut q = Dynamic::new(
+                "UPDATE apierr_webhook_deliveries
+                 SET state = 'delivered', attempts = attempts + 1,
+                     total_attempts = total_attempts + 1,
+                     round_started = COALESCE(round_started, ",
+            );
+            q.bind(Arg::Int(members[0].at))
+                .push("), last_status = ")
+                .bind(Arg::Int(status.map_or(0, i64::from)))
+                .push(", lease = NULL, updated_at = ")
+                .bind(Arg::Int(now))
+                .push(" WHERE lease = ")
+                .bind(Arg::Int(lease))
+                .push(" AND id IN ")
+                .bind_in(
+                    members
+                        .iter()
+                        .map(|o| o.claimed.delivery_id.clone())
+                        .collect(),
+                );
+            q.query().execute(&mut **tx).await?;
+        }
+        let mut endpoints: Vec<&str> = delivered
+            .iter()
+            .map(|o| o.claimed.endpoint_id.as_str())
+            .collect();
+        endpoints.sort_unstable();
+        endpoints.dedup();
+        let mut q = Dynamic::new(
+            "UPDATE apierr_webhook_endpoints SET failure_run = 0
+             WHERE failure_run <> 0 AND id IN ",
+        );
+        q.bind_in(endpoints.into_iter().map(str::to_owned).collect());
+        q.query().execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    async fn insert_report(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        c: &Claimed,
+        kind: ReportKind,
+        summary: &str,
+        attempts: Option<(i64, i64)>,
+        now: i64,
+    ) -> Result<String, sqlx::Error> {
+        let id = new_id("rpt_");
+        let message = attempts.is_some();
+        sqlx::query(
+            "INSERT INTO apierr_webhook_reports
+                 (id, owner, endpoint_id, kind, delivery_id, message_id, event_type,
+                  first_attempt, last_attempt, summary, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&id)
+        .bind(&c.owner)
+        .bind(&c.endpoint_id)
+        .bind(kind.as_str())
+        .bind(message.then_some(c.delivery_id.as_str()))
+        .bind(message.then_some(c.message_id.as_str()))
+        .bind(message.then_some(c.event_type.as_str()))
+        .bind(attempts.map(|a| a.0))
+        .bind(attempts.map(|a| a.1))
+        .bind(summary)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Whether this is the first notice this hour about `endpoint` and `kind` (and
+    /// records it).
+    async fn first_this_hour(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        endpoint: &str,
+        kind: ReportKind,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let hour = now / 3_600_000_000;
+        let inserted = sqlx::query(
+            "INSERT INTO apierr_webhook_notices (endpoint_id, kind, hour) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(endpoint)
+        .bind(kind.as_str())
+        .bind(hour)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        Ok(inserted > 0)
+    }
+}
+
+fn failure_summary(o: &Outcome, made: i64, failure: Option<FailureKind>) -> String {
+    let last = match (o.status, failure) {
+        (_, Some(FailureKind::RetryAfterTooLong)) => {
+            "the receiver asked to wait past the retry schedule".to_owned()
+        }
+        (Some(status), _) => format!("HTTP {status}"),
+        (None, Some(FailureKind::Timeout)) => "no answer within the timeout".to_owned(),
+        (None, Some(FailureKind::AddressNotAllowed)) => {
+            "the endpoint's address is not allowed".to_owned()
+        }
+        (None, _) => "no connection".to_owned(),
+    };
+    let why = match o.verdict {
+        Verdict::Retry => "no more retries",
+        Verdict::Gone => "the endpoint is gone",
+        _ => "not retried",
+    };
+    let attempts = if made == 1 { "attempt" } else { "attempts" };
+    format!("the message was not delivered after {made} {attempts} ({why}); last: {last}")
+}

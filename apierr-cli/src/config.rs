@@ -10,6 +10,11 @@ use apierr_axum::{Clock, DEFAULT_SKEW};
 /// finishes first, a dead one's deliveries wait a minute.
 pub const DEFAULT_WEBHOOK_LEASE: Duration = Duration::from_secs(60);
 
+/// Five messages in a row failing (each after its retries, over a minute) is an endpoint
+/// that is down, not one that hiccuped: it is paused, with a report, and messages are
+/// kept for it.
+pub const DEFAULT_WEBHOOK_PAUSE_AFTER: u32 = 5;
+
 /// Seed 002's public tokens expire after 6 hours; the reference server's do too.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(6 * 60 * 60);
 
@@ -77,6 +82,8 @@ pub struct Config {
     /// An operator URL that receives each webhook failure report as JSON (besides the
     /// log).
     pub webhook_notify_url: Option<String>,
+    /// How many messages in a row must fail before an endpoint is paused.
+    pub webhook_pause_after: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -117,6 +124,7 @@ impl Config {
             webhook_dispatcher: true,
             webhook_lease: DEFAULT_WEBHOOK_LEASE,
             webhook_notify_url: None,
+            webhook_pause_after: DEFAULT_WEBHOOK_PAUSE_AFTER,
         }
     }
 }

@@ -72,7 +72,7 @@ pub use crate::auth::Principal;
 pub use crate::call::{CallReport, CallRequest, call};
 pub use crate::config::{
     Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_RATE_LIMIT, DEFAULT_TOKEN_TTL,
-    DEFAULT_WEBHOOK_LEASE, MAX_TRACKED_CALLERS,
+    DEFAULT_WEBHOOK_LEASE, DEFAULT_WEBHOOK_PAUSE_AFTER, MAX_TRACKED_CALLERS,
 };
 pub use crate::store::{DEMO_PARTNERS, Partner};
 pub use crate::webhooks::{webhook_replay, webhook_report};
@@ -206,7 +206,8 @@ fn address_policy(config: &Config) -> AddressPolicy {
 fn dispatcher(outbox: Outbox, config: &Config) -> Result<Dispatcher, ServeError> {
     let mut builder = Dispatcher::builder(outbox)
         .policy(address_policy(config))
-        .lease(config.webhook_lease);
+        .lease(config.webhook_lease)
+        .pause_after(config.webhook_pause_after);
     if let Some(url) = &config.webhook_notify_url {
         let url = url
             .parse()

@@ -135,6 +135,9 @@ struct Delivery {
     /// An operator URL that receives each failure report as JSON.
     #[arg(long)]
     webhook_notify_url: Option<String>,
+    /// How many messages in a row must fail before an endpoint is paused.
+    #[arg(long, default_value_t = apierr_cli::DEFAULT_WEBHOOK_PAUSE_AFTER)]
+    webhook_pause_after: u32,
 }
 
 impl Delivery {
@@ -142,6 +145,7 @@ impl Delivery {
         config.webhook_allow = self.webhook_allow;
         config.webhook_lease = self.webhook_lease;
         config.webhook_notify_url = self.webhook_notify_url;
+        config.webhook_pause_after = self.webhook_pause_after;
     }
 }
 

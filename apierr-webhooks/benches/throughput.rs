@@ -183,6 +183,28 @@ async fn outboxed(outbox: &Outbox, url: &str, n: usize, counter: &Counter) -> Du
     took
 }
 
+/// This process's CPU time so far (user and system), from `/proc/self/stat` in clock
+/// ticks of 10 ms (Linux's `USER_HZ`); zero where there is no `/proc`.
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// Runs `arm`, returning deliveries per second and this process's CPU µs per delivery.
+async fn measure(n: usize, arm: impl Future<Output = Duration>) -> (f64, f64) {
+    let before = cpu();
+    let took = arm.await;
+    let used = cpu().saturating_sub(before);
+    (rate(n, took), used.as_micros() as f64 / n as f64)
+}
+
 fn rate(n: usize, took: Duration) -> f64 {
     n as f64 / took.as_secs_f64()
 }
@@ -223,16 +245,31 @@ async fn main() {
     bare(&url, &secret, n / 10, &counter).await;
     outboxed(&sqlite, &url, n / 10, &counter).await;
     let (mut b, mut s, mut p) = (vec![], vec![], vec![]);
+    let (mut bc, mut sc, mut pc) = (vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
-        b.push(rate(n, bare(&url, &secret, n, &counter).await));
-        s.push(rate(n, outboxed(&sqlite, &url, n, &counter).await));
-        p.push(rate(n, outboxed(&postgres, &url, n, &counter).await));
+        let (r, c) = measure(n, bare(&url, &secret, n, &counter)).await;
+        b.push(r);
+        bc.push(c);
+        let (r, c) = measure(n, outboxed(&sqlite, &url, n, &counter)).await;
+        s.push(r);
+        sc.push(c);
+        let (r, c) = measure(n, outboxed(&postgres, &url, n, &counter)).await;
+        p.push(r);
+        pc.push(c);
     }
     let (b, s, p) = (median(b), median(s), median(p));
-    println!("{n} deliveries, {CONCURRENCY} in flight, median of {ROUNDS} rounds:");
-    println!("  bare reqwest loop   {b:>8.0} /s");
-    println!("  SQLite outbox       {s:>8.0} /s   {:.2}x", s / b);
-    println!("  PostgreSQL outbox   {p:>8.0} /s   {:.2}x", p / b);
+    let (bc, sc, pc) = (median(bc), median(sc), median(pc));
+    println!("{n} deliveries, {CONCURRENCY} in flight, median of {ROUNDS} rounds");
+    println!("(CPU: this process, receiver included; PostgreSQL's own processes not counted):");
+    println!("  bare reqwest loop   {b:>8.0} /s          {bc:>5.1} µs CPU a delivery");
+    println!(
+        "  SQLite outbox       {s:>8.0} /s   {:.2}x   {sc:>5.1} µs CPU a delivery",
+        s / b
+    );
+    println!(
+        "  PostgreSQL outbox   {p:>8.0} /s   {:.2}x   {pc:>5.1} µs CPU a delivery",
+        p / b
+    );
 
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&mut conn)

@@ -247,6 +247,9 @@ impl Dispatcher {
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         /// Outcomes written in one transaction at most.
         const BATCH: usize = 256;
+        /// How long the recorder waits for a batch to fill: short beside the lease, long
+        /// enough that a busy dispatcher writes dozens of outcomes a transaction.
+        const GATHER: Duration = Duration::from_millis(10);
         let concurrency = self.settings.concurrency;
         // Claimed and not yet finished: up to twice the concurrency, so the next batch
         // is claimed while the last is in flight.
@@ -257,6 +260,18 @@ impl Dispatcher {
             tokio::spawn(async move {
                 let mut batch = Vec::with_capacity(BATCH);
                 while outcomes.recv_many(&mut batch, BATCH).await > 0 {
+                    // Let a batch gather for a moment: a transaction per few outcomes
+                    // would cost more than the deliveries themselves.
+                    let until = tokio::time::Instant::now() + GATHER;
+                    while batch.len() < BATCH {
+                        let room = BATCH - batch.len();
+                        match tokio::time::timeout_at(until, outcomes.recv_many(&mut batch, room))
+                            .await
+                        {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                    }
                     if let Err(e) = this.record(&batch, SystemTime::now()).await {
                         tracing::warn!(error = %e, count = batch.len(), "could not record webhook attempts; they will be made again");
                     }
@@ -357,7 +372,7 @@ impl Dispatcher {
         let signatures: Vec<String> = claimed
             .secrets
             .iter()
-            .filter_map(|s| WebhookVerifier::new(s).ok())
+            .filter_map(|s| WebhookVerifier::new(s.expose()).ok())
             .map(|v| v.sign(&claimed.message_id, timestamp, claimed.payload.as_bytes()))
             .collect();
         let started = Instant::now();

@@ -33,6 +33,11 @@ impl Secret {
             .then(|| Secret(text.to_owned()))
     }
 
+    /// A secret as the outbox stored it (checked when it was made).
+    pub(crate) fn stored(text: String) -> Secret {
+        Secret(text)
+    }
+
     /// The secret's text, to give to the partner once and to sign with.
     pub fn expose(&self) -> &str {
         &self.0

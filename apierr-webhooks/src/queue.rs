@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use sqlx::{Any, Row};
 
-use crate::endpoint::{Next, Schedule, unix_micros};
+use crate::endpoint::{Next, Schedule, Secret, unix_micros};
 use crate::outbox::{Arg, Dynamic, Outbox, new_id};
 use crate::report::{FailureKind, ReportKind};
 
@@ -22,7 +22,7 @@ pub(crate) struct Claimed {
     pub(crate) payload: String,
     pub(crate) url: String,
     /// The current secret, then the previous one while it is still honoured.
-    pub(crate) secrets: Vec<String>,
+    pub(crate) secrets: Vec<Secret>,
     pub(crate) schedule: Schedule,
     /// Attempts made in this round before this one.
     pub(crate) attempts: i64,
@@ -79,52 +79,74 @@ impl Outbox {
         let token = fastrand::i64(1..i64::MAX);
         let now = unix_micros(now);
         let lapses = now.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
-        let lock = if self.postgres {
-            " FOR UPDATE SKIP LOCKED"
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = if self.postgres {
+            // One round trip: the claim, and what the attempts need, joined to it.
+            sqlx::query(
+                "WITH d AS (
+                     UPDATE apierr_webhook_deliveries SET lease = $1, next_at = $2
+                     WHERE id IN (SELECT id FROM apierr_webhook_deliveries
+                                  WHERE state = 'pending' AND next_at <= $3
+                                  ORDER BY next_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+                     RETURNING *)
+                 SELECT d.id, d.message_id, d.endpoint_id, d.owner, d.attempts,
+                        d.total_attempts, d.round_started, m.event_type, m.payload, e.url,
+                        e.secret, e.previous_secret, e.previous_until, e.schedule
+                 FROM d
+                 JOIN apierr_webhook_messages m ON m.id = d.message_id
+                 JOIN apierr_webhook_endpoints e ON e.id = d.endpoint_id",
+            )
+            .bind(token)
+            .bind(lapses)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
         } else {
-            ""
+            // SQLite cannot join to a RETURNING clause: the claim, then its rows (local
+            // calls, no round trips).
+            let claimed: Vec<String> = sqlx::query(
+                "UPDATE apierr_webhook_deliveries SET lease = $1, next_at = $2
+                 WHERE id IN (SELECT id FROM apierr_webhook_deliveries
+                              WHERE state = 'pending' AND next_at <= $3
+                              ORDER BY next_at LIMIT $4)
+                 RETURNING id",
+            )
+            .bind(token)
+            .bind(lapses)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<Result<_, _>>()?;
+            if claimed.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut q = Dynamic::new(
+                "SELECT d.id, d.message_id, d.endpoint_id, d.owner, d.attempts,
+                        d.total_attempts, d.round_started, m.event_type, m.payload, e.url,
+                        e.secret, e.previous_secret, e.previous_until, e.schedule
+                 FROM apierr_webhook_deliveries d
+                 JOIN apierr_webhook_messages m ON m.id = d.message_id
+                 JOIN apierr_webhook_endpoints e ON e.id = d.endpoint_id
+                 WHERE d.state = 'pending' AND d.lease = ",
+            );
+            q.bind(Arg::Int(token))
+                .push(" AND d.id IN ")
+                .bind_in(claimed);
+            q.query().fetch_all(&self.pool).await?
         };
-        let claimed: Vec<String> = sqlx::query(&format!(
-            "UPDATE apierr_webhook_deliveries SET lease = $1, next_at = $2
-             WHERE id IN (SELECT id FROM apierr_webhook_deliveries
-                          WHERE state = 'pending' AND next_at <= $3
-                          ORDER BY next_at LIMIT $4{lock})
-             RETURNING id"
-        ))
-        .bind(token)
-        .bind(lapses)
-        .bind(now)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| row.try_get("id"))
-        .collect::<Result<_, _>>()?;
-        if claimed.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut q = Dynamic::new(
-            "SELECT d.id, d.message_id, d.endpoint_id, d.owner, d.attempts, d.total_attempts,
-                    d.round_started, m.event_type, m.payload, e.url, e.secret,
-                    e.previous_secret, e.previous_until, e.schedule
-             FROM apierr_webhook_deliveries d
-             JOIN apierr_webhook_messages m ON m.id = d.message_id
-             JOIN apierr_webhook_endpoints e ON e.id = d.endpoint_id
-             WHERE d.state = 'pending' AND d.lease = ",
-        );
-        q.bind(Arg::Int(token))
-            .push(" AND d.id IN ")
-            .bind_in(claimed);
-        let rows = q.query().fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
-                let mut secrets = vec![row.try_get::<String, _>("secret")?];
+                let mut secrets = vec![Secret::stored(row.try_get("secret")?)];
                 let previous: Option<String> = row.try_get("previous_secret")?;
                 let until: Option<i64> = row.try_get("previous_until")?;
                 if let (Some(previous), Some(until)) = (previous, until)
                     && until > now
                 {
-                    secrets.push(previous);
+                    secrets.push(Secret::stored(previous));
                 }
                 let schedule: Option<String> = row.try_get("schedule")?;
                 Ok(Claimed {

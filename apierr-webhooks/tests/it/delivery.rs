@@ -517,3 +517,33 @@ async fn a_message_exists_only_if_its_transaction_commits() {
         assert_eq!(body["data"]["id"], "a2");
     }
 }
+
+#[tokio::test]
+async fn the_operator_webhook_receives_the_full_report_once() {
+    // A failed message posts its report, with operator details, to the operator's URL:
+    // once for the endpoint's hour, however many messages fail.
+    for db in DBS {
+        let outbox = db.outbox().await;
+        let receiver = Receiver::start().await;
+        receiver.otherwise(Answer::status(400));
+        let operator = Receiver::start().await;
+        endpoint(&outbox, &receiver, &Schedule::default()).await;
+        let d = Dispatcher::builder(outbox.clone())
+            .policy(crate::support::loopback())
+            .notifier(std::sync::Arc::new(apierr_webhooks::OperatorWebhook::new(
+                operator.url.parse().unwrap(),
+            )))
+            .build();
+        let clock = Clock::new();
+        enqueue(&outbox, OWNER, 1, clock.at(0)).await;
+        enqueue(&outbox, OWNER, 2, clock.at(0)).await;
+        tick_through(&d, clock, 0, 2).await;
+        let got = operator.received();
+        assert_eq!(got.len(), 1, "{db:?}");
+        let report: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+        assert_eq!(report["kind"], "message_failed");
+        assert_eq!(report["owner"], OWNER);
+        assert!(report["attempts"][0].get("detail").is_some());
+        assert_eq!(report["attempts"][0]["status"], 400);
+    }
+}

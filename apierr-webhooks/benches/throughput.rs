@@ -81,7 +81,7 @@ fn payload(n: usize) -> serde_json::Value {
 }
 
 /// The bare loop: `CONCURRENCY` tasks sending `n` signed posts between them.
-async fn bare(url: &str, secret: &Secret, n: usize, counter: &Counter) -> Duration {
+async fn bare(url: &str, secret: &Secret, n: usize, counter: &Counter) -> (Duration, Duration) {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(CONCURRENCY)
@@ -89,6 +89,7 @@ async fn bare(url: &str, secret: &Secret, n: usize, counter: &Counter) -> Durati
         .unwrap();
     let signer = WebhookVerifier::new(secret.expose()).unwrap();
     counter.expect(n);
+    let cpu_before = cpu();
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for t in 0..CONCURRENCY {
@@ -120,13 +121,13 @@ async fn bare(url: &str, secret: &Secret, n: usize, counter: &Counter) -> Durati
         });
     }
     while tasks.join_next().await.is_some() {}
-    let took = start.elapsed();
     counter.wait().await;
-    took
+    (start.elapsed(), cpu().saturating_sub(cpu_before))
 }
 
-/// The dispatcher: `n` messages written to the outbox first (not timed), then delivered.
-async fn outboxed(outbox: &Outbox, url: &str, n: usize, counter: &Counter) -> Duration {
+/// The dispatcher: `n` messages written to the outbox first (neither timed nor counted
+/// in CPU), then delivered.
+async fn outboxed(outbox: &Outbox, url: &str, n: usize, counter: &Counter) -> (Duration, Duration) {
     let secret = Secret::generate();
     let owner = format!("bench{}", fastrand::u64(..));
     outbox
@@ -162,6 +163,7 @@ async fn outboxed(outbox: &Outbox, url: &str, n: usize, counter: &Counter) -> Du
         .build();
     let stop = Arc::new(Notify::new());
     let stopped = stop.clone();
+    let cpu_before = cpu();
     let start = Instant::now();
     let run = tokio::spawn(async move {
         dispatcher
@@ -172,6 +174,7 @@ async fn outboxed(outbox: &Outbox, url: &str, n: usize, counter: &Counter) -> Du
     let took = start.elapsed();
     stop.notify_waiters();
     run.await.unwrap();
+    let used = cpu().saturating_sub(cpu_before);
     // Every delivery recorded before the next round (not timed).
     loop {
         let pending = outbox.count(None, DeliveryState::Pending).await.unwrap();
@@ -180,7 +183,7 @@ async fn outboxed(outbox: &Outbox, url: &str, n: usize, counter: &Counter) -> Du
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    took
+    (took, used)
 }
 
 /// This process's CPU time so far (user and system), from `/proc/self/stat` in clock
@@ -197,11 +200,8 @@ fn cpu() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// Runs `arm`, returning deliveries per second and this process's CPU µs per delivery.
-async fn measure(n: usize, arm: impl Future<Output = Duration>) -> (f64, f64) {
-    let before = cpu();
-    let took = arm.await;
-    let used = cpu().saturating_sub(before);
+/// Deliveries per second and this process's CPU µs per delivery.
+fn figures(n: usize, (took, used): (Duration, Duration)) -> (f64, f64) {
     (rate(n, took), used.as_micros() as f64 / n as f64)
 }
 
@@ -209,7 +209,13 @@ fn rate(n: usize, took: Duration) -> f64 {
     n as f64 / took.as_secs_f64()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median of the measured rounds (the first item is a placeholder, so that an arm
+/// left out prints zero).
+fn median(v: Vec<f64>) -> f64 {
+    let mut v = v[1..].to_vec();
+    if v.is_empty() {
+        return 0.0;
+    }
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
@@ -244,18 +250,28 @@ async fn main() {
     // One warm-up of each, then the rounds, interleaved so drift hits all three.
     bare(&url, &secret, n / 10, &counter).await;
     outboxed(&sqlite, &url, n / 10, &counter).await;
-    let (mut b, mut s, mut p) = (vec![], vec![], vec![]);
-    let (mut bc, mut sc, mut pc) = (vec![], vec![], vec![]);
+    // `-- N sqlite` or `-- N postgres` runs the bare loop and that outbox only (for
+    // profiling one of them).
+    let only = std::env::args()
+        .skip(1)
+        .find(|a| a == "sqlite" || a == "postgres");
+    let only = only.as_deref();
+    let (mut b, mut s, mut p) = (vec![0.0], vec![0.0], vec![0.0]);
+    let (mut bc, mut sc, mut pc) = (vec![0.0], vec![0.0], vec![0.0]);
     for _ in 0..ROUNDS {
-        let (r, c) = measure(n, bare(&url, &secret, n, &counter)).await;
+        let (r, c) = figures(n, bare(&url, &secret, n, &counter).await);
         b.push(r);
         bc.push(c);
-        let (r, c) = measure(n, outboxed(&sqlite, &url, n, &counter)).await;
-        s.push(r);
-        sc.push(c);
-        let (r, c) = measure(n, outboxed(&postgres, &url, n, &counter)).await;
-        p.push(r);
-        pc.push(c);
+        if only.is_none_or(|o| o == "sqlite") {
+            let (r, c) = figures(n, outboxed(&sqlite, &url, n, &counter).await);
+            s.push(r);
+            sc.push(c);
+        }
+        if only.is_none_or(|o| o == "postgres") {
+            let (r, c) = figures(n, outboxed(&postgres, &url, n, &counter).await);
+            p.push(r);
+            pc.push(c);
+        }
     }
     let (b, s, p) = (median(b), median(s), median(p));
     let (bc, sc, pc) = (median(bc), median(sc), median(pc));

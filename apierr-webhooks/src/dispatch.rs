@@ -251,9 +251,11 @@ impl Dispatcher {
         /// enough that a busy dispatcher writes dozens of outcomes a transaction.
         const GATHER: Duration = Duration::from_millis(10);
         let concurrency = self.settings.concurrency;
-        // Claimed and not yet finished: up to twice the concurrency, so the next batch
-        // is claimed while the last is in flight.
-        let budget = Arc::new(Semaphore::new(2 * concurrency));
+        // Claimed and not yet finished: up to four times the concurrency, claimed twice
+        // the concurrency at a time, so that a claim (a round trip, milliseconds on a
+        // busy database) is made while the last batch is in flight and amortised over
+        // many deliveries. The lease covers the wait in the queue.
+        let budget = Arc::new(Semaphore::new(4 * concurrency));
         let (done, mut outcomes) = mpsc::unbounded_channel::<Outcome>();
         let recorder = {
             let this = self.clone();
@@ -302,14 +304,14 @@ impl Dispatcher {
         };
         let wake = self.outbox.waker();
         let mut shutdown = std::pin::pin!(shutdown);
-        let half = u32::try_from(concurrency).unwrap_or(u32::MAX);
+        let batch = u32::try_from(2 * concurrency).unwrap_or(u32::MAX);
         loop {
             // Wait until a batch's worth of the budget is free.
             tokio::select! {
-                permits = budget.acquire_many(half) => drop(permits),
+                permits = budget.acquire_many(batch) => drop(permits),
                 () = &mut shutdown => break,
             }
-            let mut held = Vec::with_capacity(2 * concurrency);
+            let mut held = Vec::with_capacity(4 * concurrency);
             while let Ok(permit) = budget.clone().try_acquire_owned() {
                 held.push(permit);
             }

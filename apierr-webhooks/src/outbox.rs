@@ -207,8 +207,12 @@ impl Outbox {
         } else {
             url.to_owned()
         };
+        // SQLite: one connection. Writes take turns on the file's one lock anyway, and a
+        // second connection would find its page cache stale after every write of the
+        // first (each reading the pages back from the file): a third of the
+        // dispatcher's throughput, measured.
         let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 4 } else { 8 })
+            .max_connections(if sqlite { 1 } else { 8 })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {

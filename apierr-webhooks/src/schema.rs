@@ -45,8 +45,10 @@ pub(crate) const SCHEMA: &[&str] = &[
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_due
-        ON apierr_webhook_deliveries (state, next_at)",
+    // The queue: pending deliveries by when they are due (the others are history, and
+    // stay out of the index).
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_pending
+        ON apierr_webhook_deliveries (next_at) WHERE state = 'pending'",
     "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_endpoint
         ON apierr_webhook_deliveries (endpoint_id, created_at)",
     "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_message

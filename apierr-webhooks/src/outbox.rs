@@ -260,6 +260,17 @@ impl Outbox {
         }
     }
 
+    /// How a statement asks for the rows whose id a subquery lists: `IN (…)` on SQLite;
+    /// on PostgreSQL `= ANY(ARRAY(…))`, which looks each id up where `IN` may hash the
+    /// list and scan the whole table for it.
+    pub(crate) fn id_in(&self) -> (&'static str, &'static str) {
+        if self.postgres {
+            ("= ANY(ARRAY(", "))")
+        } else {
+            ("IN (", ")")
+        }
+    }
+
     /// The pool the outbox uses.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
@@ -510,29 +521,36 @@ impl Outbox {
                 ", state = CASE WHEN (SELECT e.state FROM apierr_webhook_endpoints e
                                WHERE e.id = apierr_webhook_deliveries.endpoint_id) = 'active'
                      THEN 'pending' ELSE 'held' END
-             WHERE state IN ('delivered', 'failed', 'held')
-               AND endpoint_id IN (SELECT id FROM apierr_webhook_endpoints
-                                   WHERE state <> 'deleted')",
+             WHERE state IN ('delivered', 'failed', 'held')",
             );
+        // The deliveries are found through their messages and endpoints (by id, or by
+        // owner and time), whose indexes are never written again: the deliveries table,
+        // rewritten at every claim and outcome, keeps two indexes only.
+        let (open, close) = self.id_in();
+        q.push(" AND id ").push(open).push(
+            "SELECT m.id || '.' || e.id
+             FROM apierr_webhook_messages m
+             JOIN apierr_webhook_endpoints e ON e.owner = m.owner
+             WHERE e.state <> 'deleted'",
+        );
         if let Some(owner) = &filter.owner {
-            q.push(" AND owner = ").bind(Arg::Text(owner.clone()));
+            q.push(" AND m.owner = ").bind(Arg::Text(owner.clone()));
         }
         if let Some(message) = &filter.message_id {
-            q.push(" AND message_id = ")
-                .bind(Arg::Text(message.clone()));
+            q.push(" AND m.id = ").bind(Arg::Text(message.clone()));
         }
         if let Some(endpoint) = &filter.endpoint_id {
-            q.push(" AND endpoint_id = ")
-                .bind(Arg::Text(endpoint.clone()));
+            q.push(" AND e.id = ").bind(Arg::Text(endpoint.clone()));
         }
         if let Some(since) = filter.since {
-            q.push(" AND created_at >= ")
+            q.push(" AND m.created_at >= ")
                 .bind(Arg::Int(unix_micros(since)));
         }
         if let Some(until) = filter.until {
-            q.push(" AND created_at < ")
+            q.push(" AND m.created_at < ")
                 .bind(Arg::Int(unix_micros(until)));
         }
+        q.push(close);
         if let Some(state) = filter.state {
             q.push(" AND state = ")
                 .bind(Arg::Text(state.as_str().to_owned()));
@@ -546,10 +564,16 @@ impl Outbox {
 
     /// The deliveries of a message, by endpoint.
     pub async fn deliveries(&self, message_id: &str) -> Result<Vec<Delivery>, sqlx::Error> {
-        let rows = sqlx::query(
+        let (open, close) = self.id_in();
+        let rows = sqlx::query(&format!(
             "SELECT message_id, endpoint_id, state, total_attempts, last_status, created_at
-             FROM apierr_webhook_deliveries WHERE message_id = $1 ORDER BY endpoint_id",
-        )
+             FROM apierr_webhook_deliveries
+             WHERE id {open}SELECT m.id || '.' || e.id
+                     FROM apierr_webhook_messages m
+                     JOIN apierr_webhook_endpoints e ON e.owner = m.owner
+                     WHERE m.id = $1{close}
+             ORDER BY endpoint_id"
+        ))
         .bind(message_id)
         .fetch_all(&self.pool)
         .await?;

@@ -26,6 +26,8 @@ pub(crate) const SCHEMA: &[&str] = &[
         payload TEXT NOT NULL,
         created_at BIGINT NOT NULL
     )",
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_messages_owner
+        ON apierr_webhook_messages (owner, created_at)",
     // One row per message and endpoint. `state` is pending, delivered, failed, held (kept
     // while its endpoint is paused or disabled) or cancelled (its endpoint was deleted).
     // `lease` is the claim of the worker delivering it; `next_at` is when it is due, or,
@@ -49,10 +51,11 @@ pub(crate) const SCHEMA: &[&str] = &[
     // stay out of the index).
     "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_pending
         ON apierr_webhook_deliveries (next_at) WHERE state = 'pending'",
-    "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_endpoint
-        ON apierr_webhook_deliveries (endpoint_id, created_at)",
-    "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_message
-        ON apierr_webhook_deliveries (message_id)",
+    // What an endpoint has waiting, for pausing, resuming and deleting it. Deliveries are
+    // looked up otherwise by id (message id, '.', endpoint id) through the messages'
+    // index: every index here is written again at each claim, so there are few.
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_waiting
+        ON apierr_webhook_deliveries (endpoint_id) WHERE state IN ('pending', 'held')",
     // Failed attempts only: a delivered message needs no history, a failure report needs
     // every attempt.
     "CREATE TABLE IF NOT EXISTS apierr_webhook_attempts (

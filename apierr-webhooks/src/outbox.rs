@@ -243,6 +243,13 @@ impl Outbox {
         for statement in SCHEMA {
             sqlx::query(statement).execute(&pool).await?;
         }
+        if postgres {
+            // Room in each page for the new versions of its rows: a claim, which changes
+            // no indexed column, is then a heap-only update (no index written).
+            sqlx::query("ALTER TABLE apierr_webhook_deliveries SET (fillfactor = 70)")
+                .execute(&pool)
+                .await?;
+        }
         Ok(Outbox {
             pool,
             postgres,
@@ -423,7 +430,7 @@ impl Outbox {
         if deleted {
             sqlx::query(
                 "UPDATE apierr_webhook_deliveries
-                 SET state = 'cancelled', lease = NULL, updated_at = $2
+                 SET state = 'cancelled', lease = NULL, lease_until = NULL, updated_at = $2
                  WHERE endpoint_id = $1 AND state IN ('pending', 'held')",
             )
             .bind(id)
@@ -491,7 +498,7 @@ impl Outbox {
         let queued = sqlx::query(
             "UPDATE apierr_webhook_deliveries
              SET state = 'pending', attempts = 0, round_started = NULL, next_at = $2,
-                 lease = NULL, updated_at = $2
+                 lease = NULL, lease_until = NULL, updated_at = $2
              WHERE endpoint_id = $1 AND state = 'held'",
         )
         .bind(id)
@@ -512,7 +519,7 @@ impl Outbox {
         let now = unix_micros(now);
         let mut q = Dynamic::new(
             "UPDATE apierr_webhook_deliveries
-             SET attempts = 0, round_started = NULL, lease = NULL, next_at = ",
+             SET attempts = 0, round_started = NULL, lease = NULL, lease_until = NULL, next_at = ",
         );
         q.bind(Arg::Int(now))
             .push(", updated_at = ")

@@ -99,8 +99,8 @@ async fn claim_settings(tx: &mut sqlx::Transaction<'_, Any>) -> Result<(), sqlx:
 }
 
 impl Outbox {
-    /// Claims up to `limit` due deliveries for `lease` (their `next_at` moves to when the
-    /// claim lapses: a worker that dies leaves them to be claimed again then).
+    /// Claims up to `limit` due deliveries for `lease` (a worker that dies leaves them to
+    /// be claimed again when it lapses).
     pub(crate) async fn claim(
         &self,
         limit: usize,
@@ -119,10 +119,11 @@ impl Outbox {
             // ids and scan the whole table for them.
             let rows = sqlx::query(
                 "WITH d AS (
-                     UPDATE apierr_webhook_deliveries SET lease = $1, next_at = $2
+                     UPDATE apierr_webhook_deliveries SET lease = $1, lease_until = $2
                      WHERE id = ANY(ARRAY(
                          SELECT id FROM apierr_webhook_deliveries
                          WHERE state = 'pending' AND next_at <= $3
+                           AND (lease_until IS NULL OR lease_until <= $3)
                          ORDER BY next_at LIMIT $4 FOR UPDATE SKIP LOCKED))
                      RETURNING *)
                  SELECT d.id, d.message_id, d.endpoint_id, d.owner, d.attempts,
@@ -144,9 +145,10 @@ impl Outbox {
             // SQLite cannot join to a RETURNING clause: the claim, then its rows (local
             // calls, no round trips).
             let claimed: Vec<String> = sqlx::query(
-                "UPDATE apierr_webhook_deliveries SET lease = $1, next_at = $2
+                "UPDATE apierr_webhook_deliveries SET lease = $1, lease_until = $2
                  WHERE id IN (SELECT id FROM apierr_webhook_deliveries
                               WHERE state = 'pending' AND next_at <= $3
+                           AND (lease_until IS NULL OR lease_until <= $3)
                               ORDER BY next_at LIMIT $4)
                  RETURNING id",
             )
@@ -257,7 +259,7 @@ impl Outbox {
             let done = sqlx::query(
                 "UPDATE apierr_webhook_deliveries
                  SET state = $3, attempts = $4, total_attempts = $5, round_started = $6,
-                     last_status = $7, next_at = $8, lease = NULL, updated_at = $9
+                     last_status = $7, next_at = $8, lease = NULL, lease_until = NULL, updated_at = $9
                  WHERE id = $1 AND lease = $2",
             )
             .bind(&c.delivery_id)
@@ -363,7 +365,7 @@ impl Outbox {
                 notify.push(report);
             }
             sqlx::query(
-                "UPDATE apierr_webhook_deliveries SET state = 'held', lease = NULL, updated_at = $2
+                "UPDATE apierr_webhook_deliveries SET state = 'held', lease = NULL, lease_until = NULL, updated_at = $2
                  WHERE endpoint_id = $1 AND state = 'pending'",
             )
             .bind(&c.endpoint_id)
@@ -409,7 +411,7 @@ impl Outbox {
             q.bind(Arg::Int(members[0].at))
                 .push("), last_status = ")
                 .bind(Arg::Int(status.map_or(0, i64::from)))
-                .push(", lease = NULL, updated_at = ")
+                .push(", lease = NULL, lease_until = NULL, updated_at = ")
                 .bind(Arg::Int(now))
                 .push(" WHERE lease = ")
                 .bind(Arg::Int(lease))

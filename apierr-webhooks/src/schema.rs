@@ -30,8 +30,10 @@ pub(crate) const SCHEMA: &[&str] = &[
         ON apierr_webhook_messages (owner, created_at)",
     // One row per message and endpoint. `state` is pending, delivered, failed, held (kept
     // while its endpoint is paused or disabled) or cancelled (its endpoint was deleted).
-    // `lease` is the claim of the worker delivering it; `next_at` is when it is due, or,
-    // while claimed, when the claim lapses and another worker may take it.
+    // A pending delivery is due at `next_at`; `lease` is the claim of the worker
+    // delivering it, which lapses at `lease_until` (a dead worker's deliveries are then
+    // claimed again). A claim writes no indexed column, so on PostgreSQL it is a
+    // heap-only update.
     "CREATE TABLE IF NOT EXISTS apierr_webhook_deliveries (
         id TEXT PRIMARY KEY,
         message_id TEXT NOT NULL,
@@ -43,6 +45,7 @@ pub(crate) const SCHEMA: &[&str] = &[
         round_started BIGINT,
         next_at BIGINT NOT NULL,
         lease BIGINT,
+        lease_until BIGINT,
         last_status BIGINT,
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL

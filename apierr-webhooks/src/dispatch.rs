@@ -233,7 +233,7 @@ impl Dispatcher {
                 outcomes.push(outcome);
             }
         }
-        self.record(&outcomes, now).await?;
+        self.record(&outcomes, now, true).await?;
         Ok(n)
     }
 
@@ -274,7 +274,7 @@ impl Dispatcher {
                             Ok(_) => {}
                         }
                     }
-                    if let Err(e) = this.record(&batch, SystemTime::now()).await {
+                    if let Err(e) = this.record(&batch, SystemTime::now(), false).await {
                         tracing::warn!(error = %e, count = batch.len(), "could not record webhook attempts; they will be made again");
                     }
                     batch.clear();
@@ -346,7 +346,15 @@ impl Dispatcher {
         let _ = recorder.await;
     }
 
-    async fn record(&self, outcomes: &[Outcome], now: SystemTime) -> Result<(), sqlx::Error> {
+    /// Records `outcomes`, then tells the notifier about the reports written: at once
+    /// (`tick`), or from a task of its own (`run`), so that a slow notifier never holds
+    /// up the recording of outcomes.
+    async fn record(
+        &self,
+        outcomes: &[Outcome],
+        now: SystemTime,
+        wait_for_notices: bool,
+    ) -> Result<(), sqlx::Error> {
         if outcomes.is_empty() {
             return Ok(());
         }
@@ -354,14 +362,25 @@ impl Dispatcher {
             pause_after: self.settings.pause_after,
         };
         let reports = self.outbox.record(outcomes, health, now).await?;
-        for id in reports {
-            match self.outbox.report(None, &id).await {
-                Ok(Some(report)) => self.notifier.notify(&report).await,
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(report = %id, error = %e, "could not read a report to notify about")
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let this = self.clone();
+        let notices = async move {
+            for id in reports {
+                match this.outbox.report(None, &id).await {
+                    Ok(Some(report)) => this.notifier.notify(&report).await,
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(report = %id, error = %e, "could not read a report to notify about")
+                    }
                 }
             }
+        };
+        if wait_for_notices {
+            notices.await;
+        } else {
+            tokio::spawn(notices);
         }
         Ok(())
     }

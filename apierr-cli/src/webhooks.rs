@@ -353,6 +353,19 @@ pub(crate) async fn replay(
     Authenticated(principal): Authenticated<Principal>,
     Json(request): Json<ReplayRequest>,
 ) -> Result<Json<Value>, ApiError> {
+    // An id not of the form the outbox makes names nothing (and never reaches the
+    // database, whatever bytes it holds).
+    let names_nothing = request
+        .message_id
+        .as_deref()
+        .is_some_and(|id| !is_prefixed_id(id, "msg_"))
+        || request
+            .endpoint_id
+            .as_deref()
+            .is_some_and(|id| !is_prefixed_id(id, "ep_"));
+    if names_nothing {
+        return Ok(Json(json!({ "replayed": 0 })));
+    }
     let filter = Replay {
         owner: Some(principal.partner.id.clone()),
         message_id: request.message_id,

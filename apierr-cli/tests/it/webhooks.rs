@@ -410,3 +410,61 @@ async fn a_worker_killed_mid_run_loses_no_message() {
         let _ = endpoint;
     }
 }
+
+#[tokio::test]
+async fn bad_webhook_input_is_a_catalog_error_never_a_server_error() {
+    // NUL bytes, unknown ids, out-of-range times and states on every backend: 4xx or
+    // nothing replayed, never a 5xx.
+    for backend in BACKENDS {
+        let server = Server::start(Profile::PROBLEM, backend).await;
+        for (path, body) in [
+            ("/webhooks/replay", r#"{"message_id":"msg_\u0000"}"#),
+            ("/webhooks/replay", r#"{"endpoint_id":"\u0000"}"#),
+            ("/webhooks/replay", r#"{"since":253402300800}"#),
+            ("/webhooks/replay", r#"{"state":"pending"}"#),
+            ("/webhooks/replay", r#"{"since":-1}"#),
+            (
+                "/webhooks/endpoints",
+                r#"{"url":"https://a.example/\u0000"}"#,
+            ),
+            (
+                "/webhooks/endpoints",
+                r#"{"url":"https://a.example/","retry_schedule":[0]}"#,
+            ),
+            (
+                "/webhooks/endpoints",
+                r#"{"url":"https://a.example/","retry_schedule":[1,2,3,4,5,6,7,8,9,10,11]}"#,
+            ),
+        ] {
+            let response = server
+                .post_json(path, "acme-key", body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            assert!(
+                (200..500).contains(&status),
+                "{backend:?} {path} {body}: {status}"
+            );
+            if status == 200 {
+                let answer: Value = response.json().await.unwrap();
+                assert_eq!(answer["replayed"], 0, "{body}");
+            }
+        }
+        for path in [
+            "/webhooks/endpoints/ep_%00",
+            "/webhooks/reports/rpt_x",
+            "/webhooks/reports?since=253402300800",
+            "/webhooks/reports?limit=0",
+        ] {
+            let status = server
+                .with_key(reqwest::Method::GET, path, "acme-key")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            assert!((400..500).contains(&status), "{backend:?} {path}: {status}");
+        }
+    }
+}

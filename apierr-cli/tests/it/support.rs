@@ -104,6 +104,9 @@ impl Server {
         let offset = Arc::new(AtomicU64::new(0));
         let mut config = apierr_cli::Config::new(database(backend).await);
         config.profile = profile.clone();
+        // No webhook deliveries unless a test asks (and allows its loopback receiver):
+        // test traffic never leaves the machine.
+        config.webhook_dispatcher = false;
         let clock_offset = offset.clone();
         config.clock = Arc::new(move || {
             SystemTime::now() + Duration::from_secs(clock_offset.load(Ordering::Relaxed))

@@ -85,6 +85,7 @@ async fn server(backend: Backend, database_url: &Arc<Mutex<String>>) -> Server {
     let keep = database_url.clone();
     Server::start_with(Profile::PROBLEM, backend, move |config| {
         config.webhook_allow = vec!["127.0.0.0/8".parse().unwrap()];
+        config.webhook_dispatcher = true;
         *keep.lock().unwrap() = config.database_url.clone();
     })
     .await

@@ -353,19 +353,6 @@ pub(crate) async fn replay(
     Authenticated(principal): Authenticated<Principal>,
     Json(request): Json<ReplayRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    // An id not of the form the outbox makes names nothing (and never reaches the
-    // database, whatever bytes it holds).
-    let names_nothing = request
-        .message_id
-        .as_deref()
-        .is_some_and(|id| !is_prefixed_id(id, "msg_"))
-        || request
-            .endpoint_id
-            .as_deref()
-            .is_some_and(|id| !is_prefixed_id(id, "ep_"));
-    if names_nothing {
-        return Ok(Json(json!({ "replayed": 0 })));
-    }
     let filter = Replay {
         owner: Some(principal.partner.id.clone()),
         message_id: request.message_id,
@@ -398,6 +385,19 @@ pub(crate) async fn replay(
             ),
         },
     };
+    // Every field checked first; then an id not of the form the outbox makes names
+    // nothing (and never reaches the database, whatever bytes it holds).
+    let names_nothing = filter
+        .message_id
+        .as_deref()
+        .is_some_and(|id| !is_prefixed_id(id, "msg_"))
+        || filter
+            .endpoint_id
+            .as_deref()
+            .is_some_and(|id| !is_prefixed_id(id, "ep_"));
+    if names_nothing {
+        return Ok(Json(json!({ "replayed": 0 })));
+    }
     let n = state
         .webhooks
         .outbox

@@ -296,8 +296,9 @@ impl Outbox {
     /// Writes a message of `event_type` with `data` for every endpoint of `owner`, on
     /// `conn`: pass the application's transaction (`&mut *tx`) so that the message is
     /// committed, or rolled back, with the change it announces. Endpoints that are paused
-    /// or disabled keep it (held) until they are resumed. Returns the message's id, the
-    /// `webhook-id` every attempt carries. Call [`Outbox::wake`] after the commit.
+    /// or disabled keep it (held) until they are resumed; when `owner` has no endpoint,
+    /// nothing is written. Returns the message's id, the `webhook-id` every attempt
+    /// carries. Call [`Outbox::wake`] after the commit.
     ///
     /// The body is Standard Webhooks' suggested form: `{"type", "timestamp", "data"}`.
     pub async fn enqueue(
@@ -316,18 +317,9 @@ impl Outbox {
         })
         .to_string();
         let now = unix_micros(now);
-        sqlx::query(
-            "INSERT INTO apierr_webhook_messages (id, owner, event_type, payload, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&id)
-        .bind(owner)
-        .bind(event_type)
-        .bind(&payload)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
+        // The deliveries first: a partner without endpoints costs one statement, and
+        // no message is kept that nobody will receive.
+        let deliveries = sqlx::query(
             "INSERT INTO apierr_webhook_deliveries
                  (id, message_id, endpoint_id, owner, state, next_at, created_at, updated_at)
              SELECT $1 || '.' || e.id, $1, e.id, e.owner,
@@ -339,7 +331,21 @@ impl Outbox {
         .bind(now)
         .bind(owner)
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
+        if deliveries > 0 {
+            sqlx::query(
+                "INSERT INTO apierr_webhook_messages (id, owner, event_type, payload, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&id)
+            .bind(owner)
+            .bind(event_type)
+            .bind(&payload)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
         Ok(id)
     }
 

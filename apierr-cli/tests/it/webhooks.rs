@@ -422,6 +422,10 @@ async fn bad_webhook_input_is_a_catalog_error_never_a_server_error() {
             ("/webhooks/replay", r#"{"message_id":"msg_\u0000"}"#),
             ("/webhooks/replay", r#"{"endpoint_id":"\u0000"}"#),
             ("/webhooks/replay", r#"{"since":253402300800}"#),
+            (
+                "/webhooks/replay",
+                r#"{"message_id":"","endpoint_id":"","since":253402300800}"#,
+            ),
             ("/webhooks/replay", r#"{"state":"pending"}"#),
             ("/webhooks/replay", r#"{"since":-1}"#),
             (
@@ -447,6 +451,9 @@ async fn bad_webhook_input_is_a_catalog_error_never_a_server_error() {
                 (200..500).contains(&status),
                 "{backend:?} {path} {body}: {status}"
             );
+            if body.contains("253402300800") || body.contains("pending") {
+                assert_eq!(status, 400, "{backend:?} {body}: out of range is refused");
+            }
             if status == 200 {
                 let answer: Value = response.json().await.unwrap();
                 assert_eq!(answer["replayed"], 0, "{body}");

@@ -605,7 +605,7 @@ impl Outbox {
             .collect()
     }
 
-    /// How many deliveries are in each state, for an endpoint (or all).
+    /// How many deliveries are in `state`, to one endpoint or to all.
     pub async fn count(
         &self,
         endpoint_id: Option<&str>,

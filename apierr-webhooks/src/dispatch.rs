@@ -251,11 +251,12 @@ impl Dispatcher {
         /// enough that a busy dispatcher writes dozens of outcomes a transaction.
         const GATHER: Duration = Duration::from_millis(10);
         let concurrency = self.settings.concurrency;
-        // Claimed and not yet finished: up to four times the concurrency, claimed twice
-        // the concurrency at a time, so that a claim (a round trip, milliseconds on a
-        // busy database) is made while the last batch is in flight and amortised over
-        // many deliveries. The lease covers the wait in the queue.
-        let budget = Arc::new(Semaphore::new(4 * concurrency));
+        // Claimed and not yet finished: up to eight times the concurrency, claimed four
+        // times the concurrency at a time, so that a claim (a round trip, milliseconds on
+        // a busy database) is made while the last batch is in flight and amortised over
+        // many deliveries. Behind slow receivers a claim can wait longer than its lease
+        // allows: it is then not attempted (below), and is claimed again.
+        let budget = Arc::new(Semaphore::new(8 * concurrency));
         let (done, mut outcomes) = mpsc::unbounded_channel::<Outcome>();
         let recorder = {
             let this = self.clone();
@@ -290,9 +291,20 @@ impl Dispatcher {
                     let Ok(slot) = slots.clone().acquire_owned().await else {
                         break;
                     };
+                    // Too little of the claim left for a whole attempt (it waited behind
+                    // slow ones): leave it to lapse and be claimed again, rather than
+                    // race another worker to the receiver. (A lease shorter than the
+                    // timeout asks for half of it.)
+                    let now = SystemTime::now();
+                    let needed = this.settings.timeout.min(this.settings.lease / 2);
+                    let latest = unix_micros(now + needed);
+                    if latest > c.lease_until {
+                        drop((slot, permit));
+                        continue;
+                    }
                     let (this, done) = (this.clone(), done.clone());
                     tokio::spawn(async move {
-                        let outcome = this.attempt(c, SystemTime::now()).await;
+                        let outcome = this.attempt(c, now).await;
                         let _ = done.send(outcome);
                         drop((slot, permit));
                     });
@@ -304,14 +316,14 @@ impl Dispatcher {
         };
         let wake = self.outbox.waker();
         let mut shutdown = std::pin::pin!(shutdown);
-        let batch = u32::try_from(2 * concurrency).unwrap_or(u32::MAX);
+        let batch = u32::try_from(4 * concurrency).unwrap_or(u32::MAX);
         loop {
             // Wait until a batch's worth of the budget is free.
             tokio::select! {
                 permits = budget.acquire_many(batch) => drop(permits),
                 () = &mut shutdown => break,
             }
-            let mut held = Vec::with_capacity(4 * concurrency);
+            let mut held = Vec::with_capacity(8 * concurrency);
             while let Ok(permit) = budget.clone().try_acquire_owned() {
                 held.push(permit);
             }

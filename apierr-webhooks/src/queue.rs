@@ -30,6 +30,9 @@ pub(crate) struct Claimed {
     pub(crate) round_started: Option<i64>,
     /// The claim: writes about this delivery count only while it still holds it.
     pub(crate) lease: i64,
+    /// When the claim lapses (Unix µs): an attempt that could not finish before then is
+    /// not started, since another worker may take the delivery at that moment.
+    pub(crate) lease_until: i64,
 }
 
 /// What an attempt came to.
@@ -203,6 +206,7 @@ impl Outbox {
                     total_attempts: row.try_get("total_attempts")?,
                     round_started: row.try_get("round_started")?,
                     lease: token,
+                    lease_until: lapses,
                 })
             })
             .collect()

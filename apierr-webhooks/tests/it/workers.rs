@@ -241,3 +241,55 @@ async fn signatures_verify_with_the_published_standardwebhooks_package() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_that_wait_past_their_lease_are_not_attempted_twice() {
+    // One slot, slow answers, a short lease: deliveries claimed ahead wait longer than
+    // their lease; they are claimed again instead of being sent twice.
+    for db in DBS {
+        let outbox = db.outbox().await;
+        let receiver = Receiver::start().await;
+        let mut slow = crate::support::Answer::status(200);
+        slow.delay = Duration::from_millis(600);
+        receiver.otherwise(slow);
+        outbox
+            .register(
+                OWNER,
+                &receiver.url,
+                &Secret::generate(),
+                &Schedule::default(),
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        write_many(&outbox, 8).await;
+        let notes = Notes::default();
+        let d = dispatcher(&outbox, &notes)
+            .concurrency(1)
+            .lease(Duration::from_secs(2))
+            .timeout(Duration::from_secs(1))
+            .poll(Duration::from_millis(50))
+            .build();
+        let stop = Arc::new(Notify::new());
+        let stopped = stop.clone();
+        let run = tokio::spawn(async move { d.run(async move { stopped.notified().await }).await });
+        assert!(
+            until(Duration::from_secs(60), async || {
+                outbox.count(None, DeliveryState::Delivered).await.unwrap() == 8
+            })
+            .await,
+            "{db:?}"
+        );
+        stop.notify_waiters();
+        tokio::time::timeout(Duration::from_secs(20), run)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for r in receiver.received() {
+            *seen.entry(r.id().to_owned()).or_default() += 1;
+        }
+        assert_eq!(seen.len(), 8, "{db:?}");
+        assert!(seen.values().all(|n| *n == 1), "{db:?}: {seen:?}");
+    }
+}

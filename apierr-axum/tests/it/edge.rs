@@ -233,6 +233,10 @@ async fn every_log_line_of_a_request_carries_its_id() {
         .with_ansi(false)
         .finish();
     let _default = tracing::subscriber::set_default(subscriber);
+    // Other tests of this binary run on other threads with no subscriber: a callsite
+    // they registered first (the layer's request span) may have cached "never"
+    // before this subscriber existed, and the line would lose its span. Asked again.
+    tracing::callsite::rebuild_interest_cache();
     let app = ContractLayer::new(Profile::PROBLEM).layer(Router::new().route(
         "/fails",
         get(|| async {

@@ -202,8 +202,8 @@ async fn unsafe_endpoint_urls_are_refused_when_registered() {
 async fn partners_read_their_own_failure_reports_and_replay_what_failed() {
     // An endpoint that answers 500 with one retry after a second: the message fails, its
     // partner reads a report with both attempts (no operator details), another partner
-    // cannot, the CLI prints it; once the endpoint answers 200, a replay delivers the
-    // same message id.
+    // cannot, the CLI prints it; once the endpoint answers 200, `apierr webhooks replay`
+    // and then the partner's replay each deliver the same message id again.
     for backend in BACKENDS {
         let url = Arc::new(Mutex::new(String::new()));
         let server = server(backend, &url).await;
@@ -289,6 +289,36 @@ async fn partners_read_their_own_failure_reports_and_replay_what_failed() {
         assert_eq!(first["message_id"], message.as_str());
 
         inbox.answer(200);
+        // `apierr webhooks replay --state failed`, then the partner's own replay by id.
+        let filter = apierr_webhooks::Replay {
+            state: Some(apierr_webhooks::DeliveryState::Failed),
+            ..apierr_webhooks::Replay::default()
+        };
+        assert_eq!(
+            apierr_cli::webhook_replay(&database, &filter)
+                .await
+                .unwrap(),
+            1
+        );
+        let got = inbox.wait_for(3, Duration::from_secs(10)).await;
+        assert_eq!(got.len(), 3, "{backend:?}");
+        assert_eq!(got[2].0["webhook-id"], message.as_str());
+        let mut delivered = false;
+        for _ in 0..100 {
+            let state = apierr_webhooks::Outbox::connect(&database)
+                .await
+                .unwrap()
+                .deliveries(&message)
+                .await
+                .unwrap()[0]
+                .state;
+            if state == apierr_webhooks::DeliveryState::Delivered {
+                delivered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(delivered, "{backend:?}");
         let replayed: Value = server
             .post_json(
                 "/webhooks/replay",
@@ -302,10 +332,10 @@ async fn partners_read_their_own_failure_reports_and_replay_what_failed() {
             .await
             .unwrap();
         assert_eq!(replayed["replayed"], 1);
-        let got = inbox.wait_for(3, Duration::from_secs(10)).await;
-        assert_eq!(got.len(), 3);
-        assert_eq!(got[2].0["webhook-id"], message.as_str());
-        assert_eq!(got[2].1, got[0].1, "the same message, byte for byte");
+        let got = inbox.wait_for(4, Duration::from_secs(10)).await;
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[3].0["webhook-id"], message.as_str());
+        assert_eq!(got[3].1, got[0].1, "the same message, byte for byte");
     }
 }
 

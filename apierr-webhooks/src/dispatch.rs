@@ -3,6 +3,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use apierr_client::WebhookVerifier;
@@ -238,12 +239,13 @@ impl Dispatcher {
     }
 
     /// Delivers until `shutdown` completes. Three things run side by side, so that no
-    /// database round trip holds up a delivery: claims (in batches, up to the
+    /// database round trip holds up a delivery: claims (in batches, up to eight times the
     /// concurrency ahead of the attempts), attempts (up to the concurrency in flight,
     /// each a task), and a recorder that writes outcomes in batches as they come. On
-    /// shutdown it stops claiming, makes the attempts already claimed (each within the
-    /// timeout) and records them. Database errors are logged and retried after the poll
-    /// interval; what was not recorded is delivered again once its claim lapses.
+    /// shutdown it stops claiming, lets the attempts in flight finish (each within the
+    /// timeout) and records them, and gives back the claims it had not started, so that
+    /// another worker takes them at once. Database errors are logged and retried after
+    /// the poll interval; what was not recorded is delivered again once its claim lapses.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         /// Outcomes written in one transaction at most.
         const BATCH: usize = 256;
@@ -283,11 +285,18 @@ impl Dispatcher {
             })
         };
         let (queue, mut claimed_rx) = mpsc::unbounded_channel::<(Claimed, OwnedSemaphorePermit)>();
+        let stopping = Arc::new(AtomicBool::new(false));
         let attempts = {
             let this = self.clone();
+            let stopping = stopping.clone();
             tokio::spawn(async move {
                 let slots = Arc::new(Semaphore::new(concurrency));
+                let mut unstarted = Vec::new();
                 while let Some((c, permit)) = claimed_rx.recv().await {
+                    if stopping.load(Ordering::Relaxed) {
+                        unstarted.push(c);
+                        continue;
+                    }
                     let Ok(slot) = slots.clone().acquire_owned().await else {
                         break;
                     };
@@ -308,6 +317,9 @@ impl Dispatcher {
                         let _ = done.send(outcome);
                         drop((slot, permit));
                     });
+                }
+                if let Err(e) = this.outbox.release(&unstarted).await {
+                    tracing::warn!(error = %e, count = unstarted.len(), "could not give back unstarted webhook claims; they lapse with their lease");
                 }
                 // Every slot back: every attempt has sent its outcome.
                 let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
@@ -353,6 +365,7 @@ impl Dispatcher {
                 }
             }
         }
+        stopping.store(true, Ordering::Relaxed);
         drop(queue);
         let _ = attempts.await;
         let _ = recorder.await;

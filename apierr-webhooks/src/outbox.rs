@@ -287,6 +287,9 @@ impl Outbox {
     /// for their next poll. Dispatchers in other processes find them when they poll.
     pub fn wake(&self) {
         self.wake.notify_waiters();
+        // And one kept for a dispatcher busy claiming right now, which would otherwise
+        // miss this and wait for its next poll.
+        self.wake.notify_one();
     }
 
     pub(crate) fn waker(&self) -> Arc<Notify> {

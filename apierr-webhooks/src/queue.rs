@@ -212,6 +212,27 @@ impl Outbox {
             .collect()
     }
 
+    /// Gives back claims that were never attempted (a dispatcher shutting down): they
+    /// are due again at once, for any worker.
+    pub(crate) async fn release(&self, claims: &[Claimed]) -> Result<(), sqlx::Error> {
+        let mut by_lease: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for c in claims {
+            by_lease
+                .entry(c.lease)
+                .or_default()
+                .push(c.delivery_id.clone());
+        }
+        for (lease, ids) in by_lease {
+            let mut q = Dynamic::new(
+                "UPDATE apierr_webhook_deliveries SET lease = NULL, lease_until = NULL
+                 WHERE lease = ",
+            );
+            q.bind(Arg::Int(lease)).push(" AND id IN ").bind_in(ids);
+            q.query().execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// Records the outcomes of attempts in one transaction: deliveries marked, failed
     /// attempts kept, reports written, endpoints paused or disabled. Writes about a
     /// delivery whose claim was lost (it lapsed and another worker took it, or its

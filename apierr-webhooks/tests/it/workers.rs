@@ -293,3 +293,52 @@ async fn claims_that_wait_past_their_lease_are_not_attempted_twice() {
         assert!(seen.values().all(|n| *n == 1), "{db:?}: {seen:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_what_is_in_flight_and_gives_back_the_rest() {
+    // One slot and slow answers: on shutdown the attempt in flight completes and is
+    // recorded, and the claims not started are free at once for another worker (not
+    // after their 60 s lease).
+    for db in DBS {
+        let outbox = db.outbox().await;
+        let receiver = Receiver::start().await;
+        let mut slow = crate::support::Answer::status(200);
+        slow.delay = Duration::from_millis(500);
+        receiver.otherwise(slow);
+        outbox
+            .register(
+                OWNER,
+                &receiver.url,
+                &Secret::generate(),
+                &Schedule::default(),
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        write_many(&outbox, 10).await;
+        let notes = Notes::default();
+        let d = dispatcher(&outbox, &notes).concurrency(1).build();
+        let stop = Arc::new(Notify::new());
+        let stopped = stop.clone();
+        let run = tokio::spawn(async move { d.run(async move { stopped.notified().await }).await });
+        assert!(until(Duration::from_secs(10), async || receiver.count() >= 1).await);
+        stop.notify_waiters();
+        tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .unwrap()
+            .unwrap();
+        let delivered = outbox.count(None, DeliveryState::Delivered).await.unwrap();
+        assert_eq!(
+            delivered,
+            receiver.count() as i64,
+            "{db:?}: every attempt made was recorded"
+        );
+        let other = dispatcher(&outbox, &notes).concurrency(16).build();
+        let taken = other.tick(SystemTime::now()).await.unwrap();
+        assert_eq!(
+            taken as i64,
+            10 - delivered,
+            "{db:?}: the rest were given back"
+        );
+    }
+}

@@ -140,8 +140,19 @@ struct Safety {
 /// How often expired idempotency records are deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(10 * 60);
 
-/// Opens the database (and Redis, if configured) and builds the application.
+/// Opens the database (and Redis, if configured) and builds the application; its webhook
+/// dispatcher (unless [`Config::webhook_dispatcher`] is off) runs for as long as the
+/// process does.
 pub async fn app(config: &Config) -> Result<App, ServeError> {
+    let (app, dispatcher) = build(config).await?;
+    if let Some(dispatcher) = dispatcher {
+        tokio::spawn(async move { dispatcher.run(std::future::pending()).await });
+    }
+    Ok(app)
+}
+
+/// The application, and the dispatcher that delivers its webhooks when it has one.
+async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError> {
     let store = Store::connect(&config.database_url, config.seed_demo)
         .await
         .map_err(ServeError::Database)?;
@@ -184,15 +195,19 @@ pub async fn app(config: &Config) -> Result<App, ServeError> {
         log,
         quota,
     };
-    if config.webhook_dispatcher {
+    let delivery = if config.webhook_dispatcher {
         // Its own connections, so deliveries never wait behind requests for the pool.
         let own = apierr_webhooks::Outbox::connect(&config.database_url)
             .await
             .map_err(ServeError::Database)?;
-        let dispatcher = dispatcher(store.outbox.with_pool(own.pool().clone()), config)?;
-        tokio::spawn(async move { dispatcher.run(std::future::pending()).await });
-    }
-    Ok(router(store, safety, config))
+        Some(dispatcher(
+            store.outbox.with_pool(own.pool().clone()),
+            config,
+        )?)
+    } else {
+        None
+    };
+    Ok((router(store, safety, config), delivery))
 }
 
 /// The address policy of webhook endpoints: public addresses, and the allowed networks.
@@ -380,7 +395,19 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let app = app(&config).await?;
+    let (app, dispatcher) = build(&config).await?;
+    // The dispatcher stops with the server: its attempts in flight finish and its
+    // unstarted claims are given back.
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let delivering = dispatcher.map(|dispatcher| {
+        tokio::spawn(async move {
+            dispatcher
+                .run(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await;
+        })
+    });
     tracing::info!(
         address = %listener.local_addr()?,
         profile = config.profile.name(),
@@ -388,9 +415,14 @@ pub async fn run(
         "serving the reference Partner API"
     );
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    let _ = stop.send(true);
+    if let Some(delivering) = delivering {
+        let _ = delivering.await;
+    }
+    served?;
     Ok(())
 }
 

@@ -317,11 +317,9 @@ impl Serve {
         config.admin_token = self.admin_token;
         config.webhook_dispatcher = !self.no_webhook_dispatcher;
         self.delivery.apply(&mut config);
+        let stop = stop_signal();
         let listener = tokio::net::TcpListener::bind(self.listen).await?;
-        apierr_cli::run(listener, config, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+        apierr_cli::run(listener, config, stop).await
     }
 }
 
@@ -386,9 +384,10 @@ fn webhooks(command: Webhooks) -> ExitCode {
                 .init();
             let mut config = apierr_cli::Config::new(database_url);
             delivery.apply(&mut config);
-            return match runtime.block_on(apierr_cli::run_worker(config, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })) {
+            return match runtime.block_on(async {
+                let stop = stop_signal();
+                apierr_cli::run_worker(config, stop).await
+            }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("apierr: {e}");
@@ -406,5 +405,26 @@ fn webhooks(command: Webhooks) -> ExitCode {
             eprintln!("apierr: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Ctrl-C, or SIGTERM (what a container runtime or systemd sends to stop a service): the
+/// server finishes its requests, a worker its deliveries in flight, and both stop. The
+/// handlers are installed when this is called (inside the runtime), not when the future
+/// is first polled, so a signal that comes during start-up is not lost.
+fn stop_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let interrupt = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = interrupt => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = interrupt.await;
     }
 }

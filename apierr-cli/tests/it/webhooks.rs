@@ -422,8 +422,25 @@ async fn a_worker_killed_mid_run_loses_no_message() {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        second.kill().unwrap();
-        second.wait().unwrap();
+        // SIGTERM: the worker stops on its own, gracefully.
+        let term = std::process::Command::new("kill")
+            .args(["-TERM", &second.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let mut exited = None;
+        for _ in 0..200 {
+            if let Some(status) = second.try_wait().unwrap() {
+                exited = Some(status);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let Some(status) = exited else {
+            second.kill().unwrap();
+            panic!("{backend:?}: the worker did not stop on SIGTERM");
+        };
+        assert!(status.success(), "{backend:?}: {status}");
         assert_eq!(
             seen.len(),
             1000,
@@ -505,4 +522,46 @@ async fn bad_webhook_input_is_a_catalog_error_never_a_server_error() {
             assert!((400..500).contains(&status), "{backend:?} {path}: {status}");
         }
     }
+}
+
+#[tokio::test]
+async fn serve_stops_on_sigterm_with_its_dispatcher() {
+    // `apierr serve` (dispatcher included) answers SIGTERM by stopping cleanly, exit 0.
+    let database = database(Backend::Sqlite).await;
+    // A port free a moment ago, so that the test can tell when the server listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
+        .args(["serve", "--database-url", &database, "--listen", &listen])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the apierr binary");
+    let mut ready = false;
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(&listen).await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(ready, "apierr serve never listened on {listen}");
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    for _ in 0..200 {
+        if let Some(status) = serve.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    serve.kill().unwrap();
+    panic!("apierr serve did not stop on SIGTERM");
 }

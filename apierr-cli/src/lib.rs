@@ -227,9 +227,13 @@ fn dispatcher(outbox: Outbox, config: &Config) -> Result<Dispatcher, ServeError>
         let url = url
             .parse()
             .map_err(|e| ServeError::Config(format!("the webhook notify URL: {e}")))?;
-        builder = builder.notifier(Arc::new(OperatorWebhook::new(url)));
+        let notifier = OperatorWebhook::new(url)
+            .map_err(|e| ServeError::Config(format!("the webhook notifier: {e}")))?;
+        builder = builder.notifier(Arc::new(notifier));
     }
-    Ok(builder.build())
+    builder
+        .build()
+        .map_err(|e| ServeError::Config(format!("the webhook dispatcher: {e}")))
 }
 
 /// Delivers webhooks from `config`'s database until `shutdown` completes, without

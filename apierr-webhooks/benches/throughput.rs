@@ -160,7 +160,8 @@ async fn outboxed(outbox: &Outbox, url: &str, n: usize, counter: &Counter) -> (D
     let dispatcher = Dispatcher::builder(outbox.clone())
         .concurrency(CONCURRENCY)
         .policy(AddressPolicy::new().allow("127.0.0.0/8".parse().unwrap()))
-        .build();
+        .build()
+        .unwrap();
     let stop = Arc::new(Notify::new());
     let stopped = stop.clone();
     let cpu_before = cpu();

@@ -35,11 +35,11 @@ struct Settings {
 /// share one PostgreSQL outbox; each delivery is claimed by one of them at a time.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), sqlx::Error> {
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use apierr_webhooks::{Dispatcher, Outbox};
 ///
 /// let outbox = Outbox::connect("sqlite://webhooks.db").await?;
-/// let dispatcher = Dispatcher::builder(outbox).concurrency(64).build();
+/// let dispatcher = Dispatcher::builder(outbox).concurrency(64).build()?;
 /// dispatcher.run(std::future::pending()).await;
 /// # Ok(()) }
 /// ```
@@ -126,8 +126,10 @@ impl DispatcherBuilder {
         self
     }
 
-    /// The dispatcher.
-    pub fn build(self) -> Dispatcher {
+    /// The dispatcher. Fails as reqwest's `ClientBuilder::build` does (the TLS backend
+    /// could not be set up): never with a client that lacks the address policy or
+    /// follows redirects.
+    pub fn build(self) -> Result<Dispatcher, reqwest::Error> {
         let http = reqwest::Client::builder()
             // A redirect would send a signed message somewhere the partner never
             // registered (perhaps a private address): never followed.
@@ -137,15 +139,14 @@ impl DispatcherBuilder {
             }))
             .timeout(self.settings.timeout)
             .pool_max_idle_per_host(self.settings.concurrency)
-            .build()
-            .unwrap_or_default();
-        Dispatcher {
+            .build()?;
+        Ok(Dispatcher {
             outbox: self.outbox,
             http,
             settings: Arc::new(self.settings),
             notifier: self.notifier,
             policy: Arc::new(self.policy),
-        }
+        })
     }
 }
 

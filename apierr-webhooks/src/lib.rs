@@ -25,7 +25,7 @@
 //!   operator's allow-list); at most [`RESPONSE_HEAD`] bytes of an answer are read.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), sqlx::Error> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::SystemTime;
 //! use apierr_webhooks::{AddressPolicy, Dispatcher, Outbox, Schedule, Secret};
 //!
@@ -42,7 +42,7 @@
 //! tx.commit().await?;
 //! outbox.wake();
 //!
-//! Dispatcher::builder(outbox).build().run(std::future::pending()).await;
+//! Dispatcher::builder(outbox).build()?.run(std::future::pending()).await;
 //! # Ok(()) }
 //! ```
 //!

@@ -222,14 +222,14 @@ impl fmt::Debug for OperatorWebhook {
 }
 
 impl OperatorWebhook {
-    /// Posts to `url`, waiting ten seconds at most.
-    pub fn new(url: reqwest::Url) -> OperatorWebhook {
+    /// Posts to `url`, waiting ten seconds at most, following no redirect. Fails as
+    /// reqwest's `ClientBuilder::build` does.
+    pub fn new(url: reqwest::Url) -> Result<OperatorWebhook, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        OperatorWebhook { url, http }
+            .build()?;
+        Ok(OperatorWebhook { url, http })
     }
 }
 

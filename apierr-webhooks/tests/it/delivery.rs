@@ -49,7 +49,7 @@ async fn three_server_errors_then_delivered_on_the_fourth_attempt_within_the_min
         ]);
         let (_, secret) = endpoint(&outbox, &receiver, &Schedule::default()).await;
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).build();
+        let d = dispatcher(&outbox, &notes).build().unwrap();
         let clock = Clock::new();
         let id = enqueue(&outbox, OWNER, 1, clock.at(0)).await;
 
@@ -94,7 +94,7 @@ async fn server_errors_forever_make_four_attempts_one_report_one_notification() 
         receiver.otherwise(Answer::status(500));
         let (ep, _) = endpoint(&outbox, &receiver, &Schedule::default()).await;
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).build();
+        let d = dispatcher(&outbox, &notes).build().unwrap();
         let clock = Clock::new();
         let id = enqueue(&outbox, OWNER, 1, clock.at(0)).await;
 
@@ -138,7 +138,7 @@ async fn a_second_failure_within_the_hour_is_reported_but_not_notified_again() {
         receiver.otherwise(Answer::status(400));
         endpoint(&outbox, &receiver, &Schedule::default()).await;
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).build();
+        let d = dispatcher(&outbox, &notes).build().unwrap();
         let clock = Clock::new();
         enqueue(&outbox, OWNER, 1, clock.at(0)).await;
         enqueue(&outbox, OWNER, 2, clock.at(0)).await;
@@ -158,7 +158,7 @@ async fn a_client_error_is_not_retried() {
         receiver.otherwise(Answer::status(400));
         endpoint(&outbox, &receiver, &Schedule::default()).await;
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).build();
+        let d = dispatcher(&outbox, &notes).build().unwrap();
         let clock = Clock::new();
         let id = enqueue(&outbox, OWNER, 1, clock.at(0)).await;
         assert_eq!(tick_through(&d, clock, 0, 90).await, vec![0]);
@@ -183,7 +183,7 @@ async fn gone_disables_the_endpoint_keeps_new_messages_and_resume_sends_them() {
         receiver.script([Answer::status(410)]);
         let (ep, _) = endpoint(&outbox, &receiver, &Schedule::default()).await;
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).build();
+        let d = dispatcher(&outbox, &notes).build().unwrap();
         let clock = Clock::new();
         enqueue(&outbox, OWNER, 1, clock.at(0)).await;
         tick_through(&d, clock, 0, 3).await;
@@ -232,7 +232,7 @@ async fn a_run_of_failures_pauses_the_endpoint_after_reporting_it_and_replay_res
         let no_retries = Schedule::new(vec![]).unwrap();
         let (ep, _) = endpoint(&outbox, &receiver, &no_retries).await;
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).pause_after(2).build();
+        let d = dispatcher(&outbox, &notes).pause_after(2).build().unwrap();
         let clock = Clock::new();
         let first = enqueue(&outbox, OWNER, 1, clock.at(0)).await;
         tick_through(&d, clock, 0, 1).await;
@@ -307,7 +307,7 @@ async fn retry_after_is_honoured_within_the_schedule() {
         ]);
         endpoint(&outbox, &receiver, &Schedule::default()).await;
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).build();
+        let d = dispatcher(&outbox, &notes).build().unwrap();
         let clock = Clock::new();
         enqueue(&outbox, OWNER, 1, clock.at(0)).await;
         let attempts = tick_through(&d, clock, 0, 90).await;
@@ -333,7 +333,7 @@ async fn redirects_are_not_followed_and_answers_are_read_only_so_far() {
         receiver.script([Answer::status(307).header("location", &receiver.url), big]);
         endpoint(&outbox, &receiver, &Schedule::default()).await;
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).build();
+        let d = dispatcher(&outbox, &notes).build().unwrap();
         let clock = Clock::new();
         enqueue(&outbox, OWNER, 1, clock.at(0)).await;
         enqueue(&outbox, OWNER, 2, clock.at(0)).await;
@@ -363,7 +363,8 @@ async fn a_slow_receiver_times_out_and_is_retried() {
         let notes = Notes::default();
         let d = dispatcher(&outbox, &notes)
             .timeout(Duration::from_millis(200))
-            .build();
+            .build()
+            .unwrap();
         let clock = Clock::new();
         let id = enqueue(&outbox, OWNER, 1, clock.at(0)).await;
         let attempts = tick_through(&d, clock, 0, 10).await;
@@ -409,7 +410,8 @@ async fn private_and_metadata_addresses_are_refused_without_the_allow_list() {
         let notes = Notes::default();
         let d = Dispatcher::builder(outbox.clone())
             .notifier(std::sync::Arc::new(notes.clone()))
-            .build();
+            .build()
+            .unwrap();
         let clock = Clock::new();
         enqueue(&outbox, OWNER, 1, clock.at(0)).await;
         tick_through(&d, clock, 0, 90).await;
@@ -440,7 +442,7 @@ async fn rotated_secrets_both_sign_during_the_overlap() {
                 .unwrap()
         );
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).build();
+        let d = dispatcher(&outbox, &notes).build().unwrap();
         enqueue(&outbox, OWNER, 1, clock.at(0)).await;
         tick_through(&d, clock, 0, 0).await;
         enqueue(&outbox, OWNER, 2, clock.at(120)).await;
@@ -509,7 +511,7 @@ async fn a_message_exists_only_if_its_transaction_commits() {
             }
         }
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).build();
+        let d = dispatcher(&outbox, &notes).build().unwrap();
         tick_through(&d, clock, 0, 2).await;
         let got = receiver.received();
         assert_eq!(got.len(), 1, "{db:?}");
@@ -530,10 +532,11 @@ async fn the_operator_webhook_receives_the_full_report_once() {
         endpoint(&outbox, &receiver, &Schedule::default()).await;
         let d = Dispatcher::builder(outbox.clone())
             .policy(crate::support::loopback())
-            .notifier(std::sync::Arc::new(apierr_webhooks::OperatorWebhook::new(
-                operator.url.parse().unwrap(),
-            )))
-            .build();
+            .notifier(std::sync::Arc::new(
+                apierr_webhooks::OperatorWebhook::new(operator.url.parse().unwrap()).unwrap(),
+            ))
+            .build()
+            .unwrap();
         let clock = Clock::new();
         enqueue(&outbox, OWNER, 1, clock.at(0)).await;
         enqueue(&outbox, OWNER, 2, clock.at(0)).await;

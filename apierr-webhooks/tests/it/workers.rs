@@ -65,7 +65,7 @@ async fn a_running_dispatcher_delivers_what_is_committed_and_stops_cleanly() {
             .unwrap();
         let ids = write_many(&outbox, 300).await;
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).concurrency(16).build();
+        let d = dispatcher(&outbox, &notes).concurrency(16).build().unwrap();
         let stop = Arc::new(Notify::new());
         let stopped = stop.clone();
         let run = tokio::spawn(async move { d.run(async move { stopped.notified().await }).await });
@@ -117,7 +117,8 @@ async fn two_workers_on_postgresql_share_one_queue_without_delivering_twice() {
         let d = dispatcher(&own, &notes)
             .concurrency(16)
             .poll(Duration::from_millis(20))
-            .build();
+            .build()
+            .unwrap();
         let stopped = stop.clone();
         runs.push(tokio::spawn(async move {
             d.run(async move { stopped.notified().await }).await
@@ -175,7 +176,7 @@ async fn signatures_verify_with_the_published_standardwebhooks_package() {
             .await
             .unwrap();
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).build();
+        let d = dispatcher(&outbox, &notes).build().unwrap();
         enqueue(&outbox, OWNER, 1, SystemTime::now()).await;
         d.tick(SystemTime::now()).await.unwrap();
         let second = Secret::generate();
@@ -269,7 +270,8 @@ async fn claims_that_wait_past_their_lease_are_not_attempted_twice() {
             .lease(Duration::from_secs(2))
             .timeout(Duration::from_secs(1))
             .poll(Duration::from_millis(50))
-            .build();
+            .build()
+            .unwrap();
         let stop = Arc::new(Notify::new());
         let stopped = stop.clone();
         let run = tokio::spawn(async move { d.run(async move { stopped.notified().await }).await });
@@ -317,7 +319,7 @@ async fn shutdown_finishes_what_is_in_flight_and_gives_back_the_rest() {
             .unwrap();
         write_many(&outbox, 10).await;
         let notes = Notes::default();
-        let d = dispatcher(&outbox, &notes).concurrency(1).build();
+        let d = dispatcher(&outbox, &notes).concurrency(1).build().unwrap();
         let stop = Arc::new(Notify::new());
         let stopped = stop.clone();
         let run = tokio::spawn(async move { d.run(async move { stopped.notified().await }).await });
@@ -333,7 +335,7 @@ async fn shutdown_finishes_what_is_in_flight_and_gives_back_the_rest() {
             receiver.count() as i64,
             "{db:?}: every attempt made was recorded"
         );
-        let other = dispatcher(&outbox, &notes).concurrency(16).build();
+        let other = dispatcher(&outbox, &notes).concurrency(16).build().unwrap();
         let taken = other.tick(SystemTime::now()).await.unwrap();
         assert_eq!(
             taken as i64,

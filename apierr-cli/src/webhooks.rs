@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::api::{AppState, internal, invalid};
 use crate::auth::Principal;
+use crate::store::{is_id, unix};
 
 /// How long a rotated-out secret keeps signing beside the new one: a day for the
 /// partner to deploy the new secret without rejecting a message.
@@ -50,9 +51,7 @@ pub(crate) struct Webhooks {
 /// Whether `id` has the form of the ids made with `prefix` (32 lower-case hex digits
 /// after it): any other names nothing and never reaches the database.
 fn is_prefixed_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix).is_some_and(|rest| {
-        rest.len() == 32 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    })
+    id.strip_prefix(prefix).is_some_and(is_id)
 }
 
 fn endpoint_id(id: &str) -> Result<&str, ApiError> {
@@ -61,11 +60,6 @@ fn endpoint_id(id: &str) -> Result<&str, ApiError> {
     } else {
         Err(Condition::NotFound.into())
     }
-}
-
-fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// An endpoint as its partner sees it (never its secret).
@@ -78,7 +72,7 @@ pub(crate) struct EndpointView {
     /// Seconds after the first attempt.
     retry_schedule: Vec<u64>,
     /// Unix seconds.
-    created_at: u64,
+    created_at: i64,
 }
 
 impl From<Endpoint> for EndpointView {
@@ -89,7 +83,7 @@ impl From<Endpoint> for EndpointView {
             url: e.url,
             state: e.state.as_str(),
             failure_run: e.failure_run,
-            created_at: unix_secs(e.created_at),
+            created_at: unix(e.created_at),
         }
     }
 }
@@ -238,7 +232,7 @@ pub(crate) async fn rotate_secret(
     }
     Ok(Json(json!({
         "secret": secret.expose(),
-        "previous_valid_until": unix_secs(now + ROTATION_OVERLAP),
+        "previous_valid_until": unix(now + ROTATION_OVERLAP),
     })))
 }
 

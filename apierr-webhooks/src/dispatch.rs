@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::endpoint::unix_micros;
 use crate::network::{AddressPolicy, AddressRefused, GuardedResolver};
 use crate::outbox::Outbox;
-use crate::queue::{Claimed, Health, Outcome, Verdict};
+use crate::queue::{Claimed, Outcome, Verdict};
 use crate::report::{FailureKind, LogNotifier, Notifier};
 
 /// How much of a receiver's answer is read and kept for reports: enough for an error
@@ -209,11 +209,6 @@ impl Dispatcher {
         }
     }
 
-    /// The outbox it delivers from.
-    pub fn outbox(&self) -> &Outbox {
-        &self.outbox
-    }
-
     /// Attempts every delivery due at `now` (up to the concurrency) once, records the
     /// outcomes as of `now`, and notifies about reports. How many were attempted. This is
     /// one step of [`Dispatcher::run`], with the clock in the caller's hands (tests move
@@ -384,10 +379,10 @@ impl Dispatcher {
         if outcomes.is_empty() {
             return Ok(());
         }
-        let health = Health {
-            pause_after: self.settings.pause_after,
-        };
-        let reports = self.outbox.record(outcomes, health, now).await?;
+        let reports = self
+            .outbox
+            .record(outcomes, self.settings.pause_after, now)
+            .await?;
         if reports.is_empty() {
             return Ok(());
         }
@@ -423,7 +418,8 @@ impl Dispatcher {
             .map(|v| v.sign(&claimed.message_id, timestamp, claimed.payload.as_bytes()))
             .collect();
         let started = Instant::now();
-        let outcome = |verdict, status, head, failure, detail, retry_after| Outcome {
+        // Every path ends here once, handing the claim on to be recorded.
+        let outcome = |claimed, verdict, status, head, failure, detail, retry_after| Outcome {
             at,
             latency: started.elapsed(),
             status,
@@ -432,12 +428,13 @@ impl Dispatcher {
             detail,
             retry_after,
             verdict,
-            claimed: claimed.clone(),
+            claimed,
         };
         // An address literal is not resolved, so the resolver cannot refuse it: checked
         // here (the registered URL was checked too, but the allow-list may have changed).
         if self.policy.check_url(&claimed.url).is_err() {
             return outcome(
+                claimed,
                 Verdict::Refused,
                 None,
                 None,
@@ -470,7 +467,15 @@ impl Dispatcher {
                 } else {
                     (Verdict::Retry, FailureKind::Connection)
                 };
-                return outcome(verdict, None, None, Some(failure), Some(detail(&e)), None);
+                return outcome(
+                    claimed,
+                    verdict,
+                    None,
+                    None,
+                    Some(failure),
+                    Some(detail(&e)),
+                    None,
+                );
             }
         };
         let status = response.status();
@@ -495,6 +500,6 @@ impl Dispatcher {
             _ => (Verdict::Refused, Some(FailureKind::Status)),
         };
         let wait = matches!(code, 429 | 503).then_some(wait).flatten();
-        outcome(verdict, Some(code), head, failure, None, wait)
+        outcome(claimed, verdict, Some(code), head, failure, None, wait)
     }
 }

@@ -12,7 +12,7 @@ use crate::outbox::{Arg, Dynamic, Outbox, new_id};
 use crate::report::{FailureKind, ReportKind};
 
 /// A delivery claimed by a worker, with what it needs to attempt it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Claimed {
     pub(crate) delivery_id: String,
     pub(crate) message_id: String,
@@ -61,13 +61,6 @@ pub(crate) struct Outcome {
     pub(crate) detail: Option<String>,
     pub(crate) retry_after: Option<Duration>,
     pub(crate) verdict: Verdict,
-}
-
-/// Settings the outcome's recording needs.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Health {
-    /// Failed messages in a row that pause an endpoint.
-    pub(crate) pause_after: i64,
 }
 
 /// Lets a PostgreSQL transaction of the dispatcher commit without waiting for its log
@@ -236,12 +229,13 @@ impl Outbox {
     /// Records the outcomes of attempts in one transaction: deliveries marked, failed
     /// attempts kept, reports written, endpoints paused or disabled. Writes about a
     /// delivery whose claim was lost (it lapsed and another worker took it, or its
-    /// endpoint was paused) are skipped. Returns the reports to notify about (at most one
-    /// per endpoint, kind and hour).
+    /// endpoint was paused) are skipped; an endpoint whose run of failed messages reaches
+    /// `pause_after` is paused. Returns the reports to notify about (at most one per
+    /// endpoint, kind and hour).
     pub(crate) async fn record(
         &self,
         outcomes: &[Outcome],
-        health: Health,
+        pause_after: i64,
         now: SystemTime,
     ) -> Result<Vec<String>, sqlx::Error> {
         let now = unix_micros(now);
@@ -354,7 +348,7 @@ impl Outbox {
                      until it is resumed"
                         .to_owned(),
                 )
-            } else if run >= health.pause_after {
+            } else if run >= pause_after {
                 (
                     ReportKind::EndpointPaused,
                     "paused",

@@ -15,12 +15,7 @@ use crate::support::{Answer, Clock, DBS, Notes, Receiver, dispatcher, enqueue};
 const OWNER: &str = "acme";
 
 async fn endpoint(outbox: &Outbox, receiver: &Receiver, schedule: &Schedule) -> (String, Secret) {
-    let secret = Secret::generate();
-    let ep = outbox
-        .register(OWNER, &receiver.url, &secret, schedule, SystemTime::now())
-        .await
-        .unwrap();
-    (ep.id, secret)
+    crate::support::endpoint(outbox, OWNER, receiver, schedule).await
 }
 
 /// Ticks once a second from `from` to `to` (inclusive), returning the seconds at which

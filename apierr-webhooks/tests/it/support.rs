@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use apierr_webhooks::{AddressPolicy, Dispatcher, DispatcherBuilder, Notifier, Outbox, Report};
+use apierr_webhooks::{
+    AddressPolicy, Dispatcher, DispatcherBuilder, Notifier, Outbox, Report, Schedule, Secret,
+};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -242,4 +244,48 @@ pub(crate) async fn enqueue(outbox: &Outbox, owner: &str, n: u64, now: SystemTim
         .unwrap();
     tx.commit().await.unwrap();
     id
+}
+
+/// Registers an endpoint of `owner` at the receiver; its id and secret.
+pub(crate) async fn endpoint(
+    outbox: &Outbox,
+    owner: &str,
+    receiver: &Receiver,
+    schedule: &Schedule,
+) -> (String, Secret) {
+    let secret = Secret::generate();
+    let ep = outbox
+        .register(owner, &receiver.url, &secret, schedule, SystemTime::now())
+        .await
+        .unwrap();
+    (ep.id, secret)
+}
+
+/// A dispatcher's `run`, on a task of its own until stopped.
+pub(crate) struct Running {
+    stop: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub(crate) fn start(dispatcher: Dispatcher) -> Running {
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            dispatcher
+                .run(async move { stopped.notified().await })
+                .await;
+        });
+        Running { stop, task }
+    }
+
+    /// Asks it to shut down, and waits at most `limit` for `run` to return.
+    pub(crate) async fn stop(self, limit: Duration) {
+        // A permit, not only a wake-up: `run` may not be waiting on it yet.
+        self.stop.notify_one();
+        tokio::time::timeout(limit, self.task)
+            .await
+            .expect("run returns after shutdown")
+            .unwrap();
+    }
 }

@@ -2,13 +2,11 @@
 //! they make checked by the published `standardwebhooks` package.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use apierr_webhooks::{DeliveryState, Outbox, Schedule, Secret};
-use tokio::sync::Notify;
 
-use crate::support::{DBS, Db, Notes, Receiver, dispatcher, enqueue};
+use crate::support::{DBS, Db, Notes, Receiver, Running, dispatcher, endpoint, enqueue};
 
 const OWNER: &str = "acme";
 
@@ -53,33 +51,18 @@ async fn a_running_dispatcher_delivers_what_is_committed_and_stops_cleanly() {
     for db in DBS {
         let outbox = db.outbox().await;
         let receiver = Receiver::start().await;
-        outbox
-            .register(
-                OWNER,
-                &receiver.url,
-                &Secret::generate(),
-                &Schedule::default(),
-                SystemTime::now(),
-            )
-            .await
-            .unwrap();
+        endpoint(&outbox, OWNER, &receiver, &Schedule::default()).await;
         let ids = write_many(&outbox, 300).await;
         let notes = Notes::default();
         let d = dispatcher(&outbox, &notes).concurrency(16).build().unwrap();
-        let stop = Arc::new(Notify::new());
-        let stopped = stop.clone();
-        let run = tokio::spawn(async move { d.run(async move { stopped.notified().await }).await });
+        let running = Running::start(d);
         let late = enqueue(&outbox, OWNER, 301, SystemTime::now()).await;
         outbox.wake();
         assert!(
             until(Duration::from_secs(30), async || receiver.count() >= 301).await,
             "{db:?}"
         );
-        stop.notify_waiters();
-        tokio::time::timeout(Duration::from_secs(20), run)
-            .await
-            .unwrap()
-            .unwrap();
+        running.stop(Duration::from_secs(20)).await;
         assert_eq!(receiver.count(), 301, "{db:?}: each message once");
         assert_eq!(
             outbox.count(None, DeliveryState::Delivered).await.unwrap(),
@@ -98,19 +81,9 @@ async fn two_workers_on_postgresql_share_one_queue_without_delivering_twice() {
     let url = Db::Postgres.url().await;
     let outbox = Outbox::connect(&url).await.unwrap();
     let receiver = Receiver::start().await;
-    outbox
-        .register(
-            OWNER,
-            &receiver.url,
-            &Secret::generate(),
-            &Schedule::default(),
-            SystemTime::now(),
-        )
-        .await
-        .unwrap();
+    endpoint(&outbox, OWNER, &receiver, &Schedule::default()).await;
     write_many(&outbox, 1000).await;
     let notes = Notes::default();
-    let stop = Arc::new(Notify::new());
     let mut runs = Vec::new();
     for _ in 0..2 {
         let own = Outbox::connect(&url).await.unwrap();
@@ -119,20 +92,13 @@ async fn two_workers_on_postgresql_share_one_queue_without_delivering_twice() {
             .poll(Duration::from_millis(20))
             .build()
             .unwrap();
-        let stopped = stop.clone();
-        runs.push(tokio::spawn(async move {
-            d.run(async move { stopped.notified().await }).await
-        }));
+        runs.push(Running::start(d));
     }
     assert!(until(Duration::from_secs(60), async || receiver.count() >= 1000).await);
     // Time for a duplicate to show up, if there were one.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.notify_waiters();
     for run in runs {
-        tokio::time::timeout(Duration::from_secs(20), run)
-            .await
-            .unwrap()
-            .unwrap();
+        run.stop(Duration::from_secs(20)).await;
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
     for r in receiver.received() {
@@ -164,17 +130,7 @@ async fn signatures_verify_with_the_published_standardwebhooks_package() {
     for db in DBS {
         let outbox = db.outbox().await;
         let receiver = Receiver::start().await;
-        let first = Secret::generate();
-        let ep = outbox
-            .register(
-                OWNER,
-                &receiver.url,
-                &first,
-                &Schedule::default(),
-                SystemTime::now(),
-            )
-            .await
-            .unwrap();
+        let (ep, first) = endpoint(&outbox, OWNER, &receiver, &Schedule::default()).await;
         let notes = Notes::default();
         let d = dispatcher(&outbox, &notes).build().unwrap();
         enqueue(&outbox, OWNER, 1, SystemTime::now()).await;
@@ -183,7 +139,7 @@ async fn signatures_verify_with_the_published_standardwebhooks_package() {
         outbox
             .rotate_secret(
                 OWNER,
-                &ep.id,
+                &ep,
                 &second,
                 Duration::from_secs(3600),
                 SystemTime::now(),
@@ -253,16 +209,7 @@ async fn claims_that_wait_past_their_lease_are_not_attempted_twice() {
         let mut slow = crate::support::Answer::status(200);
         slow.delay = Duration::from_millis(600);
         receiver.otherwise(slow);
-        outbox
-            .register(
-                OWNER,
-                &receiver.url,
-                &Secret::generate(),
-                &Schedule::default(),
-                SystemTime::now(),
-            )
-            .await
-            .unwrap();
+        endpoint(&outbox, OWNER, &receiver, &Schedule::default()).await;
         write_many(&outbox, 8).await;
         let notes = Notes::default();
         let d = dispatcher(&outbox, &notes)
@@ -272,9 +219,7 @@ async fn claims_that_wait_past_their_lease_are_not_attempted_twice() {
             .poll(Duration::from_millis(50))
             .build()
             .unwrap();
-        let stop = Arc::new(Notify::new());
-        let stopped = stop.clone();
-        let run = tokio::spawn(async move { d.run(async move { stopped.notified().await }).await });
+        let running = Running::start(d);
         assert!(
             until(Duration::from_secs(60), async || {
                 outbox.count(None, DeliveryState::Delivered).await.unwrap() == 8
@@ -282,11 +227,7 @@ async fn claims_that_wait_past_their_lease_are_not_attempted_twice() {
             .await,
             "{db:?}"
         );
-        stop.notify_waiters();
-        tokio::time::timeout(Duration::from_secs(20), run)
-            .await
-            .unwrap()
-            .unwrap();
+        running.stop(Duration::from_secs(20)).await;
         let mut seen: HashMap<String, usize> = HashMap::new();
         for r in receiver.received() {
             *seen.entry(r.id().to_owned()).or_default() += 1;
@@ -307,28 +248,13 @@ async fn shutdown_finishes_what_is_in_flight_and_gives_back_the_rest() {
         let mut slow = crate::support::Answer::status(200);
         slow.delay = Duration::from_millis(500);
         receiver.otherwise(slow);
-        outbox
-            .register(
-                OWNER,
-                &receiver.url,
-                &Secret::generate(),
-                &Schedule::default(),
-                SystemTime::now(),
-            )
-            .await
-            .unwrap();
+        endpoint(&outbox, OWNER, &receiver, &Schedule::default()).await;
         write_many(&outbox, 10).await;
         let notes = Notes::default();
         let d = dispatcher(&outbox, &notes).concurrency(1).build().unwrap();
-        let stop = Arc::new(Notify::new());
-        let stopped = stop.clone();
-        let run = tokio::spawn(async move { d.run(async move { stopped.notified().await }).await });
+        let running = Running::start(d);
         assert!(until(Duration::from_secs(10), async || receiver.count() >= 1).await);
-        stop.notify_waiters();
-        tokio::time::timeout(Duration::from_secs(10), run)
-            .await
-            .unwrap()
-            .unwrap();
+        running.stop(Duration::from_secs(10)).await;
         let delivered = outbox.count(None, DeliveryState::Delivered).await.unwrap();
         assert_eq!(
             delivered,

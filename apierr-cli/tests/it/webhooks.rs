@@ -91,14 +91,36 @@ async fn server(backend: Backend, database_url: &Arc<Mutex<String>>) -> Server {
     .await
 }
 
-async fn register(server: &Server, body: Value) -> (u16, Value) {
+/// `POST path` with a JSON body as `acme`: the status and the JSON answer (null if none).
+async fn post(server: &Server, path: &str, body: Value) -> (u16, Value) {
     let response = server
-        .post_json("/webhooks/endpoints", "acme-key", &body.to_string())
+        .post_json(path, "acme-key", &body.to_string())
         .send()
         .await
         .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `GET path` with `key`: the status and the JSON answer (null if none).
+async fn get(server: &Server, path: &str, key: &str) -> (u16, Value) {
+    let response = server
+        .with_key(reqwest::Method::GET, path, key)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn register(server: &Server, body: Value) -> (u16, Value) {
+    post(server, "/webhooks/endpoints", body).await
+}
+
+/// A new account of `acme` with this email.
+async fn create_account(server: &Server, email: &str) -> (u16, Value) {
+    let body = serde_json::json!({"email": email, "first_name": "Ada", "last_name": "Lovelace"});
+    post(server, "/accounts", body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,29 +137,12 @@ async fn account_and_child_creation_are_delivered_signed_to_the_partners_endpoin
         assert_eq!(endpoint["state"], "active");
         assert_eq!(endpoint["retry_schedule"], serde_json::json!([5, 15, 40]));
 
-        let account: Value = server
-            .post_json(
-                "/accounts",
-                "acme-key",
-                r#"{"email":"hooks@example.com","first_name":"Ada","last_name":"Lovelace"}"#,
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (status, account) = create_account(&server, "hooks@example.com").await;
+        assert_eq!(status, 201);
         let id = account["id"].as_str().unwrap();
-        let child = server
-            .post_json(
-                &format!("/accounts/{id}/children"),
-                "acme-key",
-                r#"{"first_name":"Byron","birth_year":2015}"#,
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(child.status(), 201);
+        let child = serde_json::json!({"first_name": "Byron", "birth_year": 2015});
+        let (status, _) = post(&server, &format!("/accounts/{id}/children"), child).await;
+        assert_eq!(status, 201);
         let got = inbox.wait_for(2, Duration::from_secs(10)).await;
         assert_eq!(got.len(), 2, "{backend:?}");
         let verifier = WebhookVerifier::new(&secret).unwrap();
@@ -154,16 +159,8 @@ async fn account_and_child_creation_are_delivered_signed_to_the_partners_endpoin
         types.sort();
         assert_eq!(types, ["account.created", "child.created"]);
         // A failed creation (the email is taken) announces nothing.
-        let again = server
-            .post_json(
-                "/accounts",
-                "acme-key",
-                r#"{"email":"hooks@example.com","first_name":"Ada","last_name":"Lovelace"}"#,
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(again.status(), 409);
+        let (status, _) = create_account(&server, "hooks@example.com").await;
+        assert_eq!(status, 409);
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(inbox.received().len(), 2);
     }
@@ -215,27 +212,13 @@ async fn partners_read_their_own_failure_reports_and_replay_what_failed() {
         )
         .await;
         assert_eq!(status, 201);
-        server
-            .post_json(
-                "/accounts",
-                "acme-key",
-                r#"{"email":"fails@example.com","first_name":"Ada","last_name":"Lovelace"}"#,
-            )
-            .send()
-            .await
-            .unwrap();
+        let (status, _) = create_account(&server, "fails@example.com").await;
+        assert_eq!(status, 201);
         let got = inbox.wait_for(2, Duration::from_secs(15)).await;
         assert_eq!(got.len(), 2, "{backend:?}");
         let mut reports = Value::Null;
         for _ in 0..100 {
-            reports = server
-                .with_key(reqwest::Method::GET, "/webhooks/reports", "acme-key")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            (_, reports) = get(&server, "/webhooks/reports", "acme-key").await;
             if reports.as_array().is_some_and(|r| !r.is_empty()) {
                 break;
             }
@@ -252,27 +235,12 @@ async fn partners_read_their_own_failure_reports_and_replay_what_failed() {
         assert_eq!(got[0].0["webhook-id"], message.as_str());
 
         let path = format!("/webhooks/reports/{}", report["id"].as_str().unwrap());
-        let own = server
-            .with_key(reqwest::Method::GET, &path, "acme-key")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(own.status(), 200);
-        let other = server
-            .with_key(reqwest::Method::GET, &path, "viewer-key")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(other.status(), 404);
-        let theirs: Value = server
-            .with_key(reqwest::Method::GET, "/webhooks/reports", "viewer-key")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(theirs, serde_json::json!([]));
+        let (status, own) = get(&server, &path, "acme-key").await;
+        assert_eq!(status, 200);
+        assert_eq!(&own, report);
+        assert_eq!(get(&server, &path, "viewer-key").await.0, 404);
+        let (status, theirs) = get(&server, "/webhooks/reports", "viewer-key").await;
+        assert_eq!((status, theirs), (200, serde_json::json!([])));
 
         let database = url.lock().unwrap().clone();
         let printed =
@@ -319,19 +287,12 @@ async fn partners_read_their_own_failure_reports_and_replay_what_failed() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(delivered, "{backend:?}");
-        let replayed: Value = server
-            .post_json(
-                "/webhooks/replay",
-                "acme-key",
-                &serde_json::json!({"message_id": message}).to_string(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(replayed["replayed"], 1);
+        let by_id = serde_json::json!({"message_id": message});
+        let (status, replayed) = post(&server, "/webhooks/replay", by_id).await;
+        assert_eq!(
+            (status, &replayed["replayed"]),
+            (200, &serde_json::json!(1))
+        );
         let got = inbox.wait_for(4, Duration::from_secs(10)).await;
         assert_eq!(got.len(), 4);
         assert_eq!(got[3].0["webhook-id"], message.as_str());

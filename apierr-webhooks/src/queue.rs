@@ -245,15 +245,13 @@ impl Outbox {
         }
         self.record_delivered(&mut tx, outcomes, now).await?;
         let mut notify = Vec::new();
-        for o in outcomes {
+        // The delivered are marked above; here, the failed attempts.
+        for o in outcomes.iter().filter(|o| o.verdict != Verdict::Delivered) {
             let c = &o.claimed;
             let started = c.round_started.unwrap_or(o.at);
             let made = c.attempts + 1;
             let n = c.total_attempts + 1;
             let status = o.status.map(i64::from);
-            if o.verdict == Verdict::Delivered {
-                continue;
-            }
             // A failed attempt: when, if ever, is the next?
             let mut failure = o.failure;
             let next = match o.verdict {

@@ -17,6 +17,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The services, as scripts/test names them.
+pg="${APIERR_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+pg_server="${pg%%\?*}"
+pg_server="${pg_server%/*}"
+redis="${APIERR_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+
 port=18480
 # Bounded, reproducible runs: a fixed seed and a fixed number of examples per operation.
 examples="${SCHEMATHESIS_EXAMPLES:-40}"
@@ -65,12 +71,12 @@ for backend in sqlite postgres redis; do
             url="sqlite://$work/$profile.db"
         elif [ "$backend" = redis ]; then
             url="sqlite://$work/$profile-redis.db"
-            extra=(--redis-url redis://127.0.0.1:6379 --redis-prefix "apierr_contract_$$:")
+            extra=(--redis-url "$redis" --redis-prefix "apierr_contract_$$:")
         else
             db="apierr_contract_$(echo "$profile" | tr - _)_$$"
-            psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db" >/dev/null
-            psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE $db" >/dev/null
-            url="postgres://postgres@127.0.0.1:5432/$db"
+            psql "$pg" -qc "DROP DATABASE IF EXISTS $db" >/dev/null
+            psql "$pg" -qc "CREATE DATABASE $db" >/dev/null
+            url="$pg_server/$db"
         fi
         echo "== $profile on $backend"
         start "$url" "$profile" "${extra[@]}"
@@ -88,7 +94,7 @@ for backend in sqlite postgres redis; do
         fi
         stop
         if [ "$backend" = postgres ]; then
-            psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db" >/dev/null
+            psql "$pg" -qc "DROP DATABASE IF EXISTS $db" >/dev/null
         fi
     done
 done

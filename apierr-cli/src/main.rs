@@ -54,11 +54,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the mutations whose outcome is unknown (5xx, panics, timeouts), for
-    /// reconciliation: a table, or JSON lines with `--json`.
     /// Webhooks: failure reports, replay, and a worker that delivers without serving.
     #[command(subcommand)]
     Webhooks(Webhooks),
+    /// List the mutations whose outcome is unknown (5xx, panics, timeouts), for
+    /// reconciliation: a table, or JSON lines with `--json`.
     Reconcile {
         /// The server's database: `sqlite://FILE` or `postgres://…`.
         #[arg(long, default_value = "sqlite://apierr.db")]

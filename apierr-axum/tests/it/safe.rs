@@ -86,6 +86,8 @@ struct App {
     handler: Arc<Handler>,
     offset: Arc<AtomicU64>,
     client: reqwest::Client,
+    /// The store's place, removed with the app.
+    _keep: stores::Keep,
 }
 
 impl App {
@@ -107,7 +109,7 @@ impl App {
 }
 
 async fn idempotent_app(backend: Backend) -> App {
-    let store = stores::idempotency(backend).await;
+    let (store, keep) = stores::idempotency(backend).await;
     let (clock, offset) = clock();
     let handler = Arc::new(Handler::default());
     let h = handler.clone();
@@ -128,6 +130,7 @@ async fn idempotent_app(backend: Backend) -> App {
         handler,
         offset,
         client: reqwest::Client::new(),
+        _keep: keep,
     }
 }
 
@@ -353,7 +356,7 @@ async fn a_crashed_claim_blocks_its_key_until_its_lock_expires() {
         Backend::Postgres,
         Backend::Redis,
     ] {
-        let store = stores::idempotency(backend).await;
+        let (store, keep) = stores::idempotency(backend).await;
         let (clock, offset) = clock();
         let handler = Arc::new(Handler::default());
         let h = handler.clone();
@@ -371,6 +374,7 @@ async fn a_crashed_claim_blocks_its_key_until_its_lock_expires() {
             handler,
             offset,
             client: reqwest::Client::new(),
+            _keep: keep,
         };
         let body = json!({"item": 5});
         // The dead replica's claim: the fingerprint the layer computes for this request.
@@ -449,7 +453,8 @@ async fn send(client: &reqwest::Client, base: &str, caller: &str) -> reqwest::Re
 async fn too_many_requests_are_429_with_retry_after_and_ratelimit_headers() {
     for backend in [Backend::Memory, Backend::Redis] {
         let (clock, offset) = clock();
-        let base = limited_app(stores::rate_limits(backend).await, clock).await;
+        let (limits, _keep) = stores::rate_limits(backend).await;
+        let base = limited_app(limits, clock).await;
         let client = reqwest::Client::new();
         for left in [1, 0] {
             let r = send(&client, &base, "acme").await;
@@ -484,10 +489,10 @@ async fn too_many_requests_are_429_with_retry_after_and_ratelimit_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_redis_share_the_limit() {
-    let prefix = stores::unique("apierr_axum_shared");
+    let shared = apierr_testkit::TestRedis::new("axum_shared").await;
     let (clock, _offset) = clock();
-    let a = limited_app(Arc::new(stores::redis(&prefix).await), clock.clone()).await;
-    let b = limited_app(Arc::new(stores::redis(&prefix).await), clock).await;
+    let a = limited_app(Arc::new(stores::redis(&shared).await), clock.clone()).await;
+    let b = limited_app(Arc::new(stores::redis(&shared).await), clock).await;
     let client = reqwest::Client::new();
     assert_eq!(send(&client, &a, "acme").await.status(), 201);
     assert_eq!(send(&client, &b, "acme").await.status(), 201);
@@ -559,7 +564,7 @@ async fn entries(log: &dyn ReconciliationLog, n: usize) -> Vec<apierr_axum::stor
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutations_without_a_known_outcome_are_logged() {
     for backend in [Backend::Memory, Backend::Sqlite, Backend::Postgres] {
-        let log = stores::log(backend).await;
+        let (log, _keep) = stores::log(backend).await;
         let (base, handler) = logged_app(log.clone()).await;
         let client = reqwest::Client::new();
         let post = |body: Value, key: Option<&'static str>| {

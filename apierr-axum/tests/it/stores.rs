@@ -1,30 +1,19 @@
 //! A fresh store per test on every backend: memory, its own SQLite file, its own
-//! PostgreSQL schema, its own Redis key prefix. PostgreSQL and Redis must be running
-//! (`.ci/run` starts them); a test fails loudly when they are not.
+//! PostgreSQL schema, its own Redis key prefix (from the test kit, which removes each
+//! when the test ends). PostgreSQL and Redis must be running (`scripts/test` starts
+//! them); a test fails loudly, naming the service, when they are not.
 
+use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
 
 use apierr_axum::store::{
     IdempotencyStore, MemoryRateLimiter, MemoryStore, RateLimitStore, ReconciliationLog,
     RedisStore, SqlStore,
 };
-use sqlx::Connection;
+use apierr_testkit::{TestDatabase, TestRedis};
 
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
-const REDIS: &str = "redis://127.0.0.1:6379";
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-pub(crate) fn unique(prefix: &str) -> String {
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}_{}_{nanos}_{n}", std::process::id())
-}
+/// What a store's place is kept alive by; dropping it removes the place.
+pub(crate) type Keep = Box<dyn Any + Send + Sync>;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Backend {
@@ -34,56 +23,64 @@ pub(crate) enum Backend {
     Redis,
 }
 
-pub(crate) async fn sql(backend: Backend) -> SqlStore {
-    let url = match backend {
-        Backend::Sqlite => {
-            let path = std::env::temp_dir().join(format!("{}.db", unique("apierr_axum")));
-            format!("sqlite://{}", path.display())
-        }
-        Backend::Postgres => {
-            let schema = unique("apierr_axum");
-            sqlx::any::install_default_drivers();
-            let mut conn = sqlx::AnyConnection::connect(POSTGRES)
-                .await
-                .expect("PostgreSQL at 127.0.0.1:5432 (.ci/run starts it)");
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            format!("{POSTGRES}?options=-c%20search_path%3D{schema}")
-        }
+pub(crate) async fn sql(backend: Backend) -> (SqlStore, Keep) {
+    let backend = match backend {
+        Backend::Sqlite => apierr_testkit::Backend::Sqlite,
+        Backend::Postgres => apierr_testkit::Backend::Postgres,
         other => panic!("{other:?} is not SQL"),
     };
-    SqlStore::connect(&url).await.expect("database")
-}
-
-pub(crate) async fn redis(prefix: &str) -> RedisStore {
-    RedisStore::connect(REDIS)
+    let db = TestDatabase::new(backend, "axum").await;
+    let store = SqlStore::connect(db.url())
         .await
-        .expect("Redis at 127.0.0.1:6379 (.ci/run starts it)")
-        .prefix(format!("{prefix}:"))
+        .unwrap_or_else(|e| panic!("{backend}: {e}"));
+    (store, Box::new(db))
 }
 
-pub(crate) async fn idempotency(backend: Backend) -> Arc<dyn IdempotencyStore> {
+/// A store on `place`'s prefix (two stores on one place are two replicas of one API).
+pub(crate) async fn redis(place: &TestRedis) -> RedisStore {
+    RedisStore::connect(place.url())
+        .await
+        .unwrap_or_else(|e| panic!("Redis at {}: {e}", place.url()))
+        .prefix(place.prefix().to_owned())
+}
+
+async fn own_redis() -> (RedisStore, Keep) {
+    let place = TestRedis::new("axum").await;
+    (redis(&place).await, Box::new(place))
+}
+
+pub(crate) async fn idempotency(backend: Backend) -> (Arc<dyn IdempotencyStore>, Keep) {
     match backend {
-        Backend::Memory => Arc::new(MemoryStore::new()),
-        Backend::Sqlite | Backend::Postgres => Arc::new(sql(backend).await),
-        Backend::Redis => Arc::new(redis(&unique("apierr_axum")).await),
+        Backend::Memory => (Arc::new(MemoryStore::new()), Box::new(())),
+        Backend::Sqlite | Backend::Postgres => {
+            let (store, keep) = sql(backend).await;
+            (Arc::new(store), keep)
+        }
+        Backend::Redis => {
+            let (store, keep) = own_redis().await;
+            (Arc::new(store), keep)
+        }
     }
 }
 
-pub(crate) async fn rate_limits(backend: Backend) -> Arc<dyn RateLimitStore> {
+pub(crate) async fn rate_limits(backend: Backend) -> (Arc<dyn RateLimitStore>, Keep) {
     match backend {
-        Backend::Memory => Arc::new(MemoryRateLimiter::new(10_000)),
-        Backend::Redis => Arc::new(redis(&unique("apierr_axum")).await),
+        Backend::Memory => (Arc::new(MemoryRateLimiter::new(10_000)), Box::new(())),
+        Backend::Redis => {
+            let (store, keep) = own_redis().await;
+            (Arc::new(store), keep)
+        }
         other => panic!("no rate limits on {other:?}"),
     }
 }
 
-pub(crate) async fn log(backend: Backend) -> Arc<dyn ReconciliationLog> {
+pub(crate) async fn log(backend: Backend) -> (Arc<dyn ReconciliationLog>, Keep) {
     match backend {
-        Backend::Memory => Arc::new(MemoryStore::new()),
-        Backend::Sqlite | Backend::Postgres => Arc::new(sql(backend).await),
+        Backend::Memory => (Arc::new(MemoryStore::new()), Box::new(())),
+        Backend::Sqlite | Backend::Postgres => {
+            let (store, keep) = sql(backend).await;
+            (Arc::new(store), keep)
+        }
         other => panic!("no reconciliation log on {other:?}"),
     }
 }

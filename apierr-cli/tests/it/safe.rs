@@ -265,7 +265,8 @@ async fn every_partner_has_a_rate_limit_shown_in_its_headers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_mutations_are_listed_for_reconciliation() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let database = crate::support::database(backend).await;
+        let place = crate::support::database(backend).await;
+        let database = place.url().to_owned();
         let url = database.clone();
         let server = Server::start_with(Profile::PROBLEM, backend, move |c| {
             c.database_url = url;

@@ -1,4 +1,5 @@
-//! A real server per test: its own SQLite file or PostgreSQL schema, an injected clock.
+//! A real server per test: its own SQLite file or PostgreSQL schema (the test kit's,
+//! removed with the server), an injected clock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,17 +8,9 @@ use std::time::{Duration, SystemTime};
 use apierr::{ApiError, Condition, Profile};
 use axum::ServiceExt;
 use reqwest::{Client, RequestBuilder, Response};
-use sqlx::Connection;
 
-/// Where a test server keeps its data.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// PostgreSQL as the machine runs it (trust auth, database `test`).
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Where a test server keeps its data: the test kit's databases.
+pub(crate) use apierr_testkit::{BACKENDS, Backend, TestDatabase};
 
 /// A running reference server.
 pub(crate) struct Server {
@@ -27,68 +20,13 @@ pub(crate) struct Server {
     /// Seconds added to the real clock, so that a test can move time forward.
     offset: Arc<AtomicU64>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// The database made for it (unless the test named its own), removed with it.
+    _database: TestDatabase,
 }
 
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-/// A name no other test of this run or of an earlier run uses.
-fn unique(prefix: &str) -> String {
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{prefix}_{}_{}_{n}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
-pub(crate) async fn database(backend: Backend) -> String {
-    match backend {
-        Backend::Sqlite => {
-            let path = std::env::temp_dir().join(format!("{}.db", unique("apierr")));
-            format!("sqlite://{}", path.display())
-        }
-        Backend::Postgres => {
-            let schema = unique("apierr");
-            sqlx::any::install_default_drivers();
-            let mut conn = sqlx::AnyConnection::connect(POSTGRES)
-                .await
-                .expect("PostgreSQL at 127.0.0.1:5432 (.ci/run starts it)");
-            drop_old_schemas(&mut conn).await;
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            format!("{POSTGRES}?options=-c%20search_path%3D{schema}")
-        }
-    }
-}
-
-/// Drops, once per test run, the schemas earlier runs left behind (this run's carry its
-/// process id and stay until it ends).
-async fn drop_old_schemas(conn: &mut sqlx::AnyConnection) {
-    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if DONE.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    let mine = format!("apierr_{}_", std::process::id());
-    let rows = sqlx::query(
-        "SELECT nspname::text AS nspname FROM pg_namespace WHERE nspname LIKE 'apierr\\_%'",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap();
-    for row in rows {
-        let name: String = sqlx::Row::get(&row, "nspname");
-        if !name.starts_with(&mine) {
-            sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-        }
-    }
+/// A database of its own for a test.
+pub(crate) async fn database(backend: Backend) -> TestDatabase {
+    TestDatabase::new(backend, "cli").await
 }
 
 impl Server {
@@ -102,7 +40,8 @@ impl Server {
         tweak: impl FnOnce(&mut apierr_cli::Config),
     ) -> Server {
         let offset = Arc::new(AtomicU64::new(0));
-        let mut config = apierr_cli::Config::new(database(backend).await);
+        let database = database(backend).await;
+        let mut config = apierr_cli::Config::new(database.url());
         config.profile = profile.clone();
         // No webhook deliveries unless a test asks (and allows its loopback receiver):
         // test traffic never leaves the machine.
@@ -131,6 +70,7 @@ impl Server {
             client: Client::new(),
             offset,
             _shutdown: tx,
+            _database: database,
         }
     }
 
@@ -271,7 +211,7 @@ where
     F: Fn(Server) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in BACKENDS {
         for profile in Profile::ALL {
             scenario(Server::start(profile.clone(), backend).await).await;
         }

@@ -31,7 +31,8 @@ async fn an_earlier_database_keeps_its_keys_tokens_and_accounts() {
     // Scenario: the server starts on a database of the earlier schema: migrations adopt it,
     // plain secrets are digested once, and the old key, secret and token all still work.
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let url = database(backend).await;
+        let place = database(backend).await;
+        let url = place.url().to_owned();
         let connect = if url.starts_with("sqlite:") {
             format!("{url}?mode=rwc")
         } else {

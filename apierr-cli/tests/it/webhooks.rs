@@ -14,9 +14,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-use crate::support::{Backend, Server, database};
-
-const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+use crate::support::{BACKENDS, Backend, Server, database};
 
 /// A receiver on 127.0.0.1:0 that keeps every request and answers with a status the test
 /// can change.
@@ -326,7 +324,8 @@ async fn a_worker_killed_mid_run_loses_no_message() {
     // every message arrives at least once, and a message that arrives twice has the
     // same webhook-id and body both times.
     for backend in BACKENDS {
-        let database = database(backend).await;
+        let place = database(backend).await;
+        let database = place.url().to_owned();
         let outbox = apierr_webhooks::Outbox::connect(&database).await.unwrap();
         let inbox = Inbox::start().await;
         // Slow enough that the kill lands mid-run: about two seconds for the thousand.
@@ -488,7 +487,8 @@ async fn bad_webhook_input_is_a_catalog_error_never_a_server_error() {
 #[tokio::test]
 async fn serve_stops_on_sigterm_with_its_dispatcher() {
     // `apierr serve` (dispatcher included) answers SIGTERM by stopping cleanly, exit 0.
-    let database = database(Backend::Sqlite).await;
+    let place = database(Backend::Sqlite).await;
+    let database = place.url().to_owned();
     // A port free a moment ago, so that the test can tell when the server listens.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

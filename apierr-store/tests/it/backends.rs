@@ -1,89 +1,73 @@
-//! A fresh store per test: its own SQLite file, PostgreSQL schema or Redis key prefix.
-//! PostgreSQL and Redis must be running (`.ci/run` starts them); a test fails loudly
+//! A fresh store per test: its own SQLite file, PostgreSQL schema or Redis key prefix
+//! (from the test kit, which removes each when the test ends). PostgreSQL and Redis must
+//! be running (`scripts/test` starts them); a test fails loudly, naming the service,
 //! when they are not.
 
+use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
 
 use apierr_store::{
     IdempotencyStore, MemoryRateLimiter, MemoryStore, RateLimitStore, ReconciliationLog,
     RedisStore, SqlStore,
 };
-use sqlx::Connection;
+use apierr_testkit::{Backend, TestDatabase, TestRedis};
 
-/// PostgreSQL as the machine runs it (trust auth, database `test`).
-pub(crate) const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
-/// Redis as the machine runs it.
-pub(crate) const REDIS: &str = "redis://127.0.0.1:6379";
+/// What a store's place is kept alive by; dropping it removes the place.
+pub(crate) type Keep = Box<dyn Any + Send + Sync>;
 
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-/// A name no other test of this run or of an earlier run uses.
-pub(crate) fn unique(prefix: &str) -> String {
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}_{}_{nanos}_{n}", std::process::id())
-}
-
-pub(crate) async fn sqlite() -> SqlStore {
-    let path = std::env::temp_dir().join(format!("{}.db", unique("apierr_store")));
-    SqlStore::connect(&format!("sqlite://{}", path.display()))
+pub(crate) async fn sql(backend: Backend) -> (SqlStore, Keep) {
+    let db = TestDatabase::new(backend, "store").await;
+    let store = SqlStore::connect(db.url())
         .await
-        .expect("SQLite file")
+        .unwrap_or_else(|e| panic!("{backend}: {e}"));
+    (store, Box::new(db))
 }
 
-pub(crate) async fn postgres() -> SqlStore {
-    let schema = unique("apierr_store");
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(POSTGRES)
+/// A store on a prefix of its own, or on `shared`'s (two replicas of one API).
+pub(crate) async fn redis_on(place: &TestRedis) -> RedisStore {
+    RedisStore::connect(place.url())
         .await
-        .expect("PostgreSQL at 127.0.0.1:5432 (.ci/run starts it)");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    SqlStore::connect(&format!("{POSTGRES}?options=-c%20search_path%3D{schema}"))
-        .await
-        .expect("PostgreSQL at 127.0.0.1:5432 (.ci/run starts it)")
+        .unwrap_or_else(|e| panic!("Redis at {}: {e}", place.url()))
+        .prefix(place.prefix().to_owned())
 }
 
-pub(crate) async fn redis() -> RedisStore {
-    RedisStore::connect(REDIS)
-        .await
-        .expect("Redis at 127.0.0.1:6379 (.ci/run starts it)")
-        .prefix(format!("{}:", unique("apierr_test")))
+pub(crate) async fn redis() -> (RedisStore, Keep) {
+    let place = TestRedis::new("store").await;
+    (redis_on(&place).await, Box::new(place))
 }
 
-pub(crate) async fn idempotency_memory() -> Arc<dyn IdempotencyStore> {
-    Arc::new(MemoryStore::new())
+pub(crate) async fn idempotency_memory() -> (Arc<dyn IdempotencyStore>, Keep) {
+    (Arc::new(MemoryStore::new()), Box::new(()))
 }
-pub(crate) async fn idempotency_sqlite() -> Arc<dyn IdempotencyStore> {
-    Arc::new(sqlite().await)
+pub(crate) async fn idempotency_sqlite() -> (Arc<dyn IdempotencyStore>, Keep) {
+    let (store, keep) = sql(Backend::Sqlite).await;
+    (Arc::new(store), keep)
 }
-pub(crate) async fn idempotency_postgres() -> Arc<dyn IdempotencyStore> {
-    Arc::new(postgres().await)
+pub(crate) async fn idempotency_postgres() -> (Arc<dyn IdempotencyStore>, Keep) {
+    let (store, keep) = sql(Backend::Postgres).await;
+    (Arc::new(store), keep)
 }
-pub(crate) async fn idempotency_redis() -> Arc<dyn IdempotencyStore> {
-    Arc::new(redis().await)
-}
-
-pub(crate) async fn rate_memory() -> Arc<dyn RateLimitStore> {
-    Arc::new(MemoryRateLimiter::new(10_000))
-}
-pub(crate) async fn rate_redis() -> Arc<dyn RateLimitStore> {
-    Arc::new(redis().await)
+pub(crate) async fn idempotency_redis() -> (Arc<dyn IdempotencyStore>, Keep) {
+    let (store, keep) = redis().await;
+    (Arc::new(store), keep)
 }
 
-pub(crate) async fn log_memory() -> Arc<dyn ReconciliationLog> {
-    Arc::new(MemoryStore::new())
+pub(crate) async fn rate_memory() -> (Arc<dyn RateLimitStore>, Keep) {
+    (Arc::new(MemoryRateLimiter::new(10_000)), Box::new(()))
 }
-pub(crate) async fn log_sqlite() -> Arc<dyn ReconciliationLog> {
-    Arc::new(sqlite().await)
+pub(crate) async fn rate_redis() -> (Arc<dyn RateLimitStore>, Keep) {
+    let (store, keep) = redis().await;
+    (Arc::new(store), keep)
 }
-pub(crate) async fn log_postgres() -> Arc<dyn ReconciliationLog> {
-    Arc::new(postgres().await)
+
+pub(crate) async fn log_memory() -> (Arc<dyn ReconciliationLog>, Keep) {
+    (Arc::new(MemoryStore::new()), Box::new(()))
+}
+pub(crate) async fn log_sqlite() -> (Arc<dyn ReconciliationLog>, Keep) {
+    let (store, keep) = sql(Backend::Sqlite).await;
+    (Arc::new(store), keep)
+}
+pub(crate) async fn log_postgres() -> (Arc<dyn ReconciliationLog>, Keep) {
+    let (store, keep) = sql(Backend::Postgres).await;
+    (Arc::new(store), keep)
 }

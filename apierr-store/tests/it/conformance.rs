@@ -18,7 +18,8 @@ macro_rules! against {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    super::$test($open().await).await;
+                    let (store, _keep) = $open().await;
+                    super::$test(store).await;
                 }
             )*
         }
@@ -461,9 +462,9 @@ fn memory_stays_bounded_after_a_million_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_redis_stores_share_one_limit() {
     // Scenario: two replicas on one Redis: 10 per second between them, not each.
-    let prefix = backends::unique("apierr_shared");
-    let a = backends::redis().await.prefix(prefix.clone());
-    let b = backends::redis().await.prefix(prefix);
+    let shared = apierr_testkit::TestRedis::new("shared").await;
+    let a = backends::redis_on(&shared).await;
+    let b = backends::redis_on(&shared).await;
     let quota = per_second(10);
     let mut allowed = 0;
     for n in 0..30 {

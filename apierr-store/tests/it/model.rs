@@ -109,13 +109,13 @@ static CASE: AtomicU64 = AtomicU64::new(0);
 /// Opens the store in the runtime every case then runs on (connections belong to it).
 fn same_as_memory<F>(open: impl FnOnce() -> F)
 where
-    F: std::future::Future<Output = Arc<dyn IdempotencyStore>>,
+    F: std::future::Future<Output = (Arc<dyn IdempotencyStore>, crate::backends::Keep)>,
 {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let store = runtime.block_on(open());
+    let (store, _keep) = runtime.block_on(open());
     let config = ProptestConfig {
         cases: 48,
         failure_persistence: None,
@@ -153,7 +153,7 @@ fn redis_decides_rate_limits_as_memory() {
         .enable_all()
         .build()
         .unwrap();
-    let redis = runtime.block_on(backends::redis());
+    let (redis, _keep) = runtime.block_on(backends::redis());
     let config = ProptestConfig {
         cases: 48,
         failure_persistence: None,

@@ -10,7 +10,7 @@ use apierr_webhooks::{
     ReportKind, Schedule, Secret,
 };
 
-use crate::support::{Answer, Clock, DBS, Notes, Receiver, dispatcher, enqueue};
+use crate::support::{Answer, Clock, DBS, Notes, Receiver, dispatcher, enqueue, outbox_on};
 
 const OWNER: &str = "acme";
 
@@ -35,7 +35,7 @@ async fn three_server_errors_then_delivered_on_the_fourth_attempt_within_the_min
     // 503 three times, then 200: four attempts, the last within 60 s of the first, all
     // with one webhook-id, a fresh timestamp each, every signature valid.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         receiver.script([
             Answer::status(503),
@@ -84,7 +84,7 @@ async fn three_server_errors_then_delivered_on_the_fourth_attempt_within_the_min
 async fn server_errors_forever_make_four_attempts_one_report_one_notification() {
     // 500 for ever: exactly 4 attempts, then a report with all four and one notice.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         receiver.otherwise(Answer::status(500));
         let (ep, _) = endpoint(&outbox, &receiver, &Schedule::default()).await;
@@ -128,7 +128,7 @@ async fn server_errors_forever_make_four_attempts_one_report_one_notification() 
 async fn a_second_failure_within_the_hour_is_reported_but_not_notified_again() {
     // One notice per endpoint and hour, however many of its messages fail.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         receiver.otherwise(Answer::status(400));
         endpoint(&outbox, &receiver, &Schedule::default()).await;
@@ -148,7 +148,7 @@ async fn a_second_failure_within_the_hour_is_reported_but_not_notified_again() {
 async fn a_client_error_is_not_retried() {
     // 400: one attempt, failed, reported with that attempt.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         receiver.otherwise(Answer::status(400));
         endpoint(&outbox, &receiver, &Schedule::default()).await;
@@ -173,7 +173,7 @@ async fn gone_disables_the_endpoint_keeps_new_messages_and_resume_sends_them() {
     // 410: the endpoint is disabled with a report; later messages are held, not sent
     // and not dropped; resuming sends them.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         receiver.script([Answer::status(410)]);
         let (ep, _) = endpoint(&outbox, &receiver, &Schedule::default()).await;
@@ -221,7 +221,7 @@ async fn a_run_of_failures_pauses_the_endpoint_after_reporting_it_and_replay_res
     // is held; a replay by state while paused keeps it held; resume sends it; replay by
     // message id sends a delivered message again with the same id.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         receiver.script([Answer::status(500), Answer::status(500)]);
         let no_retries = Schedule::new(vec![]).unwrap();
@@ -294,7 +294,7 @@ async fn retry_after_is_honoured_within_the_schedule() {
     // 429 with Retry-After: 20 moves the 5 s retry to 20 s; 503 asking for 5 minutes
     // ends the message at once with a report saying so.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         receiver.script([
             Answer::status(429).header("retry-after", "20"),
@@ -321,7 +321,7 @@ async fn redirects_are_not_followed_and_answers_are_read_only_so_far() {
     // A 307 is a failure, not a second request; a megabyte of error body is cut to the
     // first KiB.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         let mut big = Answer::status(400);
         big.body = vec![b'x'; 1 << 20];
@@ -349,7 +349,7 @@ async fn redirects_are_not_followed_and_answers_are_read_only_so_far() {
 async fn a_slow_receiver_times_out_and_is_retried() {
     // An answer later than the timeout is a timeout, retried on the schedule.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         let mut slow = Answer::status(200);
         slow.delay = Duration::from_secs(5);
@@ -386,7 +386,7 @@ async fn private_and_metadata_addresses_are_refused_without_the_allow_list() {
         assert!(policy.check_url(url).is_err(), "{url}");
     }
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         let port = receiver.url.rsplit(':').next().unwrap().to_owned();
         let by_name = format!("http://localhost:{port}");
@@ -425,7 +425,7 @@ async fn rotated_secrets_both_sign_during_the_overlap() {
     // After a rotation a message carries two signatures, one per secret; after the
     // overlap, only the new one.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         let (ep, old) = endpoint(&outbox, &receiver, &Schedule::default()).await;
         let new = Secret::generate();
@@ -474,7 +474,7 @@ async fn rotated_secrets_both_sign_during_the_overlap() {
 async fn a_message_exists_only_if_its_transaction_commits() {
     // Rolled back with the application's change: nothing is delivered.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         endpoint(&outbox, &receiver, &Schedule::default()).await;
         sqlx::query("CREATE TABLE app_accounts (id TEXT PRIMARY KEY)")
@@ -520,7 +520,7 @@ async fn the_operator_webhook_receives_the_full_report_once() {
     // A failed message posts its report, with operator details, to the operator's URL:
     // once for the endpoint's hour, however many messages fail.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         receiver.otherwise(Answer::status(400));
         let operator = Receiver::start().await;

@@ -1,12 +1,11 @@
 //! A real receiver on `127.0.0.1:0` that records what it got and answers as told (the
 //! answer can change mid-test), and an outbox per test: its own SQLite file or
-//! PostgreSQL schema. PostgreSQL must be running (`.ci/run` starts it); a test fails
-//! loudly when it is not.
+//! PostgreSQL schema (the test kit's). PostgreSQL must be running (`scripts/test` starts
+//! it); a test fails loudly, naming it, when it is not.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -17,58 +16,17 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sqlx::Connection;
 
-/// PostgreSQL as the machine runs it (trust auth, database `test`).
-pub(crate) const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// The databases every outbox test runs on, from the test kit.
+pub(crate) use apierr_testkit::{BACKENDS as DBS, Backend as Db, TestDatabase};
 
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-/// A name no other test of this run or of an earlier run uses.
-pub(crate) fn unique(prefix: &str) -> String {
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}_{}_{nanos}_{n}", std::process::id())
-}
-
-/// The databases every outbox test runs on.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Db {
-    Sqlite,
-    Postgres,
-}
-
-pub(crate) const DBS: [Db; 2] = [Db::Sqlite, Db::Postgres];
-
-impl Db {
-    /// A fresh database's URL: a new SQLite file, or a new PostgreSQL schema.
-    pub(crate) async fn url(self) -> String {
-        match self {
-            Db::Sqlite => {
-                let path = std::env::temp_dir().join(format!("{}.db", unique("apierr_wh")));
-                format!("sqlite://{}", path.display())
-            }
-            Db::Postgres => {
-                let schema = unique("apierr_wh");
-                sqlx::any::install_default_drivers();
-                let mut conn = sqlx::AnyConnection::connect(POSTGRES)
-                    .await
-                    .expect("PostgreSQL at 127.0.0.1:5432 (.ci/run starts it)");
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                format!("{POSTGRES}?options=-c%20search_path%3D{schema}")
-            }
-        }
-    }
-
-    pub(crate) async fn outbox(self) -> Outbox {
-        Outbox::connect(&self.url().await).await.expect("outbox")
-    }
+/// An outbox on a database of its own, removed when the second value is dropped.
+pub(crate) async fn outbox_on(db: Db) -> (Outbox, TestDatabase) {
+    let place = TestDatabase::new(db, "webhooks").await;
+    let outbox = Outbox::connect(place.url())
+        .await
+        .unwrap_or_else(|e| panic!("outbox on {db}: {e}"));
+    (outbox, place)
 }
 
 /// What the receiver got.

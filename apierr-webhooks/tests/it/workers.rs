@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use apierr_webhooks::{DeliveryState, Outbox, Schedule, Secret};
 
-use crate::support::{DBS, Db, Notes, Receiver, Running, dispatcher, endpoint, enqueue};
+use crate::support::{
+    DBS, Db, Notes, Receiver, Running, TestDatabase, dispatcher, endpoint, enqueue, outbox_on,
+};
 
 const OWNER: &str = "acme";
 
@@ -49,7 +51,7 @@ async fn a_running_dispatcher_delivers_what_is_committed_and_stops_cleanly() {
     // run(): 300 messages (and one committed while it runs) all delivered once; shutdown
     // returns with every outcome recorded.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         endpoint(&outbox, OWNER, &receiver, &Schedule::default()).await;
         let ids = write_many(&outbox, 300).await;
@@ -78,7 +80,8 @@ async fn a_running_dispatcher_delivers_what_is_committed_and_stops_cleanly() {
 async fn two_workers_on_postgresql_share_one_queue_without_delivering_twice() {
     // Two dispatchers, each with its own pool, on one PostgreSQL outbox: 1,000 messages,
     // each delivered exactly once.
-    let url = Db::Postgres.url().await;
+    let place = TestDatabase::new(Db::Postgres, "webhooks").await;
+    let url = place.url().to_owned();
     let outbox = Outbox::connect(&url).await.unwrap();
     let receiver = Receiver::start().await;
     endpoint(&outbox, OWNER, &receiver, &Schedule::default()).await;
@@ -119,16 +122,10 @@ async fn two_workers_on_postgresql_share_one_queue_without_delivering_twice() {
 async fn signatures_verify_with_the_published_standardwebhooks_package() {
     // Deliveries (one secret, then two during a rotation) captured by a real receiver and
     // checked by standardwebhooks 1.1.0 from PyPI (`.ci/verify_webhooks.py`).
-    let python = std::env::var("APIERR_PYTHON").unwrap_or_else(|_| {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "APIERR_PYTHON must name a Python with standardwebhooks installed (.ci/run sets it)"
-        );
-        "python3".to_owned()
-    });
+    let python = apierr_testkit::python_with("standardwebhooks");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../.ci/verify_webhooks.py");
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         let (ep, first) = endpoint(&outbox, OWNER, &receiver, &Schedule::default()).await;
         let notes = Notes::default();
@@ -180,7 +177,7 @@ async fn signatures_verify_with_the_published_standardwebhooks_package() {
         {
             let file = std::env::temp_dir().join(format!(
                 "{}.json",
-                crate::support::unique(&format!("apierr_wh_capture{i}"))
+                apierr_testkit::unique(&format!("wh_capture{i}"))
             ));
             std::fs::write(&file, json.to_string()).unwrap();
             let out = std::process::Command::new(&python)
@@ -204,7 +201,7 @@ async fn claims_that_wait_past_their_lease_are_not_attempted_twice() {
     // One slot, slow answers, a short lease: deliveries claimed ahead wait longer than
     // their lease; they are claimed again instead of being sent twice.
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         let mut slow = crate::support::Answer::status(200);
         slow.delay = Duration::from_millis(600);
@@ -243,7 +240,7 @@ async fn shutdown_finishes_what_is_in_flight_and_gives_back_the_rest() {
     // recorded, and the claims not started are free at once for another worker (not
     // after their 60 s lease).
     for db in DBS {
-        let outbox = db.outbox().await;
+        let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         let mut slow = crate::support::Answer::status(200);
         slow.delay = Duration::from_millis(500);

@@ -53,7 +53,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apierr_axum::store::{
-    IdempotencyStore, MemoryRateLimiter, Quota, RateLimitStore, RedisStore, SqlStore, StoreError,
+    Database, IdempotencyStore, MemoryRateLimiter, Quota, RateLimitStore, RedisStore, SqlStore,
+    StoreError,
 };
 use apierr_axum::{
     ContractLayer, IdempotencyLayer, RateLimitLayer, ReconcileLayer, RequireAuthLayer,
@@ -153,7 +154,12 @@ pub async fn app(config: &Config) -> Result<App, ServeError> {
 
 /// The application, and the dispatcher that delivers its webhooks when it has one.
 async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError> {
-    let store = Store::connect(&config.database_url, config.seed_demo)
+    // One pool for the API's tables, the safe-retry stores and the outbox's writes (an
+    // event is enqueued in the transaction of its change).
+    let database = Database::connect(&config.database_url)
+        .await
+        .map_err(ServeError::Database)?;
+    let store = Store::open(&database, config.seed_demo)
         .await
         .map_err(ServeError::Database)?;
     let (limit, window) = config.rate_limit;
@@ -162,9 +168,7 @@ async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError>
             "a rate limit of {limit} per {window:?} cannot be kept (at most one a microsecond)"
         ))
     })?;
-    let log = SqlStore::connect(&config.database_url)
-        .await
-        .map_err(ServeError::Store)?;
+    let log = SqlStore::open(&database).await.map_err(ServeError::Store)?;
     let (idempotency, limits): (Arc<dyn IdempotencyStore>, Arc<dyn RateLimitStore>) =
         match &config.redis_url {
             Some(url) => {
@@ -196,7 +200,8 @@ async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError>
         quota,
     };
     let delivery = if config.webhook_dispatcher {
-        // Its own connections, so deliveries never wait behind requests for the pool.
+        // A second pool (same setup), so that deliveries never wait behind requests for
+        // the API's connections.
         let own = apierr_webhooks::Outbox::connect(&config.database_url)
             .await
             .map_err(ServeError::Database)?;

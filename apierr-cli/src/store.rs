@@ -3,10 +3,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use apierr_axum::store::Database;
 use apierr_webhooks::Outbox;
 use serde::Serialize;
 use serde_json::json;
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
 /// The schema, from `migrations/`, embedded at compile time. sqlx's migrator records what
@@ -157,22 +157,10 @@ fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
 const DELETE_ATTEMPTS: usize = 3;
 
 impl Store {
-    /// Connects (creating an SQLite file if needed) and applies pending migrations.
-    pub(crate) async fn connect(url: &str, seed_demo: bool) -> Result<Store, Error> {
-        install_default_drivers();
-        let url =
-            if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
-                // Create the file on first run.
-                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
-            } else {
-                url.to_owned()
-            };
-        // SQLite allows one writer; more connections only queue on its lock.
-        let max = if url.starts_with("sqlite:") { 1 } else { 8 };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .connect(&url)
-            .await?;
+    /// The reference API's tables in `database` (the pool the safe-retry stores and the
+    /// webhook outbox share), with pending migrations applied.
+    pub(crate) async fn open(database: &Database, seed_demo: bool) -> Result<Store, Error> {
+        let pool = database.pool().clone();
         let outbox = Outbox::new(pool.clone()).await?;
         let store = Store { pool, outbox };
         store.migrate().await?;

@@ -15,6 +15,11 @@
 //! | [`SqlStore`] on PostgreSQL (many replicas) | yes | — | yes |
 //! | [`RedisStore`] (many replicas) | yes | yes, one Lua round trip | — |
 //!
+//! Each backend is a cargo feature: `memory` (the default), `sqlite`, `postgres`, `redis`;
+//! a build compiles only the drivers it asks for. SQLite and PostgreSQL are opened through
+//! one connection setup, [`Database`] (feature `sqlite` or `postgres`), which the webhook
+//! outbox and an application's own tables share.
+//!
 //! Time is always passed in, never read: the layers own the clock, so a test moves it.
 //! Every backend is run through the same conformance suite (`tests/it/conformance.rs`).
 //!
@@ -32,26 +37,54 @@
 //! assert_eq!(third.retry_after, Duration::from_millis(500));
 //! ```
 
+// The shared helpers (times in microseconds, the claim model) serve every backend; a
+// build with only some backends leaves some of them unused.
+#![cfg_attr(
+    not(all(
+        feature = "memory",
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "redis"
+    )),
+    allow(dead_code)
+)]
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod database;
 mod idempotency;
+#[cfg(feature = "memory")]
 mod memory;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod rate_limit;
 mod reconcile;
+#[cfg(feature = "redis")]
 mod redis;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use crate::database::{Backend, Database};
 pub use crate::idempotency::{Claim, ClaimRequest, Fingerprint, IdempotencyStore, StoredResponse};
+#[cfg(feature = "memory")]
 pub use crate::memory::{MemoryRateLimiter, MemoryStore};
 pub use crate::rate_limit::{Decision, Quota, RateLimitStore};
 pub use crate::reconcile::{Entry, Outcome, ReconciliationLog};
+#[cfg(feature = "redis")]
 pub use crate::redis::RedisStore;
-pub use crate::sql::{Backend, SqlStore};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use crate::sql::SqlStore;
+/// sqlx, as this crate uses it: the pool type of [`Database::pool`] and the queries an
+/// application runs on it.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sqlx;
 
 /// A boxed future: the traits are object-safe so a server picks its backend at run time.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -83,12 +116,14 @@ impl std::error::Error for StoreError {
     }
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::new(e)
     }
 }
 
+#[cfg(feature = "redis")]
 impl From<::redis::RedisError> for StoreError {
     fn from(e: ::redis::RedisError) -> Self {
         StoreError::new(e)

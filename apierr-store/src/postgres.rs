@@ -1,9 +1,5 @@
-//! PostgreSQL: one database shared by many replicas.
-
-use sqlx::AnyPool;
-use sqlx::any::AnyPoolOptions;
-
-use crate::StoreError;
+//! PostgreSQL: one database shared by many replicas (connection settings in
+//! `database.rs`).
 
 /// The tables, created if missing.
 pub(crate) const SCHEMA: &[&str] = &[
@@ -34,11 +30,3 @@ pub(crate) const SCHEMA: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS apierr_reconciliation_at ON apierr_reconciliation (at)",
 ];
-
-/// A pool for replicas that each hold a few connections.
-pub(crate) async fn connect(url: &str) -> Result<AnyPool, StoreError> {
-    Ok(AnyPoolOptions::new()
-        .max_connections(8)
-        .connect(url)
-        .await?)
-}

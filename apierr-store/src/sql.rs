@@ -9,8 +9,12 @@ use crate::idempotency::{
     CLAIM_ATTEMPTS, Claim, ClaimRequest, Held, IdempotencyStore, StoredResponse, contended,
     next_token,
 };
+#[cfg(feature = "postgres")]
+use crate::postgres;
 use crate::reconcile::{Entry, Outcome, ReconciliationLog};
-use crate::{BoxFuture, StoreError, duration_micros, from_micros, micros, postgres, sqlite};
+#[cfg(feature = "sqlite")]
+use crate::sqlite;
+use crate::{Backend, BoxFuture, Database, StoreError, duration_micros, from_micros, micros};
 
 /// The claim in one statement: insert, or take over a record that expired, or whose lock
 /// expired or was released for the same fingerprint. A row comes back only when claimed.
@@ -44,41 +48,36 @@ pub struct SqlStore {
     backend: Backend,
 }
 
-/// Which database a [`SqlStore`] is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-}
-
 impl SqlStore {
-    /// Connects to `url` (`sqlite://file.db`, created if missing, or `postgres://…`) and
-    /// creates the tables if they are missing.
+    /// Connects to `url` (`sqlite://file.db`, created if missing, or `postgres://…`)
+    /// through [`Database::connect`] and creates the tables if they are missing.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Backend::Postgres
-        } else {
-            return Err(StoreError::new(format!(
-                "a database URL starts with sqlite: or postgres:, not {url:?}"
-            )));
-        };
-        let pool = match backend {
-            Backend::Sqlite => sqlite::connect(url).await?,
-            Backend::Postgres => postgres::connect(url).await?,
-        };
-        let schema = match backend {
+        SqlStore::open(&Database::connect(url).await?).await
+    }
+
+    /// The store in `database`'s pool (shared with the application), creating the tables
+    /// if they are missing.
+    pub async fn open(database: &Database) -> Result<Self, StoreError> {
+        let schema = match database.backend() {
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite => sqlite::SCHEMA,
+            #[cfg(feature = "postgres")]
             Backend::Postgres => postgres::SCHEMA,
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(StoreError::new(format!(
+                    "this build has no {other} (apierr-store's feature is off)"
+                )));
+            }
         };
+        let pool = database.pool().clone();
         for statement in schema {
             sqlx::query(statement).execute(&pool).await?;
         }
-        Ok(SqlStore { pool, backend })
+        Ok(SqlStore {
+            pool,
+            backend: database.backend(),
+        })
     }
 
     /// The database this store is on.

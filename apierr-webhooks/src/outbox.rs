@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use apierr_store::Database;
 use sqlx::{Any, AnyConnection, AnyPool, Row};
 use tokio::sync::Notify;
 
@@ -197,40 +197,12 @@ fn endpoint_from(row: &sqlx::any::AnyRow) -> Result<Endpoint, sqlx::Error> {
 
 impl Outbox {
     /// Opens the database at `url` (`sqlite://…` or `postgres://…`) with a pool of its
-    /// own, and creates the outbox's tables if they are missing. SQLite files are created
-    /// and run in write-ahead-log mode.
+    /// own, through apierr-store's one connection setup ([`Database`]: SQLite files are
+    /// created and run in write-ahead-log mode, a commit survives a crash of the process,
+    /// which is what at-least-once needs), and creates the outbox's tables if they are
+    /// missing.
     pub async fn connect(url: &str) -> Result<Outbox, sqlx::Error> {
-        install_default_drivers();
-        let sqlite = url.starts_with("sqlite:");
-        let url = if sqlite && !url.contains('?') && !url.contains(":memory:") {
-            format!("{url}?mode=rwc")
-        } else {
-            url.to_owned()
-        };
-        // SQLite: one connection. Writes take turns on the file's one lock anyway, and a
-        // second connection would find its page cache stale after every write of the
-        // first (each reading the pages back from the file): a third of the
-        // dispatcher's throughput, measured.
-        let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 1 } else { 8 })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if sqlite {
-                        // As apierr-store's SQLite: a commit is an append to the log; it
-                        // survives a crash of the process (what at-least-once needs).
-                        sqlx::query("PRAGMA journal_mode = WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await?;
-        Outbox::new(pool).await
+        Outbox::new(Database::connect(url).await?.pool().clone()).await
     }
 
     /// The outbox in an existing pool (the application's, so that [`Outbox::enqueue`]

@@ -426,7 +426,7 @@ const PLAIN_TEXT: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
 fn body_schemas() -> Vec<(&'static str, Value)> {
     let name = json!({"type": "string", "minLength": 1, "maxLength": 100, "pattern": PLAIN_TEXT});
     let nullable_name = json!({"type": ["string", "null"], "minLength": 1, "maxLength": 100, "pattern": PLAIN_TEXT});
-    let email = json!({"type": "string", "format": "email", "maxLength": 254,
+    let email = json!({"type": "string", "format": "email", "maxLength": crate::api::EMAIL_MAX_LENGTH,
         "pattern": crate::api::EMAIL_PATTERN});
     let mut nullable_email = email.clone();
     nullable_email["type"] = json!(["string", "null"]);

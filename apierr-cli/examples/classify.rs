@@ -46,12 +46,16 @@ fn show(what: &str, result: Result<reqwest::Response, Error>) {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = std::env::temp_dir().join(format!("apierr-classify-{}.db", std::process::id()));
-    let mut config = apierr_cli::Config::new(format!("sqlite://{}", file.display()));
+    let mut config = apierr_reference::Config::new(format!("sqlite://{}", file.display()));
     config.profile = Profile::NESTED;
     config.rate_limit = (3, Duration::from_secs(60));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(apierr_cli::run(listener, config, std::future::pending()));
+    tokio::spawn(apierr_reference::run(
+        listener,
+        config,
+        std::future::pending(),
+    ));
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let client = Client::new().with_policy(

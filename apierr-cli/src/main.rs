@@ -1,4 +1,5 @@
-//! `apierr`: the reference Partner API and the catalog tools.
+//! `apierr`: the reference Partner API and the catalog tools, a thin shell over
+//! `apierr-reference` (the server and its operator commands) and `apierr-cli`'s `call`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -21,6 +22,13 @@ enum Command {
     Serve(Serve),
     /// Print a profile's catalog as Markdown, with an example body per code.
     Catalog {
+        /// The profile.
+        #[arg(long, default_value = "problem", value_parser = profile_names())]
+        profile: String,
+    },
+    /// Print the reference server's OpenAPI 3.1 document in a profile (what it serves at
+    /// /openapi.json), without starting it.
+    Openapi {
         /// The profile.
         #[arg(long, default_value = "problem", value_parser = profile_names())]
         profile: String,
@@ -48,7 +56,7 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         max_attempts: u32,
         /// One deadline for the whole call: `10s`, `1m`.
-        #[arg(long, value_parser = apierr_cli::parse_duration)]
+        #[arg(long, value_parser = apierr_reference::parse_duration)]
         deadline: Option<Duration>,
         /// Print the report as JSON.
         #[arg(long)]
@@ -64,7 +72,7 @@ enum Command {
         #[arg(long, default_value = "sqlite://apierr.db")]
         database_url: String,
         /// How far back: `90s`, `24h`, `7days`.
-        #[arg(long, default_value = "24h", value_parser = apierr_cli::parse_duration)]
+        #[arg(long, default_value = "24h", value_parser = apierr_reference::parse_duration)]
         since: Duration,
         /// One JSON object a line instead of a table.
         #[arg(long)]
@@ -81,7 +89,7 @@ enum Webhooks {
         #[arg(long, default_value = "sqlite://apierr.db")]
         database_url: String,
         /// How far back, e.g. 24h or 7d.
-        #[arg(long, default_value = "24h", value_parser = apierr_cli::parse_duration)]
+        #[arg(long, default_value = "24h", value_parser = apierr_reference::parse_duration)]
         since: Duration,
         /// Only this partner's.
         #[arg(long)]
@@ -104,10 +112,10 @@ enum Webhooks {
         #[arg(long)]
         partner: Option<String>,
         /// Messages written within this long before now, e.g. 2h.
-        #[arg(long, value_parser = apierr_cli::parse_duration)]
+        #[arg(long, value_parser = apierr_reference::parse_duration)]
         since: Option<Duration>,
         /// Messages written more than this long before now.
-        #[arg(long, value_parser = apierr_cli::parse_duration)]
+        #[arg(long, value_parser = apierr_reference::parse_duration)]
         until: Option<Duration>,
         /// delivered, failed or held (kept while the endpoint was paused).
         #[arg(long, value_parser = ["delivered", "failed", "held"])]
@@ -130,18 +138,18 @@ struct Delivery {
     #[arg(long = "webhook-allow")]
     webhook_allow: Vec<apierr_webhooks::IpNet>,
     /// How long a claim on a delivery lasts before another worker may take it.
-    #[arg(long, default_value = "60s", value_parser = apierr_cli::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = apierr_reference::parse_duration)]
     webhook_lease: Duration,
     /// An operator URL that receives each failure report as JSON.
     #[arg(long)]
     webhook_notify_url: Option<String>,
     /// How many messages in a row must fail before an endpoint is paused.
-    #[arg(long, default_value_t = apierr_cli::DEFAULT_WEBHOOK_PAUSE_AFTER)]
+    #[arg(long, default_value_t = apierr_reference::DEFAULT_WEBHOOK_PAUSE_AFTER)]
     webhook_pause_after: u32,
 }
 
 impl Delivery {
-    fn apply(self, config: &mut apierr_cli::Config) {
+    fn apply(self, config: &mut apierr_reference::Config) {
         config.webhook_allow = self.webhook_allow;
         config.webhook_lease = self.webhook_lease;
         config.webhook_notify_url = self.webhook_notify_url;
@@ -164,7 +172,7 @@ struct Serve {
     #[arg(long)]
     require_date: bool,
     /// How long access tokens live, in seconds.
-    #[arg(long, default_value_t = apierr_cli::DEFAULT_TOKEN_TTL.as_secs())]
+    #[arg(long, default_value_t = apierr_reference::DEFAULT_TOKEN_TTL.as_secs())]
     token_ttl_secs: u64,
     /// Do not create the demo partners in a new database.
     #[arg(long)]
@@ -197,7 +205,7 @@ fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
         .split_once('/')
         .ok_or("expected REQUESTS/WINDOW, e.g. 100000/60s")?;
     let limit: u32 = limit.parse().map_err(|e| format!("{limit:?}: {e}"))?;
-    let window = apierr_cli::parse_duration(window)?;
+    let window = apierr_reference::parse_duration(window)?;
     if limit == 0 || window.is_zero() {
         return Err("a rate limit needs requests and a window above zero".into());
     }
@@ -213,8 +221,22 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Catalog { profile } => {
             let profile = Profile::by_name(&profile).unwrap_or(Profile::PROBLEM);
-            println!("{}", apierr_cli::catalog_docs(&profile));
+            println!("{}", apierr_reference::catalog_docs(&profile));
             ExitCode::SUCCESS
+        }
+        Command::Openapi { profile } => {
+            let profile = Profile::by_name(&profile).unwrap_or(Profile::PROBLEM);
+            let document = apierr_reference::openapi_document(&profile);
+            match serde_json::to_string_pretty(&document) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("apierr: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Call {
             method,
@@ -267,7 +289,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(apierr_cli::reconcile_report(&database_url, since, json)) {
+            match runtime.block_on(apierr_reference::reconcile_report(
+                &database_url,
+                since,
+                json,
+            )) {
                 Ok(report) => {
                     print!("{report}");
                     ExitCode::SUCCESS
@@ -304,8 +330,8 @@ fn main() -> ExitCode {
 }
 
 impl Serve {
-    async fn run(self) -> Result<(), apierr_cli::ServeError> {
-        let mut config = apierr_cli::Config::new(self.database_url);
+    async fn run(self) -> Result<(), apierr_reference::ServeError> {
+        let mut config = apierr_reference::Config::new(self.database_url);
         config.profile = Profile::by_name(&self.profile).unwrap_or(Profile::PROBLEM);
         config.require_date = self.require_date;
         config.token_ttl = Duration::from_secs(self.token_ttl_secs);
@@ -319,7 +345,7 @@ impl Serve {
         self.delivery.apply(&mut config);
         let stop = stop_signal();
         let listener = tokio::net::TcpListener::bind(self.listen).await?;
-        apierr_cli::run(listener, config, stop).await
+        apierr_reference::run(listener, config, stop).await
     }
 }
 
@@ -338,7 +364,7 @@ fn webhooks(command: Webhooks) -> ExitCode {
             partner,
             json,
             internal,
-        } => runtime.block_on(apierr_cli::webhook_report(
+        } => runtime.block_on(apierr_reference::webhook_report(
             &database_url,
             since,
             partner.as_deref(),
@@ -367,7 +393,7 @@ fn webhooks(command: Webhooks) -> ExitCode {
                     .and_then(apierr_webhooks::DeliveryState::parse),
             };
             runtime
-                .block_on(apierr_cli::webhook_replay(&database_url, &filter))
+                .block_on(apierr_reference::webhook_replay(&database_url, &filter))
                 .map(|n| {
                     format!("{n} deliveries queued again (held ones wait for their endpoint)\n")
                 })
@@ -382,11 +408,11 @@ fn webhooks(command: Webhooks) -> ExitCode {
                         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
                 )
                 .init();
-            let mut config = apierr_cli::Config::new(database_url);
+            let mut config = apierr_reference::Config::new(database_url);
             delivery.apply(&mut config);
             return match runtime.block_on(async {
                 let stop = stop_signal();
-                apierr_cli::run_worker(config, stop).await
+                apierr_reference::run_worker(config, stop).await
             }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -1,6 +1,7 @@
 //! [`RequestContract`]: the profile and request id a request is answered with.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use apierr::{ApiError, Profile, Rendered as RenderedError};
@@ -21,7 +22,8 @@ use crate::RequestId;
 /// error itself, such as a streaming body producing its chunks after the response left
 /// the layer, renders it here.
 ///
-/// Outside a contract layer it is the default profile with the caller's or a new id.
+/// Outside a contract layer it is the default profile with the caller's or a new id, and
+/// the first such request is logged as a warning.
 ///
 /// ```
 /// use apierr::{ApiError, Condition};
@@ -42,6 +44,24 @@ pub struct RequestContract {
 /// The configuration outside any contract layer: the default profile.
 static DEFAULT: LazyLock<Arc<Config>> = LazyLock::new(|| Arc::new(Config::new(Profile::PROBLEM)));
 
+/// Whether a request without a contract has been seen (and said so in the log).
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// The default configuration, for a request that reached an extractor or layer without
+/// a [`ContractLayer`](crate::ContractLayer) around it: answered in `problem`, which is
+/// almost never what the application meant, so the first such request is logged (once
+/// per process: a router without its layer would otherwise log every request).
+fn outside() -> Arc<Config> {
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "a request reached apierr-axum without a ContractLayer around the router: its \
+             errors are answered in the default `problem` profile; wrap the whole router in \
+             ContractLayer::new(profile)"
+        );
+    }
+    DEFAULT.clone()
+}
+
 impl RequestContract {
     pub(crate) fn new(config: Arc<Config>, request_id: RequestId) -> Self {
         RequestContract { config, request_id }
@@ -53,9 +73,7 @@ impl RequestContract {
         extensions
             .get::<RequestContract>()
             .cloned()
-            .unwrap_or_else(|| {
-                RequestContract::new(DEFAULT.clone(), RequestId::from_headers(headers))
-            })
+            .unwrap_or_else(|| RequestContract::new(outside(), RequestId::from_headers(headers)))
     }
 
     /// The layer's configuration.

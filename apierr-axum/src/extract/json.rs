@@ -14,6 +14,20 @@ use super::{body_bytes, condition, has_content_type, violations};
 /// naming the field; a missing field → missing parameter naming it.
 ///
 /// As a response it serialises `T` as JSON.
+///
+/// `axum::Json` by habit still answers in the contract (the layer redraws its rejection
+/// with the rejection's status), but what it knew is lost: which field, and whether it
+/// was missing or of the wrong type. A workspace keeps the habit out with clippy:
+///
+/// ```toml
+/// # clippy.toml
+/// disallowed-types = [
+///     { path = "axum::Json", reason = "apierr_axum::Json's rejections name the field" },
+///     { path = "axum::extract::Query", reason = "apierr_axum::Query's rejections name the field" },
+///     { path = "axum::extract::Path", reason = "apierr_axum::Path's rejections name the field" },
+///     { path = "axum::Form", reason = "apierr_axum::Form's rejections name the field" },
+/// ]
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 

@@ -277,3 +277,50 @@ async fn outside_a_contract_layer_an_error_has_a_problem_body() {
     let error = Profile::PROBLEM.parse(StatusCode::NOT_FOUND, &http::HeaderMap::new(), &body);
     assert_eq!(error.code(), &Code::text("not_found"));
 }
+
+#[tokio::test]
+async fn a_request_without_a_contract_layer_is_logged_once() {
+    // Scenario: a request contract taken on a router with no ContractLayer is `problem`'s,
+    // and the first such request (only the first) logs a warning that says so. The
+    // warning is once per process, so the requests run in a child process of this
+    // test binary where no other test has made one.
+    const CHILD: &str = "APIERR_TEST_WARN_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let subscriber = tracing_subscriber::fmt().with_ansi(false).finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        tracing::callsite::rebuild_interest_cache();
+        // A streaming handler's way: render through the request's contract.
+        let app = Router::new().route(
+            "/",
+            get(|contract: RequestContract| async move {
+                let rendered = contract.render(ApiError::from(Condition::NotFound));
+                (rendered.status, rendered.body)
+            }),
+        );
+        for _ in 0..3 {
+            let request = Request::get("/").body(Body::empty()).unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 404);
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            assert!(body.starts_with(b"{\"type\""), "not a problem body");
+        }
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "edge::a_request_without_a_contract_layer_is_logged_once",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "the child ran nothing: {text}");
+    assert_eq!(text.matches("without a ContractLayer").count(), 1, "{text}");
+}

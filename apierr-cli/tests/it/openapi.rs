@@ -54,3 +54,33 @@ async fn every_operation_documents_its_errors() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apierr_openapi_prints_the_served_document_offline() {
+    // Scenario: `apierr openapi --profile P`, with no server and no database, prints the
+    // very document a server in that profile serves.
+    for backend in crate::support::BACKENDS {
+        for profile in apierr::Profile::ALL {
+            let server = Server::start(profile.clone(), backend).await;
+            let served: serde_json::Value = server
+                .get("/openapi.json")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
+                .args(["openapi", "--profile", profile.name()])
+                .output()
+                .expect("the apierr binary");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(printed, served, "{} on {backend}", profile.name());
+        }
+    }
+}

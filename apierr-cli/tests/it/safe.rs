@@ -338,12 +338,12 @@ async fn failed_mutations_are_listed_for_reconciliation() {
             401
         );
         // The same from the command line, as JSON lines and as a table.
-        let lines = apierr_cli::reconcile_report(&database, Duration::from_secs(3600), true)
+        let lines = apierr_reference::reconcile_report(&database, Duration::from_secs(3600), true)
             .await
             .unwrap();
         let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
         assert_eq!(first["request_id"], request_id.as_str());
-        let table = apierr_cli::reconcile_report(&database, Duration::from_secs(3600), false)
+        let table = apierr_reference::reconcile_report(&database, Duration::from_secs(3600), false)
             .await
             .unwrap();
         assert!(table.starts_with("SEQ\tAT\tSTATUS"), "{table}");

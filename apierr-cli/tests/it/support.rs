@@ -37,11 +37,11 @@ impl Server {
     pub(crate) async fn start_with(
         profile: Profile,
         backend: Backend,
-        tweak: impl FnOnce(&mut apierr_cli::Config),
+        tweak: impl FnOnce(&mut apierr_reference::Config),
     ) -> Server {
         let offset = Arc::new(AtomicU64::new(0));
         let database = database(backend).await;
-        let mut config = apierr_cli::Config::new(database.url());
+        let mut config = apierr_reference::Config::new(database.url());
         config.profile = profile.clone();
         // No webhook deliveries unless a test asks (and allows its loopback receiver):
         // test traffic never leaves the machine.
@@ -55,7 +55,7 @@ impl Server {
         let base = format!("http://{}", listener.local_addr().unwrap());
         // Open the database before answering, so that a broken backend fails here.
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = apierr_cli::app(&config).await.expect("server starts");
+        let app = apierr_reference::app(&config).await.expect("server starts");
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service())
                 .with_graceful_shutdown(async {
@@ -147,7 +147,7 @@ pub(crate) async fn answer(server: &Server, response: Response) -> Answer {
     // Every error the suite provokes has its code in the profile's documentation.
     if status >= 400 {
         assert!(
-            apierr_cli::documents(&server.profile, error.code()),
+            apierr_reference::documents(&server.profile, error.code()),
             "{}: code {} of {} is not in `apierr catalog`",
             server.profile.name(),
             error.code(),

@@ -241,16 +241,26 @@ async fn partners_read_their_own_failure_reports_and_replay_what_failed() {
         assert_eq!((status, theirs), (200, serde_json::json!([])));
 
         let database = url.lock().unwrap().clone();
-        let printed =
-            apierr_cli::webhook_report(&database, Duration::from_secs(3600), None, false, false)
-                .await
-                .unwrap();
+        let printed = apierr_reference::webhook_report(
+            &database,
+            Duration::from_secs(3600),
+            None,
+            false,
+            false,
+        )
+        .await
+        .unwrap();
         assert!(printed.contains(&message), "{printed}");
         assert!(printed.contains("status 500"), "{printed}");
-        let lines =
-            apierr_cli::webhook_report(&database, Duration::from_secs(3600), None, true, false)
-                .await
-                .unwrap();
+        let lines = apierr_reference::webhook_report(
+            &database,
+            Duration::from_secs(3600),
+            None,
+            true,
+            false,
+        )
+        .await
+        .unwrap();
         let first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
         assert_eq!(first["message_id"], message.as_str());
 
@@ -261,7 +271,7 @@ async fn partners_read_their_own_failure_reports_and_replay_what_failed() {
             ..apierr_webhooks::Replay::default()
         };
         assert_eq!(
-            apierr_cli::webhook_replay(&database, &filter)
+            apierr_reference::webhook_replay(&database, &filter)
                 .await
                 .unwrap(),
             1

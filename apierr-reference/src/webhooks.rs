@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use apierr::{ApiError, Condition, FieldViolation, ViolationKind};
-use apierr_axum::{Authenticated, Created, Empty, Json, Path, Query};
+use apierr_axum::{Authenticated, Clock, Created, Empty, Json, Path, Query};
 use apierr_webhooks::{
     AddressPolicy, DeliveryState, Endpoint, Outbox, Replay, Schedule, Secret, UrlError,
 };
@@ -13,8 +13,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::api::{AppState, internal, invalid};
 use crate::auth::Principal;
+use crate::errors::{internal, invalid};
 use crate::store::{is_id, unix};
 
 /// How long a rotated-out secret keeps signing beside the new one: a day for the
@@ -40,12 +40,14 @@ static URL_REGEX: std::sync::LazyLock<regex::Regex> =
 /// The most reports one request returns.
 const MAX_REPORTS: u32 = 100;
 
-/// The webhook part of the handlers' state.
+/// What the webhook handlers see of the application's state (through `FromRef`).
 #[derive(Clone)]
 pub(crate) struct Webhooks {
     pub(crate) outbox: Outbox,
     /// What endpoint URLs may point at.
     pub(crate) policy: Arc<AddressPolicy>,
+    /// The clock of message and report times; tests inject their own.
+    pub(crate) clock: Clock,
 }
 
 /// Whether `id` has the form of the ids made with `prefix` (32 lower-case hex digits
@@ -111,13 +113,12 @@ fn url_violation(e: &UrlError) -> ApiError {
 
 /// `POST /webhooks/endpoints`: registers an endpoint; 201 with its secret.
 pub(crate) async fn create_endpoint(
-    State(state): State<AppState>,
+    State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
     Json(new): Json<NewEndpoint>,
 ) -> Result<Created<CreatedEndpoint>, ApiError> {
     // The documented form, or an address literal in a network the operator allowed.
     let url = state
-        .webhooks
         .policy
         .check_url(&new.url)
         .map_err(|e| url_violation(&e))?;
@@ -143,7 +144,6 @@ pub(crate) async fn create_endpoint(
     };
     let secret = Secret::generate();
     let endpoint = state
-        .webhooks
         .outbox
         .register(
             &principal.partner.id,
@@ -162,11 +162,10 @@ pub(crate) async fn create_endpoint(
 
 /// `GET /webhooks/endpoints`: the partner's endpoints.
 pub(crate) async fn list_endpoints(
-    State(state): State<AppState>,
+    State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
 ) -> Result<Json<Vec<EndpointView>>, ApiError> {
     let endpoints = state
-        .webhooks
         .outbox
         .endpoints(&principal.partner.id)
         .await
@@ -176,13 +175,12 @@ pub(crate) async fn list_endpoints(
 
 /// `GET /webhooks/endpoints/{id}`.
 pub(crate) async fn get_endpoint(
-    State(state): State<AppState>,
+    State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<EndpointView>, ApiError> {
     let id = endpoint_id(&id)?;
     state
-        .webhooks
         .outbox
         .endpoint(&principal.partner.id, id)
         .await
@@ -193,13 +191,12 @@ pub(crate) async fn get_endpoint(
 
 /// `DELETE /webhooks/endpoints/{id}`: nothing more is sent to it.
 pub(crate) async fn delete_endpoint(
-    State(state): State<AppState>,
+    State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
 ) -> Result<Empty, ApiError> {
     let id = endpoint_id(&id)?;
     if state
-        .webhooks
         .outbox
         .delete_endpoint(&principal.partner.id, id, (state.clock)())
         .await
@@ -214,7 +211,7 @@ pub(crate) async fn delete_endpoint(
 /// `POST /webhooks/endpoints/{id}/rotate`: a new secret; the old one keeps signing
 /// beside it for [`ROTATION_OVERLAP`].
 pub(crate) async fn rotate_secret(
-    State(state): State<AppState>,
+    State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -222,7 +219,6 @@ pub(crate) async fn rotate_secret(
     let secret = Secret::generate();
     let now = (state.clock)();
     if !state
-        .webhooks
         .outbox
         .rotate_secret(&principal.partner.id, id, &secret, ROTATION_OVERLAP, now)
         .await
@@ -239,13 +235,12 @@ pub(crate) async fn rotate_secret(
 /// `POST /webhooks/endpoints/{id}/resume`: a paused or disabled endpoint receives
 /// again, starting with the messages kept for it.
 pub(crate) async fn resume_endpoint(
-    State(state): State<AppState>,
+    State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = endpoint_id(&id)?;
     let queued = state
-        .webhooks
         .outbox
         .resume(&principal.partner.id, id, (state.clock)())
         .await
@@ -266,7 +261,7 @@ pub(crate) struct ReportParams {
 /// `GET /webhooks/reports`: the partner's failure reports, newest first, in the form
 /// that can be shared with it (no internal details).
 pub(crate) async fn list_reports(
-    State(state): State<AppState>,
+    State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
     Query(params): Query<ReportParams>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
@@ -286,7 +281,6 @@ pub(crate) async fn list_reports(
         Some(secs) => unix_time(secs, "since", ViolationKind::Query)?,
     };
     let reports = state
-        .webhooks
         .outbox
         .reports(Some(&principal.partner.id), since, i64::from(limit))
         .await
@@ -310,7 +304,7 @@ fn unix_time(secs: u64, field: &'static str, kind: ViolationKind) -> Result<Syst
 
 /// `GET /webhooks/reports/{id}`: one report, partner-safe.
 pub(crate) async fn get_report(
-    State(state): State<AppState>,
+    State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -318,7 +312,6 @@ pub(crate) async fn get_report(
         return Err(Condition::NotFound.into());
     }
     state
-        .webhooks
         .outbox
         .report(Some(&principal.partner.id), &id)
         .await
@@ -343,7 +336,7 @@ pub(crate) struct ReplayRequest {
 /// `POST /webhooks/replay`: sends the partner's chosen deliveries again (same message
 /// ids); to paused endpoints they are kept until resumed.
 pub(crate) async fn replay(
-    State(state): State<AppState>,
+    State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
     Json(request): Json<ReplayRequest>,
 ) -> Result<Json<Value>, ApiError> {
@@ -393,7 +386,6 @@ pub(crate) async fn replay(
         return Ok(Json(json!({ "replayed": 0 })));
     }
     let n = state
-        .webhooks
         .outbox
         .replay(&filter, (state.clock)())
         .await

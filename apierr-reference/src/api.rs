@@ -13,15 +13,17 @@ use http::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
+use crate::errors::{internal, invalid};
 use crate::store::{Account, Inserted, Store, is_id, unix, unix_micros};
 
-/// What every handler shares.
+/// What the token and account handlers see of the application's state (through
+/// `FromRef`).
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct Api {
     pub(crate) store: Store,
+    /// The clock of token expiry and record times; tests inject their own.
     pub(crate) clock: Clock,
     pub(crate) token_ttl: Duration,
-    pub(crate) webhooks: crate::webhooks::Webhooks,
 }
 
 /// The largest page a client may ask for; bounds the work of one request.
@@ -34,11 +36,6 @@ pub(crate) const MAX_PAGE: u32 = 1_000_000;
 /// The page size when the client does not say.
 const DEFAULT_PER_PAGE: u32 = 20;
 
-pub(crate) fn invalid(kind: ViolationKind, field: &'static str, message: &'static str) -> ApiError {
-    ApiError::from(Condition::InvalidParameter)
-        .with_violation(FieldViolation::new(kind, field, message))
-}
-
 /// An account id from a path: one not of the form the store makes names no account
 /// (and never reaches the database, whatever bytes it holds).
 fn account_id(id: &str) -> Result<&str, ApiError> {
@@ -47,11 +44,6 @@ fn account_id(id: &str) -> Result<&str, ApiError> {
     } else {
         Err(Condition::NotFound.into())
     }
-}
-
-/// A store failure: a 500 whose cause is logged with the request id, never shown.
-pub(crate) fn internal(e: sqlx::Error) -> ApiError {
-    ApiError::from(Condition::Internal).with_source(e)
 }
 
 /// An OAuth 2.0 client-credentials token request (RFC 6749 §4.4). The client
@@ -126,7 +118,7 @@ fn invalid_client() -> ApiError {
 /// `POST /oauth/token`: client credentials for a bearer token. Its errors are RFC 6749
 /// §5.2's in every profile (the route has a contract layer of its own).
 pub(crate) async fn issue_token(
-    State(state): State<AppState>,
+    State(state): State<Api>,
     headers: http::HeaderMap,
     Form(request): Form<TokenRequest>,
 ) -> Result<([(HeaderName, HeaderValue); 2], Plain<TokenResponse>), TokenFailure> {
@@ -219,7 +211,7 @@ impl IntoResponse for TokenFailure {
 /// authenticated with an API key has no session, so there is nothing to end: 200 as well
 /// (logging out is idempotent).
 pub(crate) async fn revoke_token(
-    State(state): State<AppState>,
+    State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
 ) -> Result<Empty, ApiError> {
     if let Some(token) = principal.token {
@@ -237,7 +229,7 @@ pub(crate) struct ListParams {
 
 /// `GET /accounts`: the partner's accounts, a page at a time.
 pub(crate) async fn list_accounts(
-    State(state): State<AppState>,
+    State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
     Query(params): Query<ListParams>,
 ) -> Result<Page<Account>, ApiError> {
@@ -346,7 +338,7 @@ pub(crate) struct AccountPatch {
 
 /// `POST /accounts`: registers an account; its email must be unused.
 pub(crate) async fn create_account(
-    State(state): State<AppState>,
+    State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
     Valid(Json(new)): Valid<Json<NewAccount>>,
 ) -> Result<Created<Account>, ApiError> {
@@ -375,7 +367,7 @@ fn email_taken() -> ApiError {
 
 /// `GET /accounts/{id}`: 200 with the account, or 404.
 pub(crate) async fn get_account(
-    State(state): State<AppState>,
+    State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Account>, ApiError> {
@@ -390,7 +382,7 @@ pub(crate) async fn get_account(
 }
 
 async fn update(
-    state: &AppState,
+    state: &Api,
     principal: &Principal,
     id: &str,
     email: Option<&str>,
@@ -411,7 +403,7 @@ async fn update(
 
 /// `PUT /accounts/{id}`: replaces the account; 200 with an empty body, or 404.
 pub(crate) async fn put_account(
-    State(state): State<AppState>,
+    State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
     Valid(Json(new)): Valid<Json<NewAccount>>,
@@ -430,7 +422,7 @@ pub(crate) async fn put_account(
 
 /// `PATCH /accounts/{id}`: changes the fields sent; 200 with an empty body, or 404.
 pub(crate) async fn patch_account(
-    State(state): State<AppState>,
+    State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
     Valid(Json(patch)): Valid<Json<AccountPatch>>,
@@ -450,7 +442,7 @@ pub(crate) async fn patch_account(
 /// `DELETE /accounts/{id}`: 200 with an empty body, or 404 (so a retried delete is safe
 /// and tells the caller the account is gone).
 pub(crate) async fn delete_account(
-    State(state): State<AppState>,
+    State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
 ) -> Result<Empty, ApiError> {
@@ -479,7 +471,7 @@ pub(crate) struct NewChild {
 /// `POST /accounts/{id}/children`: 201 with the new child, or 208 with the existing
 /// record when the same child is registered again.
 pub(crate) async fn register_child(
-    State(state): State<AppState>,
+    State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
     Path(id): Path<String>,
     Valid(Json(child)): Valid<Json<NewChild>>,

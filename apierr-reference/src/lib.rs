@@ -1,0 +1,454 @@
+//! The reference Partner API behind `apierr serve`: a small real API (partners, OAuth
+//! client-credentials tokens, accounts and their children) that answers every request,
+//! good or bad, in the error contract of the chosen [`Profile`].
+//!
+//! The `apierr` binary (crate `apierr-cli`) is a thin shell over [`run`], so that tests
+//! start the same server on `127.0.0.1:0`:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), apierr_reference::ServeError> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let config = apierr_reference::Config::new("sqlite://apierr.db");
+//! apierr_reference::run(listener, config, std::future::pending()).await
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! - `config`: [`Config`].
+//! - `state`: the router's state, split with `FromRef` so each handler group takes its part.
+//! - `errors`: the errors every handler group builds alike.
+//! - `store`: SQLite or PostgreSQL through sqlx, with its migrations and demo partners.
+//! - `auth`: API keys and access tokens checked against the store ([`Principal`]).
+//! - `api`: the endpoints.
+//! - `openapi`: the OpenAPI document served at `/openapi.json`.
+//! - `admin`: the operator routes (the reconciliation log) and `apierr reconcile`.
+//! - `webhooks`: the partner's webhook routes (endpoints, reports, replay) and
+//!   `apierr webhooks report | replay`; account and child creation write their events
+//!   to the outbox in the same transaction (`store`), and [`run`] starts a dispatcher
+//!   unless [`Config::webhook_dispatcher`] is off ([`run_worker`] is one on its own).
+//!
+//! # Safe retries
+//!
+//! Every partner route runs, in order: authentication, the partner's rate limit
+//! ([`Config::rate_limit`], in memory or in Redis), the reconciliation log (POST, PUT,
+//! PATCH and DELETE that end in 5xx, panic or time out), then `Idempotency-Key` on POST
+//! and PATCH (records in the database, or in Redis). A POST without a key is still safe
+//! to retry where the resource has a unique field: `POST /accounts` again with the same
+//! email is *already exists* (seed 001's advice), and the partner reads the account it
+//! created by listing.
+
+mod admin;
+mod api;
+mod auth;
+mod config;
+mod errors;
+mod openapi;
+mod state;
+mod store;
+mod webhooks;
+
+use std::fmt;
+use std::future::Future;
+
+use apierr::Profile;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apierr_axum::store::{
+    Database, IdempotencyStore, MemoryRateLimiter, Quota, RateLimitStore, RedisStore, SqlStore,
+    StoreError,
+};
+use apierr_axum::{
+    ContractLayer, IdempotencyLayer, RateLimitLayer, ReconcileLayer, RequireAuthLayer,
+    StalenessLayer, not_found,
+};
+use apierr_webhooks::{AddressPolicy, Dispatcher, OperatorWebhook, Outbox};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{Router, ServiceExt};
+use http::header::CONTENT_TYPE;
+use tokio::net::TcpListener;
+use tower_layer::Layer;
+
+pub use crate::admin::{parse_duration, reconcile_report};
+pub use crate::auth::Principal;
+pub use crate::config::{
+    Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_RATE_LIMIT, DEFAULT_TOKEN_TTL,
+    DEFAULT_WEBHOOK_LEASE, DEFAULT_WEBHOOK_PAUSE_AFTER, MAX_TRACKED_CALLERS,
+};
+pub use crate::store::{DEMO_PARTNERS, Partner};
+pub use crate::webhooks::{webhook_replay, webhook_report};
+
+use crate::api::Api;
+use crate::auth::PartnerAuth;
+use crate::state::AppState;
+use crate::store::Store;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The database could not be opened or migrated.
+    Database(sqlx::Error),
+    /// The listener failed.
+    Io(std::io::Error),
+    /// The store of idempotency records, rate limits or the reconciliation log could not
+    /// be opened.
+    Store(StoreError),
+    /// A setting is out of its range.
+    Config(String),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::Database(e) => write!(f, "database: {e}"),
+            ServeError::Io(e) => write!(f, "listener: {e}"),
+            ServeError::Store(e) => write!(f, "{e}"),
+            ServeError::Config(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServeError::Database(e) => Some(e),
+            ServeError::Io(e) => Some(e),
+            ServeError::Store(e) => Some(e),
+            ServeError::Config(_) => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for ServeError {
+    fn from(e: std::io::Error) -> Self {
+        ServeError::Io(e)
+    }
+}
+
+/// The application: the router inside its body limit, staleness and contract layers.
+pub type App = apierr_axum::Contract<
+    apierr_axum::Staleness<<DefaultBodyLimit as tower_layer::Layer<Router>>::Service>,
+>;
+
+/// Where the safe-retry layers keep their state.
+struct Safety {
+    idempotency: Arc<dyn IdempotencyStore>,
+    limits: Arc<dyn RateLimitStore>,
+    log: SqlStore,
+    quota: Quota,
+}
+
+/// How often expired idempotency records are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Opens the database (and Redis, if configured) and builds the application; its webhook
+/// dispatcher (unless [`Config::webhook_dispatcher`] is off) runs for as long as the
+/// process does.
+pub async fn app(config: &Config) -> Result<App, ServeError> {
+    let (app, dispatcher) = build(config).await?;
+    if let Some(dispatcher) = dispatcher {
+        tokio::spawn(async move { dispatcher.run(std::future::pending()).await });
+    }
+    Ok(app)
+}
+
+/// The application, and the dispatcher that delivers its webhooks when it has one.
+async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError> {
+    // One pool for the API's tables, the safe-retry stores and the outbox's writes (an
+    // event is enqueued in the transaction of its change).
+    let database = Database::connect(&config.database_url)
+        .await
+        .map_err(ServeError::Database)?;
+    let store = Store::open(&database, config.seed_demo)
+        .await
+        .map_err(ServeError::Database)?;
+    let (limit, window) = config.rate_limit;
+    let quota = Quota::new(limit, window).ok_or_else(|| {
+        ServeError::Config(format!(
+            "a rate limit of {limit} per {window:?} cannot be kept (at most one a microsecond)"
+        ))
+    })?;
+    let log = SqlStore::open(&database).await.map_err(ServeError::Store)?;
+    let (idempotency, limits): (Arc<dyn IdempotencyStore>, Arc<dyn RateLimitStore>) =
+        match &config.redis_url {
+            Some(url) => {
+                let redis = RedisStore::connect(url)
+                    .await
+                    .map_err(ServeError::Store)?
+                    .prefix(config.redis_prefix.clone());
+                (Arc::new(redis.clone()), Arc::new(redis))
+            }
+            None => (
+                Arc::new(log.clone()),
+                Arc::new(MemoryRateLimiter::new(config::MAX_TRACKED_CALLERS)),
+            ),
+        };
+    let purged = idempotency.clone();
+    let clock = config.clock.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PURGE_EVERY).await;
+            if let Err(e) = purged.purge(clock()).await {
+                tracing::warn!(error = %e, "could not purge expired idempotency records");
+            }
+        }
+    });
+    let safety = Safety {
+        idempotency,
+        limits,
+        log,
+        quota,
+    };
+    let delivery = if config.webhook_dispatcher {
+        // A second pool (same setup), so that deliveries never wait behind requests for
+        // the API's connections.
+        let own = apierr_webhooks::Outbox::connect(&config.database_url)
+            .await
+            .map_err(ServeError::Database)?;
+        Some(dispatcher(
+            store.outbox.with_pool(own.pool().clone()),
+            config,
+        )?)
+    } else {
+        None
+    };
+    Ok((router(store, safety, config), delivery))
+}
+
+/// The address policy of webhook endpoints: public addresses, and the allowed networks.
+fn address_policy(config: &Config) -> AddressPolicy {
+    config
+        .webhook_allow
+        .iter()
+        .fold(AddressPolicy::new(), |policy, net| policy.allow(*net))
+}
+
+fn dispatcher(outbox: Outbox, config: &Config) -> Result<Dispatcher, ServeError> {
+    let mut builder = Dispatcher::builder(outbox)
+        .policy(address_policy(config))
+        .lease(config.webhook_lease)
+        .pause_after(config.webhook_pause_after);
+    if let Some(url) = &config.webhook_notify_url {
+        let url = url
+            .parse()
+            .map_err(|e| ServeError::Config(format!("the webhook notify URL: {e}")))?;
+        let notifier = OperatorWebhook::new(url)
+            .map_err(|e| ServeError::Config(format!("the webhook notifier: {e}")))?;
+        builder = builder.notifier(Arc::new(notifier));
+    }
+    builder
+        .build()
+        .map_err(|e| ServeError::Config(format!("the webhook dispatcher: {e}")))
+}
+
+/// Delivers webhooks from `config`'s database until `shutdown` completes, without
+/// serving the API: one of any number of workers beside the servers (on PostgreSQL,
+/// they share the queue; on SQLite, one at a time is best).
+pub async fn run_worker(
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let outbox = apierr_webhooks::Outbox::connect(&config.database_url)
+        .await
+        .map_err(ServeError::Database)?;
+    let dispatcher = dispatcher(outbox, &config)?;
+    tracing::info!(database = %config.database_url, "delivering webhooks");
+    dispatcher.run(shutdown).await;
+    Ok(())
+}
+
+fn router(store: Store, safety: Safety, config: &Config) -> App {
+    let state = AppState {
+        api: Api {
+            store: store.clone(),
+            clock: config.clock.clone(),
+            token_ttl: config.token_ttl,
+        },
+        webhooks: webhooks::Webhooks {
+            outbox: store.outbox.clone(),
+            policy: Arc::new(address_policy(config)),
+            clock: config.clock.clone(),
+        },
+    };
+    let openapi = serde_json::to_vec(&openapi_document(&config.profile)).unwrap_or_default();
+    let auth = RequireAuthLayer::new(PartnerAuth {
+        store,
+        clock: config.clock.clone(),
+    })
+    .realm("partner-api");
+    let rate_limit = |class: &'static str| {
+        RateLimitLayer::new(safety.limits.clone(), safety.quota)
+            .class(class)
+            .clock(config.clock.clone())
+    };
+    let idempotency = IdempotencyLayer::new(safety.idempotency.clone())
+        .required(config.require_idempotency_key)
+        .body_limit(config.body_limit)
+        .clock(config.clock.clone());
+    let reconcile = ReconcileLayer::new(Arc::new(safety.log.clone()))
+        .body_limit(config.body_limit)
+        .clock(config.clock.clone());
+    let staleness = StalenessLayer::new()
+        .required(config.require_date)
+        .skew(config.date_skew)
+        .clock(config.clock.clone());
+    let protected = Router::new()
+        .route(
+            "/accounts",
+            get(api::list_accounts)
+                .post(api::create_account)
+                .route_layer(idempotency.clone()),
+        )
+        .route(
+            "/accounts/{id}",
+            get(api::get_account)
+                .put(api::put_account)
+                .patch(api::patch_account)
+                .delete(api::delete_account)
+                .route_layer(idempotency.clone()),
+        )
+        .route(
+            "/accounts/{id}/children",
+            post(api::register_child).route_layer(idempotency.clone()),
+        )
+        .route(
+            "/oauth/token",
+            axum::routing::delete(api::revoke_token).route_layer(staleness.clone()),
+        )
+        .route(
+            "/webhooks/endpoints",
+            get(webhooks::list_endpoints)
+                .post(webhooks::create_endpoint)
+                .route_layer(idempotency.clone()),
+        )
+        .route(
+            "/webhooks/endpoints/{id}",
+            get(webhooks::get_endpoint).delete(webhooks::delete_endpoint),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/rotate",
+            post(webhooks::rotate_secret).route_layer(idempotency.clone()),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/resume",
+            post(webhooks::resume_endpoint).route_layer(idempotency.clone()),
+        )
+        .route("/webhooks/reports", get(webhooks::list_reports))
+        .route("/webhooks/reports/{id}", get(webhooks::get_report))
+        .route(
+            "/webhooks/replay",
+            post(webhooks::replay).route_layer(idempotency.clone()),
+        )
+        // The last is the outermost: authentication, the partner's limit, the log; then
+        // keys, on each route's own methods (an undeclared method stays 405).
+        .route_layer(reconcile)
+        .route_layer(rate_limit("partner"))
+        .route_layer(auth);
+    let public = Router::new()
+        // The token endpoint answers in RFC 6749's error form whatever the profile: OAuth
+        // client libraries read no other. Its own contract layer renders first; the
+        // router's passes the answer on.
+        // Its date check runs inside that layer too, so a stale token request is answered
+        // in the same form.
+        .route(
+            "/oauth/token",
+            post(api::issue_token)
+                .route_layer(staleness.clone())
+                // Per client address (no partner is known yet).
+                .route_layer(rate_limit("token"))
+                .route_layer(ContractLayer::new(Profile::OAUTH_TOKEN)),
+        )
+        .route(
+            "/openapi.json",
+            get(move || {
+                let body = openapi.clone();
+                async move { ([(CONTENT_TYPE, "application/json")], body) }
+            }),
+        );
+    let mut router = protected.merge(public);
+    if let Some(token) = &config.admin_token {
+        router = router.merge(admin::router(token, safety.log.clone()));
+    }
+    let router = router.fallback(not_found).with_state(state);
+    // Around the whole router rather than with `Router::layer`, which would wrap (and box)
+    // every route on its own.
+    let stack = (
+        ContractLayer::new(config.profile.clone())
+            .timeout(config.handler_timeout)
+            .challenge(http::HeaderValue::from_static(
+                "Bearer realm=\"partner-api\"",
+            )),
+        // The token endpoint checks the date on its routes (above); the document needs none.
+        staleness.exempt(&["/openapi.json", "/oauth/token"]),
+        DefaultBodyLimit::max(config.body_limit),
+    );
+    stack.layer(router)
+}
+
+/// The documentation of every error code the reference server can send in `profile`:
+/// the profile's catalog (its own codes and the defaults of the conditions it leaves
+/// unbound), then the token endpoint's, which answers in RFC 6749's form in every profile.
+pub fn catalog_docs(profile: &Profile) -> String {
+    format!(
+        "{}\n\n## The token endpoint (POST /oauth/token)\n\nIn every profile, RFC 6749 §5.2's form.\n\n{}",
+        profile.docs(),
+        Profile::OAUTH_TOKEN.docs()
+    )
+}
+
+/// The OpenAPI 3.1 document the server serves at `/openapi.json` in `profile`, made
+/// without a server or a database (`apierr openapi`).
+pub fn openapi_document(profile: &Profile) -> serde_json::Value {
+    openapi::document(profile)
+}
+
+/// Whether `code` is documented for `profile` (see [`catalog_docs`]).
+pub fn documents(profile: &Profile, code: &apierr::Code) -> bool {
+    profile.catalog().documents(code) || Profile::OAUTH_TOKEN.catalog().documents(code)
+}
+
+/// Serves the reference Partner API on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (app, dispatcher) = build(&config).await?;
+    // The dispatcher stops with the server: its attempts in flight finish and its
+    // unstarted claims are given back.
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let delivering = dispatcher.map(|dispatcher| {
+        tokio::spawn(async move {
+            dispatcher
+                .run(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await;
+        })
+    });
+    tracing::info!(
+        address = %listener.local_addr()?,
+        profile = config.profile.name(),
+        database = %config.database_url,
+        "serving the reference Partner API"
+    );
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop.send(true);
+    if let Some(delivering) = delivering {
+        let _ = delivering.await;
+    }
+    served?;
+    Ok(())
+}
+
+/// The README's examples, compiled (and run where they can) as doc tests of the crate
+/// that depends on every other, so that the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -32,6 +32,9 @@ enum Command {
         /// The profile.
         #[arg(long, default_value = "problem", value_parser = profile_names())]
         profile: String,
+        /// The base URL partners reach the API at (the document's server).
+        #[arg(long, default_value = apierr_reference::DEFAULT_PUBLIC_URL, value_parser = apierr_reference::parse_public_url)]
+        public_url: String,
     },
     /// Send one logical request through apierr's client and tell what happened: every
     /// attempt (outcome, delay, reason), then the answer or the parsed error. The exit
@@ -196,6 +199,10 @@ struct Serve {
     /// Do not deliver webhooks in this process (run `apierr webhooks worker` instead).
     #[arg(long)]
     no_webhook_dispatcher: bool,
+    /// The base URL partners reach the API at, behind any proxy (the OpenAPI document's
+    /// server). Default is http:// and the address listened on.
+    #[arg(long, value_parser = apierr_reference::parse_public_url)]
+    public_url: Option<String>,
     #[command(flatten)]
     delivery: Delivery,
 }
@@ -224,9 +231,12 @@ fn main() -> ExitCode {
             println!("{}", apierr_reference::catalog_docs(&profile));
             ExitCode::SUCCESS
         }
-        Command::Openapi { profile } => {
+        Command::Openapi {
+            profile,
+            public_url,
+        } => {
             let profile = Profile::by_name(&profile).unwrap_or(Profile::PROBLEM);
-            let document = apierr_reference::openapi_document(&profile);
+            let document = apierr_reference::openapi_document(&profile, &public_url);
             match serde_json::to_string_pretty(&document) {
                 Ok(text) => {
                     println!("{text}");
@@ -342,6 +352,7 @@ impl Serve {
         config.require_idempotency_key = self.require_idempotency_key;
         config.admin_token = self.admin_token;
         config.webhook_dispatcher = !self.no_webhook_dispatcher;
+        config.public_url = self.public_url;
         self.delivery.apply(&mut config);
         let stop = stop_signal();
         let listener = tokio::net::TcpListener::bind(self.listen).await?;

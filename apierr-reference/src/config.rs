@@ -84,6 +84,33 @@ pub struct Config {
     pub webhook_notify_url: Option<String>,
     /// How many messages in a row must fail before an endpoint is paused.
     pub webhook_pause_after: u32,
+    /// The base URL partners reach this deployment at (behind a proxy, the proxy's), as
+    /// the OpenAPI document's server (checked by [`parse_public_url`]). Without one,
+    /// [`run`](crate::run) states its listener's address and [`app`](crate::app)
+    /// [`DEFAULT_PUBLIC_URL`].
+    pub public_url: Option<String>,
+}
+
+/// The base URL of a server listening where `apierr serve` does by default.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
+/// A base URL for the OpenAPI document's `servers`: absolute, `http` or `https`, with a
+/// host, without credentials, query or fragment; a trailing `/` is dropped (paths are
+/// appended to it).
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!(
+            "{text:?}: the public URL is http:// or https:// with a host"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{text:?}: the public URL carries no credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{text:?}: the public URL has no query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 impl std::fmt::Debug for Config {
@@ -125,6 +152,36 @@ impl Config {
             webhook_lease: DEFAULT_WEBHOOK_LEASE,
             webhook_notify_url: None,
             webhook_pause_after: DEFAULT_WEBHOOK_PAUSE_AFTER,
+            public_url: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_url_is_an_http_base_without_extras() {
+        // Scenario: the document's server is what partners can use as a base URL.
+        assert_eq!(
+            parse_public_url("https://api.example.com/").unwrap(),
+            "https://api.example.com"
+        );
+        assert_eq!(
+            parse_public_url("http://127.0.0.1:8080/partner/v1/").unwrap(),
+            "http://127.0.0.1:8080/partner/v1"
+        );
+        for bad in [
+            "",
+            "api.example.com",
+            "ftp://api.example.com",
+            "https://user:pw@api.example.com",
+            "https://api.example.com/?a=1",
+            "https://api.example.com/#top",
+            "file:///etc/passwd",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -74,8 +74,9 @@ use tower_layer::Layer;
 pub use crate::admin::{parse_duration, reconcile_report};
 pub use crate::auth::Principal;
 pub use crate::config::{
-    Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_RATE_LIMIT, DEFAULT_TOKEN_TTL,
-    DEFAULT_WEBHOOK_LEASE, DEFAULT_WEBHOOK_PAUSE_AFTER, MAX_TRACKED_CALLERS,
+    Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_PUBLIC_URL, DEFAULT_RATE_LIMIT,
+    DEFAULT_TOKEN_TTL, DEFAULT_WEBHOOK_LEASE, DEFAULT_WEBHOOK_PAUSE_AFTER, MAX_TRACKED_CALLERS,
+    parse_public_url,
 };
 pub use crate::store::{DEMO_PARTNERS, Partner};
 pub use crate::webhooks::{webhook_replay, webhook_report};
@@ -273,7 +274,9 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
             clock: config.clock.clone(),
         },
     };
-    let openapi = serde_json::to_vec(&openapi_document(&config.profile)).unwrap_or_default();
+    let public_url = config.public_url.as_deref().unwrap_or(DEFAULT_PUBLIC_URL);
+    let openapi =
+        serde_json::to_vec(&openapi_document(&config.profile, public_url)).unwrap_or_default();
     let auth = RequireAuthLayer::new(PartnerAuth {
         store,
         clock: config.clock.clone(),
@@ -401,8 +404,9 @@ pub fn catalog_docs(profile: &Profile) -> String {
 
 /// The OpenAPI 3.1 document the server serves at `/openapi.json` in `profile`, made
 /// without a server or a database (`apierr openapi`).
-pub fn openapi_document(profile: &Profile) -> serde_json::Value {
-    openapi::document(profile)
+/// `public_url` is its server (see [`Config::public_url`]).
+pub fn openapi_document(profile: &Profile, public_url: &str) -> serde_json::Value {
+    openapi::document(profile, public_url)
 }
 
 /// Whether `code` is documented for `profile` (see [`catalog_docs`]).
@@ -416,6 +420,10 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let mut config = config;
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://{}", listener.local_addr()?));
+    }
     let (app, dispatcher) = build(&config).await?;
     // The dispatcher stops with the server: its attempts in flight finish and its
     // unstarted claims are given back.

@@ -330,7 +330,57 @@ impl Operation {
     fn takes_key(&self) -> bool {
         self.authenticated && matches!(self.method, HttpMethod::Post | HttpMethod::Patch)
     }
+
+    /// The tag of its part of the API: the first segment of its path.
+    fn tag(&self) -> &'static str {
+        TAGS.iter()
+            .find(|(prefix, _, _)| self.path.starts_with(prefix))
+            .map_or("other", |(_, name, _)| name)
+    }
+
+    /// What the partner needs to know beyond the summary: how it authenticates and
+    /// whether a retry is safe (seed 001's rules, as the server keeps them).
+    fn description(&self) -> String {
+        let auth = if self.authenticated {
+            "Authenticated with the partner's API key (`X-Api-Key`) or an access token from \
+             `POST /oauth/token` (`Authorization: Bearer`)."
+        } else {
+            "The client authenticates with HTTP Basic or with `client_id` and `client_secret` \
+             in the form, never both."
+        };
+        let retry = match self.method {
+            HttpMethod::Get | HttpMethod::Put | HttpMethod::Delete => {
+                "Safe to retry: the same request again has the same effect."
+            }
+            _ if self.takes_key() => {
+                "Send an `Idempotency-Key` to make a retry safe: a retry with the same key \
+                 and body gets the first answer again instead of running twice. A 5xx \
+                 without one leaves the outcome unknown: read before retrying."
+            }
+            _ => "A retry issues another token; each is valid until it expires.",
+        };
+        format!("{}. {auth} {retry}", self.summary)
+    }
 }
+
+/// The parts of the API: a path prefix, its tag, and what it is for.
+const TAGS: &[(&str, &str, &str)] = &[
+    (
+        "/oauth",
+        "tokens",
+        "OAuth 2.0 client-credentials tokens (RFC 6749 §4.4); errors in RFC 6749 §5.2's form in every profile.",
+    ),
+    (
+        "/accounts",
+        "accounts",
+        "The partner's accounts and their children.",
+    ),
+    (
+        "/webhooks",
+        "webhooks",
+        "Webhook endpoints, their secrets, failure reports and replay (Standard Webhooks signatures).",
+    ),
+];
 
 /// `Idempotency-Key`: exactly what the idempotency layer accepts.
 fn idempotency_key_parameter() -> Value {
@@ -587,6 +637,58 @@ fn request_id_header() -> Value {
         "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
 }
 
+/// Where the id an operation answers with can be used next, so that clients and fuzzers
+/// follow real ids: the operation, the ones taking that id in their path, and the id's
+/// place in the answer (`/0/id`: the first of a list).
+const LINKS: &[(&str, &[&str], &str)] = &[
+    (
+        "createAccount",
+        &[
+            "getAccount",
+            "replaceAccount",
+            "updateAccount",
+            "deleteAccount",
+            "registerChild",
+        ],
+        "/id",
+    ),
+    ("listAccounts", &["getAccount"], "/0/id"),
+    (
+        "createWebhookEndpoint",
+        &[
+            "getWebhookEndpoint",
+            "deleteWebhookEndpoint",
+            "rotateWebhookSecret",
+            "resumeWebhookEndpoint",
+        ],
+        "/id",
+    ),
+    ("listWebhookEndpoints", &["getWebhookEndpoint"], "/0/id"),
+    ("listWebhookReports", &["getWebhookReport"], "/0/id"),
+];
+
+/// The links of an operation's success response (see [`LINKS`]), with the id's pointer
+/// inside the profile's success envelope where it has one.
+fn links(profile: &Profile, op: &Operation) -> Option<Value> {
+    let (_, targets, pointer) = LINKS.iter().find(|(from, _, _)| *from == op.id)?;
+    let envelope = if profile.dialect().wraps_success() {
+        "/entity"
+    } else {
+        ""
+    };
+    let links: serde_json::Map<String, Value> = targets
+        .iter()
+        .map(|target| {
+            (
+                (*target).to_owned(),
+                json!({"operationId": target,
+                    "parameters": {"id": format!("$response.body#{envelope}{pointer}")}}),
+            )
+        })
+        .collect();
+    Some(Value::Object(links))
+}
+
 /// The success response of an operation.
 fn success_response(profile: &Profile, op: &Operation) -> Value {
     let mut headers = serde_json::Map::new();
@@ -635,6 +737,9 @@ fn success_response(profile: &Profile, op: &Operation) -> Value {
     if let Some(schema) = content {
         response["content"] = json!({"application/json": {"schema": schema}});
     }
+    if let Some(links) = links(profile, op) {
+        response["links"] = links;
+    }
     response
 }
 
@@ -670,7 +775,8 @@ fn error_responses(
     if op.body != Body::None {
         conditions.extend_from_slice(WITH_BODY);
     }
-    if op.id == "listAccounts" {
+    // A page out of range; a path id that is not UTF-8 (the path extractor's rejection).
+    if op.id == "listAccounts" || op.path.contains("{id}") {
         conditions.push(Condition::InvalidParameter);
     }
     if op.takes_key() {
@@ -728,8 +834,9 @@ fn error_responses(
     }
 }
 
-/// The document for a profile, as JSON.
-pub(crate) fn document(profile: &Profile) -> Value {
+/// The document for a profile, as JSON, for a deployment reached at `server` (its
+/// public base URL).
+pub(crate) fn document(profile: &Profile, server: &str) -> Value {
     let mut paths: BTreeMap<&str, serde_json::Map<String, Value>> = BTreeMap::new();
     for op in OPERATIONS {
         let mut responses = serde_json::Map::new();
@@ -743,10 +850,12 @@ pub(crate) fn document(profile: &Profile) -> Value {
         let mut operation = json!({
             "operationId": op.id,
             "summary": op.summary,
+            "description": op.description(),
+            "tags": [op.tag()],
             "responses": responses,
         });
         operation["security"] = if op.authenticated {
-            json!([{"apiKey": []}, {"bearerAuth": []}])
+            json!([{"apiKey": []}, {"oauth2": []}])
         } else {
             json!([{}, {"clientBasic": []}])
         };
@@ -810,20 +919,42 @@ pub(crate) fn document(profile: &Profile) -> Value {
             "title": format!("apierr reference Partner API ({} profile)", profile.name()),
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Every answer, good or bad, is in the profile's error contract; every response carries X-Request-Id.",
+            "contact": {"name": "apierr", "url": env!("CARGO_PKG_REPOSITORY")},
+            "license": {"name": env!("CARGO_PKG_LICENSE"), "identifier": env!("CARGO_PKG_LICENSE")},
         },
+        "servers": [{"url": server, "description": "This deployment"}],
+        "tags": TAGS.iter().map(|(_, name, description)| json!({"name": name, "description": description})).collect::<Vec<_>>(),
         "paths": paths,
         "components": {
             "schemas": schemas,
             "securitySchemes": {
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
                     "description": "A partner's API key."},
-                "bearerAuth": {"type": "http", "scheme": "bearer",
-                    "description": "An access token from POST /oauth/token."},
                 "clientBasic": {"type": "http", "scheme": "basic",
                     "description": "Client credentials for the token endpoint (RFC 6749 §2.3.1)."},
-                "oauth2": {"type": "oauth2", "flows": {"clientCredentials": {
-                    "tokenUrl": "/oauth/token", "scopes": {}}}},
+                "oauth2": {"type": "oauth2",
+                    "description": "An access token from POST /oauth/token (client credentials), sent as a bearer token.",
+                    "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}}},
             },
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_link_joins_operations_that_exist_by_an_id_they_take() {
+        // Scenario: a link to an operation that does not exist, or that takes no id, would
+        // send clients and fuzzers nowhere.
+        let op = |id: &str| OPERATIONS.iter().find(|op| op.id == id);
+        for (from, targets, _) in LINKS {
+            assert!(op(from).is_some(), "{from}");
+            for target in *targets {
+                let target = op(target).unwrap_or_else(|| panic!("{target}"));
+                assert!(target.path.contains("{id}"), "{}", target.id);
+            }
+        }
+    }
 }

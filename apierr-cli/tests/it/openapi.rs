@@ -57,8 +57,8 @@ async fn every_operation_documents_its_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apierr_openapi_prints_the_served_document_offline() {
-    // Scenario: `apierr openapi --profile P`, with no server and no database, prints the
-    // very document a server in that profile serves.
+    // Scenario: `apierr openapi --profile P --public-url URL`, with no server and no
+    // database, prints the very document a server in that profile serves at that URL.
     for backend in crate::support::BACKENDS {
         for profile in apierr::Profile::ALL {
             let server = Server::start(profile.clone(), backend).await;
@@ -71,7 +71,8 @@ async fn apierr_openapi_prints_the_served_document_offline() {
                 .await
                 .unwrap();
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
-                .args(["openapi", "--profile", profile.name()])
+                .args(["openapi", "--profile", profile.name(), "--public-url"])
+                .arg(&server.base)
                 .output()
                 .expect("the apierr binary");
             assert!(
@@ -81,6 +82,59 @@ async fn apierr_openapi_prints_the_served_document_offline() {
             );
             let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(printed, served, "{} on {backend}", profile.name());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_path_ids_get_only_statuses_the_document_declares() {
+    // Scenario: every operation with a path id, called with ids of every wrong form (not
+    // UTF-8, a NUL, spaces, far too long, of another resource), answers a status its
+    // operation declares, in every profile, on both databases.
+    let ids = [
+        "%FF%FE",
+        "%C3%28",
+        "%00",
+        "a%20b",
+        "ep_00000000000000000000000000000000",
+        &"9".repeat(300),
+    ];
+    for backend in crate::support::BACKENDS {
+        for profile in Profile::ALL {
+            let server = Server::start(profile.clone(), backend).await;
+            let doc: serde_json::Value = server
+                .get("/openapi.json")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                if !path.contains("{id}") {
+                    continue;
+                }
+                for (method, operation) in item.as_object().unwrap() {
+                    for id in ids {
+                        let url = path.replace("{id}", id);
+                        let method =
+                            reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                        let response = server
+                            .with_key(method.clone(), &url, "acme-key")
+                            .header("content-type", "application/json")
+                            .body("{}")
+                            .send()
+                            .await
+                            .unwrap();
+                        let status = response.status().as_u16().to_string();
+                        assert!(
+                            operation["responses"].get(&status).is_some(),
+                            "{} on {backend}: {method} {url} answered {status}, not declared",
+                            profile.name()
+                        );
+                    }
+                }
+            }
         }
     }
 }

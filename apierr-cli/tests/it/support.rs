@@ -53,6 +53,7 @@ impl Server {
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        config.public_url.get_or_insert_with(|| base.clone());
         // Open the database before answering, so that a broken backend fails here.
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = apierr_reference::app(&config).await.expect("server starts");

@@ -71,9 +71,8 @@ enum Command {
     /// List the mutations whose outcome is unknown (5xx, panics, timeouts), for
     /// reconciliation: a table, or JSON lines with `--json`.
     Reconcile {
-        /// The server's database: `sqlite://FILE` or `postgres://…`.
-        #[arg(long, default_value = "sqlite://apierr.db")]
-        database_url: String,
+        #[command(flatten)]
+        database: DatabaseArg,
         /// How far back: `90s`, `24h`, `7days`.
         #[arg(long, default_value = "24h", value_parser = apierr_reference::parse_duration)]
         since: Duration,
@@ -83,14 +82,26 @@ enum Command {
     },
 }
 
+/// The database every command that reads or serves the API's data names.
+#[derive(Debug, Clone, clap::Args)]
+struct DatabaseArg {
+    /// The API's database: `sqlite://FILE` (created on first run) or `postgres://…`.
+    #[arg(
+        long = "database-url",
+        value_name = "DATABASE_URL",
+        default_value = "sqlite://apierr.db"
+    )]
+    url: String,
+}
+
 /// `apierr webhooks …`
 #[derive(Debug, Subcommand)]
 enum Webhooks {
     /// Prints the webhook failure reports written in a recent time, in the form that
     /// can be shared with the partner (or, with --internal, with the error details).
     Report {
-        #[arg(long, default_value = "sqlite://apierr.db")]
-        database_url: String,
+        #[command(flatten)]
+        database: DatabaseArg,
         /// How far back, e.g. 24h or 7d.
         #[arg(long, default_value = "24h", value_parser = apierr_reference::parse_duration)]
         since: Duration,
@@ -106,12 +117,15 @@ enum Webhooks {
     },
     /// Sends deliveries again (same message ids): by message, endpoint and time, state.
     Replay {
-        #[arg(long, default_value = "sqlite://apierr.db")]
-        database_url: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// Only this message (its id, `msg_…`).
         #[arg(long)]
         message: Option<String>,
+        /// Only the deliveries to this endpoint (its id, `ep_…`).
         #[arg(long)]
         endpoint: Option<String>,
+        /// Only this partner's.
         #[arg(long)]
         partner: Option<String>,
         /// Messages written within this long before now, e.g. 2h.
@@ -126,8 +140,8 @@ enum Webhooks {
     },
     /// Delivers webhooks from the database until interrupted, without serving the API.
     Worker {
-        #[arg(long, default_value = "sqlite://apierr.db")]
-        database_url: String,
+        #[command(flatten)]
+        database: DatabaseArg,
         #[command(flatten)]
         delivery: Delivery,
     },
@@ -165,9 +179,8 @@ struct Serve {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// `sqlite://FILE` (created on first run) or `postgres://…`.
-    #[arg(long, default_value = "sqlite://apierr.db")]
-    database_url: String,
+    #[command(flatten)]
+    database: DatabaseArg,
     /// The error contract to answer in.
     #[arg(long, default_value = "problem", value_parser = profile_names())]
     profile: String,
@@ -288,7 +301,7 @@ fn main() -> ExitCode {
         }
         Command::Webhooks(command) => webhooks(command),
         Command::Reconcile {
-            database_url,
+            database,
             since,
             json,
         } => {
@@ -300,7 +313,7 @@ fn main() -> ExitCode {
                 }
             };
             match runtime.block_on(apierr_reference::reconcile_report(
-                &database_url,
+                &database.url,
                 since,
                 json,
             )) {
@@ -341,7 +354,7 @@ fn main() -> ExitCode {
 
 impl Serve {
     async fn run(self) -> Result<(), apierr_reference::ServeError> {
-        let mut config = apierr_reference::Config::new(self.database_url);
+        let mut config = apierr_reference::Config::new(self.database.url);
         config.profile = Profile::by_name(&self.profile).unwrap_or(Profile::PROBLEM);
         config.require_date = self.require_date;
         config.token_ttl = Duration::from_secs(self.token_ttl_secs);
@@ -370,20 +383,20 @@ fn webhooks(command: Webhooks) -> ExitCode {
     };
     let result = match command {
         Webhooks::Report {
-            database_url,
+            database,
             since,
             partner,
             json,
             internal,
         } => runtime.block_on(apierr_reference::webhook_report(
-            &database_url,
+            &database.url,
             since,
             partner.as_deref(),
             json,
             internal,
         )),
         Webhooks::Replay {
-            database_url,
+            database,
             message,
             endpoint,
             partner,
@@ -404,22 +417,19 @@ fn webhooks(command: Webhooks) -> ExitCode {
                     .and_then(apierr_webhooks::DeliveryState::parse),
             };
             runtime
-                .block_on(apierr_reference::webhook_replay(&database_url, &filter))
+                .block_on(apierr_reference::webhook_replay(&database.url, &filter))
                 .map(|n| {
                     format!("{n} deliveries queued again (held ones wait for their endpoint)\n")
                 })
         }
-        Webhooks::Worker {
-            database_url,
-            delivery,
-        } => {
+        Webhooks::Worker { database, delivery } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
                         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
                 )
                 .init();
-            let mut config = apierr_reference::Config::new(database_url);
+            let mut config = apierr_reference::Config::new(database.url);
             delivery.apply(&mut config);
             return match runtime.block_on(async {
                 let stop = stop_signal();

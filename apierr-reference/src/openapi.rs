@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use apierr::{Condition, FieldViolation, Profile};
+use apierr::{Condition, Dialect, FieldViolation, Profile};
 use serde_json::{Value, json};
 
 /// An HTTP method of an operation.
@@ -416,57 +416,6 @@ fn example(profile: &Profile, condition: Condition) -> Value {
         _ => profile.error(condition),
     };
     serde_json::from_slice(&profile.render(&error).body).unwrap_or(Value::Null)
-}
-
-/// The JSON Schema of an error body in `dialect`.
-fn error_schema(dialect: &str) -> Value {
-    let code = json!({"oneOf": [{"type": "integer"}, {"type": "string"}]});
-    let strings = json!({"type": "array", "items": {"type": "string"}});
-    let violation = |message: &str| {
-        json!({"type": "object", "required": ["field", message],
-               "properties": {"field": {"type": "string"}, message: {"type": "string"}, "in": {"type": "string"}}})
-    };
-    let oauth = json!({"type": "object", "required": ["error"],
-        "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}});
-    match dialect {
-        "wrapper" => json!({"oneOf": [
-            {"type": "object", "required": ["message", "status", "code", "validationErrors"],
-             "properties": {"message": {"type": "string"}, "status": {"type": "string", "enum": ["fail"]},
-                "code": code, "requestId": {"type": "string"}, "entity": {"type": "null"},
-                "validationErrors": {"type": "array", "items": violation("message")},
-                "additionalMessages": strings, "resultCount": {"type": "integer"}, "totalCount": {"type": "integer"}}},
-            oauth,
-        ]}),
-        "oauth" => oauth,
-        "nested" => json!({"type": "object", "required": ["error"], "properties": {"error": {
-            "type": "object", "required": ["code", "message"],
-            "properties": {"code": code, "message": {"type": "string"}, "extra": {"type": "object", "properties": {
-                "invalid-params": {"type": "array", "items": violation("message")},
-                "messages": strings, "request_id": {"type": "string"}}}}}}}),
-        "errors-array" => {
-            json!({"type": "object", "required": ["errors"], "properties": {"errors": {
-            "type": "array", "items": {"type": "object", "required": ["errorCode", "message"], "properties": {
-                "errorCode": code, "message": {"type": "string"}, "subject": {"type": "string"},
-                "subjectType": {"type": "string"}, "detail": {"type": "string"}, "messages": strings}}}}})
-        }
-        "specific-code" => {
-            json!({"type": "object", "required": ["errorCode", "message"], "properties": {
-            "errorCode": {"type": "integer", "description": "the HTTP status"}, "message": {"type": "string"},
-            "specificCode": code, "additionalMessages": strings}})
-        }
-        _ => {
-            json!({"type": "object", "required": ["type", "title", "status", "detail", "code"], "properties": {
-            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-            "detail": {"type": "string"}, "code": code, "request_id": {"type": "string"},
-            "errors": {"type": "array", "items": violation("detail")}, "messages": strings}})
-        }
-    }
-}
-
-/// The JSON Schema of RFC 6749 §5.2's error body, the token endpoint's in every profile.
-fn token_error_schema() -> Value {
-    json!({"type": "object", "required": ["error", "error_description"], "properties": {
-        "error": {"type": "string"}, "error_description": {"type": "string"}}})
 }
 
 /// A string a person reads: no control characters (the handlers refuse them).
@@ -908,8 +857,9 @@ pub(crate) fn document(profile: &Profile, server: &str) -> Value {
             .insert(op.method.as_str().to_owned(), operation);
     }
     let mut schemas = serde_json::Map::new();
-    schemas.insert("Error".to_owned(), error_schema(profile.dialect().name()));
-    schemas.insert("TokenError".to_owned(), token_error_schema());
+    // Each dialect states its own error body's schema.
+    schemas.insert("Error".to_owned(), profile.dialect().error_schema());
+    schemas.insert("TokenError".to_owned(), apierr::OAuth.error_schema());
     for (name, value) in body_schemas() {
         schemas.insert(name.to_owned(), value);
     }

@@ -1,5 +1,6 @@
 //! Seed 003's array of errors.
 
+use super::schema;
 use http::{HeaderMap, StatusCode};
 
 use super::json::{self, Object};
@@ -31,6 +32,14 @@ fn subject_type(kind: &ViolationKind) -> &str {
 }
 
 impl Dialect for ErrorsArray {
+    fn error_schema(&self) -> serde_json::Value {
+        serde_json::json!({"type": "object", "required": ["errors"], "properties": {"errors": {
+            "type": "array", "items": {"type": "object", "required": ["errorCode", "message"],
+            "properties": {"errorCode": schema::code(), "message": {"type": "string"},
+                "subject": {"type": "string"}, "subjectType": {"type": "string"},
+                "detail": {"type": "string"}, "messages": schema::strings()}}}}})
+    }
+
     fn name(&self) -> &'static str {
         "errors-array"
     }

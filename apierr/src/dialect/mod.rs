@@ -5,6 +5,7 @@ mod json;
 mod nested;
 mod oauth;
 mod problem;
+mod schema;
 mod specific_code;
 mod violations;
 mod wire;
@@ -61,6 +62,13 @@ pub trait Dialect: fmt::Debug + Send + Sync {
     /// envelope), so that a server renders its successes through the dialect.
     fn wraps_success(&self) -> bool {
         false
+    }
+
+    /// The JSON Schema (2020-12, as OpenAPI 3.1 takes it) of every error body this
+    /// dialect writes, for an API's document. Default is any JSON object: a dialect of
+    /// one's own states its shape by overriding it.
+    fn error_schema(&self) -> serde_json::Value {
+        serde_json::json!({"type": "object"})
     }
 
     /// Writes the body of `error`. Never fails: every part of an [`ApiError`] is

@@ -1,5 +1,6 @@
 //! Seed 002's nested error object.
 
+use super::schema;
 use http::{HeaderMap, StatusCode};
 
 use super::json;
@@ -30,6 +31,15 @@ const SPELLING: Spelling = Spelling {
 };
 
 impl Dialect for Nested {
+    fn error_schema(&self) -> serde_json::Value {
+        serde_json::json!({"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": schema::code(), "message": {"type": "string"},
+                "extra": {"type": "object", "properties": {
+                    "invalid-params": {"type": "array", "items": schema::violation("message")},
+                    "messages": schema::strings(), "request_id": {"type": "string"}}}}}}})
+    }
+
     fn name(&self) -> &'static str {
         "nested"
     }

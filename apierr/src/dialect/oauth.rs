@@ -33,6 +33,11 @@ pub(crate) const OAUTH_CODES: &[&str] = &[
 pub struct OAuth;
 
 impl Dialect for OAuth {
+    fn error_schema(&self) -> serde_json::Value {
+        serde_json::json!({"type": "object", "required": ["error"],
+            "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}})
+    }
+
     fn name(&self) -> &'static str {
         "oauth"
     }

@@ -1,5 +1,6 @@
 //! RFC 9457 problem details, the default dialect.
 
+use super::schema;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::json;
@@ -40,6 +41,15 @@ const SPELLING: Spelling = Spelling {
 pub struct Problem;
 
 impl Dialect for Problem {
+    fn error_schema(&self) -> serde_json::Value {
+        serde_json::json!({"type": "object", "required": ["type", "title", "status", "detail", "code"],
+            "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"},
+                "code": schema::code(), "request_id": {"type": "string"},
+                "errors": {"type": "array", "items": schema::violation("detail")},
+                "messages": schema::strings()}})
+    }
+
     fn name(&self) -> &'static str {
         "problem"
     }

@@ -1,5 +1,6 @@
 //! Seed 004's status code with a specific code.
 
+use super::schema;
 use std::borrow::Cow;
 
 use http::{HeaderMap, StatusCode};
@@ -38,6 +39,13 @@ fn quoted_field(message: &str) -> Option<(&str, &str)> {
 }
 
 impl Dialect for SpecificCode {
+    fn error_schema(&self) -> serde_json::Value {
+        serde_json::json!({"type": "object", "required": ["errorCode", "message"], "properties": {
+            "errorCode": {"type": "integer", "description": "the HTTP status"},
+            "message": {"type": "string"}, "specificCode": schema::code(),
+            "additionalMessages": schema::strings()}})
+    }
+
     fn name(&self) -> &'static str {
         "specific-code"
     }

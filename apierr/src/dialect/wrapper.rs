@@ -1,5 +1,6 @@
 //! Seed 000's response wrapper.
 
+use super::schema;
 use http::{HeaderMap, StatusCode};
 
 use super::json;
@@ -34,6 +35,19 @@ const SPELLING: Spelling = Spelling {
 };
 
 impl Dialect for Wrapper {
+    fn error_schema(&self) -> serde_json::Value {
+        serde_json::json!({"oneOf": [
+            {"type": "object", "required": ["message", "status", "code", "validationErrors"],
+             "properties": {"message": {"type": "string"}, "status": {"type": "string", "enum": ["fail"]},
+                "code": schema::code(), "requestId": {"type": "string"}, "entity": {"type": "null"},
+                "validationErrors": {"type": "array", "items": schema::violation("message")},
+                "additionalMessages": schema::strings(), "resultCount": {"type": "integer"},
+                "totalCount": {"type": "integer"}}},
+            // Token errors, in OAuth's form (seed 000).
+            super::OAuth.error_schema(),
+        ]})
+    }
+
     fn name(&self) -> &'static str {
         "wrapper"
     }

@@ -3,6 +3,7 @@
 mod catalogs;
 mod parse;
 mod roundtrip;
+mod schemas;
 mod seeds;
 mod snapshots;
 

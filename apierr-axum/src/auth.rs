@@ -179,46 +179,46 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        // The ready service answers this request; a fresh clone waits for the next.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
-        Box::pin(async move {
-            let Some(credential) = credential(req.headers(), &layer.api_key) else {
-                let contract = RequestContract::of(req.extensions(), req.headers());
-                let error = Condition::Unauthenticated.into();
-                return Ok(challenge(&contract, error, &layer.realm, Challenge::Bare));
-            };
-            let (mut parts, body) = req.into_parts();
-            // Kept shortened, for a message that names the credential refused (seeds
-            // 000 and 002 do) without ever echoing or logging it whole.
-            let shown = shorten(match &credential {
-                Credential::Bearer(text) | Credential::ApiKey(text) => text,
-            });
-            match layer.authenticator.authenticate(credential, &parts).await {
-                Ok(principal) => {
-                    if let Some(caller) = layer.authenticator.caller(&principal) {
-                        parts.extensions.insert(caller);
+        crate::boxed::call(
+            &mut self.inner,
+            &self.layer,
+            |mut inner, layer| async move {
+                let Some(credential) = credential(req.headers(), &layer.api_key) else {
+                    let contract = RequestContract::of(req.extensions(), req.headers());
+                    let error = Condition::Unauthenticated.into();
+                    return Ok(challenge(&contract, error, &layer.realm, Challenge::Bare));
+                };
+                let (mut parts, body) = req.into_parts();
+                // Kept shortened, for a message that names the credential refused (seeds
+                // 000 and 002 do) without ever echoing or logging it whole.
+                let shown = shorten(match &credential {
+                    Credential::Bearer(text) | Credential::ApiKey(text) => text,
+                });
+                match layer.authenticator.authenticate(credential, &parts).await {
+                    Ok(principal) => {
+                        if let Some(caller) = layer.authenticator.caller(&principal) {
+                            parts.extensions.insert(caller);
+                        }
+                        parts.extensions.insert(Authenticated(principal));
+                        inner.call(Request::from_parts(parts, body)).await
                     }
-                    parts.extensions.insert(Authenticated(principal));
-                    inner.call(Request::from_parts(parts, body)).await
-                }
-                Err(failure) => {
-                    let contract = RequestContract::of(&parts.extensions, &parts.headers);
-                    let kind = failure.challenge();
-                    let names_credential = matches!(
-                        failure,
-                        AuthFailure::InvalidToken | AuthFailure::ExpiredToken
-                    );
-                    let mut error = contract.profile().adopt(failure.into_error());
-                    if names_credential {
-                        let message = format!("{}: {shown}", error.message());
-                        error = error.with_message(message);
+                    Err(failure) => {
+                        let contract = RequestContract::of(&parts.extensions, &parts.headers);
+                        let kind = failure.challenge();
+                        let names_credential = matches!(
+                            failure,
+                            AuthFailure::InvalidToken | AuthFailure::ExpiredToken
+                        );
+                        let mut error = contract.profile().adopt(failure.into_error());
+                        if names_credential {
+                            let message = format!("{}: {shown}", error.message());
+                            error = error.with_message(message);
+                        }
+                        Ok(challenge(&contract, error, &layer.realm, kind))
                     }
-                    Ok(challenge(&contract, error, &layer.realm, kind))
                 }
-            }
-        })
+            },
+        )
     }
 }
 

@@ -280,125 +280,126 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let config = self.config.clone();
-        Box::pin(async move {
-            if req.method() != Method::POST && req.method() != Method::PATCH {
-                return inner.call(req).await;
-            }
-            let key = match key_of(&req) {
-                Ok(Some(key)) => key,
-                Ok(None) if !config.required => return inner.call(req).await,
-                Ok(None) => {
-                    return Ok(ApiError::from(Condition::IdempotencyKeyMissing).into_response());
+        crate::boxed::call(
+            &mut self.inner,
+            &self.config,
+            |mut inner, config| async move {
+                if req.method() != Method::POST && req.method() != Method::PATCH {
+                    return inner.call(req).await;
                 }
-                Err(error) => return Ok(error.into_response()),
-            };
-            let (req, fingerprint) = match fingerprint(req, config.body_limit).await {
-                Ok(done) => done,
-                Err(error) => return Ok(error.into_response()),
-            };
-            let contract = RequestContract::of(req.extensions(), req.headers());
-            let scope =
-                Caller::of(req.extensions()).map_or_else(String::new, |c| c.as_str().to_owned());
-            let claim = ClaimRequest {
-                scope: &scope,
-                key: &key,
-                fingerprint,
-                now: (config.clock)(),
-                lock_for: config.lock_for,
-                keep_for: config.keep_for,
-            };
-            let token = match config.store.claim(&claim).await {
-                Ok(Claim::Acquired { token }) => token,
-                Ok(Claim::Completed(stored)) => return Ok(replay(stored)),
-                Ok(Claim::Mismatch) => {
-                    return Ok(ApiError::from(Condition::IdempotencyKeyReused).into_response());
-                }
-                Ok(Claim::InFlight { lock_expires_in }) => {
-                    // The first request may finish any moment; its lock ends at the latest
-                    // then. A second is a fair first wait.
-                    let wait = lock_expires_in.min(Duration::from_secs(1));
-                    let error =
-                        ApiError::from(Condition::IdempotencyInFlight).with_retry_after(wait);
-                    return Ok(error.into_response());
-                }
-                Err(e) => {
-                    // Without the store nothing can be run exactly once: refuse, retryably.
-                    tracing::error!(error = %e, "idempotency store unavailable");
-                    let error = ApiError::from(Condition::ServiceUnavailable)
-                        .with_retry_after(Duration::from_secs(1))
-                        .with_source(e);
-                    return Ok(error.into_response());
-                }
-            };
-            let mut guard = Release {
-                store: config.store.clone(),
-                clock: config.clock.clone(),
-                scope: scope.clone(),
-                key: key.clone(),
-                token,
-                armed: true,
-            };
-            let response = contract.finish(inner.call(req).await?);
-            let stored_size = response.body().size_hint().upper();
-            let storable = stored_size.is_some_and(|n| n <= MAX_STORED_BODY as u64)
-                && (config.store_server_errors || !response.status().is_server_error());
-            guard.armed = false;
-            if !storable {
-                // A 5xx (or a stream, or a body too large to keep): a retry runs again.
-                if let Err(e) = config
-                    .store
-                    .release(&scope, &key, token, (config.clock)())
-                    .await
-                {
-                    tracing::warn!(error = %e, "could not release an idempotency claim; it expires with its lock");
-                }
-                return Ok(response);
-            }
-            let (parts, body) = response.into_parts();
-            let body = match axum::body::to_bytes(body, MAX_STORED_BODY).await {
-                Ok(body) => body,
-                Err(e) => {
-                    let _ = config
+                let key = match key_of(&req) {
+                    Ok(Some(key)) => key,
+                    Ok(None) if !config.required => return inner.call(req).await,
+                    Ok(None) => {
+                        return Ok(ApiError::from(Condition::IdempotencyKeyMissing).into_response());
+                    }
+                    Err(error) => return Ok(error.into_response()),
+                };
+                let (req, fingerprint) = match fingerprint(req, config.body_limit).await {
+                    Ok(done) => done,
+                    Err(error) => return Ok(error.into_response()),
+                };
+                let contract = RequestContract::of(req.extensions(), req.headers());
+                let scope = Caller::of(req.extensions())
+                    .map_or_else(String::new, |c| c.as_str().to_owned());
+                let claim = ClaimRequest {
+                    scope: &scope,
+                    key: &key,
+                    fingerprint,
+                    now: (config.clock)(),
+                    lock_for: config.lock_for,
+                    keep_for: config.keep_for,
+                };
+                let token = match config.store.claim(&claim).await {
+                    Ok(Claim::Acquired { token }) => token,
+                    Ok(Claim::Completed(stored)) => return Ok(replay(stored)),
+                    Ok(Claim::Mismatch) => {
+                        return Ok(ApiError::from(Condition::IdempotencyKeyReused).into_response());
+                    }
+                    Ok(Claim::InFlight { lock_expires_in }) => {
+                        // The first request may finish any moment; its lock ends at the latest
+                        // then. A second is a fair first wait.
+                        let wait = lock_expires_in.min(Duration::from_secs(1));
+                        let error =
+                            ApiError::from(Condition::IdempotencyInFlight).with_retry_after(wait);
+                        return Ok(error.into_response());
+                    }
+                    Err(e) => {
+                        // Without the store nothing can be run exactly once: refuse, retryably.
+                        tracing::error!(error = %e, "idempotency store unavailable");
+                        let error = ApiError::from(Condition::ServiceUnavailable)
+                            .with_retry_after(Duration::from_secs(1))
+                            .with_source(e);
+                        return Ok(error.into_response());
+                    }
+                };
+                let mut guard = Release {
+                    store: config.store.clone(),
+                    clock: config.clock.clone(),
+                    scope: scope.clone(),
+                    key: key.clone(),
+                    token,
+                    armed: true,
+                };
+                let response = contract.finish(inner.call(req).await?);
+                let stored_size = response.body().size_hint().upper();
+                let storable = stored_size.is_some_and(|n| n <= MAX_STORED_BODY as u64)
+                    && (config.store_server_errors || !response.status().is_server_error());
+                guard.armed = false;
+                if !storable {
+                    // A 5xx (or a stream, or a body too large to keep): a retry runs again.
+                    if let Err(e) = config
                         .store
                         .release(&scope, &key, token, (config.clock)())
-                        .await;
-                    return Ok(
-                        contract.response(ApiError::from(Condition::Internal).with_source(e))
-                    );
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not release an idempotency claim; it expires with its lock");
+                    }
+                    return Ok(response);
                 }
-            };
-            let stored = StoredResponse {
-                status: parts.status.as_u16(),
-                headers: parts
-                    .headers
-                    .iter()
-                    .filter(|(name, _)| kept(name))
-                    .map(|(name, value)| {
-                        (
-                            name.as_str().to_owned(),
-                            Bytes::copy_from_slice(value.as_bytes()),
-                        )
-                    })
-                    .collect(),
-                body: body.clone(),
-            };
-            match config
-                .store
-                .complete(&scope, &key, token, (config.clock)(), &stored)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(
-                    "a newer request took this idempotency key over while it ran; its response was not stored"
-                ),
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not store an idempotent response; its claim expires with its lock")
+                let (parts, body) = response.into_parts();
+                let body = match axum::body::to_bytes(body, MAX_STORED_BODY).await {
+                    Ok(body) => body,
+                    Err(e) => {
+                        let _ = config
+                            .store
+                            .release(&scope, &key, token, (config.clock)())
+                            .await;
+                        return Ok(
+                            contract.response(ApiError::from(Condition::Internal).with_source(e))
+                        );
+                    }
+                };
+                let stored = StoredResponse {
+                    status: parts.status.as_u16(),
+                    headers: parts
+                        .headers
+                        .iter()
+                        .filter(|(name, _)| kept(name))
+                        .map(|(name, value)| {
+                            (
+                                name.as_str().to_owned(),
+                                Bytes::copy_from_slice(value.as_bytes()),
+                            )
+                        })
+                        .collect(),
+                    body: body.clone(),
+                };
+                match config
+                    .store
+                    .complete(&scope, &key, token, (config.clock)(), &stored)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        "a newer request took this idempotency key over while it ran; its response was not stored"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not store an idempotent response; its claim expires with its lock")
+                    }
                 }
-            }
-            Ok(Response::from_parts(parts, Body::from(body)))
-        })
+                Ok(Response::from_parts(parts, Body::from(body)))
+            },
+        )
     }
 }

@@ -40,8 +40,11 @@
 //! - `success`: [`Created`], [`AlreadyReported`], [`Empty`], [`Page`], wrapped where the
 //!   dialect wraps successes, and [`Plain`], never wrapped.
 //! - `request_id`: [`RequestId`].
+//! - `boxed`: the `call` preamble the boxed layers (auth, idempotency, rate limits,
+//!   reconciliation) share.
 
 mod auth;
+mod boxed;
 mod caller;
 mod contract;
 mod either;

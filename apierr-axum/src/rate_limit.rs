@@ -187,44 +187,45 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let config = self.config.clone();
-        Box::pin(async move {
-            let caller = Caller::of(req.extensions());
-            let who = caller.as_ref().map_or("anonymous", Caller::as_str);
-            let key = format!("{}:{who}", config.class);
-            let decision = config
-                .store
-                .check(&key, config.quota, (config.clock)())
-                .await;
-            let decision = match decision {
-                Ok(decision) => decision,
-                Err(e) => match config.when_down {
-                    WhenStoreDown::FailOpen => {
-                        tracing::warn!(error = %e, "rate-limit store unavailable: request let through unlimited");
-                        return inner.call(req).await;
-                    }
-                    WhenStoreDown::FailClosed => {
-                        tracing::error!(error = %e, "rate-limit store unavailable: request refused");
-                        let error = ApiError::from(Condition::ServiceUnavailable)
-                            .with_retry_after(Duration::from_secs(1))
-                            .with_source(e);
-                        return Ok(error.into_response());
-                    }
-                },
-            };
-            if !decision.allowed {
-                let wait = Duration::from_secs(ceil_secs(decision.retry_after).max(1));
-                let mut response = ApiError::from(Condition::RateLimited)
-                    .with_retry_after(wait)
-                    .into_response();
+        crate::boxed::call(
+            &mut self.inner,
+            &self.config,
+            |mut inner, config| async move {
+                let caller = Caller::of(req.extensions());
+                let who = caller.as_ref().map_or("anonymous", Caller::as_str);
+                let key = format!("{}:{who}", config.class);
+                let decision = config
+                    .store
+                    .check(&key, config.quota, (config.clock)())
+                    .await;
+                let decision = match decision {
+                    Ok(decision) => decision,
+                    Err(e) => match config.when_down {
+                        WhenStoreDown::FailOpen => {
+                            tracing::warn!(error = %e, "rate-limit store unavailable: request let through unlimited");
+                            return inner.call(req).await;
+                        }
+                        WhenStoreDown::FailClosed => {
+                            tracing::error!(error = %e, "rate-limit store unavailable: request refused");
+                            let error = ApiError::from(Condition::ServiceUnavailable)
+                                .with_retry_after(Duration::from_secs(1))
+                                .with_source(e);
+                            return Ok(error.into_response());
+                        }
+                    },
+                };
+                if !decision.allowed {
+                    let wait = Duration::from_secs(ceil_secs(decision.retry_after).max(1));
+                    let mut response = ApiError::from(Condition::RateLimited)
+                        .with_retry_after(wait)
+                        .into_response();
+                    stamp(response.headers_mut(), &config, &decision);
+                    return Ok(response);
+                }
+                let mut response = inner.call(req).await?;
                 stamp(response.headers_mut(), &config, &decision);
-                return Ok(response);
-            }
-            let mut response = inner.call(req).await?;
-            stamp(response.headers_mut(), &config, &decision);
-            Ok(response)
-        })
+                Ok(response)
+            },
+        )
     }
 }

@@ -145,78 +145,79 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
-        Box::pin(async move {
-            let mutates = matches!(
-                *req.method(),
-                Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-            );
-            if !mutates {
-                return inner.call(req).await;
-            }
-            let (req, fingerprint) = match fingerprint(req, layer.body_limit).await {
-                Ok(done) => done,
-                Err(error) => return Ok(error.into_response()),
-            };
-            let contract = RequestContract::of(req.extensions(), req.headers());
-            let timeout_status = contract.adopt(Condition::Timeout.into()).status().as_u16();
-            let entry = Entry {
-                seq: 0,
-                at: (layer.clock)(),
-                request_id: contract.request_id().as_str().to_owned(),
-                caller: Caller::of(req.extensions()).map(|c| c.as_str().to_owned()),
-                method: req.method().as_str().to_owned(),
-                route: req
-                    .uri()
-                    .path_and_query()
-                    .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned()),
-                idempotency_key: req
-                    .headers()
-                    .get(IDEMPOTENCY_KEY)
-                    .and_then(|v| v.to_str().ok())
-                    .map(|k| {
-                        k.chars()
-                            .take(crate::idempotency::MAX_KEY_LEN + 2)
-                            .collect()
-                    }),
-                fingerprint: hex::encode(fingerprint.0),
-                status: 0,
-                outcome: Outcome::ServerError,
-            };
-            let mut pending = Pending {
-                log: layer.log.clone(),
-                clock: layer.clock.clone(),
-                entry: Some(entry),
-                timeout_status,
-            };
-            let mut call = std::pin::pin!(inner.call(req));
-            let polled = std::future::poll_fn(|cx| {
-                match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
-                    Err(panic) => Poll::Ready(Err(panic)),
+        crate::boxed::call(
+            &mut self.inner,
+            &self.layer,
+            |mut inner, layer| async move {
+                let mutates = matches!(
+                    *req.method(),
+                    Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+                );
+                if !mutates {
+                    return inner.call(req).await;
                 }
-            })
-            .await;
-            match polled {
-                Ok(Ok(response)) => {
-                    let status = response.status();
-                    if status.is_server_error() {
-                        pending.finish(status.as_u16(), Outcome::ServerError);
-                    } else {
-                        pending.entry = None;
+                let (req, fingerprint) = match fingerprint(req, layer.body_limit).await {
+                    Ok(done) => done,
+                    Err(error) => return Ok(error.into_response()),
+                };
+                let contract = RequestContract::of(req.extensions(), req.headers());
+                let timeout_status = contract.adopt(Condition::Timeout.into()).status().as_u16();
+                let entry = Entry {
+                    seq: 0,
+                    at: (layer.clock)(),
+                    request_id: contract.request_id().as_str().to_owned(),
+                    caller: Caller::of(req.extensions()).map(|c| c.as_str().to_owned()),
+                    method: req.method().as_str().to_owned(),
+                    route: req
+                        .uri()
+                        .path_and_query()
+                        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned()),
+                    idempotency_key: req
+                        .headers()
+                        .get(IDEMPOTENCY_KEY)
+                        .and_then(|v| v.to_str().ok())
+                        .map(|k| {
+                            k.chars()
+                                .take(crate::idempotency::MAX_KEY_LEN + 2)
+                                .collect()
+                        }),
+                    fingerprint: hex::encode(fingerprint.0),
+                    status: 0,
+                    outcome: Outcome::ServerError,
+                };
+                let mut pending = Pending {
+                    log: layer.log.clone(),
+                    clock: layer.clock.clone(),
+                    entry: Some(entry),
+                    timeout_status,
+                };
+                let mut call = std::pin::pin!(inner.call(req));
+                let polled = std::future::poll_fn(|cx| {
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
+                        Ok(Poll::Pending) => Poll::Pending,
+                        Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+                        Err(panic) => Poll::Ready(Err(panic)),
                     }
-                    Ok(response)
+                })
+                .await;
+                match polled {
+                    Ok(Ok(response)) => {
+                        let status = response.status();
+                        if status.is_server_error() {
+                            pending.finish(status.as_u16(), Outcome::ServerError);
+                        } else {
+                            pending.entry = None;
+                        }
+                        Ok(response)
+                    }
+                    Ok(Err(never)) => match never {},
+                    Err(panic) => {
+                        let status = contract.adopt(Condition::Internal.into()).status();
+                        pending.finish(status.as_u16(), Outcome::Panicked);
+                        std::panic::resume_unwind(panic)
+                    }
                 }
-                Ok(Err(never)) => match never {},
-                Err(panic) => {
-                    let status = contract.adopt(Condition::Internal.into()).status();
-                    pending.finish(status.as_u16(), Outcome::Panicked);
-                    std::panic::resume_unwind(panic)
-                }
-            }
-        })
+            },
+        )
     }
 }

@@ -39,6 +39,8 @@
 //! - `stale`: [`StalenessLayer`], seed 004's date window.
 //! - `success`: [`Created`], [`AlreadyReported`], [`Empty`], [`Page`], wrapped where the
 //!   dialect wraps successes, and [`Plain`], never wrapped.
+//! - `openapi` (feature `openapi`): the extractors' part of an aide document, and
+//!   `openapi::finish`, which states their conditions in the router's profile.
 //! - `request_id`: [`RequestId`].
 //! - `boxed`: the `call` preamble the boxed layers (auth, idempotency, rate limits,
 //!   reconciliation) share.
@@ -51,6 +53,8 @@ mod either;
 mod extract;
 mod fingerprint;
 mod idempotency;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod rate_limit;
 mod reconcile;
 mod request_id;

@@ -87,3 +87,10 @@ pub use crate::violation::{FieldViolation, ViolationKind, ViolationSupport};
 pub use crate::catalog::EntryCheck;
 #[doc(hidden)]
 pub use crate::code::CodeLiteral;
+
+/// An error documents nothing itself: apierr-axum's `openapi::finish` states every
+/// error of an operation in the router's profile.
+#[cfg(feature = "openapi")]
+impl aide::OperationOutput for ApiError {
+    type Inner = Self;
+}

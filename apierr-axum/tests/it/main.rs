@@ -2,6 +2,7 @@
 
 mod edge;
 mod layers;
+mod openapi;
 mod safe;
 mod stores;
 

@@ -1,5 +1,6 @@
 //! Random requests (the webhook routes among them) never get a 5xx, on SQLite or
-//! PostgreSQL, and every error is in the contract's shape. NUL and other control
+//! PostgreSQL, every error is in the contract's shape, and a request to a documented
+//! operation gets only a status its document declares. NUL and other control
 //! characters are among the inputs: PostgreSQL refuses NUL in text, which is where a 5xx
 //! from input used to come from.
 
@@ -13,21 +14,50 @@ use crate::support::{Backend, Server};
 
 /// One runtime and one server per profile and backend for all cases (starting them per
 /// case would test start-up, not requests).
-fn fixture() -> &'static (Runtime, Vec<Server>) {
-    static FIXTURE: OnceLock<(Runtime, Vec<Server>)> = OnceLock::new();
+/// Each server comes with the document it serves.
+fn fixture() -> &'static (Runtime, Vec<(Server, serde_json::Value)>) {
+    static FIXTURE: OnceLock<(Runtime, Vec<(Server, serde_json::Value)>)> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let rt = Runtime::new().unwrap();
         let servers = rt.block_on(async {
             let mut servers = Vec::new();
             for backend in [Backend::Sqlite, Backend::Postgres] {
                 for p in Profile::ALL {
-                    servers.push(Server::start(p.clone(), backend).await);
+                    let server = Server::start(p.clone(), backend).await;
+                    let doc = server.get("/openapi.json").send().await.unwrap();
+                    let doc: serde_json::Value = doc.json().await.unwrap();
+                    servers.push((server, doc));
                 }
             }
             servers
         });
         (rt, servers)
     })
+}
+
+/// The documented operation `method path` is, if any: a template's literal segments
+/// equal, each `{param}` any segment that is not empty.
+fn operation<'d>(
+    doc: &'d serde_json::Value,
+    method: &reqwest::Method,
+    path: &str,
+) -> Option<&'d serde_json::Value> {
+    let segments: Vec<&str> = path.split('/').collect();
+    doc["paths"]
+        .as_object()?
+        .iter()
+        .find_map(|(template, item)| {
+            let parts: Vec<&str> = template.split('/').collect();
+            let matches = parts.len() == segments.len()
+                && parts.iter().zip(&segments).all(|(part, segment)| {
+                    part == segment || (part.starts_with('{') && !segment.is_empty())
+                });
+            if matches {
+                item.get(method.as_str().to_ascii_lowercase())
+            } else {
+                None
+            }
+        })
 }
 
 /// Text with the characters that break storage and parsing: NUL, other C0 and C1
@@ -70,6 +100,8 @@ fn path() -> impl Strategy<Value = String> {
         Just("%00".to_owned()),
         Just("a%00b".to_owned()),
         Just("%0a%c2%85".to_owned()),
+        // Not UTF-8 once decoded: the path extractor's rejection.
+        Just("%FF%FE".to_owned()),
         Just("0123456789abcdef0123456789abcdef".to_owned()),
         Just("webhooks".to_owned()),
         Just("endpoints".to_owned()),
@@ -163,7 +195,7 @@ proptest! {
         // Scenario: whatever a partner sends, the answer is not a 5xx, and an error is in
         // the profile's dialect.
         let (rt, servers) = fixture();
-        let server = &servers[server];
+        let (server, doc) = &servers[server];
         let (status, response_headers, bytes) = rt.block_on(async {
             let mut request = server.request(method.clone(), &format!("{path}?{query}")).body(body.clone());
             for (name, value) in &headers {
@@ -175,6 +207,15 @@ proptest! {
             (status, headers, response.bytes().await.unwrap())
         });
         prop_assert!(status.as_u16() < 500, "{} {method} {path}?{query} {headers:?}: {status} {:?}", server.profile.name(), bytes);
+        // A documented operation answers only statuses its document declares.
+        if let Some(op) = operation(doc, &method, &path) {
+            prop_assert!(
+                op["responses"].get(status.as_str()).is_some(),
+                "{} {method} {path}?{query} {headers:?}: {status} is not declared for the operation: {:?}",
+                server.profile.name(),
+                bytes
+            );
+        }
         if status.as_u16() >= 400 && method != reqwest::Method::HEAD {
             // The token endpoint answers RFC 6749's form in every profile.
             let token_endpoint = method == reqwest::Method::POST && path == "/oauth/token"
@@ -191,4 +232,32 @@ proptest! {
             prop_assert!(response_headers.contains_key("www-authenticate"), "{method} {path}: 401 without a challenge");
         }
     }
+}
+
+#[test]
+fn a_request_path_finds_its_documented_operation() {
+    // Scenario: the fuzz's check above applies to the operation a path and method name,
+    // and to no other.
+    let doc = serde_json::json!({"paths": {
+        "/accounts": {"get": {"operationId": "list"}},
+        "/accounts/{id}": {"get": {"operationId": "read"}, "delete": {"operationId": "remove"}},
+    }});
+    let id = |method: reqwest::Method, path: &str| {
+        operation(&doc, &method, path).map(|op| op["operationId"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        id(reqwest::Method::GET, "/accounts").as_deref(),
+        Some("list")
+    );
+    assert_eq!(
+        id(reqwest::Method::GET, "/accounts/%FF%FE").as_deref(),
+        Some("read")
+    );
+    assert_eq!(
+        id(reqwest::Method::DELETE, "/accounts/x").as_deref(),
+        Some("remove")
+    );
+    assert_eq!(id(reqwest::Method::POST, "/accounts/x"), None);
+    assert_eq!(id(reqwest::Method::GET, "/accounts/"), None);
+    assert_eq!(id(reqwest::Method::GET, "/accounts/x/y"), None);
 }

@@ -362,6 +362,13 @@ fn success<T: JsonSchema>(ctx: &mut GenContext, description: &str) -> Response {
     }
 }
 
+/// The response aide infers for an output: its own, at `status`.
+fn at(status: u16, response: Option<Response>) -> Vec<(Option<u16>, Response)> {
+    response
+        .map(|r| vec![(Some(status), r)])
+        .unwrap_or_default()
+}
+
 macro_rules! success_output {
     ($ty:ident, $status:literal, $description:literal) => {
         impl<T: JsonSchema> OperationOutput for $ty<T> {
@@ -375,9 +382,7 @@ macro_rules! success_output {
                 ctx: &mut GenContext,
                 operation: &mut Operation,
             ) -> Vec<(Option<u16>, Response)> {
-                Self::operation_response(ctx, operation)
-                    .map(|response| vec![(Some($status), response)])
-                    .unwrap_or_default()
+                at($status, Self::operation_response(ctx, operation))
             }
         }
     };
@@ -406,9 +411,7 @@ impl<T: JsonSchema> OperationOutput for Plain<T> {
         ctx: &mut GenContext,
         operation: &mut Operation,
     ) -> Vec<(Option<u16>, Response)> {
-        Self::operation_response(ctx, operation)
-            .map(|response| vec![(Some(200), response)])
-            .unwrap_or_default()
+        at(200, Self::operation_response(ctx, operation))
     }
 }
 
@@ -438,9 +441,7 @@ impl<T: JsonSchema> OperationOutput for Page<T> {
         ctx: &mut GenContext,
         operation: &mut Operation,
     ) -> Vec<(Option<u16>, Response)> {
-        Self::operation_response(ctx, operation)
-            .map(|response| vec![(Some(200), response)])
-            .unwrap_or_default()
+        at(200, Self::operation_response(ctx, operation))
     }
 }
 
@@ -458,8 +459,6 @@ impl OperationOutput for Empty {
         ctx: &mut GenContext,
         operation: &mut Operation,
     ) -> Vec<(Option<u16>, Response)> {
-        Self::operation_response(ctx, operation)
-            .map(|response| vec![(Some(200), response)])
-            .unwrap_or_default()
+        at(200, Self::operation_response(ctx, operation))
     }
 }

@@ -24,8 +24,7 @@ fn fixture() -> &'static (Runtime, Vec<(Server, serde_json::Value)>) {
             for backend in [Backend::Sqlite, Backend::Postgres] {
                 for p in Profile::ALL {
                     let server = Server::start(p.clone(), backend).await;
-                    let doc = server.get("/openapi.json").send().await.unwrap();
-                    let doc: serde_json::Value = doc.json().await.unwrap();
+                    let doc = server.document().await;
                     servers.push((server, doc));
                 }
             }

@@ -9,14 +9,7 @@ async fn every_operation_documents_its_errors() {
     // Scenario: /openapi.json lists, per operation, each error status with catalog examples.
     for profile in Profile::ALL {
         let s = Server::start(profile.clone(), Backend::Sqlite).await;
-        let doc: serde_json::Value = s
-            .get("/openapi.json")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc: serde_json::Value = s.document().await;
         assert_eq!(
             doc["openapi"].as_str().map(|v| v.starts_with("3.")),
             Some(true)
@@ -62,14 +55,7 @@ async fn apierr_openapi_prints_the_served_document_offline() {
     for backend in crate::support::BACKENDS {
         for profile in apierr::Profile::ALL {
             let server = Server::start(profile.clone(), backend).await;
-            let served: serde_json::Value = server
-                .get("/openapi.json")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let served: serde_json::Value = server.document().await;
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
                 .args(["openapi", "--profile", profile.name(), "--public-url"])
                 .arg(&server.base)
@@ -102,14 +88,7 @@ async fn bad_path_ids_get_only_statuses_the_document_declares() {
     for backend in crate::support::BACKENDS {
         for profile in Profile::ALL {
             let server = Server::start(profile.clone(), backend).await;
-            let doc: serde_json::Value = server
-                .get("/openapi.json")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let doc: serde_json::Value = server.document().await;
             for (path, item) in doc["paths"].as_object().unwrap() {
                 if !path.contains("{id}") {
                     continue;

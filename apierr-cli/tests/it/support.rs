@@ -75,6 +75,13 @@ impl Server {
         }
     }
 
+    /// The OpenAPI document the server serves.
+    pub(crate) async fn document(&self) -> serde_json::Value {
+        let response = self.get("/openapi.json").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     pub(crate) fn advance(&self, by: Duration) {
         self.offset.fetch_add(by.as_secs(), Ordering::Relaxed);
     }

@@ -3,9 +3,10 @@
 # the webhook sender and verifying receiver, and a service of one's own called by the
 # safe-retry client.
 #
-#   .ci/examples.sh TARGET_DIR
+#   .ci/examples.sh TARGET_DIR PYTHON_VENV
 set -euo pipefail
 examples="$1/debug/examples"
+venv="$2"
 server=""
 trap '[ -z "$server" ] || kill "$server" 2>/dev/null || true' EXIT
 
@@ -25,3 +26,18 @@ echo "$out"
 for expected in '"sku":"tea-01"' 'code 5000' 'field sku' 'code 4090'; do
     grep -qF -- "$expected" <<<"$out" || { echo "examples: no $expected in the client's report" >&2; exit 1; }
 done
+
+echo "== own_service's OpenAPI document"
+doc="$(mktemp)"
+"$venv/bin/python" - "http://127.0.0.1:$port/openapi.json" "$doc" <<'PY'
+import json, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=5) as response:
+    doc = json.load(response)
+responses = doc["paths"]["/orders/{id}"]["get"]["responses"]
+# The catalog's statuses: 5000 for a bad id, 3001 not found, 4090 sold out.
+missing = [s for s in ("200", "400", "404", "409", "500") if s not in responses]
+assert not missing, f"GET /orders/{{id}} does not declare {missing}"
+json.dump(doc, open(sys.argv[2], "w"))
+PY
+"$venv/bin/openapi-spec-validator" "$doc"
+rm -f "$doc"

@@ -1,16 +1,20 @@
 //! A service of one's own: its own catalog of codes, in seed 003's `errors` array, with
-//! apierr's extractors and the contract layer around the whole router.
+//! apierr's extractors, the contract layer around the whole router, and its OpenAPI
+//! document (feature `openapi`), every error response stated in the profile.
 //!
 //! ```sh
-//! cargo run -p apierr-axum --example own_service          # listens on 127.0.0.1:3000
-//! curl -s localhost:3000/orders/abc                        # 400, 5000 naming `id`
-//! curl -s -XPOST localhost:3000/orders -H 'content-type: application/json' -d '{"sku":""}'
+//! cargo run -p apierr-axum --features openapi --example own_service   # 127.0.0.1:3000
+//! curl -s localhost:3000/orders/abc                 # 400, 5000 naming `id`
+//! curl -s localhost:3000/openapi.json               # the document
 //! ```
 
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, post};
+use aide::openapi::OpenApi;
 use apierr::{ApiError, Condition, ErrorsArray, Profile};
 use apierr_axum::{ContractLayer, Created, Json, Path, Valid, not_found};
-use axum::routing::{get, post};
 use axum::{Router, ServiceExt};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tower_layer::Layer;
 
@@ -26,22 +30,29 @@ apierr::catalog! {
         /// The SKU is sold out.
         SoldOut(4090) = 409, "sold out";
     }
-    bind { NotFound => NoSuchOrder, InvalidParameter => Invalid }
+    bind { NotFound => NoSuchOrder, InvalidParameter => Invalid, AlreadyExists => SoldOut }
 }
 
-#[derive(Deserialize, garde::Validate)]
+#[derive(Deserialize, JsonSchema)]
+struct OrderId {
+    /// The order's number.
+    id: u64,
+}
+
+#[derive(Deserialize, JsonSchema, garde::Validate)]
 struct NewOrder {
+    /// What is ordered.
     #[garde(length(min = 1, max = 32))]
     sku: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct Order {
     id: u64,
     sku: String,
 }
 
-async fn order(Path(id): Path<u64>) -> Result<Json<Order>, ApiError> {
+async fn order(Path(OrderId { id }): Path<OrderId>) -> Result<Json<Order>, ApiError> {
     Err(if id == 0 {
         Condition::NotFound.into()
     } else {
@@ -58,11 +69,31 @@ async fn create(Valid(Json(new)): Valid<Json<NewOrder>>) -> Created<Order> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let router = Router::new()
-        .route("/orders/{id}", get(order))
-        .route("/orders", post(create))
-        .fallback(not_found);
     let profile = Profile::new("shop", &ErrorsArray, &SHOP);
+    let mut api = OpenApi::default();
+    api.info.title = "shop".into();
+    let router: Router = ApiRouter::new()
+        // What the handler answers beyond its extractors'.
+        .api_route(
+            "/orders/{id}",
+            get_with(order, |op| {
+                apierr_axum::openapi::conditions(
+                    op,
+                    &[Condition::NotFound, Condition::AlreadyExists],
+                )
+            }),
+        )
+        .api_route("/orders", post(create))
+        .finish_api(&mut api);
+    apierr_axum::openapi::finish(&mut api, &profile);
+    let document = axum::body::Bytes::from(serde_json::to_vec(&api).unwrap_or_default());
+    let served = move || {
+        let document = document.clone();
+        async move { ([(http::header::CONTENT_TYPE, "application/json")], document) }
+    };
+    let router = router
+        .route("/openapi.json", axum::routing::get(served))
+        .fallback(not_found);
     let app = ContractLayer::new(profile).layer(router);
     let addr = std::env::args()
         .nth(1)

@@ -2,7 +2,7 @@
 //! error, the service's code parsed from whatever dialect it answered in.
 //!
 //! ```sh
-//! cargo run -p apierr-axum --example own_service &
+//! cargo run -p apierr-axum --features openapi --example own_service &
 //! cargo run -p apierr-client --example call_own_service [-- http://127.0.0.1:3000]
 //! ```
 

@@ -369,13 +369,43 @@ fn at(status: u16, response: Option<Response>) -> Vec<(Option<u16>, Response)> {
         .unwrap_or_default()
 }
 
-macro_rules! success_output {
-    ($ty:ident, $status:literal, $description:literal) => {
-        impl<T: JsonSchema> OperationOutput for $ty<T> {
-            type Inner = T;
+/// [`Plain`]'s response: marked, so that [`finish`] wraps it in no envelope.
+fn plain(mut response: Response) -> Response {
+    response
+        .extensions
+        .insert(PLAIN.to_owned(), Value::Bool(true));
+    response
+}
 
-            fn operation_response(ctx: &mut GenContext, _: &mut Operation) -> Option<Response> {
-                Some(success::<T>(ctx, $description))
+/// [`Page`]'s response: the items, and their total in `X-Total-Count`.
+fn page<T: JsonSchema>(ctx: &mut GenContext) -> Response {
+    let mut response = success::<Vec<T>>(ctx, "A page; the total is in X-Total-Count");
+    let count = json!({"type": "integer", "minimum": 0});
+    response.headers.insert(
+        TOTAL_COUNT.as_str().to_owned(),
+        ReferenceOr::Item(Header {
+            description: Some("How many there are in all.".to_owned()),
+            style: Default::default(),
+            required: true,
+            deprecated: None,
+            format: ParameterSchemaOrContent::Schema(schema_object(count)),
+            example: None,
+            examples: IndexMap::default(),
+            extensions: IndexMap::default(),
+        }),
+    );
+    response
+}
+
+/// A success type's `OperationOutput` (`@T`: generic over a `T: JsonSchema`): its
+/// response, which aide also infers at `status`.
+macro_rules! output {
+    ($(@$t:ident)? $ty:ty, $inner:ty, $status:literal, |$ctx:ident| $response:expr) => {
+        impl$(<$t: JsonSchema>)? OperationOutput for $ty {
+            type Inner = $inner;
+
+            fn operation_response($ctx: &mut GenContext, _: &mut Operation) -> Option<Response> {
+                Some($response)
             }
 
             fn inferred_responses(
@@ -388,77 +418,18 @@ macro_rules! success_output {
     };
 }
 
-success_output!(Json, 200, "The result");
-success_output!(Created, 201, "Created");
-success_output!(
-    AlreadyReported,
-    208,
+output!(@T Json<T>, T, 200, |ctx| success::<T>(ctx, "The result"));
+output!(@T Created<T>, T, 201, |ctx| success::<T>(ctx, "Created"));
+output!(@T AlreadyReported<T>, T, 208, |ctx| success::<T>(
+    ctx,
     "Registered before: the existing record"
-);
-
-impl<T: JsonSchema> OperationOutput for Plain<T> {
-    type Inner = T;
-
-    fn operation_response(ctx: &mut GenContext, _: &mut Operation) -> Option<Response> {
-        let mut response = success::<T>(ctx, "The result, in no envelope");
-        response
-            .extensions
-            .insert(PLAIN.to_owned(), Value::Bool(true));
-        Some(response)
-    }
-
-    fn inferred_responses(
-        ctx: &mut GenContext,
-        operation: &mut Operation,
-    ) -> Vec<(Option<u16>, Response)> {
-        at(200, Self::operation_response(ctx, operation))
-    }
-}
-
-impl<T: JsonSchema> OperationOutput for Page<T> {
-    type Inner = Vec<T>;
-
-    fn operation_response(ctx: &mut GenContext, _: &mut Operation) -> Option<Response> {
-        let mut response = success::<Vec<T>>(ctx, "A page; the total is in X-Total-Count");
-        let count = json!({"type": "integer", "minimum": 0});
-        response.headers.insert(
-            TOTAL_COUNT.as_str().to_owned(),
-            ReferenceOr::Item(Header {
-                description: Some("How many there are in all.".to_owned()),
-                style: Default::default(),
-                required: true,
-                deprecated: None,
-                format: ParameterSchemaOrContent::Schema(schema_object(count)),
-                example: None,
-                examples: IndexMap::default(),
-                extensions: IndexMap::default(),
-            }),
-        );
-        Some(response)
-    }
-
-    fn inferred_responses(
-        ctx: &mut GenContext,
-        operation: &mut Operation,
-    ) -> Vec<(Option<u16>, Response)> {
-        at(200, Self::operation_response(ctx, operation))
-    }
-}
-
-impl OperationOutput for Empty {
-    type Inner = ();
-
-    fn operation_response(_: &mut GenContext, _: &mut Operation) -> Option<Response> {
-        Some(Response {
-            description: "Done".to_owned(),
-            ..Default::default()
-        })
-    }
-
-    fn inferred_responses(
-        ctx: &mut GenContext,
-        operation: &mut Operation,
-    ) -> Vec<(Option<u16>, Response)> {
-        at(200, Self::operation_response(ctx, operation))
-    }
-}
+));
+output!(@T Plain<T>, T, 200, |ctx| plain(success::<T>(
+    ctx,
+    "The result, in no envelope"
+)));
+output!(@T Page<T>, Vec<T>, 200, |ctx| page::<T>(ctx));
+output!(Empty, (), 200, |_ctx| Response {
+    description: "Done".to_owned(),
+    ..Default::default()
+});

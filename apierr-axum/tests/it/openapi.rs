@@ -182,3 +182,50 @@ fn the_documents_pass_openapi_spec_validator() {
         );
     }
 }
+
+#[test]
+fn pages_plain_and_empty_answers_are_documented_as_the_dialect_sends_them() {
+    // Scenario: a page carries its total header; in seed 000's profile an empty answer is
+    // the envelope alone and a plain one has no envelope.
+    use apierr_axum::{Empty, Page, Plain};
+    async fn list() -> Page<Order> {
+        Page {
+            items: Vec::new(),
+            total: 0,
+        }
+    }
+    async fn token() -> Plain<Order> {
+        Plain(Order {
+            id: 1,
+            sku: "tea".into(),
+        })
+    }
+    async fn remove() -> Empty {
+        Empty
+    }
+    let mut api = OpenApi::default();
+    let _router: axum::Router = ApiRouter::new()
+        .api_route("/orders", get_with(list, |op| op))
+        .api_route("/token", post(token))
+        .api_route("/orders/{id}", aide::axum::routing::delete(remove))
+        .finish_api(&mut api);
+    apierr_axum::openapi::finish(&mut api, &Profile::WRAPPER);
+    let doc = serde_json::to_value(&api).unwrap();
+    let ok = |path: &str, method: &str| doc["paths"][path][method]["responses"]["200"].clone();
+    assert_eq!(
+        ok("/orders", "get")["headers"]["x-total-count"]["required"],
+        true
+    );
+    let schema = |r: Value| r["content"]["application/json"]["schema"].clone();
+    assert_eq!(
+        schema(ok("/orders", "get"))["properties"]["status"]["enum"][0],
+        "success"
+    );
+    assert!(schema(ok("/token", "post"))["properties"]["status"].is_null());
+    assert_eq!(
+        schema(ok("/orders/{id}", "delete"))["properties"]["entity"]["type"],
+        "null"
+    );
+    // Nothing of the markers is left in the document.
+    assert!(!doc.to_string().contains("x-apierr-"), "{doc}");
+}

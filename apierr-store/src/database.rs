@@ -42,10 +42,12 @@ impl fmt::Display for Backend {
 /// a second connection would find its page cache stale after every write of the first
 /// (each reading the pages back from the file): a third of the webhook dispatcher's
 /// throughput, measured (`cargo bench -p apierr-webhooks --bench throughput`).
+#[cfg(feature = "sqlite")]
 const SQLITE_CONNECTIONS: u32 = 1;
 
 /// PostgreSQL: each replica holds a few connections; many replicas share the server's
 /// `max_connections` (100 by default).
+#[cfg(feature = "postgres")]
 const POSTGRES_CONNECTIONS: u32 = 8;
 
 /// A pool on a SQLite file or a PostgreSQL database, set up the one way apierr sets
@@ -126,7 +128,6 @@ async fn sqlite(url: &str) -> Result<AnyPool, sqlx::Error> {
 
 #[cfg(not(feature = "sqlite"))]
 async fn sqlite(_url: &str) -> Result<AnyPool, sqlx::Error> {
-    let _ = SQLITE_CONNECTIONS;
     Err(configuration(
         "this build has no SQLite: apierr-store's `sqlite` feature is off".into(),
     ))
@@ -142,7 +143,6 @@ async fn postgres(url: &str) -> Result<AnyPool, sqlx::Error> {
 
 #[cfg(not(feature = "postgres"))]
 async fn postgres(_url: &str) -> Result<AnyPool, sqlx::Error> {
-    let _ = POSTGRES_CONNECTIONS;
     Err(configuration(
         "this build has no PostgreSQL: apierr-store's `postgres` feature is off".into(),
     ))

@@ -85,7 +85,9 @@ async fn main() -> std::io::Result<()> {
         )
         .api_route("/orders", post(create))
         .finish_api(&mut api);
-    apierr_axum::openapi::finish(&mut api, &profile);
+    // The layer that serves the router is the one its document states.
+    let contract = ContractLayer::new(profile);
+    apierr_axum::openapi::finish(&mut api, &contract);
     let document = axum::body::Bytes::from(serde_json::to_vec(&api).unwrap_or_default());
     let served = move || {
         let document = document.clone();
@@ -94,7 +96,7 @@ async fn main() -> std::io::Result<()> {
     let router = router
         .route("/openapi.json", axum::routing::get(served))
         .fallback(not_found);
-    let app = ContractLayer::new(profile).layer(router);
+    let app = contract.layer(router);
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:3000".into());

@@ -36,6 +36,14 @@ pub const DEFAULT_LOCK_FOR: Duration = Duration::from_secs(60);
 /// The longest key accepted.
 pub const MAX_KEY_LEN: usize = 255;
 
+/// The methods the layer acts on; any other passes through untouched.
+pub(crate) const KEYED: [Method; 2] = [Method::POST, Method::PATCH];
+
+/// The keys [`key_of`] accepts, as a regular expression (for documents): 1 to
+/// [`MAX_KEY_LEN`] visible ASCII characters but `"` and `\\`, bare or in double quotes.
+#[cfg(any(feature = "openapi", test))]
+pub(crate) const KEY_PATTERN: &str = "^(?:[!#-\\[\\]-~]{1,255}|\"[!#-\\[\\]-~]{1,255}\")$";
+
 /// The largest response stored for replay; a larger one is answered but not stored.
 const MAX_STORED_BODY: usize = 1024 * 1024;
 
@@ -284,7 +292,7 @@ where
             &mut self.inner,
             &self.config,
             |mut inner, config| async move {
-                if req.method() != Method::POST && req.method() != Method::PATCH {
+                if !KEYED.contains(req.method()) {
                     return inner.call(req).await;
                 }
                 let key = match key_of(&req) {
@@ -401,5 +409,47 @@ where
                 Ok(Response::from_parts(parts, Body::from(body)))
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_key_pattern_accepts_exactly_the_keys_the_layer_does() {
+        // Scenario: a client that keeps to the document's pattern never meets a 400 for
+        // its key, and a key the pattern refuses is refused by the layer too.
+        let pattern = regex::Regex::new(KEY_PATTERN).expect("a valid pattern");
+        let long = "k".repeat(MAX_KEY_LEN);
+        let too_long = "k".repeat(MAX_KEY_LEN + 1);
+        let quoted = format!("\"{long}\"");
+        for key in [
+            "a",
+            "order-1",
+            "\"quoted\"",
+            "~!#$%&'()*+,-./:;<=>?@[]^_`{|}",
+            long.as_str(),
+            quoted.as_str(),
+            "",
+            "\"\"",
+            "has space",
+            "back\\slash",
+            "in\"side",
+            "\"open",
+            "tab\t",
+            too_long.as_str(),
+        ] {
+            let req = Request::builder()
+                .method(Method::POST)
+                .header(IDEMPOTENCY_KEY, key)
+                .body(Body::empty())
+                .expect("a request");
+            assert_eq!(
+                matches!(key_of(&req), Ok(Some(_))),
+                pattern.is_match(key),
+                "{key:?}"
+            );
+        }
     }
 }

@@ -13,7 +13,7 @@ use crate::REQUEST_ID;
 
 /// The longest caller-supplied request id kept; a longer one is replaced, so that ids
 /// stay fit for logs and headers.
-const MAX_LEN: usize = 128;
+pub(crate) const MAX_LEN: usize = 128;
 
 /// The id of a request: the caller's `X-Request-Id` when it is 1–128 visible ASCII
 /// characters, otherwise a new one. [`ContractLayer`](crate::ContractLayer) gives every

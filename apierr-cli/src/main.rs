@@ -248,8 +248,11 @@ fn main() -> ExitCode {
             profile,
             public_url,
         } => {
-            let profile = Profile::by_name(&profile).unwrap_or(Profile::PROBLEM);
-            let document = apierr_reference::openapi_document(&profile, &public_url);
+            // The document needs no database: the URL is never opened.
+            let mut config = apierr_reference::Config::new("sqlite::memory:");
+            config.profile = Profile::by_name(&profile).unwrap_or(Profile::PROBLEM);
+            config.public_url = Some(public_url);
+            let document = apierr_reference::openapi_document(&config);
             match serde_json::to_string_pretty(&document) {
                 Ok(text) => {
                     println!("{text}");

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use aide::OperationOutput;
+use aide::generate::GenContext;
+use aide::openapi::{Operation, Response as DocResponse};
 use apierr::{ApiError, Condition, FieldViolation, TokenError, ViolationKind};
 use apierr_axum::{
     AlreadyReported, Authenticated, Clock, Created, Empty, Form, Json, Page, Path, Plain, Query,
@@ -9,12 +12,13 @@ use apierr_axum::{
 };
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderName, HeaderValue};
+use http::HeaderValue;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
 use crate::errors::{internal, invalid};
-use crate::store::{Account, Inserted, Store, is_id, unix, unix_micros};
+use crate::store::{Account, Child, Inserted, Store, is_id, unix, unix_micros};
 
 /// What the token and account handlers see of the application's state (through
 /// `FromRef`).
@@ -27,7 +31,7 @@ pub(crate) struct Api {
 }
 
 /// The largest page a client may ask for; bounds the work of one request.
-const MAX_PER_PAGE: u32 = 100;
+pub(crate) const MAX_PER_PAGE: u32 = 100;
 
 /// The last page a client may ask for: far past any real listing, and a bound that keeps
 /// the offset's arithmetic small.
@@ -48,23 +52,88 @@ fn account_id(id: &str) -> Result<&str, ApiError> {
 
 /// An OAuth 2.0 client-credentials token request (RFC 6749 §4.4). The client
 /// authenticates with HTTP Basic (RFC 6749 §2.3.1, which servers must support) or with
-/// `client_id` and `client_secret` in the body, never both.
-#[derive(Debug, Deserialize)]
+/// `client_id` and `client_secret` here, never both.
+#[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct TokenRequest {
+    /// The grant: `client_credentials`.
+    #[serde(default)]
+    #[schemars(required, with = "String", extend("enum" = [GRANT_TYPE]))]
     grant_type: Option<String>,
+    /// The client's id, unless it authenticates with HTTP Basic.
+    #[serde(default)]
+    #[schemars(with = "String")]
     client_id: Option<String>,
+    /// The client's secret, unless it authenticates with HTTP Basic.
+    #[serde(default)]
+    #[schemars(with = "String")]
     client_secret: Option<String>,
     /// Accepted and ignored: every token carries the partner's whole access.
-    #[serde(rename = "scope")]
+    #[serde(rename = "scope", default)]
+    #[schemars(with = "String")]
     _scope: Option<String>,
 }
 
+/// The one grant the token endpoint issues tokens for.
+const GRANT_TYPE: &str = "client_credentials";
+
 /// An access token (RFC 6749 §5.1).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct TokenResponse {
+    /// The bearer token.
     access_token: String,
+    /// `Bearer`.
     token_type: &'static str,
+    /// Seconds until it expires.
     expires_in: u64,
+}
+
+/// The token endpoint's answer: the token, in no envelope, never cached (RFC 6749
+/// §5.1).
+pub(crate) struct TokenAnswer(TokenResponse);
+
+impl IntoResponse for TokenAnswer {
+    fn into_response(self) -> Response {
+        (
+            [
+                (
+                    http::header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ),
+                (http::header::PRAGMA, HeaderValue::from_static("no-cache")),
+            ],
+            Plain(self.0),
+        )
+            .into_response()
+    }
+}
+
+impl OperationOutput for TokenAnswer {
+    type Inner = TokenResponse;
+
+    fn operation_response(ctx: &mut GenContext, operation: &mut Operation) -> Option<DocResponse> {
+        let mut response = Plain::<TokenResponse>::operation_response(ctx, operation)?;
+        for (name, value) in [("Cache-Control", "no-store"), ("Pragma", "no-cache")] {
+            response.headers.insert(
+                name.to_owned(),
+                apierr_axum::openapi::header(
+                    "RFC 6749 §5.1: a token is never cached.",
+                    true,
+                    serde_json::json!({"type": "string", "enum": [value]}),
+                ),
+            );
+        }
+        response.description = "The access token".to_owned();
+        Some(response)
+    }
+
+    fn inferred_responses(
+        ctx: &mut GenContext,
+        operation: &mut Operation,
+    ) -> Vec<(Option<u16>, DocResponse)> {
+        Self::operation_response(ctx, operation)
+            .map(|response| vec![(Some(200), response)])
+            .unwrap_or_default()
+    }
 }
 
 /// The client credentials of a token request: HTTP Basic or the body's, percent-decoded
@@ -121,9 +190,9 @@ pub(crate) async fn issue_token(
     State(state): State<Api>,
     headers: http::HeaderMap,
     Form(request): Form<TokenRequest>,
-) -> Result<([(HeaderName, HeaderValue); 2], Plain<TokenResponse>), TokenFailure> {
+) -> Result<TokenAnswer, TokenFailure> {
     match request.grant_type.as_deref() {
-        Some("client_credentials") => {}
+        Some(GRANT_TYPE) => {}
         Some(_) => return Err(TokenError::UnsupportedGrantType.into()),
         None => {
             return Err(ApiError::from(Condition::MissingParameter)
@@ -155,21 +224,11 @@ pub(crate) async fn issue_token(
         .issue_token(&partner.id, expires_at)
         .await
         .map_err(internal)?;
-    // RFC 6749 §5.1: the body is the protocol's own, never cached.
-    Ok((
-        [
-            (
-                http::header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            ),
-            (http::header::PRAGMA, HeaderValue::from_static("no-cache")),
-        ],
-        Plain(TokenResponse {
-            access_token: token,
-            token_type: "Bearer",
-            expires_in: ttl,
-        }),
-    ))
+    Ok(TokenAnswer(TokenResponse {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: ttl,
+    }))
 }
 
 /// A token endpoint error: the error, with the Basic challenge RFC 9110 requires of a
@@ -186,6 +245,11 @@ impl From<TokenError> for TokenFailure {
     fn from(code: TokenError) -> Self {
         TokenFailure(code.into())
     }
+}
+
+/// Its responses are its conditions', which the route documents in OAuth's profile.
+impl OperationOutput for TokenFailure {
+    type Inner = ();
 }
 
 impl IntoResponse for TokenFailure {
@@ -221,9 +285,15 @@ pub(crate) async fn revoke_token(
 }
 
 /// A page request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct ListParams {
+    /// The page, from 1. Default is 1.
+    #[serde(default)]
+    #[schemars(with = "u32", range(min = 1, max = MAX_PAGE))]
     page: Option<u32>,
+    /// Accounts a page, 1 to 100. Default is 20.
+    #[serde(default)]
+    #[schemars(with = "u32", range(min = 1, max = MAX_PER_PAGE))]
     per_page: Option<u32>,
 }
 
@@ -258,10 +328,16 @@ pub(crate) async fn list_accounts(
     Ok(Page { items, total })
 }
 
-/// Names are text a person reads: no control characters (NUL among them, which
+/// Text a person reads, as a regular expression: no control characters (Unicode's Cc:
+/// U+0000–U+001F and U+007F–U+009F).
+pub(crate) const PLAIN_TEXT: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+/// Names are text a person reads ([`PLAIN_TEXT`]; NUL among the refused, which
 /// PostgreSQL refuses to store).
 fn plain_text(text: &str, _: &()) -> garde::Result {
-    if text.chars().any(char::is_control) {
+    static PLAIN: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(PLAIN_TEXT).expect("a valid pattern"));
+    if !PLAIN.is_match(text) {
         Err(garde::Error::new("must not contain control characters"))
     } else {
         Ok(())
@@ -315,24 +391,36 @@ pub(crate) const EMAIL_PATTERN: &str = concat!(
 );
 
 /// A new account, or the full replacement of one.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, JsonSchema)]
 pub(crate) struct NewAccount {
+    /// Unique across the API.
     #[garde(custom(check_email))]
+    #[schemars(email, length(max = EMAIL_MAX_LENGTH), regex(pattern = EMAIL_PATTERN))]
     email: String,
+    /// The first name.
     #[garde(length(chars, min = 1, max = 100), custom(plain_text))]
+    #[schemars(regex(pattern = PLAIN_TEXT))]
     first_name: String,
+    /// The last name.
     #[garde(length(chars, min = 1, max = 100), custom(plain_text))]
+    #[schemars(regex(pattern = PLAIN_TEXT))]
     last_name: String,
 }
 
-/// Some fields of an account.
-#[derive(Debug, Deserialize, garde::Validate)]
+/// Some fields of an account: those sent change.
+#[derive(Debug, Deserialize, garde::Validate, JsonSchema)]
 pub(crate) struct AccountPatch {
+    /// Unique across the API.
     #[garde(inner(custom(check_email)))]
+    #[schemars(email, length(max = EMAIL_MAX_LENGTH), regex(pattern = EMAIL_PATTERN))]
     email: Option<String>,
+    /// The first name.
     #[garde(inner(length(chars, min = 1, max = 100), custom(plain_text)))]
+    #[schemars(length(min = 1, max = 100), regex(pattern = PLAIN_TEXT))]
     first_name: Option<String>,
+    /// The last name.
     #[garde(inner(length(chars, min = 1, max = 100), custom(plain_text)))]
+    #[schemars(length(min = 1, max = 100), regex(pattern = PLAIN_TEXT))]
     last_name: Option<String>,
 }
 
@@ -369,7 +457,7 @@ fn email_taken() -> ApiError {
 pub(crate) async fn get_account(
     State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
-    Path(id): Path<String>,
+    Path(AccountId { id }): Path<AccountId>,
 ) -> Result<Json<Account>, ApiError> {
     let id = account_id(&id)?;
     state
@@ -405,7 +493,7 @@ async fn update(
 pub(crate) async fn put_account(
     State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
-    Path(id): Path<String>,
+    Path(AccountId { id }): Path<AccountId>,
     Valid(Json(new)): Valid<Json<NewAccount>>,
 ) -> Result<Empty, ApiError> {
     let id = account_id(&id)?;
@@ -424,7 +512,7 @@ pub(crate) async fn put_account(
 pub(crate) async fn patch_account(
     State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
-    Path(id): Path<String>,
+    Path(AccountId { id }): Path<AccountId>,
     Valid(Json(patch)): Valid<Json<AccountPatch>>,
 ) -> Result<Empty, ApiError> {
     let id = account_id(&id)?;
@@ -444,7 +532,7 @@ pub(crate) async fn patch_account(
 pub(crate) async fn delete_account(
     State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
-    Path(id): Path<String>,
+    Path(AccountId { id }): Path<AccountId>,
 ) -> Result<Empty, ApiError> {
     let id = account_id(&id)?;
     if state
@@ -460,12 +548,52 @@ pub(crate) async fn delete_account(
 }
 
 /// A child to register.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, JsonSchema)]
 pub(crate) struct NewChild {
+    /// The first name.
     #[garde(length(chars, min = 1, max = 100), custom(plain_text))]
+    #[schemars(regex(pattern = PLAIN_TEXT))]
     first_name: String,
+    /// The year of birth.
     #[garde(range(min = 1900, max = 2100))]
     birth_year: i64,
+}
+
+/// An account's id in a path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct AccountId {
+    /// The account's id.
+    #[schemars(length(min = 1))]
+    id: String,
+}
+
+/// What `POST /accounts/{id}/children` answers: 201 with a new child, or 208 with the
+/// record of the same child registered before.
+pub(crate) enum Registered {
+    New(Child),
+    Again(Child),
+}
+
+impl IntoResponse for Registered {
+    fn into_response(self) -> Response {
+        match self {
+            Registered::New(child) => Created(child).into_response(),
+            Registered::Again(child) => AlreadyReported(child).into_response(),
+        }
+    }
+}
+
+impl OperationOutput for Registered {
+    type Inner = Child;
+
+    fn inferred_responses(
+        ctx: &mut GenContext,
+        operation: &mut Operation,
+    ) -> Vec<(Option<u16>, DocResponse)> {
+        let mut responses = Created::<Child>::inferred_responses(ctx, operation);
+        responses.extend(AlreadyReported::<Child>::inferred_responses(ctx, operation));
+        responses
+    }
 }
 
 /// `POST /accounts/{id}/children`: 201 with the new child, or 208 with the existing
@@ -473,9 +601,9 @@ pub(crate) struct NewChild {
 pub(crate) async fn register_child(
     State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
-    Path(id): Path<String>,
+    Path(AccountId { id }): Path<AccountId>,
     Valid(Json(child)): Valid<Json<NewChild>>,
-) -> Result<Response, ApiError> {
+) -> Result<Registered, ApiError> {
     let id = account_id(&id)?;
     if state
         .store
@@ -501,9 +629,9 @@ pub(crate) async fn register_child(
         // The account was deleted since it was looked up.
         .ok_or_else(|| ApiError::from(Condition::NotFound))?;
     Ok(if new {
-        Created(child).into_response()
+        Registered::New(child)
     } else {
-        AlreadyReported(child).into_response()
+        Registered::Again(child)
     })
 }
 

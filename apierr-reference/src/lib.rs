@@ -21,7 +21,8 @@
 //! - `store`: SQLite or PostgreSQL through sqlx, with its migrations and demo partners.
 //! - `auth`: API keys and access tokens checked against the store ([`Principal`]).
 //! - `api`: the endpoints.
-//! - `openapi`: the OpenAPI document served at `/openapi.json`.
+//! - `routes`: the route table, through aide's router: it serves the routes and writes
+//!   the OpenAPI document (`/openapi.json`, [`openapi_document`]) from the same table.
 //! - `admin`: the operator routes (the reconciliation log) and `apierr reconcile`.
 //! - `webhooks`: the partner's webhook routes (endpoints, reports, replay) and
 //!   `apierr webhooks report | replay`; account and child creation write their events
@@ -43,7 +44,7 @@ mod api;
 mod auth;
 mod config;
 mod errors;
-mod openapi;
+mod routes;
 mod state;
 mod store;
 mod webhooks;
@@ -60,12 +61,11 @@ use apierr_axum::store::{
     StoreError,
 };
 use apierr_axum::{
-    ContractLayer, IdempotencyLayer, RateLimitLayer, ReconcileLayer, RequireAuthLayer,
-    StalenessLayer, not_found,
+    IdempotencyLayer, RateLimitLayer, ReconcileLayer, RequireAuthLayer, StalenessLayer, not_found,
 };
 use apierr_webhooks::{AddressPolicy, Dispatcher, OperatorWebhook, Outbox};
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Router, ServiceExt};
 use http::header::CONTENT_TYPE;
 use tokio::net::TcpListener;
@@ -274,9 +274,6 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
             clock: config.clock.clone(),
         },
     };
-    let public_url = config.public_url.as_deref().unwrap_or(DEFAULT_PUBLIC_URL);
-    let openapi =
-        serde_json::to_vec(&openapi_document(&config.profile, public_url)).unwrap_or_default();
     let auth = RequireAuthLayer::new(PartnerAuth {
         store,
         clock: config.clock.clone(),
@@ -287,91 +284,33 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
             .class(class)
             .clock(config.clock.clone())
     };
-    let idempotency = IdempotencyLayer::new(safety.idempotency.clone())
-        .required(config.require_idempotency_key)
-        .body_limit(config.body_limit)
-        .clock(config.clock.clone());
-    let reconcile = ReconcileLayer::new(Arc::new(safety.log.clone()))
-        .body_limit(config.body_limit)
-        .clock(config.clock.clone());
     let staleness = StalenessLayer::new()
         .required(config.require_date)
         .skew(config.date_skew)
         .clock(config.clock.clone());
-    let protected = Router::new()
-        .route(
-            "/accounts",
-            get(api::list_accounts)
-                .post(api::create_account)
-                .route_layer(idempotency.clone()),
-        )
-        .route(
-            "/accounts/{id}",
-            get(api::get_account)
-                .put(api::put_account)
-                .patch(api::patch_account)
-                .delete(api::delete_account)
-                .route_layer(idempotency.clone()),
-        )
-        .route(
-            "/accounts/{id}/children",
-            post(api::register_child).route_layer(idempotency.clone()),
-        )
-        .route(
-            "/oauth/token",
-            axum::routing::delete(api::revoke_token).route_layer(staleness.clone()),
-        )
-        .route(
-            "/webhooks/endpoints",
-            get(webhooks::list_endpoints)
-                .post(webhooks::create_endpoint)
-                .route_layer(idempotency.clone()),
-        )
-        .route(
-            "/webhooks/endpoints/{id}",
-            get(webhooks::get_endpoint).delete(webhooks::delete_endpoint),
-        )
-        .route(
-            "/webhooks/endpoints/{id}/rotate",
-            post(webhooks::rotate_secret).route_layer(idempotency.clone()),
-        )
-        .route(
-            "/webhooks/endpoints/{id}/resume",
-            post(webhooks::resume_endpoint).route_layer(idempotency.clone()),
-        )
-        .route("/webhooks/reports", get(webhooks::list_reports))
-        .route("/webhooks/reports/{id}", get(webhooks::get_report))
-        .route(
-            "/webhooks/replay",
-            post(webhooks::replay).route_layer(idempotency.clone()),
-        )
-        // The last is the outermost: authentication, the partner's limit, the log; then
-        // keys, on each route's own methods (an undeclared method stays 405).
-        .route_layer(reconcile)
-        .route_layer(rate_limit("partner"))
-        .route_layer(auth);
-    let public = Router::new()
-        // The token endpoint answers in RFC 6749's error form whatever the profile: OAuth
-        // client libraries read no other. Its own contract layer renders first; the
-        // router's passes the answer on.
-        // Its date check runs inside that layer too, so a stale token request is answered
-        // in the same form.
-        .route(
-            "/oauth/token",
-            post(api::issue_token)
-                .route_layer(staleness.clone())
-                // Per client address (no partner is known yet).
-                .route_layer(rate_limit("token"))
-                .route_layer(ContractLayer::new(Profile::OAUTH_TOKEN)),
-        )
-        .route(
-            "/openapi.json",
-            get(move || {
-                let body = openapi.clone();
-                async move { ([(CONTENT_TYPE, "application/json")], body) }
-            }),
-        );
-    let mut router = protected.merge(public);
+    let layers = routes::Layers {
+        idempotency: IdempotencyLayer::new(safety.idempotency.clone())
+            .required(config.require_idempotency_key)
+            .body_limit(config.body_limit)
+            .clock(config.clock.clone()),
+        reconcile: ReconcileLayer::new(Arc::new(safety.log.clone()))
+            .body_limit(config.body_limit)
+            .clock(config.clock.clone()),
+        partner_limit: rate_limit("partner"),
+        token_limit: rate_limit("token"),
+        auth,
+        staleness: staleness.clone(),
+    };
+    let (mut router, doc) = routes::routes(config, Some(layers));
+    let openapi = serde_json::to_vec(&apierr_axum::openapi::to_json(&doc)).unwrap_or_default();
+    // Undocumented: the document itself, and the operator's routes.
+    router = router.route(
+        "/openapi.json",
+        get(move || {
+            let body = openapi.clone();
+            async move { ([(CONTENT_TYPE, "application/json")], body) }
+        }),
+    );
     if let Some(token) = &config.admin_token {
         router = router.merge(admin::router(token, safety.log.clone()));
     }
@@ -379,12 +318,8 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
     // Around the whole router rather than with `Router::layer`, which would wrap (and box)
     // every route on its own.
     let stack = (
-        ContractLayer::new(config.profile.clone())
-            .timeout(config.handler_timeout)
-            .challenge(http::HeaderValue::from_static(
-                "Bearer realm=\"partner-api\"",
-            )),
-        // The token endpoint checks the date on its routes (above); the document needs none.
+        routes::contract(config),
+        // The token routes check the date themselves (`routes`); the document needs none.
         staleness.exempt(&["/openapi.json", "/oauth/token"]),
         DefaultBodyLimit::max(config.body_limit),
     );
@@ -402,11 +337,12 @@ pub fn catalog_docs(profile: &Profile) -> String {
     )
 }
 
-/// The OpenAPI 3.1 document the server serves at `/openapi.json` in `profile`, made
-/// without a server or a database (`apierr openapi`).
-/// `public_url` is its server (see [`Config::public_url`]).
-pub fn openapi_document(profile: &Profile, public_url: &str) -> serde_json::Value {
-    openapi::document(profile, public_url)
+/// The OpenAPI 3.1 document the server serves at `/openapi.json` with `config`, made
+/// from the same route table without a server or a database (`apierr openapi`): its
+/// profile, its server ([`Config::public_url`]) and whether `Idempotency-Key` is
+/// required.
+pub fn openapi_document(config: &Config) -> serde_json::Value {
+    apierr_axum::openapi::to_json(&routes::routes(config, None).1)
 }
 
 /// Whether `code` is documented for `profile` (see [`catalog_docs`]).

@@ -86,9 +86,9 @@ pub(crate) struct Token {
 }
 
 /// An account registered by a partner.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub(crate) struct Account {
-    /// Its id.
+    /// Its id: 32 lower-case hex digits, made by the server.
     pub id: String,
     /// The email, unique across the API, stored lower-case.
     pub email: String,
@@ -99,9 +99,9 @@ pub(crate) struct Account {
 }
 
 /// A child registered under an account.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub(crate) struct Child {
-    /// Its id.
+    /// Its id: 32 lower-case hex digits, made by the server.
     pub id: String,
     /// The account it belongs to.
     pub account_id: String,

@@ -6,12 +6,13 @@ use std::time::{Duration, SystemTime};
 
 use apierr::{ApiError, Condition, FieldViolation, ViolationKind};
 use apierr_axum::{Authenticated, Clock, Created, Empty, Json, Path, Query};
+use apierr_webhooks::ReportView;
 use apierr_webhooks::{
     AddressPolicy, DeliveryState, Endpoint, Outbox, Replay, Schedule, Secret, UrlError,
 };
 use axum::extract::State;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::errors::{internal, invalid};
@@ -38,7 +39,7 @@ static URL_REGEX: std::sync::LazyLock<regex::Regex> =
     std::sync::LazyLock::new(|| regex::Regex::new(URL_PATTERN).expect("a valid pattern"));
 
 /// The most reports one request returns.
-const MAX_REPORTS: u32 = 100;
+pub(crate) const MAX_REPORTS: u32 = 100;
 
 /// What the webhook handlers see of the application's state (through `FromRef`).
 #[derive(Clone)]
@@ -65,13 +66,19 @@ fn endpoint_id(id: &str) -> Result<&str, ApiError> {
 }
 
 /// An endpoint as its partner sees it (never its secret).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct EndpointView {
+    /// Its id: `ep_` and 32 lower-case hex digits.
     id: String,
+    /// Where messages are sent.
     url: String,
+    /// `active`, `paused` (after a run of failed messages) or `disabled` (the receiver
+    /// answered 410); the last two keep new messages until resumed.
+    #[schemars(extend("enum" = ["active", "paused", "disabled"]))]
     state: &'static str,
+    /// Messages in a row that failed.
     failure_run: i64,
-    /// Seconds after the first attempt.
+    /// Retries, in seconds after the first attempt.
     retry_schedule: Vec<u64>,
     /// Unix seconds.
     created_at: i64,
@@ -91,19 +98,65 @@ impl From<Endpoint> for EndpointView {
 }
 
 /// A new endpoint, with its secret: shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct CreatedEndpoint {
     #[serde(flatten)]
     endpoint: EndpointView,
+    /// The Standard Webhooks signing secret (`whsec_…`); shown this once.
     secret: String,
 }
 
 /// An endpoint to register.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct NewEndpoint {
+    /// http or https, a host name (its addresses are checked each time it is resolved:
+    /// private, loopback, link-local and metadata ranges are refused), an optional
+    /// port, path and query; no credentials, no fragment.
+    #[schemars(length(max = apierr_webhooks::MAX_URL_LEN), regex(pattern = URL_PATTERN))]
     url: String,
-    /// Seconds after the first attempt; the default schedule when absent.
+    /// Retries, in seconds after the first attempt (sorted; repeats count once).
+    /// Default is [5, 15, 40].
+    #[schemars(length(max = apierr_webhooks::MAX_RETRIES), inner(range(min = 1, max = 86400)))]
     retry_schedule: Option<Vec<u64>>,
+}
+
+/// An endpoint's id in a path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct EndpointId {
+    /// The endpoint's id.
+    #[schemars(length(min = 1))]
+    id: String,
+}
+
+/// A report's id in a path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct ReportId {
+    /// The report's id.
+    #[schemars(length(min = 1))]
+    id: String,
+}
+
+/// An endpoint's new secret.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Rotated {
+    /// The new signing secret (`whsec_…`).
+    secret: String,
+    /// Unix seconds until which the old secret also signs.
+    previous_valid_until: i64,
+}
+
+/// What resuming an endpoint queued.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Resumed {
+    /// How many kept messages were queued.
+    requeued: u64,
+}
+
+/// What a replay queued.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Replayed {
+    /// How many deliveries were queued (or kept, for a paused endpoint).
+    replayed: u64,
 }
 
 fn url_violation(e: &UrlError) -> ApiError {
@@ -177,7 +230,7 @@ pub(crate) async fn list_endpoints(
 pub(crate) async fn get_endpoint(
     State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
-    Path(id): Path<String>,
+    Path(EndpointId { id }): Path<EndpointId>,
 ) -> Result<Json<EndpointView>, ApiError> {
     let id = endpoint_id(&id)?;
     state
@@ -193,7 +246,7 @@ pub(crate) async fn get_endpoint(
 pub(crate) async fn delete_endpoint(
     State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
-    Path(id): Path<String>,
+    Path(EndpointId { id }): Path<EndpointId>,
 ) -> Result<Empty, ApiError> {
     let id = endpoint_id(&id)?;
     if state
@@ -213,8 +266,8 @@ pub(crate) async fn delete_endpoint(
 pub(crate) async fn rotate_secret(
     State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    Path(EndpointId { id }): Path<EndpointId>,
+) -> Result<Json<Rotated>, ApiError> {
     let id = endpoint_id(&id)?;
     let secret = Secret::generate();
     let now = (state.clock)();
@@ -226,10 +279,10 @@ pub(crate) async fn rotate_secret(
     {
         return Err(Condition::NotFound.into());
     }
-    Ok(Json(json!({
-        "secret": secret.expose(),
-        "previous_valid_until": unix(now + ROTATION_OVERLAP),
-    })))
+    Ok(Json(Rotated {
+        secret: secret.expose().to_owned(),
+        previous_valid_until: unix(now + ROTATION_OVERLAP),
+    }))
 }
 
 /// `POST /webhooks/endpoints/{id}/resume`: a paused or disabled endpoint receives
@@ -237,8 +290,8 @@ pub(crate) async fn rotate_secret(
 pub(crate) async fn resume_endpoint(
     State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    Path(EndpointId { id }): Path<EndpointId>,
+) -> Result<Json<Resumed>, ApiError> {
     let id = endpoint_id(&id)?;
     let queued = state
         .outbox
@@ -246,15 +299,19 @@ pub(crate) async fn resume_endpoint(
         .await
         .map_err(internal)?
         .ok_or_else(|| ApiError::from(Condition::NotFound))?;
-    Ok(Json(json!({ "requeued": queued })))
+    Ok(Json(Resumed { requeued: queued }))
 }
 
 /// The query of `GET /webhooks/reports`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct ReportParams {
-    /// Unix seconds; default a day ago.
+    /// Reports written at or after this time, in Unix seconds. Default is a day ago.
+    #[serde(default)]
+    #[schemars(with = "u64", range(max = MAX_UNIX))]
     since: Option<u64>,
-    /// 1 to 100; default 50.
+    /// At most this many, 1 to 100. Default is 50.
+    #[serde(default)]
+    #[schemars(with = "u32", range(min = 1, max = MAX_REPORTS))]
     limit: Option<u32>,
 }
 
@@ -264,7 +321,7 @@ pub(crate) async fn list_reports(
     State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
     Query(params): Query<ReportParams>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<ReportView>>, ApiError> {
     let limit = params.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_REPORTS {
         return Err(invalid(
@@ -285,7 +342,7 @@ pub(crate) async fn list_reports(
         .reports(Some(&principal.partner.id), since, i64::from(limit))
         .await
         .map_err(internal)?;
-    Ok(Json(reports.iter().map(|r| r.to_json(true)).collect()))
+    Ok(Json(reports.iter().map(|r| r.view(true)).collect()))
 }
 
 /// The latest time a request may name: the end of year 9999, as RFC 3339 allows.
@@ -306,8 +363,8 @@ fn unix_time(secs: u64, field: &'static str, kind: ViolationKind) -> Result<Syst
 pub(crate) async fn get_report(
     State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    Path(ReportId { id }): Path<ReportId>,
+) -> Result<Json<ReportView>, ApiError> {
     if !is_prefixed_id(&id, "rpt_") {
         return Err(Condition::NotFound.into());
     }
@@ -316,20 +373,26 @@ pub(crate) async fn get_report(
         .report(Some(&principal.partner.id), &id)
         .await
         .map_err(internal)?
-        .map(|r| Json(r.to_json(true)))
+        .map(|r| Json(r.view(true)))
         .ok_or_else(|| Condition::NotFound.into())
 }
 
-/// What to replay.
-#[derive(Debug, Deserialize)]
+/// What to replay: every condition given must hold; none replays all of the partner's
+/// delivered, failed and held messages.
+#[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct ReplayRequest {
+    /// One message.
     message_id: Option<String>,
+    /// The messages of one endpoint.
     endpoint_id: Option<String>,
     /// Unix seconds: messages written at or after.
+    #[schemars(range(max = MAX_UNIX))]
     since: Option<u64>,
     /// Unix seconds: messages written before.
+    #[schemars(range(max = MAX_UNIX))]
     until: Option<u64>,
-    /// `delivered`, `failed` or `held`.
+    /// The messages in this state.
+    #[schemars(extend("enum" = ["delivered", "failed", "held", null]))]
     state: Option<String>,
 }
 
@@ -339,7 +402,7 @@ pub(crate) async fn replay(
     State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,
     Json(request): Json<ReplayRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Replayed>, ApiError> {
     let filter = Replay {
         owner: Some(principal.partner.id.clone()),
         message_id: request.message_id,
@@ -383,14 +446,14 @@ pub(crate) async fn replay(
             .as_deref()
             .is_some_and(|id| !is_prefixed_id(id, "ep_"));
     if names_nothing {
-        return Ok(Json(json!({ "replayed": 0 })));
+        return Ok(Json(Replayed { replayed: 0 }));
     }
     let n = state
         .outbox
         .replay(&filter, (state.clock)())
         .await
         .map_err(internal)?;
-    Ok(Json(json!({ "replayed": n })))
+    Ok(Json(Replayed { replayed: n }))
 }
 
 /// `apierr webhooks report`: the reports written since `since`, as text or JSON lines;

@@ -71,6 +71,7 @@ pub use crate::endpoint::{
 pub use crate::network::{AddressPolicy, MAX_URL_LEN, UrlError};
 pub use crate::outbox::{Delivery, DeliveryState, Outbox, Replay};
 pub use crate::report::{
-    Attempt, FailureKind, LogNotifier, Notifier, OperatorWebhook, Report, ReportKind,
+    Attempt, AttemptView, FailureKind, LogNotifier, Notifier, OperatorWebhook, Report, ReportKind,
+    ReportView,
 };
 pub use ipnet::IpNet;

@@ -5,10 +5,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 /// What a report is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ReportKind {
     /// A message was not delivered: its attempts ran out, or the receiver refused it.
@@ -40,7 +43,9 @@ impl ReportKind {
 }
 
 /// Why an attempt failed, in terms a partner can act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FailureKind {
     /// The receiver answered with a status that is not a success.
@@ -140,40 +145,90 @@ impl Report {
     /// should see (the error details, the owner, the endpoint URL's query); secrets are in
     /// neither form.
     pub fn to_json(&self, for_partner: bool) -> Value {
-        let attempts: Vec<Value> = self
+        serde_json::to_value(self.view(for_partner)).unwrap_or(Value::Null)
+    }
+
+    /// The report as it is sent: for its partner (`for_partner`: no internal details,
+    /// the endpoint's URL without its query) or for the operator.
+    pub fn view(&self, for_partner: bool) -> ReportView {
+        let attempts = self
             .attempts
             .iter()
-            .map(|a| {
-                let mut v = json!({
-                    "at": rfc3339(a.at),
-                    "status": a.status,
-                    "latency_ms": u64::try_from(a.latency.as_millis()).unwrap_or(u64::MAX),
-                    "failure": a.kind.as_str(),
-                    "response_head": a.response_head,
-                });
-                if !for_partner {
-                    v["detail"] = json!(a.detail);
-                }
-                v
+            .map(|a| AttemptView {
+                at: rfc3339(a.at),
+                status: a.status,
+                latency_ms: u64::try_from(a.latency.as_millis()).unwrap_or(u64::MAX),
+                failure: a.kind,
+                response_head: a.response_head.clone(),
+                detail: (!for_partner).then(|| a.detail.clone()),
             })
             .collect();
-        let mut v = json!({
-            "id": self.id,
-            "kind": self.kind.as_str(),
-            "endpoint_id": self.endpoint_id,
-            "endpoint_url": without_query(&self.endpoint_url),
-            "message_id": self.message_id,
-            "event_type": self.event_type,
-            "summary": self.summary,
-            "created_at": rfc3339(self.created_at),
-            "attempts": attempts,
-        });
-        if !for_partner {
-            v["owner"] = json!(self.owner);
-            v["endpoint_url"] = json!(self.endpoint_url);
+        ReportView {
+            id: self.id.clone(),
+            kind: self.kind,
+            endpoint_id: self.endpoint_id.clone(),
+            endpoint_url: if for_partner {
+                without_query(&self.endpoint_url).to_owned()
+            } else {
+                self.endpoint_url.clone()
+            },
+            message_id: self.message_id.clone(),
+            event_type: self.event_type.clone(),
+            summary: self.summary.clone(),
+            created_at: rfc3339(self.created_at),
+            attempts,
+            owner: (!for_partner).then(|| self.owner.clone()),
         }
-        v
     }
+}
+
+/// A report as it is sent ([`Report::view`]); its schema (feature `schemars`) is the
+/// partner's form.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct ReportView {
+    /// Its id, `rpt_` and 32 hex digits.
+    pub id: String,
+    /// What happened.
+    pub kind: ReportKind,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// The endpoint's URL (without its query, for the partner).
+    pub endpoint_url: String,
+    /// The message, for a failed message.
+    pub message_id: Option<String>,
+    /// The message's event type.
+    pub event_type: Option<String>,
+    /// One line: what happened and what it means.
+    pub summary: String,
+    /// When it was written, RFC 3339 in UTC.
+    pub created_at: String,
+    /// The attempts of the failed delivery, oldest first.
+    pub attempts: Vec<AttemptView>,
+    /// The partner whose endpoint failed: the operator's view only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schemars", schemars(skip))]
+    pub owner: Option<String>,
+}
+
+/// An attempt as it is sent (see [`ReportView`]).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct AttemptView {
+    /// When it was made, RFC 3339 in UTC.
+    pub at: String,
+    /// The receiver's status, if it answered.
+    pub status: Option<u16>,
+    /// Milliseconds from sending to the first bytes of the answer (or the failure).
+    pub latency_ms: u64,
+    /// Why it failed.
+    pub failure: FailureKind,
+    /// The first KiB of the receiver's answer, as text.
+    pub response_head: Option<String>,
+    /// The error in full: the operator's view only (where it may be null).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schemars", schemars(skip))]
+    pub detail: Option<Option<String>>,
 }
 
 /// Who is told when a report is written: called once per report, after it is stored,

@@ -90,6 +90,12 @@ impl ContractLayer {
         self.with(|c| c.challenge = challenge)
     }
 
+    /// What the layer was configured with.
+    #[cfg(feature = "openapi")]
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
     fn with(self, f: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::clone(&self.config);
         f(&mut config);

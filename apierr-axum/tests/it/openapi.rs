@@ -65,7 +65,7 @@ fn app(profile: &Profile) -> (axum::Router, Value) {
         .fallback(not_found)
         .finish_api(&mut api);
     api.info.title = "orders".into();
-    apierr_axum::openapi::finish(&mut api, profile);
+    apierr_axum::openapi::finish(&mut api, &ContractLayer::new(profile.clone()));
     (router, serde_json::to_value(&api).unwrap())
 }
 
@@ -209,11 +209,11 @@ fn pages_plain_and_empty_answers_are_documented_as_the_dialect_sends_them() {
         .api_route("/token", post(token))
         .api_route("/orders/{id}", aide::axum::routing::delete(remove))
         .finish_api(&mut api);
-    apierr_axum::openapi::finish(&mut api, &Profile::WRAPPER);
+    apierr_axum::openapi::finish(&mut api, &ContractLayer::new(Profile::WRAPPER));
     let doc = serde_json::to_value(&api).unwrap();
     let ok = |path: &str, method: &str| doc["paths"][path][method]["responses"]["200"].clone();
     assert_eq!(
-        ok("/orders", "get")["headers"]["x-total-count"]["required"],
+        ok("/orders", "get")["headers"]["X-Total-Count"]["required"],
         true
     );
     let schema = |r: Value| r["content"]["application/json"]["schema"].clone();
@@ -228,4 +228,65 @@ fn pages_plain_and_empty_answers_are_documented_as_the_dialect_sends_them() {
     );
     // Nothing of the markers is left in the document.
     assert!(!doc.to_string().contains("x-apierr-"), "{doc}");
+}
+
+#[tokio::test]
+async fn a_route_with_a_contract_of_its_own_documents_both_contracts_answers() {
+    // Scenario: a token route answers in OAuth's form behind its own contract layer,
+    // inside the router's contract with a timeout. A slow handler is cut off by the
+    // outer layer, in the outer profile's form: the document declares that answer at
+    // its status and media type beside the route's own errors, in every profile.
+    use std::time::Duration;
+    async fn slow() -> Json<u32> {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Json(1)
+    }
+    let inner = || ContractLayer::new(Profile::OAUTH_TOKEN).check_accept(false);
+    for profile in Profile::ALL {
+        let outer = ContractLayer::new(profile.clone()).timeout(Duration::from_millis(50));
+        let mut api = OpenApi::default();
+        let router: axum::Router = ApiRouter::new()
+            .api_route(
+                "/token",
+                aide::axum::routing::post_with(slow, |op| {
+                    let op = apierr_axum::openapi::conditions(op, &[Condition::ServiceUnavailable]);
+                    apierr_axum::openapi::answers_in(op, &inner(), "TokenError")
+                })
+                .route_layer(inner()),
+            )
+            .finish_api(&mut api);
+        apierr_axum::openapi::finish(&mut api, &outer);
+        let doc = apierr_axum::openapi::to_json(&api);
+        assert!(!doc.to_string().contains("x-apierr-"), "{doc}");
+        let base = serve(outer.layer(router)).await;
+        let r = reqwest::Client::new()
+            .post(format!("{base}/token"))
+            .send()
+            .await
+            .unwrap();
+        let code = r.status();
+        let status = code.as_u16().to_string();
+        let headers = r.headers().clone();
+        let media = headers["content-type"].to_str().unwrap().to_owned();
+        let body = r.bytes().await.unwrap();
+        let declared = &doc["paths"]["/token"]["post"]["responses"][&status]["content"][&media];
+        assert!(
+            declared.is_object(),
+            "{}: {status} {media} undeclared",
+            profile.name()
+        );
+        let example = declared["examples"]["timeout"]["value"].to_string();
+        assert_eq!(
+            profile.parse(code, &headers, example.as_bytes()).code(),
+            profile.parse(code, &headers, &body).code(),
+            "{}",
+            profile.name()
+        );
+        assert_eq!(
+            profile.parse(code, &headers, &body).code(),
+            profile.catalog().condition(Condition::Timeout).code(),
+            "{}",
+            profile.name()
+        );
+    }
 }

@@ -117,3 +117,41 @@ async fn bad_path_ids_get_only_statuses_the_document_declares() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_states_exactly_the_routes_served() {
+    // Scenario: the router and the document come from one table, so every documented
+    // operation is routed (never 405, and never 404 where its path takes no id) and every
+    // other method of a documented path is 405, in every profile.
+    const METHODS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
+    for profile in Profile::ALL {
+        let server = Server::start(profile.clone(), Backend::Sqlite).await;
+        let doc: serde_json::Value = server.document().await;
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(paths.len() >= 10, "{paths:?}");
+        for (path, item) in paths {
+            let url = path.replace("{id}", "unknown");
+            for method in METHODS {
+                let documented = item.get(method).is_some();
+                let verb = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let status = server
+                    .with_key(verb, &url, "acme-key")
+                    .header("content-type", "application/json")
+                    .body("{}")
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16();
+                if documented {
+                    assert_ne!(status, 405, "{} {method} {url}", profile.name());
+                    if !path.contains("{id}") {
+                        assert_ne!(status, 404, "{} {method} {url}", profile.name());
+                    }
+                } else {
+                    assert_eq!(status, 405, "{} {method} {url}", profile.name());
+                }
+            }
+        }
+    }
+}

@@ -10,7 +10,7 @@
 //! openapi`), from the same table.
 
 use aide::axum::ApiRouter;
-use aide::axum::routing::{delete_with, get_with, post_with};
+use aide::axum::routing::{ApiMethodRouter, delete_with, get_with, post_with};
 use aide::openapi::{
     Contact, License, OAuth2Flow, OAuth2Flows, OpenApi, Operation, PathItem, SecurityScheme,
     Server, Tag,
@@ -216,13 +216,19 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
         Some(layers) => revoke.route_layer(layers.staleness.clone()),
         None => revoke,
     };
+    // Keys on each route's own methods: a method the route lacks stays 405, whatever key
+    // it carries (a layer around the whole router would see it first).
+    let keyed = |route: ApiMethodRouter<AppState>| match &layers {
+        Some(layers) => route.route_layer(layers.idempotency.clone()),
+        None => route,
+    };
     let protected = ApiRouter::new()
         .api_route_with("/oauth/token", revoke, |item| {
             partner(item, "/oauth/token", keys)
         })
         .api_route_with(
             "/accounts",
-            get_with(api::list_accounts, |op| {
+            keyed(get_with(api::list_accounts, |op| {
                 let op = named(
                     op,
                     "listAccounts",
@@ -239,12 +245,12 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
                     &[Condition::AlreadyExists],
                 );
                 links(op, ACCOUNT_OPERATIONS, "/id")
-            }),
+            })),
             |item| partner(item, "/accounts", keys),
         )
         .api_route_with(
             "/accounts/{id}",
-            get_with(api::get_account, |op| {
+            keyed(get_with(api::get_account, |op| {
                 named(op, "getAccount", "Read an account", &[Condition::NotFound])
             })
             .put_with(api::put_account, |op| {
@@ -270,12 +276,12 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
                     "Delete an account and its children",
                     &[Condition::NotFound],
                 )
-            }),
+            })),
             |item| partner(item, "/accounts/{id}", keys),
         )
         .api_route_with(
             "/accounts/{id}/children",
-            post_with(api::register_child, |op| {
+            keyed(post_with(api::register_child, |op| {
                 named(
                     op,
                     "registerChild",
@@ -283,12 +289,12 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
                          the existing record",
                     &[Condition::NotFound],
                 )
-            }),
+            })),
             |item| partner(item, "/accounts/{id}/children", keys),
         )
         .api_route_with(
             "/webhooks/endpoints",
-            get_with(webhooks::list_endpoints, |op| {
+            keyed(get_with(webhooks::list_endpoints, |op| {
                 let op = named(
                     op,
                     "listWebhookEndpoints",
@@ -305,12 +311,12 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
                     &[],
                 );
                 links(op, ENDPOINT_OPERATIONS, "/id")
-            }),
+            })),
             |item| partner(item, "/webhooks/endpoints", keys),
         )
         .api_route_with(
             "/webhooks/endpoints/{id}",
-            get_with(webhooks::get_endpoint, |op| {
+            keyed(get_with(webhooks::get_endpoint, |op| {
                 named(
                     op,
                     "getWebhookEndpoint",
@@ -325,36 +331,36 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
                     "Delete a webhook endpoint; nothing more is sent to it",
                     &[Condition::NotFound],
                 )
-            }),
+            })),
             |item| partner(item, "/webhooks/endpoints/{id}", keys),
         )
         .api_route_with(
             "/webhooks/endpoints/{id}/rotate",
-            post_with(webhooks::rotate_secret, |op| {
+            keyed(post_with(webhooks::rotate_secret, |op| {
                 named(
                     op,
                     "rotateWebhookSecret",
                     "Replace the endpoint's secret; the old one signs beside it for a day",
                     &[Condition::NotFound],
                 )
-            }),
+            })),
             |item| partner(item, "/webhooks/endpoints/{id}/rotate", keys),
         )
         .api_route_with(
             "/webhooks/endpoints/{id}/resume",
-            post_with(webhooks::resume_endpoint, |op| {
+            keyed(post_with(webhooks::resume_endpoint, |op| {
                 named(
                     op,
                     "resumeWebhookEndpoint",
                     "Resume a paused or disabled endpoint; the messages kept for it are sent",
                     &[Condition::NotFound],
                 )
-            }),
+            })),
             |item| partner(item, "/webhooks/endpoints/{id}/resume", keys),
         )
         .api_route_with(
             "/webhooks/reports",
-            get_with(webhooks::list_reports, |op| {
+            keyed(get_with(webhooks::list_reports, |op| {
                 let op = named(
                     op,
                     "listWebhookReports",
@@ -362,31 +368,31 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
                     &[],
                 );
                 links(op, &["getWebhookReport"], "/0/id")
-            }),
+            })),
             |item| partner(item, "/webhooks/reports", keys),
         )
         .api_route_with(
             "/webhooks/reports/{id}",
-            get_with(webhooks::get_report, |op| {
+            keyed(get_with(webhooks::get_report, |op| {
                 named(
                     op,
                     "getWebhookReport",
                     "One webhook failure report, with every attempt",
                     &[Condition::NotFound],
                 )
-            }),
+            })),
             |item| partner(item, "/webhooks/reports/{id}", keys),
         )
         .api_route_with(
             "/webhooks/replay",
-            post_with(webhooks::replay, |op| {
+            keyed(post_with(webhooks::replay, |op| {
                 named(
                     op,
                     "replayWebhooks",
                     "Send messages again (same ids): by message, endpoint, time range, state",
                     &[],
                 )
-            }),
+            })),
             |item| partner(item, "/webhooks/replay", keys),
         );
     let issue = post_with(api::issue_token, |op| {
@@ -412,11 +418,10 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
         answers_in(op, &token_contract(), "TokenError")
     });
     let (protected, issue) = match layers {
-        // The last is the outermost: authentication, the partner's limit, the log; then
-        // keys, on POST and PATCH (an undeclared method stays 405).
+        // The last is the outermost: authentication, the partner's limit, the log (then
+        // keys, on each route above).
         Some(layers) => (
             protected
-                .route_layer(layers.idempotency)
                 .route_layer(layers.reconcile)
                 .route_layer(layers.partner_limit)
                 .route_layer(layers.auth),

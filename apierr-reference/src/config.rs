@@ -113,10 +113,43 @@ pub fn parse_public_url(text: &str) -> Result<String, String> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// A database URL fit for logs: a password in it (`postgres://user:secret@host/db`, or a
+/// `password` query parameter) is replaced by `***`. Text that is not a URL is shown as
+/// its scheme alone, since it may hold anything.
+pub fn redact_database_url(text: &str) -> String {
+    let Ok(mut url) = url::Url::parse(text) else {
+        return match text.split_once(':') {
+            Some((scheme, _)) => format!("{scheme}:***"),
+            None => "***".to_owned(),
+        };
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    if url
+        .query_pairs()
+        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
+    {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("database_url", &self.database_url)
+            .field("database_url", &redact_database_url(&self.database_url))
             .field("profile", &self.profile.name())
             .field("require_date", &self.require_date)
             .field("token_ttl", &self.token_ttl)
@@ -183,5 +216,33 @@ mod tests {
         ] {
             assert!(parse_public_url(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn database_urls_are_logged_without_their_passwords() {
+        // Scenario: an operator's logs and `Debug` output never show the database
+        // password, in the userinfo or in the query; the rest stays readable.
+        for (url, shown) in [
+            (
+                "postgres://app:s3cret@db.internal:5432/api",
+                "postgres://app:***@db.internal:5432/api",
+            ),
+            (
+                "postgres://db.internal/api?user=app&password=s3cret&sslmode=require",
+                "postgres://db.internal/api?user=app&password=***&sslmode=require",
+            ),
+            (
+                "postgres://app@db.internal/api",
+                "postgres://app@db.internal/api",
+            ),
+            ("sqlite://apierr.db", "sqlite://apierr.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+            ("not a url with s3cret", "***"),
+        ] {
+            assert_eq!(redact_database_url(url), shown, "{url}");
+        }
+        let mut config = Config::new("postgres://app:s3cret@db/api");
+        config.public_url = None;
+        assert!(!format!("{config:?}").contains("s3cret"));
     }
 }

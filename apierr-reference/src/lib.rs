@@ -76,7 +76,7 @@ pub use crate::auth::Principal;
 pub use crate::config::{
     Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_PUBLIC_URL, DEFAULT_RATE_LIMIT,
     DEFAULT_TOKEN_TTL, DEFAULT_WEBHOOK_LEASE, DEFAULT_WEBHOOK_PAUSE_AFTER, MAX_TRACKED_CALLERS,
-    parse_public_url,
+    parse_public_url, redact_database_url,
 };
 pub use crate::store::{DEMO_PARTNERS, Partner};
 pub use crate::webhooks::{webhook_replay, webhook_report};
@@ -256,7 +256,7 @@ pub async fn run_worker(
         .await
         .map_err(ServeError::Database)?;
     let dispatcher = dispatcher(outbox, &config)?;
-    tracing::info!(database = %config.database_url, "delivering webhooks");
+    tracing::info!(database = %config::redact_database_url(&config.database_url), "delivering webhooks");
     dispatcher.run(shutdown).await;
     Ok(())
 }
@@ -376,7 +376,7 @@ pub async fn run(
     tracing::info!(
         address = %listener.local_addr()?,
         profile = config.profile.name(),
-        database = %config.database_url,
+        database = %config::redact_database_url(&config.database_url),
         "serving the reference Partner API"
     );
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

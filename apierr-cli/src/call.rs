@@ -117,7 +117,9 @@ impl CallReport {
             out.push_str(&format!("attempt {}: {what}{next}\n", a.attempt));
         }
         match &self.outcome {
-            Ok((status, body)) => out.push_str(&format!("{status}\n{body}\n")),
+            Ok((status, body)) => {
+                out.push_str(&format!("{status}\n{}\n", printable(body, true)));
+            }
             Err(e) => {
                 let v = Self::error_json(e);
                 out.push_str(&format!(
@@ -138,20 +140,42 @@ impl CallReport {
                         let shown = v[key]
                             .as_str()
                             .map_or_else(|| v[key].to_string(), str::to_owned);
-                        out.push_str(&format!("  {key}: {shown}\n"));
+                        out.push_str(&format!("  {key}: {}\n", printable(&shown, false)));
                     }
                 }
                 for violation in v["violations"].as_array().into_iter().flatten() {
                     out.push_str(&format!(
                         "  violation: {}: {}\n",
-                        violation["field"].as_str().unwrap_or(""),
-                        violation["message"].as_str().unwrap_or("")
+                        printable(violation["field"].as_str().unwrap_or(""), false),
+                        printable(violation["message"].as_str().unwrap_or(""), false)
                     ));
                 }
             }
         }
         out
     }
+}
+
+/// Text from the server made safe for a terminal: control characters (an escape
+/// sequence could rewrite the screen or the title) and the bidirectional overrides (which
+/// reorder what is shown) are written as `\u{..}` escapes; line breaks and tabs are kept
+/// where `lines` (a body), escaped otherwise (a one-line field).
+fn printable(text: &str, lines: bool) -> String {
+    const BIDI: [char; 12] = [
+        '\u{061c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+        '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    ];
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if lines && (c == '\n' || c == '\t') {
+            out.push(c);
+        } else if c.is_control() || BIDI.contains(&c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Sends `request` and reports every attempt.
@@ -187,4 +211,26 @@ pub async fn call(request: CallRequest) -> CallReport {
         .map(|(status, body)| (status.as_u16(), body));
     let attempts = std::mem::take(&mut *attempts.lock().unwrap_or_else(|p| p.into_inner()));
     CallReport { attempts, outcome }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn what_a_server_sends_cannot_drive_the_terminal() {
+        // Scenario: a hostile server's body or error message carries an escape sequence
+        // (clear the screen, set the title), a carriage return that overwrites the line,
+        // or a right-to-left override; `apierr call` prints them as escapes.
+        assert_eq!(
+            printable("ok\u{1b}[2J\u{1b}]0;pwned\u{7}\rfake\u{202e}txt", true),
+            "ok\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{d}fake\\u{202e}txt"
+        );
+        assert_eq!(
+            printable("two\nlines\tand tab", true),
+            "two\nlines\tand tab"
+        );
+        assert_eq!(printable("one\nline", false), "one\\u{a}line");
+        assert_eq!(printable("café ✓", false), "café ✓");
+    }
 }

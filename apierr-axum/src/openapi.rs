@@ -131,13 +131,7 @@ pub fn conditions<'t>(
 pub fn finish(api: &mut OpenApi, contract: &ContractLayer) {
     let config = contract.config();
     let profile = &config.profile;
-    let mut layer = Vec::new();
-    if config.check_accept {
-        layer.push(Condition::NotAcceptable);
-    }
-    if config.timeout.is_some() {
-        layer.push(Condition::Timeout);
-    }
+    let layer = layer_answers(contract);
     let own = [EVERY_OPERATION, &layer].concat();
     let wraps = profile.dialect().wraps_success();
     let mut schemas = IndexMap::new();
@@ -167,6 +161,20 @@ pub fn finish(api: &mut OpenApi, contract: &ContractLayer) {
     for (name, schema) in schemas {
         components.schemas.insert(name, schema_object(schema));
     }
+}
+
+/// What `contract` answers itself, before the service inside it runs: 406 for an
+/// unacceptable `Accept` where it checks it, and its timeout where it has one.
+fn layer_answers(contract: &ContractLayer) -> Vec<Condition> {
+    let config = contract.config();
+    let mut answers = Vec::new();
+    if config.check_accept {
+        answers.push(Condition::NotAcceptable);
+    }
+    if config.timeout.is_some() {
+        answers.push(Condition::Timeout);
+    }
+    answers
 }
 
 /// The document as JSON, without the `null`s aide 0.15 writes for an OAuth flow's
@@ -199,12 +207,7 @@ pub fn answers_in<'t>(
     let config = contract.config();
     let op = operation.inner_mut();
     can_answer(op, EVERY_OPERATION);
-    if config.check_accept {
-        can_answer(op, &[Condition::NotAcceptable]);
-    }
-    if config.timeout.is_some() {
-        can_answer(op, &[Condition::Timeout]);
-    }
+    can_answer(op, &layer_answers(contract));
     errors(op, &config.profile, schema, &[]);
     let own = op
         .extensions
@@ -307,10 +310,10 @@ pub fn idempotent(mut operation: TransformOperation<'_>, required: bool) -> Tran
 pub fn idempotency_keys(mut item: TransformPathItem<'_>, required: bool) -> TransformPathItem<'_> {
     let item_mut = item.inner_mut();
     for method in crate::idempotency::KEYED {
-        let operation = if method == Method::POST {
-            item_mut.post.as_mut()
-        } else {
-            item_mut.patch.as_mut()
+        let operation = match method {
+            Method::POST => item_mut.post.as_mut(),
+            Method::PATCH => item_mut.patch.as_mut(),
+            _ => None,
         };
         if let Some(operation) = operation {
             let _ = idempotent(TransformOperation::new(operation), required);

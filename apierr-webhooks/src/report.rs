@@ -305,3 +305,33 @@ impl Notifier for OperatorWebhook {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kinds_are_sent_under_the_names_they_are_stored_under() {
+        // Scenario: a report's JSON (serde) and its database column (`as_str`) name each
+        // kind alike, and a stored name reads back as its kind.
+        for kind in [
+            ReportKind::MessageFailed,
+            ReportKind::EndpointPaused,
+            ReportKind::EndpointDisabled,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(ReportKind::from_column(kind.as_str()), kind);
+        }
+        for kind in [
+            FailureKind::Status,
+            FailureKind::Timeout,
+            FailureKind::Connection,
+            FailureKind::Redirect,
+            FailureKind::AddressNotAllowed,
+            FailureKind::RetryAfterTooLong,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(FailureKind::from_column(kind.as_str()), kind);
+        }
+    }
+}

@@ -15,7 +15,8 @@ pub(crate) const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// The request's fingerprint (SHA-256 of method, path and query, and body), and the
 /// request with its body buffered. A body over `limit` is the payload-too-large
-/// condition; one that breaks off, a malformed body.
+/// condition; one that does not arrive in time, the request-timeout one; one that breaks
+/// off, a malformed body.
 pub(crate) async fn fingerprint(
     req: Request,
     limit: usize,
@@ -29,6 +30,8 @@ pub(crate) async fn fingerprint(
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large {
             ApiError::from(Condition::PayloadTooLarge)
+        } else if crate::BodyTimeout::is_cause_of(&e) {
+            ApiError::from(Condition::RequestTimeout)
         } else {
             ApiError::from(Condition::MalformedBody).with_source(e)
         }

@@ -23,7 +23,7 @@
 //! let router: Router = Router::new()
 //!     .route("/accounts/{id}", get(account))
 //!     .fallback(not_found);
-//! // Serve with `axum::serve(listener, app.into_make_service())` (axum::ServiceExt).
+//! // Serve with `apierr_axum::serve(listener, app)`: see `serve()`.
 //! let app = ContractLayer::new(Profile::ERRORS_ARRAY).layer(router);
 //! ```
 //!
@@ -42,6 +42,8 @@
 //! - `openapi` (feature `openapi`): the extractors' part of an aide document, and
 //!   `openapi::finish`, which states their conditions in the router's profile.
 //! - `request_id`: [`RequestId`].
+//! - `serve`: [`serve()`], an accept loop with [`Limits`] (head and body timeouts, a
+//!   connection cap) and a drain with a grace period.
 //! - `boxed`: the `call` preamble the boxed layers (auth, idempotency, rate limits,
 //!   reconciliation) share.
 
@@ -58,6 +60,7 @@ pub mod openapi;
 mod rate_limit;
 mod reconcile;
 mod request_id;
+mod serve;
 mod stale;
 mod success;
 
@@ -78,6 +81,11 @@ pub use crate::rate_limit::{
 };
 pub use crate::reconcile::{Reconcile, ReconcileLayer};
 pub use crate::request_id::RequestId;
+pub use crate::serve::{
+    BodyTimeout, DEFAULT_BODY_TIMEOUT, DEFAULT_GRACE_PERIOD, DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS, LimitError, Limits,
+    MAX_TIMEOUT, Serve, serve,
+};
 pub use crate::stale::{Clock, DEFAULT_SKEW, Staleness, StalenessLayer};
 pub use crate::success::{AlreadyReported, Created, Empty, Page, Plain, TOTAL_COUNT};
 /// The stores the safe-retry layers keep their state in.

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use apierr::Profile;
+use apierr_axum::Limits;
 use clap::{Parser, Subcommand};
 
 /// apierr: the error contract of an HTTP API.
@@ -144,6 +145,8 @@ enum Webhooks {
         database: DatabaseArg,
         #[command(flatten)]
         delivery: Delivery,
+        #[command(flatten)]
+        grace: Grace,
     },
 }
 
@@ -171,6 +174,68 @@ impl Delivery {
         config.webhook_lease = self.webhook_lease;
         config.webhook_notify_url = self.webhook_notify_url;
         config.webhook_pause_after = self.webhook_pause_after;
+    }
+}
+
+/// How long a stopping process waits for the work in flight (see
+/// [`apierr_axum::Limits::grace_period`]).
+#[derive(Debug, Clone, clap::Args)]
+struct Grace {
+    /// After SIGTERM or Ctrl-C: how long requests and deliveries in flight may take to
+    /// finish before what remains is closed.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value_t = apierr_axum::DEFAULT_GRACE_PERIOD.into(), value_parser = duration_limit(Limits::grace_period))]
+    shutdown_grace: humantime::Duration,
+}
+
+/// How every connection is bounded (see [`apierr_axum::Limits`]).
+#[derive(Debug, Clone, clap::Args)]
+struct Connections {
+    /// How long a request's head (request line and headers) may take to arrive, from
+    /// when the server starts waiting for it; an idle keep-alive connection is closed
+    /// after it too.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value_t = apierr_axum::DEFAULT_HEADER_TIMEOUT.into(), value_parser = duration_limit(Limits::header_timeout))]
+    header_timeout: humantime::Duration,
+    /// How long a request's body may take to arrive after its head (past it: 408).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value_t = apierr_axum::DEFAULT_BODY_TIMEOUT.into(), value_parser = duration_limit(Limits::body_timeout))]
+    body_timeout: humantime::Duration,
+    /// The most connections open at once; more wait in the listen backlog.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = apierr_axum::DEFAULT_MAX_CONNECTIONS, value_parser = count_limit(Limits::max_connections))]
+    max_connections: usize,
+    #[command(flatten)]
+    grace: Grace,
+}
+
+impl Connections {
+    fn limits(&self) -> Result<Limits, apierr_axum::LimitError> {
+        Limits::default()
+            .header_timeout(self.header_timeout.into())?
+            .body_timeout(self.body_timeout.into())?
+            .max_connections(self.max_connections)?
+            .grace_period(self.grace.shutdown_grace.into())
+    }
+}
+
+/// A duration flag's parser: the value as humantime reads it (`10s`, `1m`), checked by
+/// the [`Limits`] setter it sets, so that the range of each limit is written once.
+fn duration_limit(
+    set: fn(Limits, Duration) -> Result<Limits, apierr_axum::LimitError>,
+) -> impl Fn(&str) -> Result<humantime::Duration, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let value: humantime::Duration =
+            text.trim().parse().map_err(|e| format!("{text:?}: {e}"))?;
+        let _checked = set(Limits::default(), value.into()).map_err(|e| e.to_string())?;
+        Ok(value)
+    }
+}
+
+/// A count flag's parser, checked by its [`Limits`] setter (see [`duration_limit`]).
+fn count_limit(
+    set: fn(Limits, usize) -> Result<Limits, apierr_axum::LimitError>,
+) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let value: usize = text.trim().parse().map_err(|e| format!("{text:?}: {e}"))?;
+        let _checked = set(Limits::default(), value).map_err(|e| e.to_string())?;
+        Ok(value)
     }
 }
 
@@ -218,6 +283,8 @@ struct Serve {
     public_url: Option<String>,
     #[command(flatten)]
     delivery: Delivery,
+    #[command(flatten)]
+    connections: Connections,
 }
 
 fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
@@ -370,6 +437,10 @@ impl Serve {
         config.webhook_dispatcher = !self.no_webhook_dispatcher;
         config.public_url = self.public_url;
         self.delivery.apply(&mut config);
+        config.limits = self
+            .connections
+            .limits()
+            .map_err(|e| apierr_reference::ServeError::Config(e.to_string()))?;
         let stop = stop_signal();
         let listener = tokio::net::TcpListener::bind(self.listen).await?;
         apierr_reference::run(listener, config, stop).await
@@ -425,7 +496,11 @@ fn webhooks(command: Webhooks) -> ExitCode {
                     format!("{n} deliveries queued again (held ones wait for their endpoint)\n")
                 })
         }
-        Webhooks::Worker { database, delivery } => {
+        Webhooks::Worker {
+            database,
+            delivery,
+            grace,
+        } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
@@ -434,6 +509,13 @@ fn webhooks(command: Webhooks) -> ExitCode {
                 .init();
             let mut config = apierr_reference::Config::new(database.url);
             delivery.apply(&mut config);
+            config.limits = match Limits::default().grace_period(grace.shutdown_grace.into()) {
+                Ok(limits) => limits,
+                Err(e) => {
+                    eprintln!("apierr: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             return match runtime.block_on(async {
                 let stop = stop_signal();
                 apierr_reference::run_worker(config, stop).await

@@ -89,6 +89,9 @@ pub struct Config {
     /// [`run`](crate::run) states its listener's address and [`app`](crate::app)
     /// [`DEFAULT_PUBLIC_URL`].
     pub public_url: Option<String>,
+    /// The bounds of every connection (head and body timeouts, the connection cap) and
+    /// the grace period of a drain.
+    pub limits: apierr_axum::Limits,
 }
 
 /// The base URL of a server listening where `apierr serve` does by default.
@@ -153,8 +156,12 @@ impl std::fmt::Debug for Config {
             .field("profile", &self.profile.name())
             .field("require_date", &self.require_date)
             .field("token_ttl", &self.token_ttl)
-            .field("redis_url", &self.redis_url)
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(redact_database_url),
+            )
             .field("rate_limit", &self.rate_limit)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -186,6 +193,7 @@ impl Config {
             webhook_notify_url: None,
             webhook_pause_after: DEFAULT_WEBHOOK_PAUSE_AFTER,
             public_url: None,
+            limits: apierr_axum::Limits::default(),
         }
     }
 }
@@ -242,7 +250,9 @@ mod tests {
             assert_eq!(redact_database_url(url), shown, "{url}");
         }
         let mut config = Config::new("postgres://app:s3cret@db/api");
-        config.public_url = None;
-        assert!(!format!("{config:?}").contains("s3cret"));
+        config.redis_url = Some("redis://:s3cret@cache:6379".into());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("cache:6379"), "{shown}");
     }
 }

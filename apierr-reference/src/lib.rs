@@ -64,9 +64,9 @@ use apierr_axum::{
     IdempotencyLayer, RateLimitLayer, ReconcileLayer, RequireAuthLayer, StalenessLayer, not_found,
 };
 use apierr_webhooks::{AddressPolicy, Dispatcher, OperatorWebhook, Outbox};
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::{Router, ServiceExt};
 use http::header::CONTENT_TYPE;
 use tokio::net::TcpListener;
 use tower_layer::Layer;
@@ -250,15 +250,63 @@ fn dispatcher(outbox: Outbox, config: &Config) -> Result<Dispatcher, ServeError>
 /// they share the queue; on SQLite, one at a time is best).
 pub async fn run_worker(
     config: Config,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let outbox = apierr_webhooks::Outbox::connect(&config.database_url)
         .await
         .map_err(ServeError::Database)?;
     let dispatcher = dispatcher(outbox, &config)?;
     tracing::info!(database = %config::redact_database_url(&config.database_url), "delivering webhooks");
-    dispatcher.run(shutdown).await;
+    let stop = Stop::new(shutdown);
+    let signal = stop.signal();
+    let delivering = tokio::spawn(async move { dispatcher.run(signal).await });
+    stop.finish(delivering, config.limits.grace()).await;
     Ok(())
+}
+
+/// A process's stop: the signal, shared by the server and the dispatcher, and when it
+/// came, from which the grace period counts.
+struct Stop {
+    at: tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
+}
+
+impl Stop {
+    fn new(shutdown: impl Future<Output = ()> + Send + 'static) -> Stop {
+        let (tell, at) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = tell.send(Some(tokio::time::Instant::now()));
+            // Kept until every watcher is gone, so they see the stop rather than a
+            // closed channel.
+            tell.closed().await;
+        });
+        Stop { at }
+    }
+
+    /// Completes when the stop has come.
+    fn signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut at = self.at.clone();
+        async move {
+            let _ = at.wait_for(Option::is_some).await;
+        }
+    }
+
+    /// Waits for the dispatcher's deliveries in flight until the grace period since the
+    /// stop is over, then stops them: their claims are given back when their lease ends.
+    async fn finish(mut self, delivering: tokio::task::JoinHandle<()>, grace: std::time::Duration) {
+        let abort = delivering.abort_handle();
+        let at = match self.at.wait_for(Option::is_some).await {
+            Ok(at) => at.unwrap_or_else(tokio::time::Instant::now),
+            Err(_) => tokio::time::Instant::now(),
+        };
+        if tokio::time::timeout_at(at + grace, delivering)
+            .await
+            .is_err()
+        {
+            tracing::warn!("grace period over: deliveries still in flight are stopped");
+            abort.abort();
+        }
+    }
 }
 
 fn router(store: Store, safety: Safety, config: &Config) -> App {
@@ -361,17 +409,12 @@ pub async fn run(
         config.public_url = Some(format!("http://{}", listener.local_addr()?));
     }
     let (app, dispatcher) = build(&config).await?;
-    // The dispatcher stops with the server: its attempts in flight finish and its
-    // unstarted claims are given back.
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    // The dispatcher stops with the server, at the same signal: its attempts in flight
+    // finish within the same grace period and its unstarted claims are given back.
+    let stop = Stop::new(shutdown);
     let delivering = dispatcher.map(|dispatcher| {
-        tokio::spawn(async move {
-            dispatcher
-                .run(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await;
-        })
+        let signal = stop.signal();
+        tokio::spawn(async move { dispatcher.run(signal).await })
     });
     tracing::info!(
         address = %listener.local_addr()?,
@@ -379,13 +422,12 @@ pub async fn run(
         database = %config::redact_database_url(&config.database_url),
         "serving the reference Partner API"
     );
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    let served = apierr_axum::serve(listener, app)
+        .limits(config.limits.clone())
+        .with_graceful_shutdown(stop.signal())
         .await;
-    let _ = stop.send(true);
     if let Some(delivering) = delivering {
-        let _ = delivering.await;
+        stop.finish(delivering, config.limits.grace()).await;
     }
     served?;
     Ok(())

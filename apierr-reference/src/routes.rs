@@ -52,6 +52,7 @@ pub(crate) struct Layers {
 pub(crate) fn contract(config: &Config) -> ContractLayer {
     ContractLayer::new(config.profile.clone())
         .timeout(config.handler_timeout)
+        .body_limit(config.body_limit)
         .challenge(http::HeaderValue::from_static(
             "Bearer realm=\"partner-api\"",
         ))

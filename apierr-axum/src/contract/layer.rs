@@ -32,7 +32,8 @@ use super::{Config, Contract};
 /// - a success in the envelope where the dialect wraps successes (seed 000);
 /// - `X-Request-Id` on every response.
 ///
-/// It also answers a method no RFC defines (`FOO`) with 501 (RFC 9110 §9.1), gives every
+/// It also answers a method no RFC defines (`FOO`) with 501 (RFC 9110 §9.1), a body
+/// declared larger than [`ContractLayer::body_limit`] with 413 at once, gives every
 /// 401 a `WWW-Authenticate` challenge (see [`ContractLayer::challenge`]), answers an
 /// `Accept` that excludes JSON with 406, a panic with a 500 without
 /// internal detail, and a handler that runs past the timeout with the catalog's timeout
@@ -88,6 +89,16 @@ impl ContractLayer {
     /// `Bearer realm="api"`.
     pub fn challenge(self, challenge: http::HeaderValue) -> Self {
         self.with(|c| c.challenge = challenge)
+    }
+
+    /// The largest request body, in bytes, a request may declare in its
+    /// `Content-Length`: one over it is answered with the payload-too-large condition
+    /// (413) at once, before any layer or handler inside reads a byte of it, so that a
+    /// client cannot hold a request open by declaring more than it sends. Set it to the
+    /// limit of the router's extractors (axum's `DefaultBodyLimit`), which bound a body
+    /// without a declared length as it arrives. Default is 2 MiB, axum's default limit.
+    pub fn body_limit(self, limit: usize) -> Self {
+        self.with(|c| c.body_limit = limit as u64)
     }
 
     /// What the layer was configured with.

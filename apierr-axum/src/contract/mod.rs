@@ -38,6 +38,9 @@ pub(crate) struct Config {
     /// The `WWW-Authenticate` challenge a 401 gets when nothing inside gave one: RFC 9110
     /// §11.6.1 requires one on every 401.
     pub(crate) challenge: HeaderValue,
+    /// The largest body a request may declare (`Content-Length`): one over it is answered
+    /// 413 before a byte of it is read, rather than waited for.
+    pub(crate) body_limit: u64,
 }
 
 impl Config {
@@ -47,6 +50,7 @@ impl Config {
             timeout: None,
             check_accept: true,
             challenge: HeaderValue::from_static("Bearer realm=\"api\""),
+            body_limit: crate::fingerprint::DEFAULT_BODY_LIMIT as u64,
         }
     }
 }
@@ -109,6 +113,12 @@ where
         }
         if self.config.check_accept && !accepts_json(req.headers().get(ACCEPT)) {
             let response = contract.response(Condition::NotAcceptable.into());
+            return ResponseFuture::ready(response, contract, span);
+        }
+        // The declared length (hyper's size hint is exactly `Content-Length`); a chunked
+        // body is bounded as it arrives, by whatever reads it.
+        if http_body::Body::size_hint(req.body()).lower() > self.config.body_limit {
+            let response = contract.response(Condition::PayloadTooLarge.into());
             return ResponseFuture::ready(response, contract, span);
         }
         req.extensions_mut().insert(contract.clone());

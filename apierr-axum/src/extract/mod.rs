@@ -71,7 +71,8 @@ pub(crate) fn data_error(path: &str, message: &str, kind: ViolationKind) -> ApiE
 }
 
 /// The request body, within axum's body limit: over it is the payload-too-large
-/// condition, a body that cannot be read the malformed-body one.
+/// condition, one that did not arrive in time ([`BodyTimeout`](crate::BodyTimeout)) the
+/// request-timeout one, a body that cannot be read otherwise the malformed-body one.
 pub(crate) async fn body_bytes<S: Send + Sync>(
     req: axum::extract::Request,
     state: &S,
@@ -82,6 +83,8 @@ pub(crate) async fn body_bytes<S: Send + Sync>(
         .map_err(|rejection| {
             if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
                 condition(Condition::PayloadTooLarge)
+            } else if crate::BodyTimeout::is_cause_of(&rejection) {
+                condition(Condition::RequestTimeout)
             } else {
                 condition(Condition::MalformedBody)
             }

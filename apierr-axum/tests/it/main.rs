@@ -4,6 +4,7 @@ mod edge;
 mod layers;
 mod openapi;
 mod safe;
+mod serve;
 mod stores;
 
 use apierr::Profile;
@@ -24,8 +25,8 @@ where
 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // Through the crate's own accept loop, so that every test serves as users do.
+    tokio::spawn(async move { apierr_axum::serve(listener, app).await.unwrap() });
     base
 }
 

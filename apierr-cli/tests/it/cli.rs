@@ -128,3 +128,37 @@ fn every_argument_says_what_it_is() {
         }
     }
 }
+
+#[test]
+fn connection_limits_refuse_values_out_of_range() {
+    // Scenario: every connection bound and the grace period refuse zero, a negative or
+    // huge value and a malformed one with an error that names the flag, before anything
+    // starts; a value in range is taken.
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_apierr"))
+            .args(args)
+            .output()
+            .expect("the apierr binary")
+    };
+    for (flag, bad) in [
+        ("--header-timeout", "0s"),
+        ("--header-timeout", "-5s"),
+        ("--header-timeout", "10"),
+        ("--body-timeout", "400days"),
+        ("--body-timeout", "soon"),
+        ("--shutdown-grace", "0ms"),
+        ("--max-connections", "0"),
+        ("--max-connections", "-1"),
+        ("--max-connections", "99999999999"),
+    ] {
+        let out = run(&["serve", flag, bad, "--database-url", "sqlite::memory:"]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {bad}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(flag) && err.contains("invalid value"),
+            "{flag} {bad}: {err}"
+        );
+    }
+    let out = run(&["webhooks", "worker", "--shutdown-grace", "0s"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -496,7 +496,9 @@ async fn bad_webhook_input_is_a_catalog_error_never_a_server_error() {
 
 #[tokio::test]
 async fn serve_stops_on_sigterm_with_its_dispatcher() {
-    // `apierr serve` (dispatcher included) answers SIGTERM by stopping cleanly, exit 0.
+    // `apierr serve` (dispatcher included) answers SIGTERM by stopping cleanly, exit 0,
+    // within its grace period (2 s here) though an idle connection, a half-sent head and
+    // a body that trickles are open when the signal comes.
     let place = database(Backend::Sqlite).await;
     let database = place.url().to_owned();
     // A port free a moment ago, so that the test can tell when the server listens.
@@ -508,6 +510,7 @@ async fn serve_stops_on_sigterm_with_its_dispatcher() {
     let listen = format!("127.0.0.1:{port}");
     let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
         .args(["serve", "--database-url", &database, "--listen", &listen])
+        .args(["--shutdown-grace", "2s"])
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -521,6 +524,20 @@ async fn serve_stops_on_sigterm_with_its_dispatcher() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(ready, "apierr serve never listened on {listen}");
+    use tokio::io::AsyncWriteExt;
+    let _idle = tokio::net::TcpStream::connect(&listen).await.unwrap();
+    let mut half = tokio::net::TcpStream::connect(&listen).await.unwrap();
+    half.write_all(b"GET /accounts HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    let mut slow = tokio::net::TcpStream::connect(&listen).await.unwrap();
+    slow.write_all(
+        b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\ngrant",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let signalled = std::time::Instant::now();
     let term = std::process::Command::new("kill")
         .args(["-TERM", &serve.id().to_string()])
         .status()
@@ -529,6 +546,11 @@ async fn serve_stops_on_sigterm_with_its_dispatcher() {
     for _ in 0..200 {
         if let Some(status) = serve.try_wait().unwrap() {
             assert!(status.success(), "{status}");
+            let took = signalled.elapsed();
+            assert!(
+                took < Duration::from_secs(4),
+                "stopped {took:?} after SIGTERM"
+            );
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the reference Partner API.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Print a profile's catalog as Markdown, with an example body per code.
     Catalog {
         /// The profile.
@@ -166,6 +166,11 @@ struct Delivery {
     /// How many messages in a row must fail before an endpoint is paused.
     #[arg(long, default_value_t = apierr_reference::DEFAULT_WEBHOOK_PAUSE_AFTER)]
     webhook_pause_after: u32,
+    /// Send deliveries through this egress proxy (`http://host:port`), which must refuse
+    /// private, loopback and metadata addresses itself: it resolves the endpoints' names.
+    /// Proxy variables of the environment are never used.
+    #[arg(long, value_name = "URL", value_parser = apierr_reference::parse_proxy_url)]
+    webhook_proxy: Option<String>,
 }
 
 impl Delivery {
@@ -174,6 +179,7 @@ impl Delivery {
         config.webhook_lease = self.webhook_lease;
         config.webhook_notify_url = self.webhook_notify_url;
         config.webhook_pause_after = self.webhook_pause_after;
+        config.webhook_proxy = self.webhook_proxy;
     }
 }
 

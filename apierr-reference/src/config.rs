@@ -84,6 +84,10 @@ pub struct Config {
     pub webhook_notify_url: Option<String>,
     /// How many messages in a row must fail before an endpoint is paused.
     pub webhook_pause_after: u32,
+    /// The egress proxy deliveries go through, which must then enforce the address
+    /// policy itself (it resolves the names); without one, deliveries connect directly,
+    /// whatever proxy the environment names.
+    pub webhook_proxy: Option<String>,
     /// The base URL partners reach this deployment at (behind a proxy, the proxy's), as
     /// the OpenAPI document's server (checked by [`parse_public_url`]). Without one,
     /// [`run`](crate::run) states its listener's address and [`app`](crate::app)
@@ -114,6 +118,23 @@ pub fn parse_public_url(text: &str) -> Result<String, String> {
         return Err(format!("{text:?}: the public URL has no query or fragment"));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// An egress proxy's URL ([`Config::webhook_proxy`]): `http` or `https` with a host and
+/// perhaps a port and credentials, and nothing after them.
+pub fn parse_proxy_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!(
+            "{text:?}: a proxy is http:// or https:// with a host"
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{text:?}: a proxy URL has no path, query or fragment"
+        ));
+    }
+    Ok(url.as_str().to_owned())
 }
 
 /// A database URL fit for logs: a password in it (`postgres://user:secret@host/db`, or a
@@ -192,6 +213,7 @@ impl Config {
             webhook_lease: DEFAULT_WEBHOOK_LEASE,
             webhook_notify_url: None,
             webhook_pause_after: DEFAULT_WEBHOOK_PAUSE_AFTER,
+            webhook_proxy: None,
             public_url: None,
             limits: apierr_axum::Limits::default(),
         }

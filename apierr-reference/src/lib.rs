@@ -76,7 +76,7 @@ pub use crate::auth::Principal;
 pub use crate::config::{
     Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_PUBLIC_URL, DEFAULT_RATE_LIMIT,
     DEFAULT_TOKEN_TTL, DEFAULT_WEBHOOK_LEASE, DEFAULT_WEBHOOK_PAUSE_AFTER, MAX_TRACKED_CALLERS,
-    parse_public_url, redact_database_url,
+    parse_proxy_url, parse_public_url, redact_database_url,
 };
 pub use crate::store::{DEMO_PARTNERS, Partner};
 pub use crate::webhooks::{webhook_replay, webhook_report};
@@ -239,6 +239,12 @@ fn dispatcher(outbox: Outbox, config: &Config) -> Result<Dispatcher, ServeError>
         let notifier = OperatorWebhook::new(url)
             .map_err(|e| ServeError::Config(format!("the webhook notifier: {e}")))?;
         builder = builder.notifier(Arc::new(notifier));
+    }
+    if let Some(proxy) = &config.webhook_proxy {
+        let proxy = proxy
+            .parse()
+            .map_err(|e| ServeError::Config(format!("the webhook proxy: {e}")))?;
+        builder = builder.proxy(proxy);
     }
     builder
         .build()

@@ -23,14 +23,16 @@ use crate::store::{is_id, unix};
 pub(crate) const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The endpoint URLs the API accepts, as the OpenAPI document states them: `http` or
-/// `https`, a lower-case host name whose last label starts with a letter (so never an
-/// address literal: those are refused unless an operator allows their network, and a
-/// name is checked each time it is resolved), an optional port, path and query of URL
-/// characters, and nothing else (no credentials, no fragment). Every URL it matches
-/// parses and passes [`AddressPolicy::check_url`].
+/// `https`, a lower-case host name of letters, digits and hyphens whose last label starts
+/// with a letter (so never an address literal: those are refused unless an operator
+/// allows their network, and a name is checked each time it is resolved), an optional
+/// port 1–65535, path and query of URL characters, and nothing else (no credentials, no
+/// fragment). An international name is checked in its punycode form (`xn--…` labels),
+/// as the URL is compared after parsing; every URL it matches parses and passes
+/// [`AddressPolicy::check_url`].
 pub(crate) const URL_PATTERN: &str = concat!(
-    "^https?://(?:[a-z0-9]+(?:-[a-z0-9]+)*\\.)*[a-z][a-z0-9]*(?:-[a-z0-9]+)*",
-    "(?::[1-9][0-9]{0,3})?",
+    "^https?://(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?",
+    "(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?",
     "(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?",
     "(?:\\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
 );
@@ -176,7 +178,8 @@ pub(crate) async fn create_endpoint(
         .check_url(&new.url)
         .map_err(|e| url_violation(&e))?;
     let literal = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
-    if !literal && !URL_REGEX.is_match(&new.url) {
+    // The parsed form: an international name in punycode, a default port dropped.
+    if !literal && !URL_REGEX.is_match(url.as_str()) {
         return Err(invalid(
             ViolationKind::Body,
             "url",

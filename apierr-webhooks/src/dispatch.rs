@@ -68,6 +68,8 @@ pub struct DispatcherBuilder {
     settings: Settings,
     policy: AddressPolicy,
     notifier: Arc<dyn Notifier>,
+    /// The egress proxy an operator named; never one from the environment.
+    proxy: Option<reqwest::Url>,
 }
 
 impl fmt::Debug for DispatcherBuilder {
@@ -75,6 +77,7 @@ impl fmt::Debug for DispatcherBuilder {
         f.debug_struct("DispatcherBuilder")
             .field("settings", &self.settings)
             .field("policy", &self.policy)
+            .field("proxy", &self.proxy.as_ref().map(|p| p.host_str()))
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +117,17 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Sends every delivery through this HTTP proxy (an operator's egress proxy). The
+    /// proxy then resolves the endpoint's name and connects, so the address policy is
+    /// checked only on address literals when an endpoint is registered: the proxy must
+    /// enforce it (refuse loopback, private, link-local and metadata addresses). Proxy
+    /// variables of the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are never
+    /// read: they would bypass the policy without anybody choosing it. Default is none.
+    pub fn proxy(mut self, proxy: reqwest::Url) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
     /// Which addresses may be connected to. Default is public addresses only.
     pub fn policy(mut self, policy: AddressPolicy) -> Self {
         self.policy = policy;
@@ -138,8 +152,14 @@ impl DispatcherBuilder {
                 policy: Arc::new(self.policy.clone()),
             }))
             .timeout(self.settings.timeout)
-            .pool_max_idle_per_host(self.settings.concurrency)
-            .build()?;
+            .pool_max_idle_per_host(self.settings.concurrency);
+        // Without `no_proxy`, reqwest would send deliveries to a proxy named in the
+        // environment, which resolves the name itself: past the guarded resolver.
+        let http = match &self.proxy {
+            None => http.no_proxy(),
+            Some(proxy) => http.proxy(reqwest::Proxy::all(proxy.clone())?),
+        }
+        .build()?;
         Ok(Dispatcher {
             outbox: self.outbox,
             http,
@@ -206,6 +226,7 @@ impl Dispatcher {
             },
             policy: AddressPolicy::new(),
             notifier: Arc::new(LogNotifier),
+            proxy: None,
         }
     }
 

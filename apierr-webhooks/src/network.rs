@@ -152,11 +152,10 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Whether `ip` is in a range that is not the public internet: loopback, private
-/// (RFC 1918, unique local), link-local (which holds the cloud metadata address
-/// 169.254.169.254), shared (RFC 6598, where some clouds put metadata, 100.100.100.200),
-/// unspecified, broadcast, multicast, documentation, benchmarking and reserved ranges,
-/// and IPv6 forms that embed such an IPv4 address.
+/// Whether `ip` is in a range that is not the public internet: every block of IANA's
+/// IPv4 and IPv6 special-purpose address registries that is not globally reachable
+/// ([`SPECIAL_V4`], [`SPECIAL_V6`]), multicast, and the IPv6 forms that embed a special
+/// IPv4 address (IPv4-mapped, NAT64).
 fn is_special(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_special_v4(v4),
@@ -164,24 +163,157 @@ fn is_special(ip: IpAddr) -> bool {
     }
 }
 
+/// IANA's IPv4 special-purpose registry, the blocks not globally reachable (or whose
+/// reachability is "N/A", as for deprecated relays), plus multicast. 192.0.0.0/24 is
+/// refused whole, though two anycast addresses in it (PCP, TURN) are global: no webhook
+/// receiver lives there.
+pub(crate) const SPECIAL_V4: &[(Ipv4Addr, u8, &str)] = &[
+    (Ipv4Addr::new(0, 0, 0, 0), 8, "this network (RFC 791)"),
+    (Ipv4Addr::new(10, 0, 0, 0), 8, "private use (RFC 1918)"),
+    (
+        Ipv4Addr::new(100, 64, 0, 0),
+        10,
+        "shared address space (RFC 6598)",
+    ),
+    (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback (RFC 1122)"),
+    (
+        Ipv4Addr::new(169, 254, 0, 0),
+        16,
+        "link local, cloud metadata (RFC 3927)",
+    ),
+    (Ipv4Addr::new(172, 16, 0, 0), 12, "private use (RFC 1918)"),
+    (
+        Ipv4Addr::new(192, 0, 0, 0),
+        24,
+        "IETF protocol assignments (RFC 6890)",
+    ),
+    (
+        Ipv4Addr::new(192, 0, 2, 0),
+        24,
+        "documentation TEST-NET-1 (RFC 5737)",
+    ),
+    (
+        Ipv4Addr::new(192, 88, 99, 0),
+        24,
+        "deprecated 6to4 relay anycast (RFC 7526)",
+    ),
+    (Ipv4Addr::new(192, 168, 0, 0), 16, "private use (RFC 1918)"),
+    (Ipv4Addr::new(198, 18, 0, 0), 15, "benchmarking (RFC 2544)"),
+    (
+        Ipv4Addr::new(198, 51, 100, 0),
+        24,
+        "documentation TEST-NET-2 (RFC 5737)",
+    ),
+    (
+        Ipv4Addr::new(203, 0, 113, 0),
+        24,
+        "documentation TEST-NET-3 (RFC 5737)",
+    ),
+    (Ipv4Addr::new(224, 0, 0, 0), 4, "multicast (RFC 5771)"),
+    (
+        Ipv4Addr::new(240, 0, 0, 0),
+        4,
+        "reserved, and limited broadcast (RFC 1112, RFC 919)",
+    ),
+];
+
+/// IANA's IPv6 special-purpose registry, the blocks not globally reachable (or "N/A"),
+/// plus multicast. IPv4-mapped and NAT64 addresses are judged by the IPv4 address they
+/// embed instead; the deprecated IPv4-compatible block is refused whole. In
+/// 2001::/23 (IETF protocol assignments), the blocks IANA lists as globally reachable
+/// are kept: [`GLOBAL_IN_SPECIAL_V6`].
+pub(crate) const SPECIAL_V6: &[(Ipv6Addr, u8, &str)] = &[
+    (
+        Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0),
+        96,
+        "unspecified, loopback and deprecated IPv4-compatible (RFC 4291)",
+    ),
+    (
+        Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
+        48,
+        "local-use IPv4/IPv6 translation (RFC 8215)",
+    ),
+    (
+        Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),
+        64,
+        "discard-only (RFC 6666)",
+    ),
+    (
+        Ipv6Addr::new(0x100, 0, 0, 1, 0, 0, 0, 0),
+        64,
+        "dummy prefix (RFC 9780)",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
+        23,
+        "IETF protocol assignments, Teredo, benchmarking, ORCHID (RFC 2928)",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),
+        32,
+        "documentation (RFC 3849)",
+    ),
+    (
+        Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0),
+        16,
+        "6to4, deprecated (RFC 3056, RFC 7526)",
+    ),
+    (
+        Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),
+        20,
+        "documentation (RFC 9637)",
+    ),
+    (
+        Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0),
+        16,
+        "segment routing SIDs (RFC 9602)",
+    ),
+    (
+        Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
+        7,
+        "unique local, AWS metadata fd00:ec2::254 (RFC 4193)",
+    ),
+    (
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),
+        10,
+        "link local (RFC 4291)",
+    ),
+    (
+        Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0),
+        10,
+        "site local, deprecated (RFC 3879)",
+    ),
+    (
+        Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0),
+        8,
+        "multicast (RFC 4291)",
+    ),
+];
+
+/// The globally reachable blocks inside 2001::/23 in IANA's registry: anycast for PCP,
+/// TURN and DNS-SD SRP, AMT, AS112 and ORCHIDv2.
+pub(crate) const GLOBAL_IN_SPECIAL_V6: &[(Ipv6Addr, u8)] = &[
+    (Ipv6Addr::new(0x2001, 1, 0, 0, 0, 0, 0, 1), 128),
+    (Ipv6Addr::new(0x2001, 1, 0, 0, 0, 0, 0, 2), 128),
+    (Ipv6Addr::new(0x2001, 1, 0, 0, 0, 0, 0, 3), 128),
+    (Ipv6Addr::new(0x2001, 3, 0, 0, 0, 0, 0, 0), 32),
+    (Ipv6Addr::new(0x2001, 4, 0x112, 0, 0, 0, 0, 0), 48),
+    (Ipv6Addr::new(0x2001, 0x20, 0, 0, 0, 0, 0, 0), 28),
+];
+
+fn in_v4(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
+    let shift = 32 - u32::from(len);
+    u32::from(ip).checked_shr(shift).unwrap_or(0) == u32::from(net).checked_shr(shift).unwrap_or(0)
+}
+
+fn in_v6(ip: Ipv6Addr, net: Ipv6Addr, len: u8) -> bool {
+    let shift = 128 - u32::from(len);
+    u128::from(ip).checked_shr(shift).unwrap_or(0)
+        == u128::from(net).checked_shr(shift).unwrap_or(0)
+}
+
 fn is_special_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        // Shared address space (carrier-grade NAT), RFC 6598.
-        || (a == 100 && (64..128).contains(&b))
-        // IETF protocol assignments, RFC 6890.
-        || (a == 192 && b == 0 && c == 0)
-        // Benchmarking, RFC 2544.
-        || (a == 198 && (b == 18 || b == 19))
-        // Reserved, and the rest of class E.
-        || a >= 240
+    SPECIAL_V4.iter().any(|&(net, len, _)| in_v4(ip, net, len))
 }
 
 fn is_special_v6(ip: Ipv6Addr) -> bool {
@@ -189,27 +321,16 @@ fn is_special_v6(ip: Ipv6Addr) -> bool {
         return is_special_v4(v4);
     }
     let seg = ip.segments();
-    let embedded = |hi: u16, lo: u16| {
-        let [a, b] = hi.to_be_bytes();
-        let [c, d] = lo.to_be_bytes();
-        Ipv4Addr::new(a, b, c, d)
-    };
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        // Unique local, fc00::/7 (AWS's metadata fd00:ec2::254 is in it).
-        || (seg[0] & 0xfe00) == 0xfc00
-        // Link-local fe80::/10 and the old site-local fec0::/10.
-        || (seg[0] & 0xffc0) == 0xfe80
-        || (seg[0] & 0xffc0) == 0xfec0
-        // Documentation, 2001:db8::/32.
-        || (seg[0] == 0x2001 && seg[1] == 0x0db8)
-        // NAT64 (64:ff9b::/96) and IPv4-compatible (::/96) forms of a special IPv4.
-        || (seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0; 4]
-            && is_special_v4(embedded(seg[6], seg[7])))
-        || (seg[..6] == [0; 6] && is_special_v4(embedded(seg[6], seg[7])))
-        // 6to4 (2002::/16) around a special IPv4.
-        || (seg[0] == 0x2002 && is_special_v4(embedded(seg[1], seg[2])))
+    // NAT64's well-known prefix (64:ff9b::/96) reaches the IPv4 address it embeds.
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        let [a, b] = seg[6].to_be_bytes();
+        let [c, d] = seg[7].to_be_bytes();
+        return is_special_v4(Ipv4Addr::new(a, b, c, d));
+    }
+    SPECIAL_V6.iter().any(|&(net, len, _)| in_v6(ip, net, len))
+        && !GLOBAL_IN_SPECIAL_V6
+            .iter()
+            .any(|&(net, len)| in_v6(ip, net, len))
 }
 
 #[cfg(test)]
@@ -252,6 +373,71 @@ mod tests {
         let loopback = policy.allow("127.0.0.0/8".parse().unwrap());
         assert!(loopback.allows("127.0.0.1".parse().unwrap()));
         assert!(!loopback.allows("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn every_special_purpose_block_is_refused_at_both_ends() {
+        // Scenario: for each block of the tables, its first and last address are refused
+        // (and their IPv4-mapped and NAT64 forms, for IPv4), and the addresses just
+        // outside it are judged on their own.
+        let policy = AddressPolicy::new();
+        for &(net, len, what) in SPECIAL_V4 {
+            let first = u32::from(net);
+            let last = first | (u32::MAX.checked_shr(u32::from(len)).unwrap_or(0));
+            for ip in [first, last].map(Ipv4Addr::from) {
+                assert!(!policy.allows(IpAddr::V4(ip)), "{ip} ({what})");
+                assert!(
+                    !policy.allows(IpAddr::V6(ip.to_ipv6_mapped())),
+                    "{ip} mapped"
+                );
+                let [a, b, c, d] = ip.octets();
+                let nat64 = Ipv6Addr::new(
+                    0x64,
+                    0xff9b,
+                    0,
+                    0,
+                    0,
+                    0,
+                    u16::from_be_bytes([a, b]),
+                    u16::from_be_bytes([c, d]),
+                );
+                assert!(!policy.allows(IpAddr::V6(nat64)), "{nat64} ({what})");
+            }
+        }
+        for &(net, len, what) in SPECIAL_V6 {
+            let first = u128::from(net);
+            let last = first | (u128::MAX.checked_shr(u32::from(len)).unwrap_or(0));
+            for ip in [first, last].map(Ipv6Addr::from) {
+                let global = GLOBAL_IN_SPECIAL_V6.iter().any(|&(n, l)| in_v6(ip, n, l));
+                assert_eq!(policy.allows(IpAddr::V6(ip)), global, "{ip} ({what})");
+            }
+        }
+        for named in [
+            "64:ff9b:1::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "192.88.99.1",
+            "100::1",
+            "3fff::1",
+            "5f00::1",
+            "192.0.0.170",
+        ] {
+            assert!(!policy.allows(named.parse().unwrap()), "{named}");
+        }
+        for global in [
+            "2001:3::1",
+            "2001:4:112::1",
+            "2001:1::1",
+            "2001:200::1",
+            "192.31.196.1",
+            "192.88.100.1",
+            "2003::1",
+            "2a00:1450::1",
+            "64:ff9b::808:808",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(policy.allows(global.parse().unwrap()), "{global}");
+        }
     }
 
     #[test]

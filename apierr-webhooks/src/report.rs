@@ -277,12 +277,13 @@ impl fmt::Debug for OperatorWebhook {
 }
 
 impl OperatorWebhook {
-    /// Posts to `url`, waiting ten seconds at most, following no redirect. Fails as
-    /// reqwest's `ClientBuilder::build` does.
+    /// Posts to `url`, waiting ten seconds at most, following no redirect and no proxy
+    /// of the environment. Fails as reqwest's `ClientBuilder::build` does.
     pub fn new(url: reqwest::Url) -> Result<OperatorWebhook, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .build()?;
         Ok(OperatorWebhook { url, http })
     }

@@ -177,6 +177,10 @@ async fn unsafe_endpoint_urls_are_refused_when_registered() {
         "http://user:secret@hooks.example.com/in",
         "ftp://hooks.example.com/in",
         "https://hooks.example.com/in#frag",
+        "https://hooks.example.com:0/in",
+        "https://hooks.example.com:65536/in",
+        "http://[64:ff9b:1::a00:1]/in",
+        "http://192.88.99.1/in",
         "not a url",
     ] {
         let (status, body) = register(&server, serde_json::json!({"url": url})).await;
@@ -191,6 +195,29 @@ async fn unsafe_endpoint_urls_are_refused_when_registered() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["retry_schedule"], serde_json::json!([2, 30]));
     assert!(body["secret"].as_str().unwrap().starts_with("whsec_"));
+    // Any port, and international names, kept in their punycode form.
+    for (url, kept) in [
+        (
+            "https://hooks.example.com:10000/in",
+            "https://hooks.example.com:10000/in",
+        ),
+        (
+            "https://hooks.example.com:65535/in",
+            "https://hooks.example.com:65535/in",
+        ),
+        (
+            "https://bücher.example/in",
+            "https://xn--bcher-kva.example/in",
+        ),
+        (
+            "https://xn--bcher-kva.example/in",
+            "https://xn--bcher-kva.example/in",
+        ),
+    ] {
+        let (status, body) = register(&server, serde_json::json!({"url": url})).await;
+        assert_eq!(status, 201, "{url}: {body}");
+        assert_eq!(body["url"], kept, "{url}: {body}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -557,4 +584,71 @@ async fn serve_stops_on_sigterm_with_its_dispatcher() {
     }
     serve.kill().unwrap();
     panic!("apierr serve did not stop on SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_variables_do_not_carry_deliveries_past_the_address_policy() {
+    // Scenario: the worker's environment names a proxy in every variable reqwest reads; a
+    // delivery still goes straight to the loopback receiver (checked by the address
+    // policy), and the proxy, which would resolve the name itself, sees no connection.
+    for backend in BACKENDS {
+        let place = database(backend).await;
+        let database = place.url().to_owned();
+        let outbox = apierr_webhooks::Outbox::connect(&database).await.unwrap();
+        let inbox = Inbox::start().await;
+        outbox
+            .register(
+                "acme",
+                &inbox.url,
+                &apierr_webhooks::Secret::generate(),
+                &apierr_webhooks::Schedule::default(),
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        let mut tx = outbox.pool().begin().await.unwrap();
+        outbox
+            .enqueue(
+                &mut tx,
+                "acme",
+                "account.created",
+                &serde_json::json!({"n": 1}),
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+        let proxied = Arc::new(AtomicU64::new(0));
+        let counting = proxied.clone();
+        let proxy_task = tokio::spawn(async move {
+            while let Ok((_conn, _)) = proxy.accept().await {
+                counting.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"));
+        command
+            .args(["webhooks", "worker", "--database-url", &database])
+            .args(["--webhook-allow", "127.0.0.0/8"])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null());
+        for name in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
+            command
+                .env(name, &proxy_url)
+                .env(name.to_lowercase(), &proxy_url);
+        }
+        command.env_remove("NO_PROXY").env_remove("no_proxy");
+        let mut worker = command.spawn().expect("the apierr binary");
+        let got = inbox.wait_for(1, Duration::from_secs(20)).await;
+        let _ = worker.kill();
+        let _ = worker.wait();
+        proxy_task.abort();
+        assert_eq!(got.len(), 1, "{backend:?}: the delivery never arrived");
+        assert_eq!(
+            proxied.load(Ordering::SeqCst),
+            0,
+            "{backend:?}: the delivery went through the proxy"
+        );
+    }
 }

@@ -545,3 +545,60 @@ async fn the_operator_webhook_receives_the_full_report_once() {
         assert_eq!(report["attempts"][0]["status"], 400);
     }
 }
+
+#[tokio::test]
+async fn a_named_egress_proxy_carries_deliveries_and_resolves_the_name() {
+    // Scenario: with `proxy` set, the dispatcher sends the delivery to the proxy in
+    // absolute form, for a host name that only the proxy resolves; the delivery is
+    // recorded as delivered when the proxy answers 200.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for db in DBS {
+        let (outbox, _db) = outbox_on(db).await;
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_url: reqwest::Url = format!("http://{}", proxy.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let seen = tokio::spawn(async move {
+            let (mut conn, _) = proxy.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the dispatcher closed before its head");
+                head.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&head).into_owned()
+        });
+        outbox
+            .register(
+                OWNER,
+                "http://hooks.partner.invalid/in",
+                &Secret::generate(),
+                &Schedule::default(),
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        let notes = Notes::default();
+        let d = dispatcher(&outbox, &notes)
+            .proxy(proxy_url)
+            .build()
+            .unwrap();
+        let clock = Clock::new();
+        let id = enqueue(&outbox, OWNER, 1, clock.at(0)).await;
+        assert_eq!(d.tick(clock.at(0)).await.unwrap(), 1);
+        let head = tokio::time::timeout(Duration::from_secs(5), seen)
+            .await
+            .expect("the proxy got the delivery")
+            .unwrap();
+        assert!(
+            head.starts_with("POST http://hooks.partner.invalid/in HTTP/1.1\r\n"),
+            "{db:?}: {head}"
+        );
+        let deliveries = outbox.deliveries(&id).await.unwrap();
+        assert_eq!(deliveries[0].state, DeliveryState::Delivered, "{db:?}");
+    }
+}

@@ -14,7 +14,7 @@ use http::{HeaderName, HeaderValue};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{Caller, RequestContract};
+use crate::{Caller, ClientAddress, FailureKey, FailureLimit, RequestContract};
 
 /// The header an API key travels in unless configured otherwise.
 pub const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
@@ -99,6 +99,7 @@ pub struct RequireAuthLayer<A> {
     authenticator: Arc<A>,
     realm: HeaderValue,
     api_key: HeaderName,
+    failures: Option<FailureLimit>,
 }
 
 impl<A> Clone for RequireAuthLayer<A> {
@@ -107,6 +108,7 @@ impl<A> Clone for RequireAuthLayer<A> {
             authenticator: self.authenticator.clone(),
             realm: self.realm.clone(),
             api_key: self.api_key.clone(),
+            failures: self.failures.clone(),
         }
     }
 }
@@ -118,12 +120,24 @@ impl<A: Authenticator> RequireAuthLayer<A> {
             authenticator: Arc::new(authenticator),
             realm: HeaderValue::from_static("api"),
             api_key: API_KEY,
+            failures: None,
         }
     }
 
     /// The realm of the `WWW-Authenticate` challenge. Default is `api`.
     pub fn realm(mut self, realm: &'static str) -> Self {
         self.realm = HeaderValue::from_static(realm);
+        self
+    }
+
+    /// Limits failed authentication per source address ([`ClientAddress`]): an
+    /// invalid, expired or revoked credential counts as a failure, and an address past
+    /// the limit is answered 429 before its credentials are checked. Missing credentials
+    /// are not counted (they guess nothing). Default is no limit; the hardened choice is
+    /// `FailureLimit::new(store, DEFAULT_FAILURE_QUOTA)` (see
+    /// [`DEFAULT_FAILURE_QUOTA`](crate::DEFAULT_FAILURE_QUOTA)).
+    pub fn failure_limit(mut self, limit: FailureLimit) -> Self {
+        self.failures = Some(limit);
         self
     }
 
@@ -188,6 +202,15 @@ where
                     let error = Condition::Unauthenticated.into();
                     return Ok(challenge(&contract, error, &layer.realm, Challenge::Bare));
                 };
+                let source = layer
+                    .failures
+                    .as_ref()
+                    .and_then(|_| ClientAddress::of(req.extensions()));
+                if let (Some(failures), Some(ip)) = (&layer.failures, source)
+                    && let Some(wait) = failures.blocked(FailureKey::Address(ip))
+                {
+                    return Ok(failures.response(wait));
+                }
                 let (mut parts, body) = req.into_parts();
                 // Kept shortened, for a message that names the credential refused (seeds
                 // 000 and 002 do) without ever echoing or logging it whole.
@@ -203,6 +226,17 @@ where
                         inner.call(Request::from_parts(parts, body)).await
                     }
                     Err(failure) => {
+                        let guessed = matches!(
+                            failure,
+                            AuthFailure::InvalidToken
+                                | AuthFailure::ExpiredToken
+                                | AuthFailure::KeyRevoked
+                                | AuthFailure::SessionExpired
+                        );
+                        if let (Some(failures), Some(ip), true) = (&layer.failures, source, guessed)
+                        {
+                            failures.failed(FailureKey::Address(ip)).await;
+                        }
                         let contract = RequestContract::of(&parts.extensions, &parts.headers);
                         let kind = failure.challenge();
                         let names_credential = matches!(

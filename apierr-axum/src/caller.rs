@@ -1,10 +1,8 @@
 //! Who is calling, as the rate-limit, idempotency and reconciliation layers key it.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ConnectInfo;
 use http::Extensions;
 
 /// The identity a request's limits and idempotency keys are scoped to: a partner, an
@@ -25,14 +23,15 @@ impl Caller {
         &self.0
     }
 
-    /// The caller of a request: its [`Caller`] extension, else its peer's IP address when
-    /// the server was started with connect info, else `None`.
+    /// The caller of a request: its [`Caller`] extension, else its
+    /// [`ClientAddress`](crate::ClientAddress) when the server was started with connect
+    /// info, else `None`.
     pub(crate) fn of(extensions: &Extensions) -> Option<Caller> {
         if let Some(caller) = extensions.get::<Caller>() {
             return Some(caller.clone());
         }
-        let ConnectInfo(peer) = extensions.get::<ConnectInfo<SocketAddr>>()?;
-        Some(Caller::new(format!("ip:{}", peer.ip())))
+        let ip = crate::ClientAddress::of(extensions)?;
+        Some(Caller::new(format!("ip:{ip}")))
     }
 }
 

@@ -36,6 +36,8 @@
 //! - `extract`: [`Json`], [`Form`], [`Query`], [`Path`], [`Valid`], whose rejections are
 //!   catalog errors.
 //! - `auth`: [`RequireAuthLayer`] over an application's [`Authenticator`].
+//! - `failures`: [`FailureLimit`], failed authentication limited per source address.
+//! - `address`: [`ClientAddress`], the source address behind trusted proxies.
 //! - `stale`: [`StalenessLayer`], seed 004's date window.
 //! - `success`: [`Created`], [`AlreadyReported`], [`Empty`], [`Page`], wrapped where the
 //!   dialect wraps successes, and [`Plain`], never wrapped.
@@ -47,12 +49,14 @@
 //! - `boxed`: the `call` preamble the boxed layers (auth, idempotency, rate limits,
 //!   reconciliation) share.
 
+mod address;
 mod auth;
 mod boxed;
 mod caller;
 mod contract;
 mod either;
 mod extract;
+mod failures;
 mod fingerprint;
 mod idempotency;
 #[cfg(feature = "openapi")]
@@ -65,13 +69,17 @@ mod stale;
 mod success;
 
 pub use apierr::REQUEST_ID;
+/// The network type of [`ContractLayer::trust_proxies`], from `ipnet`.
+pub use ipnet::IpNet;
 
+pub use crate::address::ClientAddress;
 pub use crate::auth::{
     API_KEY, AuthFailure, Authenticated, Authenticator, Credential, RequireAuth, RequireAuthLayer,
 };
 pub use crate::caller::Caller;
 pub use crate::contract::{Contract, ContractLayer, RequestContract};
 pub use crate::extract::{Form, Json, Path, Query, Valid};
+pub use crate::failures::{DEFAULT_FAILURE_QUOTA, FailureKey, FailureLimit};
 pub use crate::idempotency::{
     DEFAULT_KEEP_FOR, DEFAULT_LOCK_FOR, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, Idempotency,
     IdempotencyLayer, MAX_KEY_LEN,

@@ -782,6 +782,9 @@ impl<P> OperationInput for Authenticated<P> {
 
 impl OperationInput for RequestContract {}
 
+/// Read from the connection and trusted headers: nothing a client documents.
+impl OperationInput for crate::ClientAddress {}
+
 /// A success response of `T` as JSON with `status`.
 fn success<T: JsonSchema>(ctx: &mut GenContext, description: &str) -> Response {
     let schema = ctx.schema.subschema_for::<T>();

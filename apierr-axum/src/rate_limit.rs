@@ -223,7 +223,10 @@ where
                     return Ok(response);
                 }
                 let mut response = inner.call(req).await?;
-                stamp(response.headers_mut(), &config, &decision);
+                // A limit inside that answered (a failure limit's 429) speaks for itself.
+                if !response.headers().contains_key(RATELIMIT_POLICY) {
+                    stamp(response.headers_mut(), &config, &decision);
+                }
                 Ok(response)
             },
         )

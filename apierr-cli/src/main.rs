@@ -274,6 +274,15 @@ struct Serve {
     /// Each partner's rate limit: `REQUESTS/WINDOW`, e.g. `100000/60s` (the default).
     #[arg(long, default_value = "100000/60s", value_parser = parse_rate)]
     rate_limit: (u32, Duration),
+    /// Failed authentications (bad key, token or client secret) one source address, or
+    /// one client id at the token endpoint, may make: `FAILURES/WINDOW`; past it, 429.
+    #[arg(long, default_value = "60/60s", value_parser = parse_rate)]
+    auth_failure_limit: (u32, Duration),
+    /// A network of proxies in front of the server (repeatable): for requests from it,
+    /// the client's address is read from `Forwarded` / `X-Forwarded-For`. Trusting a
+    /// network clients can send from lets them choose their address.
+    #[arg(long = "trust-proxy", value_name = "CIDR")]
+    trust_proxy: Vec<apierr_axum::IpNet>,
     /// Refuse POST and PATCH without an `Idempotency-Key`.
     #[arg(long)]
     require_idempotency_key: bool,
@@ -439,6 +448,8 @@ impl Serve {
         config.redis_prefix = self.redis_prefix;
         config.rate_limit = self.rate_limit;
         config.require_idempotency_key = self.require_idempotency_key;
+        config.auth_failure_limit = self.auth_failure_limit;
+        config.trust_proxies = self.trust_proxy;
         config.admin_token = self.admin_token;
         config.webhook_dispatcher = !self.no_webhook_dispatcher;
         config.public_url = self.public_url;

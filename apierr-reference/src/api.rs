@@ -7,8 +7,8 @@ use aide::generate::GenContext;
 use aide::openapi::{Operation, Response as DocResponse};
 use apierr::{ApiError, Condition, FieldViolation, TokenError, ViolationKind};
 use apierr_axum::{
-    AlreadyReported, Authenticated, Clock, Created, Empty, Form, Json, Page, Path, Plain, Query,
-    Valid,
+    AlreadyReported, Authenticated, ClientAddress, Clock, Created, Empty, FailureKey, Form, Json,
+    Page, Path, Plain, Query, Valid,
 };
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -28,6 +28,8 @@ pub(crate) struct Api {
     /// The clock of token expiry and record times; tests inject their own.
     pub(crate) clock: Clock,
     pub(crate) token_ttl: Duration,
+    /// Failed client authentication at the token endpoint, per address and client id.
+    pub(crate) failures: apierr_axum::FailureLimit,
 }
 
 /// The largest page a client may ask for; bounds the work of one request.
@@ -188,9 +190,14 @@ fn invalid_client() -> ApiError {
 /// §5.2's in every profile (the route has a contract layer of its own).
 pub(crate) async fn issue_token(
     State(state): State<Api>,
+    client: Option<ClientAddress>,
     headers: http::HeaderMap,
     Form(request): Form<TokenRequest>,
 ) -> Result<TokenAnswer, TokenFailure> {
+    let address = client.map(|ClientAddress(ip)| FailureKey::Address(ip));
+    if let Some(wait) = address.and_then(|a| state.failures.blocked(a)) {
+        return Err(TokenFailure::limited(&state.failures, wait));
+    }
     match request.grant_type.as_deref() {
         Some(GRANT_TYPE) => {}
         Some(_) => return Err(TokenError::UnsupportedGrantType.into()),
@@ -206,12 +213,23 @@ pub(crate) async fn issue_token(
     if client_id.is_empty() || client_id.chars().any(char::is_control) {
         return Err(invalid_client().into());
     }
-    let partner = state
+    let client_key = FailureKey::Key(&client_id);
+    if let Some(wait) = state.failures.blocked(client_key) {
+        return Err(TokenFailure::limited(&state.failures, wait));
+    }
+    let Some(partner) = state
         .store
         .partner_by_client(&client_id, &secret)
         .await
         .map_err(internal)?
-        .ok_or_else(invalid_client)?;
+    else {
+        // Counted for the address and for the client id it guessed at.
+        if let Some(address) = address {
+            state.failures.failed(address).await;
+        }
+        state.failures.failed(client_key).await;
+        return Err(invalid_client().into());
+    };
     if partner.revoked {
         return Err(ApiError::from(Condition::KeyRevoked)
             .with_message("the client's access has been revoked")
@@ -232,18 +250,26 @@ pub(crate) async fn issue_token(
 }
 
 /// A token endpoint error: the error, with the Basic challenge RFC 9110 requires of a
-/// 401 (the status its catalog gives failed client authentication).
-pub(crate) struct TokenFailure(ApiError);
+/// 401 (the status its catalog gives failed client authentication), and the headers of
+/// the failure limit on a 429 it made.
+pub(crate) struct TokenFailure(ApiError, Option<(apierr_axum::FailureLimit, Duration)>);
+
+impl TokenFailure {
+    /// Too many failed client authentications from here, or for this client id.
+    fn limited(failures: &apierr_axum::FailureLimit, wait: Duration) -> Self {
+        TokenFailure(failures.error(wait), Some((failures.clone(), wait)))
+    }
+}
 
 impl From<ApiError> for TokenFailure {
     fn from(error: ApiError) -> Self {
-        TokenFailure(error)
+        TokenFailure(error, None)
     }
 }
 
 impl From<TokenError> for TokenFailure {
     fn from(code: TokenError) -> Self {
-        TokenFailure(code.into())
+        TokenFailure(code.into(), None)
     }
 }
 
@@ -261,6 +287,9 @@ impl IntoResponse for TokenFailure {
             )
         }) || self.0.code() == TokenError::InvalidClient.entry().code();
         let mut response = self.0.into_response();
+        if let Some((failures, wait)) = self.1 {
+            failures.stamp(response.headers_mut(), wait);
+        }
         if challenge {
             response.headers_mut().insert(
                 http::header::WWW_AUTHENTICATE,

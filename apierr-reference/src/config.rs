@@ -93,6 +93,14 @@ pub struct Config {
     /// [`run`](crate::run) states its listener's address and [`app`](crate::app)
     /// [`DEFAULT_PUBLIC_URL`].
     pub public_url: Option<String>,
+    /// Failed authentications (bad key, bad token, bad client secret) a source address,
+    /// and a client id at the token endpoint, may make per window before it is answered
+    /// 429 (see [`apierr_axum::DEFAULT_FAILURE_QUOTA`]).
+    pub auth_failure_limit: (u32, Duration),
+    /// The networks of the proxies in front of the server, whose `Forwarded` and
+    /// `X-Forwarded-For` headers name the client's address (see
+    /// [`apierr_axum::ContractLayer::trust_proxies`]); none by default.
+    pub trust_proxies: Vec<apierr_axum::IpNet>,
     /// The bounds of every connection (head and body timeouts, the connection cap) and
     /// the grace period of a drain.
     pub limits: apierr_axum::Limits,
@@ -216,6 +224,8 @@ impl Config {
             webhook_proxy: None,
             public_url: None,
             limits: apierr_axum::Limits::default(),
+            auth_failure_limit: apierr_axum::DEFAULT_FAILURE_QUOTA,
+            trust_proxies: Vec::new(),
         }
     }
 }

@@ -61,7 +61,8 @@ use apierr_axum::store::{
     StoreError,
 };
 use apierr_axum::{
-    IdempotencyLayer, RateLimitLayer, ReconcileLayer, RequireAuthLayer, StalenessLayer, not_found,
+    FailureLimit, IdempotencyLayer, RateLimitLayer, ReconcileLayer, RequireAuthLayer,
+    StalenessLayer, not_found,
 };
 use apierr_webhooks::{AddressPolicy, Dispatcher, OperatorWebhook, Outbox};
 use axum::Router;
@@ -140,6 +141,8 @@ struct Safety {
     limits: Arc<dyn RateLimitStore>,
     log: SqlStore,
     quota: Quota,
+    /// Failed authentication, per source address and client id, on the rate-limit store.
+    failures: FailureLimit,
 }
 
 /// How often expired idempotency records are deleted.
@@ -172,6 +175,12 @@ async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError>
             "a rate limit of {limit} per {window:?} cannot be kept (at most one a microsecond)"
         ))
     })?;
+    let (limit, window) = config.auth_failure_limit;
+    let failure_quota = Quota::new(limit, window).ok_or_else(|| {
+        ServeError::Config(format!(
+            "a failure limit of {limit} per {window:?} cannot be kept (at most one a microsecond)"
+        ))
+    })?;
     let log = SqlStore::open(&database).await.map_err(ServeError::Store)?;
     let (idempotency, limits): (Arc<dyn IdempotencyStore>, Arc<dyn RateLimitStore>) =
         match &config.redis_url {
@@ -197,11 +206,13 @@ async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError>
             }
         }
     });
+    let failures = FailureLimit::new(limits.clone(), failure_quota).clock(config.clock.clone());
     let safety = Safety {
         idempotency,
         limits,
         log,
         quota,
+        failures,
     };
     let delivery = if config.webhook_dispatcher {
         // A second pool (same setup), so that deliveries never wait behind requests for
@@ -321,6 +332,7 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
             store: store.clone(),
             clock: config.clock.clone(),
             token_ttl: config.token_ttl,
+            failures: safety.failures.clone(),
         },
         webhooks: webhooks::Webhooks {
             outbox: store.outbox.clone(),
@@ -332,7 +344,8 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
         store,
         clock: config.clock.clone(),
     })
-    .realm("partner-api");
+    .realm("partner-api")
+    .failure_limit(safety.failures.clone());
     let rate_limit = |class: &'static str| {
         RateLimitLayer::new(safety.limits.clone(), safety.quota)
             .class(class)

@@ -53,6 +53,7 @@ pub(crate) fn contract(config: &Config) -> ContractLayer {
     ContractLayer::new(config.profile.clone())
         .timeout(config.handler_timeout)
         .body_limit(config.body_limit)
+        .trust_proxies(config.trust_proxies.iter().copied())
         .challenge(http::HeaderValue::from_static(
             "Bearer realm=\"partner-api\"",
         ))

@@ -101,6 +101,17 @@ impl ContractLayer {
         self.with(|c| c.body_limit = limit as u64)
     }
 
+    /// The networks of the proxies in front of the server (a load balancer, an ingress):
+    /// for a request whose peer is in one, the client's address is read from `Forwarded`
+    /// or `X-Forwarded-For`, skipping the trusted hops, and put on the request as a
+    /// [`ClientAddress`](crate::ClientAddress), which rate and failure limits key by.
+    /// Trusting a network a client can send from lets it choose its own address and
+    /// escape every per-address limit. Default is none: the peer is the client.
+    pub fn trust_proxies(self, networks: impl IntoIterator<Item = ipnet::IpNet>) -> Self {
+        let networks: Arc<[ipnet::IpNet]> = networks.into_iter().collect();
+        self.with(|c| c.trusted_proxies = networks)
+    }
+
     /// What the layer was configured with.
     #[cfg(feature = "openapi")]
     pub(crate) fn config(&self) -> &Config {

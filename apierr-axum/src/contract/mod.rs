@@ -41,6 +41,10 @@ pub(crate) struct Config {
     /// The largest body a request may declare (`Content-Length`): one over it is answered
     /// 413 before a byte of it is read, rather than waited for.
     pub(crate) body_limit: u64,
+    /// The proxies whose forwarding headers are believed (see
+    /// [`ClientAddress`](crate::ClientAddress)); none by default, so that a client cannot
+    /// choose its own address.
+    pub(crate) trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 impl Config {
@@ -51,6 +55,7 @@ impl Config {
             check_accept: true,
             challenge: HeaderValue::from_static("Bearer realm=\"api\""),
             body_limit: crate::fingerprint::DEFAULT_BODY_LIMIT as u64,
+            trusted_proxies: Arc::new([]),
         }
     }
 }
@@ -121,6 +126,9 @@ where
             let response = contract.response(Condition::PayloadTooLarge.into());
             return ResponseFuture::ready(response, contract, span);
         }
+        if !self.config.trusted_proxies.is_empty() {
+            resolve_client(&mut req, &self.config.trusted_proxies);
+        }
         req.extensions_mut().insert(contract.clone());
         let called = {
             let _entered = span.enter();
@@ -136,6 +144,19 @@ where
                 ResponseFuture::ready(response, contract, span)
             }
         }
+    }
+}
+
+/// Puts the address behind the request's trusted proxies on it, as a
+/// [`ClientAddress`](crate::ClientAddress).
+fn resolve_client(req: &mut Request, trusted: &[ipnet::IpNet]) {
+    use axum::extract::ConnectInfo;
+    let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>()
+    else {
+        return;
+    };
+    if let Some(ip) = crate::ClientAddress::behind(peer.ip(), req.headers(), trusted) {
+        req.extensions_mut().insert(crate::ClientAddress(ip));
     }
 }
 

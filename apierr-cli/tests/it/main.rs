@@ -1,6 +1,7 @@
 //! The reference Partner API, started for real on 127.0.0.1:0 over SQLite and PostgreSQL,
 //! answering every condition in every profile.
 
+mod abuse;
 mod cli;
 mod client;
 mod conditions;

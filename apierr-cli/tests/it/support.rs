@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use apierr::{ApiError, Condition, Profile};
-use axum::ServiceExt;
 use reqwest::{Client, RequestBuilder, Response};
 
 /// Where a test server keeps its data: the test kit's databases.
@@ -58,7 +57,8 @@ impl Server {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = apierr_reference::app(&config).await.expect("server starts");
         tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service())
+            // The accept loop `apierr serve` uses, with each request's peer address.
+            apierr_axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;
                 })

@@ -286,8 +286,16 @@ struct Serve {
     /// Refuse POST and PATCH without an `Idempotency-Key`.
     #[arg(long)]
     require_idempotency_key: bool,
-    /// Serve the operator routes (`GET /admin/reconciliation`) to this bearer token.
-    #[arg(long)]
+    /// The most webhook endpoints a partner may register (1–10000).
+    #[arg(long, default_value_t = apierr_reference::DEFAULT_WEBHOOK_MAX_ENDPOINTS, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    webhook_max_endpoints: u32,
+    /// The most deliveries one `POST /webhooks/replay` may queue; a larger selection is
+    /// a 400 asking to narrow it (1–10000000).
+    #[arg(long, default_value_t = apierr_reference::DEFAULT_WEBHOOK_REPLAY_MAX, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    webhook_replay_max: u32,
+    /// Serve the operator routes (`GET /admin/reconciliation`) to this bearer token (at
+    /// least 32 visible characters, e.g. `openssl rand -hex 32`).
+    #[arg(long, value_parser = apierr_reference::parse_admin_token)]
     admin_token: Option<String>,
     /// Do not deliver webhooks in this process (run `apierr webhooks worker` instead).
     #[arg(long)]
@@ -449,6 +457,8 @@ impl Serve {
         config.rate_limit = self.rate_limit;
         config.require_idempotency_key = self.require_idempotency_key;
         config.auth_failure_limit = self.auth_failure_limit;
+        config.webhook_max_endpoints = self.webhook_max_endpoints;
+        config.webhook_replay_max = self.webhook_replay_max;
         config.trust_proxies = self.trust_proxy;
         config.admin_token = self.admin_token;
         config.webhook_dispatcher = !self.no_webhook_dispatcher;

@@ -58,7 +58,13 @@ struct Inner {
     budget: Arc<RetryBudget>,
     profile: Option<Profile>,
     hook: Option<Hook>,
+    /// The most bytes of an error body read (see [`Client::with_max_error_body`]).
+    max_error_body: usize,
 }
+
+/// An error body is read up to 64 KiB: every real error document is far smaller, and a
+/// server that answers an error with an endless body cannot fill the client's memory.
+pub const DEFAULT_MAX_ERROR_BODY: usize = 64 * 1024;
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,6 +98,7 @@ impl Client {
                 budget: Arc::new(RetryBudget::default()),
                 profile: None,
                 hook: None,
+                max_error_body: DEFAULT_MAX_ERROR_BODY,
             }),
         }
     }
@@ -107,6 +114,14 @@ impl Client {
     #[must_use]
     pub fn with_budget(mut self, budget: RetryBudget) -> Self {
         Arc::make_mut(&mut self.inner).budget = Arc::new(budget);
+        self
+    }
+
+    /// The most bytes of an error body the client reads and parses; the rest is left
+    /// unread (and the connection closed). Default is [`DEFAULT_MAX_ERROR_BODY`].
+    #[must_use]
+    pub fn with_max_error_body(mut self, bytes: usize) -> Self {
+        Arc::make_mut(&mut self.inner).max_error_body = bytes;
         self
     }
 
@@ -440,7 +455,7 @@ impl Client {
     async fn api_error(&self, response: Response) -> Error {
         let status = response.status();
         let headers = response.headers().clone();
-        let body = match response.bytes().await {
+        let body = match read_at_most(response, self.inner.max_error_body).await {
             Ok(body) => body,
             Err(e) => return network_error(e),
         };
@@ -472,6 +487,20 @@ impl Client {
         error.dialect = dialect;
         error
     }
+}
+
+/// The first `limit` bytes of a response's body, reading no further.
+async fn read_at_most(mut response: Response, limit: usize) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() >= room {
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// How one attempt is sent: the error comes back classified, with whether it was a

@@ -54,7 +54,9 @@ mod middleware;
 mod policy;
 mod webhook;
 
-pub use crate::client::{AttemptEvent, Client, IDEMPOTENCY_KEY, RequestBuilder};
+pub use crate::client::{
+    AttemptEvent, Client, DEFAULT_MAX_ERROR_BODY, IDEMPOTENCY_KEY, RequestBuilder,
+};
 pub use crate::error::{Error, Sent, StopReason};
 pub use crate::middleware::{Idempotent, RetryMiddleware};
 pub use crate::policy::{RetryBudget, RetryPolicy};

@@ -15,6 +15,16 @@ pub const DEFAULT_WEBHOOK_LEASE: Duration = Duration::from_secs(60);
 /// kept for it.
 pub const DEFAULT_WEBHOOK_PAUSE_AFTER: u32 = 5;
 
+/// A partner's webhook endpoints at most: more than any integration needs (one per
+/// environment and event consumer), few enough that one partner's dead endpoints cannot
+/// multiply its share of the dispatcher.
+pub const DEFAULT_WEBHOOK_MAX_ENDPOINTS: u32 = 20;
+
+/// The deliveries one replay may queue: a day of busy traffic; a larger selection is
+/// refused with a request to narrow it, so that one request cannot re-queue a
+/// partner's whole history.
+pub const DEFAULT_WEBHOOK_REPLAY_MAX: u32 = 10_000;
+
 /// Seed 002's public tokens expire after 6 hours; the reference server's do too.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(6 * 60 * 60);
 
@@ -84,6 +94,12 @@ pub struct Config {
     pub webhook_notify_url: Option<String>,
     /// How many messages in a row must fail before an endpoint is paused.
     pub webhook_pause_after: u32,
+    /// The most webhook endpoints a partner may have (see
+    /// [`DEFAULT_WEBHOOK_MAX_ENDPOINTS`]).
+    pub webhook_max_endpoints: u32,
+    /// The most deliveries one `POST /webhooks/replay` may queue (see
+    /// [`DEFAULT_WEBHOOK_REPLAY_MAX`]).
+    pub webhook_replay_max: u32,
     /// The egress proxy deliveries go through, which must then enforce the address
     /// policy itself (it resolves the names); without one, deliveries connect directly,
     /// whatever proxy the environment names.
@@ -143,6 +159,26 @@ pub fn parse_proxy_url(text: &str) -> Result<String, String> {
         ));
     }
     Ok(url.as_str().to_owned())
+}
+
+/// The shortest admin token accepted: 32 characters of a random token are some 190 bits,
+/// out of reach of guessing whatever the rate; a short or memorable one is not.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
+
+/// An operator's admin token ([`Config::admin_token`]): at least [`MIN_ADMIN_TOKEN_LEN`]
+/// characters, all visible ASCII (it travels in a header).
+pub fn parse_admin_token(text: &str) -> Result<String, String> {
+    if !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("an admin token is visible ASCII, without spaces".into());
+    }
+    if text.len() < MIN_ADMIN_TOKEN_LEN {
+        return Err(format!(
+            "an admin token has at least {MIN_ADMIN_TOKEN_LEN} characters (this one has {}); \
+             make one with `openssl rand -hex 32`",
+            text.len()
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 /// A database URL fit for logs: a password in it (`postgres://user:secret@host/db`, or a
@@ -222,6 +258,8 @@ impl Config {
             webhook_notify_url: None,
             webhook_pause_after: DEFAULT_WEBHOOK_PAUSE_AFTER,
             webhook_proxy: None,
+            webhook_max_endpoints: DEFAULT_WEBHOOK_MAX_ENDPOINTS,
+            webhook_replay_max: DEFAULT_WEBHOOK_REPLAY_MAX,
             public_url: None,
             limits: apierr_axum::Limits::default(),
             auth_failure_limit: apierr_axum::DEFAULT_FAILURE_QUOTA,

@@ -76,8 +76,9 @@ pub use crate::admin::{parse_duration, reconcile_report};
 pub use crate::auth::Principal;
 pub use crate::config::{
     Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_PUBLIC_URL, DEFAULT_RATE_LIMIT,
-    DEFAULT_TOKEN_TTL, DEFAULT_WEBHOOK_LEASE, DEFAULT_WEBHOOK_PAUSE_AFTER, MAX_TRACKED_CALLERS,
-    parse_proxy_url, parse_public_url, redact_database_url,
+    DEFAULT_TOKEN_TTL, DEFAULT_WEBHOOK_LEASE, DEFAULT_WEBHOOK_MAX_ENDPOINTS,
+    DEFAULT_WEBHOOK_PAUSE_AFTER, DEFAULT_WEBHOOK_REPLAY_MAX, MAX_TRACKED_CALLERS,
+    MIN_ADMIN_TOKEN_LEN, parse_admin_token, parse_proxy_url, parse_public_url, redact_database_url,
 };
 pub use crate::store::{DEMO_PARTNERS, Partner};
 pub use crate::webhooks::{webhook_replay, webhook_report};
@@ -175,6 +176,9 @@ async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError>
             "a rate limit of {limit} per {window:?} cannot be kept (at most one a microsecond)"
         ))
     })?;
+    if let Some(token) = &config.admin_token {
+        config::parse_admin_token(token).map_err(ServeError::Config)?;
+    }
     let (limit, window) = config.auth_failure_limit;
     let failure_quota = Quota::new(limit, window).ok_or_else(|| {
         ServeError::Config(format!(
@@ -338,6 +342,8 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
             outbox: store.outbox.clone(),
             policy: Arc::new(address_policy(config)),
             clock: config.clock.clone(),
+            max_endpoints: config.webhook_max_endpoints,
+            replay_max: config.webhook_replay_max,
         },
     };
     let auth = RequireAuthLayer::new(PartnerAuth {

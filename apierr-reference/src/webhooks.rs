@@ -51,6 +51,10 @@ pub(crate) struct Webhooks {
     pub(crate) policy: Arc<AddressPolicy>,
     /// The clock of message and report times; tests inject their own.
     pub(crate) clock: Clock,
+    /// The most endpoints a partner may have.
+    pub(crate) max_endpoints: u32,
+    /// The most deliveries one replay may queue.
+    pub(crate) replay_max: u32,
 }
 
 /// Whether `id` has the form of the ids made with `prefix` (32 lower-case hex digits
@@ -198,6 +202,17 @@ pub(crate) async fn create_endpoint(
             })?
         }
     };
+    let registered = state
+        .outbox
+        .endpoint_count(&principal.partner.id)
+        .await
+        .map_err(internal)?;
+    if registered >= u64::from(state.max_endpoints) {
+        return Err(ApiError::from(Condition::Forbidden).with_message(format!(
+            "a partner may have {} webhook endpoints; delete one before registering another",
+            state.max_endpoints
+        )));
+    }
     let secret = Secret::generate();
     let endpoint = state
         .outbox
@@ -450,6 +465,19 @@ pub(crate) async fn replay(
             .is_some_and(|id| !is_prefixed_id(id, "ep_"));
     if names_nothing {
         return Ok(Json(Replayed { replayed: 0 }));
+    }
+    let selected = state.outbox.replay_count(&filter).await.map_err(internal)?;
+    if selected > u64::from(state.replay_max) {
+        return Err(ApiError::from(Condition::InvalidParameter).with_violation(
+            FieldViolation::body(
+                "since",
+                format!(
+                    "the replay selects {selected} deliveries, more than the {} one replay may send: \
+                     narrow it with since and until, endpoint_id, message_id or state",
+                    state.replay_max
+                ),
+            ),
+        ));
     }
     let n = state
         .outbox

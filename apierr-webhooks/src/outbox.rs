@@ -509,8 +509,29 @@ impl Outbox {
                 ", state = CASE WHEN (SELECT e.state FROM apierr_webhook_endpoints e
                                WHERE e.id = apierr_webhook_deliveries.endpoint_id) = 'active'
                      THEN 'pending' ELSE 'held' END
-             WHERE state IN ('delivered', 'failed', 'held')",
+             WHERE ",
             );
+        self.replay_selection(&mut q, filter);
+        let n = q.query().execute(&self.pool).await?.rows_affected();
+        if n > 0 {
+            self.wake();
+        }
+        Ok(n)
+    }
+
+    /// How many deliveries [`Outbox::replay`] would send again with `filter`, so that an
+    /// API can refuse a replay larger than it allows before queuing any.
+    pub async fn replay_count(&self, filter: &Replay) -> Result<u64, sqlx::Error> {
+        let mut q = Dynamic::new("SELECT COUNT(*) AS n FROM apierr_webhook_deliveries WHERE ");
+        self.replay_selection(&mut q, filter);
+        let n: i64 = q.query().fetch_one(&self.pool).await?.try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The deliveries a replay selects, as the condition of a statement on the
+    /// deliveries table.
+    fn replay_selection(&self, q: &mut Dynamic, filter: &Replay) {
+        q.push("state IN ('delivered', 'failed', 'held')");
         // The deliveries are found through their messages and endpoints (by id, or by
         // owner and time), whose indexes are never written again: the deliveries table,
         // rewritten at every claim and outcome, keeps two indexes only.
@@ -543,11 +564,19 @@ impl Outbox {
             q.push(" AND state = ")
                 .bind(Arg::Text(state.as_str().to_owned()));
         }
-        let n = q.query().execute(&self.pool).await?.rows_affected();
-        if n > 0 {
-            self.wake();
-        }
-        Ok(n)
+    }
+
+    /// How many endpoints `owner` has (deleted ones not counted), so that an API can
+    /// bound them.
+    pub async fn endpoint_count(&self, owner: &str) -> Result<u64, sqlx::Error> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM apierr_webhook_endpoints WHERE owner = $1 AND state <> 'deleted'",
+        )
+        .bind(owner)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The deliveries of a message, by endpoint.

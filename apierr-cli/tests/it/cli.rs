@@ -130,7 +130,7 @@ fn every_argument_says_what_it_is() {
 }
 
 #[test]
-fn connection_limits_refuse_values_out_of_range() {
+fn serve_flags_refuse_values_out_of_range() {
     // Scenario: every connection bound and the grace period refuse zero, a negative or
     // huge value and a malformed one with an error that names the flag, before anything
     // starts; a value in range is taken.
@@ -161,4 +161,19 @@ fn connection_limits_refuse_values_out_of_range() {
     }
     let out = run(&["webhooks", "worker", "--shutdown-grace", "0s"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+    for (flag, bad) in [
+        ("--admin-token", "short"),
+        ("--admin-token", "0123456789abcdef0123456789abcde"),
+        ("--admin-token", "0123456789abcdef 0123456789abcdef"),
+        ("--auth-failure-limit", "0/60s"),
+        ("--auth-failure-limit", "60"),
+        ("--trust-proxy", "10.0.0.0/33"),
+        ("--webhook-proxy", "socks://proxy:1080"),
+        ("--webhook-proxy", "http://proxy:3128/path"),
+    ] {
+        let out = run(&["serve", flag, bad, "--database-url", "sqlite::memory:"]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {bad}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag} {bad}: {err}");
+    }
 }

@@ -10,7 +10,7 @@ use reqwest::Method;
 
 use crate::support::{Backend, Server, answer};
 
-const ADMIN: &str = "operator-secret";
+const ADMIN: &str = "operator-secret-0123456789abcdef0123";
 
 /// A Redis key prefix of this test's own.
 fn redis_prefix() -> String {

@@ -652,3 +652,132 @@ async fn proxy_variables_do_not_carry_deliveries_past_the_address_policy() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partners_endpoints_and_replays_are_bounded() {
+    // Scenario: with at most 2 endpoints a partner, a third is 403 until one is deleted;
+    // with at most 3 deliveries a replay, replaying all of 4 delivered messages is a 400
+    // that says to narrow it, and queues nothing; one message's replay is sent.
+    for backend in BACKENDS {
+        let url = Arc::new(Mutex::new(String::new()));
+        let keep = url.clone();
+        let server = Server::start_with(Profile::PROBLEM, backend, move |config| {
+            config.webhook_allow = vec!["127.0.0.0/8".parse().unwrap()];
+            config.webhook_dispatcher = true;
+            config.webhook_max_endpoints = 2;
+            config.webhook_replay_max = 3;
+            *keep.lock().unwrap() = config.database_url.clone();
+        })
+        .await;
+        let inbox = Inbox::start().await;
+        let (status, first) = register(&server, serde_json::json!({"url": inbox.url})).await;
+        assert_eq!(status, 201, "{backend:?}: {first}");
+        let (status, _) = register(
+            &server,
+            serde_json::json!({"url": "https://b.example.com/in"}),
+        )
+        .await;
+        assert_eq!(status, 201, "{backend:?}");
+        let (status, body) = register(
+            &server,
+            serde_json::json!({"url": "https://c.example.com/in"}),
+        )
+        .await;
+        assert_eq!(status, 403, "{backend:?}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("2 webhook endpoints"),
+            "{body}"
+        );
+        let second = get(&server, "/webhooks/endpoints", "acme-key").await.1;
+        let id = second["data"]
+            .as_array()
+            .or(second.as_array())
+            .and_then(|list| list.iter().find(|e| e["url"] != inbox.url.as_str()))
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("{second}"));
+        let deleted = server
+            .with_key(
+                reqwest::Method::DELETE,
+                &format!("/webhooks/endpoints/{id}"),
+                "acme-key",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(deleted.status().is_success(), "{backend:?}");
+        let (status, _) = register(
+            &server,
+            serde_json::json!({"url": "https://c.example.com/in"}),
+        )
+        .await;
+        assert_eq!(status, 201, "{backend:?}");
+        let (status, _) = register(
+            &server,
+            serde_json::json!({"url": "https://c.example.com/in"}),
+        )
+        .await;
+        assert_eq!(status, 403, "{backend:?}");
+
+        for n in 0..4 {
+            let (status, _) = create_account(&server, &format!("bound{n}@example.com")).await;
+            assert_eq!(status, 201);
+        }
+        let got = inbox.wait_for(4, Duration::from_secs(10)).await;
+        assert_eq!(got.len(), 4, "{backend:?}");
+        // Once the inbox's four are recorded as delivered, a replay of them all selects
+        // more than three (c.example.com's pending ones are not replayable).
+        let inbox_id = first["id"].as_str().unwrap().to_owned();
+        let database = url.lock().unwrap().clone();
+        let outbox = apierr_webhooks::Outbox::connect(&database).await.unwrap();
+        let ids: Vec<String> = got
+            .iter()
+            .map(|(h, _)| h["webhook-id"].to_str().unwrap().to_owned())
+            .collect();
+        for _ in 0..200 {
+            let mut delivered = 0;
+            for id in &ids {
+                let deliveries = outbox.deliveries(id).await.unwrap();
+                delivered += deliveries
+                    .iter()
+                    .filter(|d| {
+                        d.endpoint_id == inbox_id
+                            && d.state == apierr_webhooks::DeliveryState::Delivered
+                    })
+                    .count();
+            }
+            if delivered == 4 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (status, body) = post(
+            &server,
+            "/webhooks/replay",
+            serde_json::json!({"endpoint_id": inbox_id, "state": "delivered"}),
+        )
+        .await;
+        assert_eq!(status, 400, "{backend:?}: {body}");
+        assert!(body.to_string().contains("narrow"), "{body}");
+        assert_eq!(
+            inbox.received().len(),
+            4,
+            "{backend:?}: a refused replay sent nothing"
+        );
+        let message = got[0].0["webhook-id"].to_str().unwrap().to_owned();
+        let (status, body) = post(
+            &server,
+            "/webhooks/replay",
+            serde_json::json!({"message_id": message, "endpoint_id": inbox_id}),
+        )
+        .await;
+        assert_eq!(
+            (status, &body["replayed"]),
+            (200, &serde_json::json!(1)),
+            "{backend:?}"
+        );
+        assert_eq!(inbox.wait_for(5, Duration::from_secs(10)).await.len(), 5);
+    }
+}

@@ -514,3 +514,45 @@ async fn the_same_policy_as_a_reqwest_middleware() {
     );
     assert_eq!(hits.load(Ordering::SeqCst), 4);
 }
+
+#[tokio::test]
+async fn an_endless_error_body_is_read_only_up_to_the_bound() {
+    // Scenario: a server answers 400 with a problem document whose `detail` never ends
+    // (chunked, up to 256 MiB): the client reads its first 64 KiB, gives the error back
+    // with its status, and leaves the rest unsent; without the bound it would read all.
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let sent = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf).await.unwrap();
+        let head = "HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ntransfer-encoding: chunked\r\n\r\n";
+        conn.write_all(head.as_bytes()).await.unwrap();
+        let start = r#"{"type":"about:blank","title":"bad","status":400,"detail":""#;
+        conn.write_all(format!("{:x}\r\n{start}\r\n", start.len()).as_bytes())
+            .await
+            .unwrap();
+        let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "a".repeat(64 * 1024));
+        let mut sent = 0usize;
+        for _ in 0..4096 {
+            if conn.write_all(chunk.as_bytes()).await.is_err() {
+                break;
+            }
+            sent += 64 * 1024;
+        }
+        sent
+    });
+    let client = Client::new().with_policy(RetryPolicy::default().max_attempts(1));
+    let error = tokio::time::timeout(Duration::from_secs(10), client.get(&url).send())
+        .await
+        .expect("the client came back")
+        .unwrap_err();
+    assert_eq!(error.status(), Some(StatusCode::BAD_REQUEST), "{error:?}");
+    drop(client);
+    let sent = tokio::time::timeout(Duration::from_secs(10), sent)
+        .await
+        .expect("the server stopped sending once the client left")
+        .unwrap();
+    assert!(sent < 32 * 1024 * 1024, "the server got {sent} bytes out");
+}

@@ -11,7 +11,10 @@
 mod cases;
 
 use apierr::{ApiError, Condition, Profile};
-use apierr_axum::{Contract, ContractLayer, Json, Staleness, StalenessLayer, not_found};
+use apierr_axum::{
+    AuthFailure, Authenticator, Contract, ContractLayer, Credential, FailureLimit, Json,
+    RequireAuthLayer, Staleness, StalenessLayer, not_found,
+};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{get, post};
@@ -190,5 +193,57 @@ fn main() {
         "stack/problem-vs-serde/handler-404/axum",
         move || rt.block_on(serde.clone().oneshot(request())).unwrap(),
     ));
+    // A successful authenticated GET, with the failure limit and without it: what the
+    // limit costs a request that passes (one lookup in its map of blocked addresses).
+    let authenticated = |limit: bool| {
+        let mut auth = RequireAuthLayer::new(Keys);
+        if limit {
+            let store = std::sync::Arc::new(apierr_store::MemoryRateLimiter::new(1000));
+            let quota = apierr_store::Quota::new(60, std::time::Duration::from_secs(60)).unwrap();
+            auth = auth.failure_limit(FailureLimit::new(store, quota));
+        }
+        let router = Router::new()
+            .route("/accounts", get(|| async { "[]" }))
+            .layer(auth);
+        ContractLayer::new(Profile::PROBLEM).layer(router)
+    };
+    let get_request = || {
+        let mut r = crate::request(http::Method::GET, "/accounts")
+            .header("x-api-key", "acme-key")
+            .body(Body::empty())
+            .unwrap();
+        r.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [203, 0, 113, 7],
+                40000,
+            ))));
+        r
+    };
+    for (name, limit) in [("apierr", true), ("no-failure-limit", false)] {
+        let app = authenticated(limit);
+        let answered = rt.block_on(app.clone().oneshot(get_request())).unwrap();
+        assert_eq!(answered.status(), StatusCode::OK);
+        cases.push(Case::new(format!("stack/auth/get-200/{name}"), move || {
+            rt.block_on(app.clone().oneshot(get_request())).unwrap()
+        }));
+    }
     cases::main(cases);
+}
+
+/// The benchmark's credentials: one key.
+struct Keys;
+
+impl Authenticator for Keys {
+    type Principal = ();
+
+    async fn authenticate(
+        &self,
+        credential: Credential,
+        _parts: &http::request::Parts,
+    ) -> Result<(), AuthFailure> {
+        match credential {
+            Credential::ApiKey(key) if key == "acme-key" => Ok(()),
+            _ => Err(AuthFailure::InvalidToken),
+        }
+    }
 }

@@ -30,7 +30,7 @@ struct Item {
     active: bool,
 }
 
-/// A body of `items` items (about 64 KiB at 870), every `items / wrong`-th with an age
+/// A body of `items` items (about 64 KiB at 860), every `items / wrong`-th with an age
 /// that is a string.
 fn body(items: usize, wrong: usize) -> String {
     let every = items.checked_div(wrong).unwrap_or(usize::MAX);
@@ -62,8 +62,8 @@ fn main() {
     let app = ContractLayer::new(Profile::ERRORS_ARRAY)
         .body_limit(1 << 20)
         .layer(router);
-    let valid = body(870, 0);
-    let invalid = body(870, 32);
+    let valid = body(860, 0);
+    let invalid = body(860, 32);
     assert!(
         valid.len() > 60_000 && valid.len() <= 64 * 1024,
         "{}",

@@ -72,12 +72,15 @@ fn read_again<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Ok(read) = T::deserialize(&value) {
         return Ok(read);
     }
-    let mut found = violations::json::<T>(value, ViolationKind::Body);
+    // A large body reports its first violation only, and the search stops there.
+    let max = if bytes.len() > violations::FULL_REPORT_LIMIT {
+        1
+    } else {
+        usize::MAX
+    };
+    let found = violations::json::<T>(value, ViolationKind::Body, max);
     if found.is_empty() {
         return Err(condition(Condition::MalformedBody));
-    }
-    if bytes.len() > violations::FULL_REPORT_LIMIT {
-        found.truncate(1);
     }
     Err(violations::error(found))
 }

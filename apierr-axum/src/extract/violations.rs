@@ -248,23 +248,53 @@ fn stand_ins() -> [Value; 6] {
     ]
 }
 
-/// Every violation of a JSON value against `T`, each with whether it is a missing field.
+/// The order in which to try [`stand_ins`] for `problem`: the one of the kind the field
+/// expects first (serde said which), so that one reading moves on instead of six.
+fn preferred(problem: &Problem) -> [usize; 6] {
+    let first = match problem {
+        Problem::Invalid(message) => match message.as_str() {
+            "must be a whole number" | "must be a number" => 2,
+            "must be a string" => 1,
+            "must be true or false" => 3,
+            "must be a list" => 4,
+            "must be an object" => 5,
+            _ => 0,
+        },
+        Problem::Missing(_) | Problem::Unknown(_) => 0,
+    };
+    let mut order = [0, 1, 2, 3, 4, 5];
+    order[..=first].rotate_right(1);
+    order
+}
+
+/// Every violation of a JSON value against `T` (at most `max`, and [`MAX_VIOLATIONS`]),
+/// each with whether it is a missing field.
+///
+/// Each reading of the value stops at its first problem, so the cost is a reading per
+/// violation up to where it lies: the reading that shows a stand-in moved on is the one
+/// that finds the next violation, never made twice.
 pub(crate) fn json<T: DeserializeOwned>(
     mut value: Value,
     kind: ViolationKind,
+    max: usize,
 ) -> Vec<(bool, FieldViolation)> {
+    let max = max.min(MAX_VIOLATIONS);
     let mut found = Vec::new();
     let mut reported: Vec<Location> = Vec::new();
-    let mut tried: Vec<(Location, usize)> = Vec::new();
-    let mut readings = 0;
-    while found.len() < MAX_VIOLATIONS && readings < MAX_READINGS {
-        readings += 1;
-        let Some((location, problem)) = first_problem::<T>(&value) else {
+    // Each location's order of stand-ins, and how far along it the search is.
+    let mut tried: Vec<(Location, [usize; 6], usize)> = Vec::new();
+    let mut readings = 1;
+    let mut next = first_problem::<T>(&value);
+    while found.len() < max && readings < MAX_READINGS {
+        let Some((location, problem)) = next.take() else {
             break;
         };
         if !reported.iter().any(|r| within(&location, r)) {
             found.push(problem.violation(&kind, name(&location)));
             reported.push(location.clone());
+            if found.len() == max {
+                break;
+            }
         }
         if let Problem::Unknown(field) = &problem {
             let parent = &location[..location.len() - 1];
@@ -274,29 +304,39 @@ pub(crate) fn json<T: DeserializeOwned>(
                 }
                 None => break,
             }
+            readings += 1;
+            next = first_problem::<T>(&value);
             continue;
         }
         // Supply something that reads, so that the next field gets its turn. Each
         // location tries each stand-in at most once: a stand-in that only seemed to
         // read (because another field failed first) is not tried again when the read
         // comes back to it.
-        let next = tried.iter().position(|(at, _)| *at == location);
-        let from = next.map_or(0, |i| tried[i].1);
-        let moved_on = stand_ins()
-            .into_iter()
-            .enumerate()
-            .skip(from)
-            .find(|(_, stand_in)| {
-                readings += 1;
-                put(&mut value, &location, stand_in.clone())
-                    && first_problem::<T>(&value).is_none_or(|(next, _)| next != location)
-            });
-        let Some((used, _)) = moved_on else {
+        let seen = tried.iter().position(|(at, _, _)| *at == location);
+        let (order, from) = seen.map_or((preferred(&problem), 0), |i| (tried[i].1, tried[i].2));
+        let all = stand_ins();
+        let mut moved_on = None;
+        for (i, &which) in order.iter().enumerate().skip(from) {
+            if readings >= MAX_READINGS {
+                break;
+            }
+            readings += 1;
+            if !put(&mut value, &location, all[which].clone()) {
+                continue;
+            }
+            let after = first_problem::<T>(&value);
+            if after.as_ref().is_none_or(|(at, _)| *at != location) {
+                moved_on = Some((i, after));
+                break;
+            }
+        }
+        let Some((used, after)) = moved_on else {
             break;
         };
-        match next {
-            Some(i) => tried[i].1 = used + 1,
-            None => tried.push((location, used + 1)),
+        next = after;
+        match seen {
+            Some(i) => tried[i].2 = used + 1,
+            None => tried.push((location, order, used + 1)),
         }
     }
     found
@@ -394,7 +434,7 @@ mod tests {
             r#"{"year": "x", "tags": ["a", 5], "inner": {"n": -1}, "note": 7}"#,
         )
         .unwrap();
-        let found = json::<Body>(value, ViolationKind::Body);
+        let found = json::<Body>(value, ViolationKind::Body, usize::MAX);
         let mut got = fields(&found);
         got.sort();
         assert_eq!(
@@ -417,7 +457,7 @@ mod tests {
         let value: Value =
             serde_json::from_str(r#"{"first_name": "a", "last_name": "b", "year": 1, "tags": []}"#)
                 .unwrap();
-        let found = json::<Body>(value, ViolationKind::Body);
+        let found = json::<Body>(value, ViolationKind::Body, usize::MAX);
         assert_eq!(
             fields(&found),
             [("inner".to_owned(), "is required".to_owned())]

@@ -408,3 +408,54 @@ async fn staleness_uses_the_injected_clock() {
     let r = client.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(r.status(), 401, "a required date that is missing is stale");
 }
+
+#[tokio::test]
+async fn failed_authentication_is_limited_per_address_before_the_check() {
+    // Scenario: with 5 failures a minute allowed, an address that sends wrong tokens gets
+    // 401s, then 429 with Retry-After in the profile, even for the right token (checked
+    // no more); missing credentials are not counted; on the injected clock, a minute
+    // later the right token passes again.
+    let now = Arc::new(std::sync::Mutex::new(
+        UNIX_EPOCH + Duration::from_secs(1_000_000),
+    ));
+    let clock_now = now.clone();
+    let clock: apierr_axum::Clock = Arc::new(move || *clock_now.lock().unwrap());
+    let store = Arc::new(apierr_store::MemoryRateLimiter::new(100));
+    let quota = apierr_store::Quota::new(5, Duration::from_secs(60)).unwrap();
+    let limit = apierr_axum::FailureLimit::new(store, quota).clock(clock);
+    let router = Router::new()
+        .route("/me", get(|| async { "me" }))
+        .layer(RequireAuthLayer::new(Toy).failure_limit(limit));
+    let base = serve(tower::Layer::layer(&ContractLayer::new(Profile::PROBLEM), router)).await;
+    let client = reqwest::Client::new();
+    let send = |token: Option<&'static str>| {
+        let mut request = client.get(format!("{base}/me"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    for _ in 0..10 {
+        assert_eq!(
+            send(None).await.unwrap().status(),
+            401,
+            "missing is not counted"
+        );
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(send(Some("wrong")).await.unwrap().status().as_u16());
+    }
+    let first = statuses.iter().position(|s| *s == 429);
+    assert!(first.is_some_and(|at| at <= 6), "{statuses:?}");
+    assert!(
+        statuses[first.unwrap()..].iter().all(|s| *s == 429),
+        "{statuses:?}"
+    );
+    let r = send(Some("good")).await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    *now.lock().unwrap() += Duration::from_secs(61);
+    assert_eq!(send(Some("good")).await.unwrap().status(), 200);
+}

@@ -426,7 +426,11 @@ async fn failed_authentication_is_limited_per_address_before_the_check() {
     let router = Router::new()
         .route("/me", get(|| async { "me" }))
         .layer(RequireAuthLayer::new(Toy).failure_limit(limit));
-    let base = serve(tower::Layer::layer(&ContractLayer::new(Profile::PROBLEM), router)).await;
+    let base = serve(tower::Layer::layer(
+        &ContractLayer::new(Profile::PROBLEM),
+        router,
+    ))
+    .await;
     let client = reqwest::Client::new();
     let send = |token: Option<&'static str>| {
         let mut request = client.get(format!("{base}/me"));

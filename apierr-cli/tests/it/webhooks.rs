@@ -670,19 +670,15 @@ async fn a_partners_endpoints_and_replays_are_bounded() {
         })
         .await;
         let inbox = Inbox::start().await;
+        let register_at = async |host: &str| {
+            let url = format!("https://{host}.example.com/in");
+            register(&server, serde_json::json!({ "url": url })).await
+        };
         let (status, first) = register(&server, serde_json::json!({"url": inbox.url})).await;
         assert_eq!(status, 201, "{backend:?}: {first}");
-        let (status, _) = register(
-            &server,
-            serde_json::json!({"url": "https://b.example.com/in"}),
-        )
-        .await;
+        let (status, _) = register_at("b").await;
         assert_eq!(status, 201, "{backend:?}");
-        let (status, body) = register(
-            &server,
-            serde_json::json!({"url": "https://c.example.com/in"}),
-        )
-        .await;
+        let (status, body) = register_at("c").await;
         assert_eq!(status, 403, "{backend:?}: {body}");
         assert!(
             body["detail"]
@@ -708,17 +704,9 @@ async fn a_partners_endpoints_and_replays_are_bounded() {
             .await
             .unwrap();
         assert!(deleted.status().is_success(), "{backend:?}");
-        let (status, _) = register(
-            &server,
-            serde_json::json!({"url": "https://c.example.com/in"}),
-        )
-        .await;
+        let (status, _) = register_at("c").await;
         assert_eq!(status, 201, "{backend:?}");
-        let (status, _) = register(
-            &server,
-            serde_json::json!({"url": "https://c.example.com/in"}),
-        )
-        .await;
+        let (status, _) = register_at("c").await;
         assert_eq!(status, 403, "{backend:?}");
 
         for n in 0..4 {

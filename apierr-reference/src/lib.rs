@@ -314,11 +314,19 @@ impl Stop {
 
     /// Waits for the dispatcher's deliveries in flight until the grace period since the
     /// stop is over, then stops them: their claims are given back when their lease ends.
-    async fn finish(mut self, delivering: tokio::task::JoinHandle<()>, grace: std::time::Duration) {
+    /// A dispatcher that ends before the stop (it panicked) ends the wait.
+    async fn finish(
+        mut self,
+        mut delivering: tokio::task::JoinHandle<()>,
+        grace: std::time::Duration,
+    ) {
         let abort = delivering.abort_handle();
-        let at = match self.at.wait_for(Option::is_some).await {
-            Ok(at) => at.unwrap_or_else(tokio::time::Instant::now),
-            Err(_) => tokio::time::Instant::now(),
+        let at = tokio::select! {
+            _ = &mut delivering => return,
+            at = self.at.wait_for(Option::is_some) => match at {
+                Ok(at) => at.unwrap_or_else(tokio::time::Instant::now),
+                Err(_) => tokio::time::Instant::now(),
+            },
         };
         if tokio::time::timeout_at(at + grace, delivering)
             .await

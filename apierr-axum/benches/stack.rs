@@ -12,8 +12,8 @@ mod cases;
 
 use apierr::{ApiError, Condition, Profile};
 use apierr_axum::{
-    AuthFailure, Authenticator, Contract, ContractLayer, Credential, FailureLimit, Json,
-    RequireAuthLayer, Staleness, StalenessLayer, not_found,
+    AuthFailure, Authenticator, Contract, ContractLayer, Credential, Json, RequireAuthLayer,
+    Staleness, StalenessLayer, not_found,
 };
 use axum::Router;
 use axum::body::Body;
@@ -196,12 +196,11 @@ fn main() {
     // A successful authenticated GET, with the failure limit and without it: what the
     // limit costs a request that passes (one lookup in its map of blocked addresses).
     let authenticated = |limit: bool| {
-        let mut auth = RequireAuthLayer::new(Keys);
-        if limit {
-            let store = std::sync::Arc::new(apierr_store::MemoryRateLimiter::new(1000));
-            let quota = apierr_store::Quota::new(60, std::time::Duration::from_secs(60)).unwrap();
-            auth = auth.failure_limit(FailureLimit::new(store, quota));
-        }
+        // The default layer limits failures in memory.
+        let auth = match limit {
+            true => RequireAuthLayer::new(Keys),
+            false => RequireAuthLayer::new(Keys).without_failure_limit(),
+        };
         let router = Router::new()
             .route("/accounts", get(|| async { "[]" }))
             .layer(auth);

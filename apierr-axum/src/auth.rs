@@ -120,7 +120,7 @@ impl<A: Authenticator> RequireAuthLayer<A> {
             authenticator: Arc::new(authenticator),
             realm: HeaderValue::from_static("api"),
             api_key: API_KEY,
-            failures: None,
+            failures: FailureLimit::in_memory(),
         }
     }
 
@@ -133,11 +133,20 @@ impl<A: Authenticator> RequireAuthLayer<A> {
     /// Limits failed authentication per source address ([`ClientAddress`]): an
     /// invalid, expired or revoked credential counts as a failure, and an address past
     /// the limit is answered 429 before its credentials are checked. Missing credentials
-    /// are not counted (they guess nothing). Default is no limit; the hardened choice is
-    /// `FailureLimit::new(store, DEFAULT_FAILURE_QUOTA)` (see
-    /// [`DEFAULT_FAILURE_QUOTA`](crate::DEFAULT_FAILURE_QUOTA)).
+    /// are not counted (they guess nothing). Default (with the `memory` feature, on by
+    /// default) is [`DEFAULT_FAILURE_QUOTA`](crate::DEFAULT_FAILURE_QUOTA) counted in this
+    /// process's memory; give one on a shared store (Redis) when replicas should count
+    /// together.
     pub fn failure_limit(mut self, limit: FailureLimit) -> Self {
         self.failures = Some(limit);
+        self
+    }
+
+    /// Does not limit failed authentication: every guess is checked. Only for a layer
+    /// behind another that limits it, since otherwise credentials can be guessed at the
+    /// speed of the server.
+    pub fn without_failure_limit(mut self) -> Self {
+        self.failures = None;
         self
     }
 

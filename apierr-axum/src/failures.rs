@@ -11,7 +11,11 @@ use apierr_store::{Quota, RateLimitStore};
 use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
 
+use crate::rate_limit::{ceil_secs, policy};
 use crate::{Clock, RATELIMIT, RATELIMIT_POLICY};
+
+/// The policy name of the failure limit in the rate-limit headers.
+const CLASS: &str = "auth-failures";
 
 /// Sixty failures a minute from one address (or for one client id) pass, then one a
 /// second: a person who mistypes a key is never stopped, a script that guesses is held to
@@ -74,22 +78,30 @@ pub enum FailureKey<'a> {
 impl FailureLimit {
     /// `quota` failures per key, counted in `store`, on the system clock.
     pub fn new(store: Arc<dyn RateLimitStore>, quota: Quota) -> Self {
-        let policy = format!(
-            "\"auth-failures\";q={};w={}",
-            quota.limit(),
-            quota.window().as_secs().max(1)
-        );
         FailureLimit {
             inner: Arc::new(Inner {
                 store,
                 quota,
-                policy: HeaderValue::try_from(policy)
-                    .unwrap_or_else(|_| HeaderValue::from_static("\"auth-failures\"")),
+                policy: policy(CLASS, &quota),
                 clock: Arc::new(SystemTime::now),
                 addresses: Mutex::default(),
                 keys: Mutex::default(),
             }),
         }
+    }
+
+    /// [`DEFAULT_FAILURE_QUOTA`] counted in this process's memory, for up to
+    /// [`MAX_BLOCKED`] keys: what [`RequireAuthLayer`](crate::RequireAuthLayer) uses
+    /// unless given another. `None` without the `memory` feature.
+    pub(crate) fn in_memory() -> Option<FailureLimit> {
+        #[cfg(feature = "memory")]
+        {
+            let (limit, window) = DEFAULT_FAILURE_QUOTA;
+            let store = Arc::new(apierr_store::MemoryRateLimiter::new(MAX_BLOCKED));
+            Quota::new(limit, window).map(|quota| FailureLimit::new(store, quota))
+        }
+        #[cfg(not(feature = "memory"))]
+        None
     }
 
     /// The clock blocks are timed on; tests inject their own. Default is the system
@@ -166,15 +178,11 @@ impl FailureLimit {
     /// Sets the `RateLimit-Policy` and `RateLimit` headers of a blocked answer.
     pub fn stamp(&self, headers: &mut http::HeaderMap, wait: Duration) {
         headers.insert(RATELIMIT_POLICY, self.inner.policy.clone());
-        let value = format!("\"auth-failures\";r=0;t={}", wait.as_secs().max(1));
+        let value = format!("\"{CLASS}\";r=0;t={}", wait.as_secs().max(1));
         if let Ok(value) = HeaderValue::try_from(value) {
             headers.insert(RATELIMIT, value);
         }
     }
-}
-
-fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -70,7 +70,8 @@ impl std::fmt::Debug for RateLimitLayer {
     }
 }
 
-fn policy(class: &str, quota: &Quota) -> HeaderValue {
+/// The `RateLimit-Policy` value of `quota` in `class`.
+pub(crate) fn policy(class: &str, quota: &Quota) -> HeaderValue {
     let value = format!(
         "\"{class}\";q={};w={}",
         quota.limit(),
@@ -153,7 +154,7 @@ impl<S> std::fmt::Debug for RateLimit<S> {
 }
 
 /// Whole seconds, rounded up.
-fn ceil_secs(d: Duration) -> u64 {
+pub(crate) fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 

@@ -166,6 +166,18 @@ struct Delivery {
     /// How many messages in a row must fail before an endpoint is paused.
     #[arg(long, default_value_t = apierr_reference::DEFAULT_WEBHOOK_PAUSE_AFTER)]
     webhook_pause_after: u32,
+    /// How many deliveries are in flight at once in this process.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = apierr_webhooks::DEFAULT_CONCURRENCY, value_parser = slots)]
+    webhook_concurrency: usize,
+    /// How many deliveries to one endpoint are in flight at once (at most the
+    /// partner's share).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = apierr_webhooks::DEFAULT_ENDPOINT_CONCURRENCY, value_parser = slots)]
+    webhook_endpoint_concurrency: usize,
+    /// How many deliveries to one partner's endpoints are in flight at once (at most
+    /// the concurrency; default three quarters of it): the rest stays free for the
+    /// other partners when one partner's endpoints are slow or dead.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = slots)]
+    webhook_partner_concurrency: Option<usize>,
     /// Send deliveries through this egress proxy (`http://host:port`), which must refuse
     /// private, loopback and metadata addresses itself: it resolves the endpoints' names.
     /// Proxy variables of the environment are never used.
@@ -179,7 +191,20 @@ impl Delivery {
         config.webhook_lease = self.webhook_lease;
         config.webhook_notify_url = self.webhook_notify_url;
         config.webhook_pause_after = self.webhook_pause_after;
+        config.webhook_concurrency = self.webhook_concurrency;
+        config.webhook_endpoint_concurrency = self.webhook_endpoint_concurrency;
+        config.webhook_partner_concurrency = self.webhook_partner_concurrency;
         config.webhook_proxy = self.webhook_proxy;
+    }
+}
+
+/// A count of delivery slots: 1 to 4096.
+fn slots(text: &str) -> Result<usize, String> {
+    const MAX: usize = 4096;
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{n} is not between 1 and {MAX}")),
+        Err(e) => Err(format!("{text:?}: {e}")),
     }
 }
 

@@ -94,6 +94,15 @@ pub struct Config {
     pub webhook_notify_url: Option<String>,
     /// How many messages in a row must fail before an endpoint is paused.
     pub webhook_pause_after: u32,
+    /// Deliveries in flight at once in this process (see
+    /// [`apierr_webhooks::DispatcherBuilder::concurrency`]).
+    pub webhook_concurrency: usize,
+    /// Deliveries in flight at once per endpoint (see
+    /// [`apierr_webhooks::DispatcherBuilder::endpoint_concurrency`]).
+    pub webhook_endpoint_concurrency: usize,
+    /// Deliveries in flight at once per partner; `None` is three quarters of the
+    /// concurrency (see [`apierr_webhooks::DispatcherBuilder::partner_concurrency`]).
+    pub webhook_partner_concurrency: Option<usize>,
     /// The most webhook endpoints a partner may have (see
     /// [`DEFAULT_WEBHOOK_MAX_ENDPOINTS`]).
     pub webhook_max_endpoints: u32,
@@ -257,6 +266,9 @@ impl Config {
             webhook_lease: DEFAULT_WEBHOOK_LEASE,
             webhook_notify_url: None,
             webhook_pause_after: DEFAULT_WEBHOOK_PAUSE_AFTER,
+            webhook_concurrency: apierr_webhooks::DEFAULT_CONCURRENCY,
+            webhook_endpoint_concurrency: apierr_webhooks::DEFAULT_ENDPOINT_CONCURRENCY,
+            webhook_partner_concurrency: None,
             webhook_proxy: None,
             webhook_max_endpoints: DEFAULT_WEBHOOK_MAX_ENDPOINTS,
             webhook_replay_max: DEFAULT_WEBHOOK_REPLAY_MAX,

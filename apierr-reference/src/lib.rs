@@ -246,7 +246,12 @@ fn dispatcher(outbox: Outbox, config: &Config) -> Result<Dispatcher, ServeError>
     let mut builder = Dispatcher::builder(outbox)
         .policy(address_policy(config))
         .lease(config.webhook_lease)
-        .pause_after(config.webhook_pause_after);
+        .pause_after(config.webhook_pause_after)
+        .concurrency(config.webhook_concurrency)
+        .endpoint_concurrency(config.webhook_endpoint_concurrency);
+    if let Some(n) = config.webhook_partner_concurrency {
+        builder = builder.partner_concurrency(n);
+    }
     if let Some(url) = &config.webhook_notify_url {
         let url = url
             .parse()

@@ -159,6 +159,11 @@ async fn outboxed(outbox: &Outbox, url: &str, n: usize, counter: &Counter) -> (D
     counter.expect(n);
     let dispatcher = Dispatcher::builder(outbox.clone())
         .concurrency(CONCURRENCY)
+        // The one partner and endpoint may use every slot, as the loop does: by
+        // default they would have 16 (the per-endpoint cap that keeps a slow endpoint
+        // from holding all of them).
+        .partner_concurrency(CONCURRENCY)
+        .endpoint_concurrency(CONCURRENCY)
         .policy(AddressPolicy::new().allow("127.0.0.0/8".parse().unwrap()))
         .build()
         .unwrap();

@@ -1,5 +1,6 @@
 //! The dispatcher: claims due deliveries, signs and posts them, records what happened.
 
+use std::collections::VecDeque;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
@@ -12,23 +13,46 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::endpoint::unix_micros;
+use crate::fair::{BUDGET, Caps, Load};
 use crate::network::{AddressPolicy, AddressRefused, GuardedResolver};
 use crate::outbox::Outbox;
-use crate::queue::{Claimed, Outcome, Verdict};
+use crate::queue::{Claimed, Outcome, Share, Verdict};
 use crate::report::{FailureKind, LogNotifier, Notifier};
 
 /// How much of a receiver's answer is read and kept for reports: enough for an error
 /// message, and a receiver cannot make the dispatcher read (or store) more.
 pub const RESPONSE_HEAD: usize = 1024;
 
+/// How many deliveries are in flight at once, unless
+/// [`DispatcherBuilder::concurrency`] says otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// How many deliveries to one endpoint are in flight at once, unless
+/// [`DispatcherBuilder::endpoint_concurrency`] says otherwise.
+pub const DEFAULT_ENDPOINT_CONCURRENCY: usize = 16;
+
 /// Settings of a [`Dispatcher`], with their defaults.
 #[derive(Debug, Clone)]
 struct Settings {
     concurrency: usize,
+    /// Attempts in flight per endpoint.
+    endpoint_concurrency: usize,
+    /// Attempts in flight per partner (the endpoints' owner); half the concurrency
+    /// unless set.
+    partner_concurrency: Option<usize>,
     timeout: Duration,
     lease: Duration,
     poll: Duration,
     pause_after: i64,
+}
+
+impl Settings {
+    fn caps(&self) -> Caps {
+        let partner = self
+            .partner_concurrency
+            .unwrap_or(self.concurrency - self.concurrency / 4);
+        Caps::new(self.concurrency, self.endpoint_concurrency, partner)
+    }
 }
 
 /// Delivers the outbox's messages: any number of dispatchers (tasks or processes) may
@@ -83,9 +107,31 @@ impl fmt::Debug for DispatcherBuilder {
 }
 
 impl DispatcherBuilder {
-    /// How many deliveries are in flight at once. Default is 32.
+    /// How many deliveries are in flight at once. Default is [`DEFAULT_CONCURRENCY`].
     pub fn concurrency(mut self, n: usize) -> Self {
         self.settings.concurrency = n.max(1);
+        self
+    }
+
+    /// How many deliveries to one endpoint are in flight at once (per dispatcher), so
+    /// that a slow endpoint holds few slots and a receiver gets no more requests at a
+    /// time than it can be expected to take. At most the partner's share (below).
+    /// Default is [`DEFAULT_ENDPOINT_CONCURRENCY`].
+    pub fn endpoint_concurrency(mut self, n: usize) -> Self {
+        self.settings.endpoint_concurrency = n.max(1);
+        self
+    }
+
+    /// How many deliveries to one partner's endpoints (one owner) are in flight at
+    /// once (per dispatcher): the rest of the concurrency stays free for the others, so
+    /// that one partner's slow or dead endpoints cannot delay another partner's
+    /// deliveries. A partner's deliveries beyond it wait while others' start; a slot
+    /// is idle only when nothing that may start is waiting. At most the concurrency.
+    /// Default is three quarters of the concurrency: one partner with dead endpoints
+    /// leaves a quarter to everyone else (several such partners need a larger
+    /// concurrency or a smaller share).
+    pub fn partner_concurrency(mut self, n: usize) -> Self {
+        self.settings.partner_concurrency = Some(n.max(1));
         self
     }
 
@@ -218,7 +264,9 @@ impl Dispatcher {
         DispatcherBuilder {
             outbox,
             settings: Settings {
-                concurrency: 32,
+                concurrency: DEFAULT_CONCURRENCY,
+                endpoint_concurrency: DEFAULT_ENDPOINT_CONCURRENCY,
+                partner_concurrency: None,
                 timeout: Duration::from_secs(15),
                 lease: Duration::from_secs(60),
                 poll: Duration::from_millis(250),
@@ -237,7 +285,12 @@ impl Dispatcher {
     pub async fn tick(&self, now: SystemTime) -> Result<usize, sqlx::Error> {
         let claimed = self
             .outbox
-            .claim(self.settings.concurrency, self.settings.lease, now)
+            .claim(
+                self.settings.concurrency,
+                self.settings.lease,
+                now,
+                &Share::default(),
+            )
             .await?;
         let n = claimed.len();
         let mut attempts = JoinSet::new();
@@ -256,9 +309,10 @@ impl Dispatcher {
     }
 
     /// Delivers until `shutdown` completes. Three things run side by side, so that no
-    /// database round trip holds up a delivery: claims (in batches, up to eight times the
-    /// concurrency ahead of the attempts), attempts (up to the concurrency in flight,
-    /// each a task), and a recorder that writes outcomes in batches as they come. On
+    /// database round trip holds up a delivery: claims (in batches, up to sixteen times
+    /// the concurrency ahead of the attempts, each partner's share of them bounded),
+    /// attempts (up to the concurrency in flight, each a task, within the caps per
+    /// endpoint and partner), and a recorder that writes outcomes in batches as they come. On
     /// shutdown it stops claiming, lets the attempts in flight finish (each within the
     /// timeout) and records them, and gives back the claims it had not started, so that
     /// another worker takes them at once. Database errors are logged and retried after
@@ -270,12 +324,13 @@ impl Dispatcher {
         /// enough that a busy dispatcher writes dozens of outcomes a transaction.
         const GATHER: Duration = Duration::from_millis(10);
         let concurrency = self.settings.concurrency;
-        // Claimed and not yet finished: up to eight times the concurrency, claimed four
-        // times the concurrency at a time, so that a claim (a round trip, milliseconds on
-        // a busy database) is made while the last batch is in flight and amortised over
-        // many deliveries. Behind slow receivers a claim can wait longer than its lease
-        // allows: it is then not attempted (below), and is claimed again.
-        let budget = Arc::new(Semaphore::new(8 * concurrency));
+        // Claimed and not yet finished: up to sixteen times the concurrency (one partner
+        // at most three quarters of that, see `fair`), claimed four times the
+        // concurrency at a time, so that a claim (a round trip, milliseconds on a busy
+        // database) is made while the last batch is in flight and amortised over many
+        // deliveries. Behind slow receivers a claim can wait longer than its lease
+        // allows: it is then not attempted, and is claimed again.
+        let budget = Arc::new(Semaphore::new(BUDGET * concurrency));
         let (done, mut outcomes) = mpsc::unbounded_channel::<Outcome>();
         let recorder = {
             let this = self.clone();
@@ -301,64 +356,36 @@ impl Dispatcher {
                 }
             })
         };
-        let (queue, mut claimed_rx) = mpsc::unbounded_channel::<(Claimed, OwnedSemaphorePermit)>();
+        let load = Load::new(self.settings.caps());
+        let (queue, claimed_rx) = mpsc::unbounded_channel::<(Claimed, OwnedSemaphorePermit)>();
         let stopping = Arc::new(AtomicBool::new(false));
-        let attempts = {
-            let this = self.clone();
-            let stopping = stopping.clone();
-            tokio::spawn(async move {
-                let slots = Arc::new(Semaphore::new(concurrency));
-                let mut unstarted = Vec::new();
-                while let Some((c, permit)) = claimed_rx.recv().await {
-                    if stopping.load(Ordering::Relaxed) {
-                        unstarted.push(c);
-                        continue;
-                    }
-                    let Ok(slot) = slots.clone().acquire_owned().await else {
-                        break;
-                    };
-                    // Too little of the claim left for a whole attempt (it waited behind
-                    // slow ones): leave it to lapse and be claimed again, rather than
-                    // race another worker to the receiver. (A lease shorter than the
-                    // timeout asks for half of it.)
-                    let now = SystemTime::now();
-                    let needed = this.settings.timeout.min(this.settings.lease / 2);
-                    let latest = unix_micros(now + needed);
-                    if latest > c.lease_until {
-                        drop((slot, permit));
-                        continue;
-                    }
-                    let (this, done) = (this.clone(), done.clone());
-                    tokio::spawn(async move {
-                        let outcome = this.attempt(c, now).await;
-                        let _ = done.send(outcome);
-                        drop((slot, permit));
-                    });
-                }
-                if let Err(e) = this.outbox.release(&unstarted).await {
-                    tracing::warn!(error = %e, count = unstarted.len(), "could not give back unstarted webhook claims; they lapse with their lease");
-                }
-                // Every slot back: every attempt has sent its outcome.
-                let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
-                drop(slots.acquire_many(all).await);
-            })
-        };
+        let attempts =
+            tokio::spawn(
+                self.clone()
+                    .attempts(claimed_rx, load.clone(), done, stopping.clone()),
+            );
         let wake = self.outbox.waker();
+        let room = load.room();
         let mut shutdown = std::pin::pin!(shutdown);
         let batch = u32::try_from(4 * concurrency).unwrap_or(u32::MAX);
         loop {
-            // Wait until a batch's worth of the budget is free.
+            // Wait until a batch's worth of the budget is free, or for the poll: claims
+            // waiting on their endpoint's or owner's cap may hold much of the budget, and
+            // the others' deliveries must still be claimed.
             tokio::select! {
                 permits = budget.acquire_many(batch) => drop(permits),
+                () = tokio::time::sleep(self.settings.poll) => {}
                 () = &mut shutdown => break,
             }
-            let mut held = Vec::with_capacity(8 * concurrency);
+            let mut held = Vec::with_capacity(BUDGET * concurrency);
             while let Ok(permit) = budget.clone().try_acquire_owned() {
                 held.push(permit);
             }
+            let (share, window) = load.share();
+            let limit = held.len().min(window);
             let claimed = match self
                 .outbox
-                .claim(held.len(), self.settings.lease, SystemTime::now())
+                .claim(limit, self.settings.lease, SystemTime::now(), &share)
                 .await
             {
                 Ok(claimed) => claimed,
@@ -367,17 +394,26 @@ impl Dispatcher {
                     Vec::new()
                 }
             };
-            let idle = claimed.len() < held.len();
+            // Fewer than asked for: nothing more is due, or only deliveries of partners
+            // that now hold all they may. A claim that filled a partner's share may
+            // have left the others' due deliveries unread too: they are claimed after a
+            // wait as long as an idle dispatcher's at most (the poll), while a claim
+            // right away would find nothing more, most of the time, at the cost of a
+            // round trip.
+            let mut idle = claimed.len() < limit;
             for c in claimed {
                 let Some(permit) = held.pop() else { break };
+                idle |= load.hold(&c);
                 let _ = queue.send((c, permit));
             }
             drop(held);
             if idle {
-                // Nothing more is due: wait for the poll, a local commit or shutdown.
+                // Wait for the poll, a local commit, room for a partner that held all it
+                // may, or shutdown.
                 tokio::select! {
                     () = tokio::time::sleep(self.settings.poll) => {}
                     () = wake.notified() => {}
+                    () = room.notified() => {}
                     () = &mut shutdown => break,
                 }
             }
@@ -386,6 +422,94 @@ impl Dispatcher {
         drop(queue);
         let _ = attempts.await;
         let _ = recorder.await;
+    }
+
+    /// The attempts of [`Dispatcher::run`]: starts the claims it is handed, up to the
+    /// concurrency and within the caps of their endpoints and owners, oldest first
+    /// among those that may start; a claim whose lease ran too short while it waited is
+    /// left to lapse. On stopping, gives back what it had not started and waits for the
+    /// attempts in flight.
+    async fn attempts(
+        self,
+        mut claimed: mpsc::UnboundedReceiver<(Claimed, OwnedSemaphorePermit)>,
+        load: Load,
+        done: mpsc::UnboundedSender<Outcome>,
+        stopping: Arc<AtomicBool>,
+    ) {
+        let concurrency = self.settings.concurrency;
+        // Too little of a claim left for a whole attempt (it waited behind slow ones or
+        // a cap): it is left to lapse and be claimed again, rather than race another
+        // worker to the receiver. (A lease shorter than the timeout asks for half of it.)
+        let needed = self.settings.timeout.min(self.settings.lease / 2);
+        let mut ready: VecDeque<(Claimed, OwnedSemaphorePermit)> = VecDeque::new();
+        let mut running = JoinSet::new();
+        let mut open = true;
+        // Waiting claims are looked at again when nothing else happens for this long,
+        // so that one whose lease runs short is dropped even on an idle dispatcher.
+        let mut sweep = tokio::time::interval(Duration::from_secs(1));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while open || !ready.is_empty() {
+            if stopping.load(Ordering::Relaxed) {
+                break;
+            }
+            // Everything handed over so far, before starting anything: the next to start
+            // may be among it.
+            while let Ok(next) = claimed.try_recv() {
+                ready.push_back(next);
+            }
+            let now = SystemTime::now();
+            let latest = unix_micros(now + needed);
+            // Claims arrive in the order they were made, so their leases end in that
+            // order: the oldest are at the front.
+            while let Some((c, _)) = ready.front()
+                && c.lease_until < latest
+            {
+                if let Some((c, _)) = ready.pop_front() {
+                    load.forget(&c);
+                }
+            }
+            while running.len() < concurrency {
+                let Some(i) = load.first_startable(&ready) else {
+                    break;
+                };
+                let Some((c, permit)) = ready.remove(i) else {
+                    break;
+                };
+                let counted = load.start(&c);
+                let (this, done) = (self.clone(), done.clone());
+                running.spawn(async move {
+                    let outcome = this.attempt(c, now).await;
+                    let _ = done.send(outcome);
+                    drop((counted, permit));
+                });
+            }
+            tokio::select! {
+                biased;
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                next = claimed.recv(), if open => match next {
+                    Some(next) => ready.push_back(next),
+                    None => open = false,
+                },
+                _ = sweep.tick() => {}
+            }
+        }
+        // Stopping: what was not started goes back at once, for another worker.
+        claimed.close();
+        while let Some(next) = claimed.recv().await {
+            ready.push_back(next);
+        }
+        let unstarted: Vec<Claimed> = ready
+            .into_iter()
+            .map(|(c, _)| {
+                load.forget(&c);
+                c
+            })
+            .collect();
+        if let Err(e) = self.outbox.release(&unstarted).await {
+            tracing::warn!(error = %e, count = unstarted.len(), "could not give back unstarted webhook claims; they lapse with their lease");
+        }
+        // Every attempt in flight sends its outcome before it ends.
+        while running.join_next().await.is_some() {}
     }
 
     /// Records `outcomes`, then tells the notifier about the reports written: at once

@@ -17,6 +17,10 @@
 //! - **Failure reports** ([`Report`]): every failed message gets a durable report with
 //!   each attempt; a [`Notifier`] is told once per endpoint, kind and hour; a partner-safe
 //!   form ([`Report::to_json`]) can be shown to the partner.
+//! - **Fair shares**: at most [`DEFAULT_ENDPOINT_CONCURRENCY`] deliveries in flight per
+//!   endpoint and three quarters of the dispatcher's slots per partner, so that one
+//!   partner's slow or dead endpoints cannot delay the others' deliveries
+//!   ([`DispatcherBuilder::endpoint_concurrency`], [`DispatcherBuilder::partner_concurrency`]).
 //! - **Endpoint health**: after a run of failed messages an endpoint is paused (a report
 //!   first); its messages are kept (held), and sent when it is resumed.
 //! - **Replay** ([`Outbox::replay`]): by message, endpoint and time range, state.
@@ -51,20 +55,24 @@
 //! - `outbox`: the application's and the partner's side of the tables (enqueue,
 //!   endpoints, reports, replay); `queue`: the dispatcher's (claims under a lease,
 //!   outcomes); `schema`: the tables.
-//! - `dispatch`: the dispatcher (claims, signs, posts, records).
+//! - `dispatch`: the dispatcher (claims, signs, posts, records); `fair`: the shares of
+//!   its slots and claims per endpoint and partner.
 //! - `endpoint`: endpoints, secrets, retry schedules.
 //! - `report`: failure reports and notifiers.
 //! - `network`: URL checks and the address policy, enforced in the resolver.
 
 mod dispatch;
 mod endpoint;
+mod fair;
 mod network;
 mod outbox;
 mod queue;
 mod report;
 mod schema;
 
-pub use crate::dispatch::{Dispatcher, DispatcherBuilder, RESPONSE_HEAD};
+pub use crate::dispatch::{
+    DEFAULT_CONCURRENCY, DEFAULT_ENDPOINT_CONCURRENCY, Dispatcher, DispatcherBuilder, RESPONSE_HEAD,
+};
 pub use crate::endpoint::{
     Endpoint, EndpointState, MAX_OFFSET, MAX_RETRIES, Schedule, ScheduleError, Secret,
 };

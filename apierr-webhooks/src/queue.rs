@@ -82,81 +82,132 @@ async fn relaxed_commit(tx: &mut sqlx::Transaction<'_, Any>) -> Result<(), sqlx:
 /// behind a burst of messages (autovacuum analyses it a minute later at best), the
 /// planner takes the queue for a few rows, reads every pending one and sorts them:
 /// milliseconds a claim with thousands waiting, where walking the index to the first
-/// few dozen is a tenth of a millisecond.
+/// few dozen is a tenth of a millisecond. Turning sorts off makes the planner cost the
+/// few sorts that remain (a claim's shares, 128 rows at most) as enormous, and such a
+/// cost would have the query compiled to machine code first (JIT, a quarter of a second
+/// each time): JIT is off for the claim too.
 async fn claim_settings(tx: &mut sqlx::Transaction<'_, Any>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "SELECT set_config('synchronous_commit', 'off', true),
                 set_config('enable_sort', 'off', true),
-                set_config('enable_bitmapscan', 'off', true)",
+                set_config('enable_bitmapscan', 'off', true),
+                set_config('jit', 'off', true)",
     )
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
+/// How a claim shares itself out among endpoints and owners (see `fair`): none of the
+/// deliveries of `endpoints` and `owners` (they hold all the claims they may), and at
+/// most `per_endpoint` and `per_owner` of the others'. The default takes every due
+/// delivery in order.
+#[derive(Debug, Default)]
+pub(crate) struct Share {
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) owners: Vec<String>,
+    /// `(per endpoint, per owner)`.
+    pub(crate) caps: Option<(usize, usize)>,
+}
+
+/// The select of a claim: up to `limit` due deliveries, oldest first, as `share` says.
+/// With caps, the oldest `limit` due deliveries are read (and on PostgreSQL locked),
+/// ranked by endpoint and by owner, and the first few of each taken: a partner with a
+/// backlog takes its share of one claim, and is left out of the next while it holds
+/// that. (The filters run on the rows of the pending index: a left-out backlog is read
+/// past, never claimed.)
+fn due(q: &mut Dynamic, now: i64, limit: usize, share: &Share, lock: bool) {
+    if share.caps.is_some() {
+        q.push(
+            "SELECT id FROM (
+                 SELECT id, next_at,
+                        row_number() OVER (PARTITION BY endpoint_id ORDER BY next_at) AS by_endpoint,
+                        row_number() OVER (PARTITION BY owner ORDER BY next_at) AS by_owner
+                 FROM (",
+        );
+    }
+    q.push(
+        "SELECT id, endpoint_id, owner, next_at FROM apierr_webhook_deliveries
+         WHERE state = 'pending' AND next_at <= ",
+    )
+    .bind(Arg::Int(now))
+    .push(" AND (lease_until IS NULL OR lease_until <= ")
+    .bind(Arg::Int(now))
+    .push(")");
+    if !share.endpoints.is_empty() {
+        q.push(" AND endpoint_id NOT IN ")
+            .bind_in(share.endpoints.clone());
+    }
+    if !share.owners.is_empty() {
+        q.push(" AND owner NOT IN ").bind_in(share.owners.clone());
+    }
+    let int = |n: usize| Arg::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    q.push(" ORDER BY next_at LIMIT ").bind(int(limit));
+    if lock {
+        q.push(" FOR UPDATE SKIP LOCKED");
+    }
+    if let Some((per_endpoint, per_owner)) = share.caps {
+        q.push(") AS due) AS ranked WHERE by_endpoint <= ")
+            .bind(int(per_endpoint))
+            .push(" AND by_owner <= ")
+            .bind(int(per_owner))
+            .push(" ORDER BY next_at");
+    }
+}
+
 impl Outbox {
     /// Claims up to `limit` due deliveries for `lease` (a worker that dies leaves them to
-    /// be claimed again when it lapses).
+    /// be claimed again when it lapses), in the order they fell due, shared out as
+    /// `share` says.
     pub(crate) async fn claim(
         &self,
         limit: usize,
         lease: Duration,
         now: SystemTime,
+        share: &Share,
     ) -> Result<Vec<Claimed>, sqlx::Error> {
         let token = fastrand::i64(1..i64::MAX);
         let now = unix_micros(now);
         let lapses = now.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // On PostgreSQL, the claim is a common table expression (below).
+        let mut q = Dynamic::new(if self.postgres { "WITH d AS (" } else { "" });
+        q.push("UPDATE apierr_webhook_deliveries SET lease = ")
+            .bind(Arg::Int(token))
+            .push(", lease_until = ")
+            .bind(Arg::Int(lapses));
         let rows = if self.postgres {
             let mut tx = self.pool.begin().await?;
             claim_settings(&mut tx).await?;
             // One statement: the claim, and what the attempts need, joined to it. `= ANY
             // (ARRAY(…))` rather than `IN (…)`: with `IN`, the planner may hash the claimed
             // ids and scan the whole table for them.
-            let rows = sqlx::query(
-                "WITH d AS (
-                     UPDATE apierr_webhook_deliveries SET lease = $1, lease_until = $2
-                     WHERE id = ANY(ARRAY(
-                         SELECT id FROM apierr_webhook_deliveries
-                         WHERE state = 'pending' AND next_at <= $3
-                           AND (lease_until IS NULL OR lease_until <= $3)
-                         ORDER BY next_at LIMIT $4 FOR UPDATE SKIP LOCKED))
-                     RETURNING *)
+            q.push(" WHERE id = ANY(ARRAY(SELECT id FROM (");
+            due(&mut q, now, limit, share, true);
+            q.push(
+                ") AS claim)) RETURNING *)
                  SELECT d.id, d.message_id, d.endpoint_id, d.owner, d.attempts,
                         d.total_attempts, d.round_started, m.event_type, m.payload, e.url,
                         e.secret, e.previous_secret, e.previous_until, e.schedule
                  FROM d
                  JOIN apierr_webhook_messages m ON m.id = d.message_id
                  JOIN apierr_webhook_endpoints e ON e.id = d.endpoint_id",
-            )
-            .bind(token)
-            .bind(lapses)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
+            );
+            let rows = q.query().fetch_all(&mut *tx).await?;
             tx.commit().await?;
             rows
         } else {
             // SQLite cannot join to a RETURNING clause: the claim, then its rows (local
             // calls, no round trips).
-            let claimed: Vec<String> = sqlx::query(
-                "UPDATE apierr_webhook_deliveries SET lease = $1, lease_until = $2
-                 WHERE id IN (SELECT id FROM apierr_webhook_deliveries
-                              WHERE state = 'pending' AND next_at <= $3
-                           AND (lease_until IS NULL OR lease_until <= $3)
-                              ORDER BY next_at LIMIT $4)
-                 RETURNING id",
-            )
-            .bind(token)
-            .bind(lapses)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| row.try_get("id"))
-            .collect::<Result<_, _>>()?;
+            q.push(" WHERE id IN (SELECT id FROM (");
+            due(&mut q, now, limit, share, false);
+            q.push(") AS claim) RETURNING id");
+            let claimed: Vec<String> = q
+                .query()
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| row.try_get("id"))
+                .collect::<Result<_, _>>()?;
             if claimed.is_empty() {
                 return Ok(Vec::new());
             }

@@ -170,6 +170,11 @@ fn serve_flags_refuse_values_out_of_range() {
         ("--trust-proxy", "10.0.0.0/33"),
         ("--webhook-proxy", "socks://proxy:1080"),
         ("--webhook-proxy", "http://proxy:3128/path"),
+        ("--webhook-concurrency", "0"),
+        ("--webhook-concurrency", "-3"),
+        ("--webhook-concurrency", "100000"),
+        ("--webhook-endpoint-concurrency", "many"),
+        ("--webhook-partner-concurrency", "0"),
     ] {
         let out = run(&["serve", flag, bad, "--database-url", "sqlite::memory:"]);
         assert_eq!(out.status.code(), Some(2), "{flag} {bad}: {out:?}");

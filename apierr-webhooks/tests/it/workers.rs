@@ -267,3 +267,73 @@ async fn shutdown_finishes_what_is_in_flight_and_gives_back_the_rest() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_with_dead_endpoints_leaves_the_others_their_latency() {
+    // Partner "dead" has five endpoints that never answer and a backlog for each;
+    // partner "live" has one that answers at once. With 8 slots, "dead" may hold 6
+    // (the default three quarters) and each of its endpoints 2: "live"'s messages are
+    // delivered at once although every attempt for "dead" waits for the 4 s timeout.
+    // (Without the partner cap, "dead" would hold all 8 slots and "live" would wait.)
+    for db in DBS {
+        let (outbox, _db) = outbox_on(db).await;
+        let mut dead = Vec::new();
+        for _ in 0..5 {
+            let receiver = Receiver::start().await;
+            let mut never = crate::support::Answer::status(200);
+            never.delay = Duration::from_secs(3600);
+            receiver.otherwise(never);
+            endpoint(&outbox, "dead", &receiver, &Schedule::default()).await;
+            dead.push(receiver);
+        }
+        let mut tx = outbox.pool().begin().await.unwrap();
+        for n in 0..60 {
+            let data = serde_json::json!({ "n": n });
+            outbox
+                .enqueue(&mut tx, "dead", "account.created", &data, SystemTime::now())
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let live = Receiver::start().await;
+        endpoint(&outbox, "live", &live, &Schedule::default()).await;
+        let notes = Notes::default();
+        let d = dispatcher(&outbox, &notes)
+            .concurrency(8)
+            .endpoint_concurrency(2)
+            .timeout(Duration::from_secs(4))
+            .build()
+            .unwrap();
+        let running = Running::start(d);
+        outbox.wake();
+        let dead_attempts = || dead.iter().map(Receiver::count).collect::<Vec<_>>();
+        assert!(
+            until(Duration::from_secs(2), async || {
+                dead_attempts().iter().sum::<usize>() >= 6
+            })
+            .await,
+            "{db:?}: the dead partner's attempts started: {:?}",
+            dead_attempts()
+        );
+        for n in 0..5 {
+            let sent = tokio::time::Instant::now();
+            enqueue(&outbox, "live", n, SystemTime::now()).await;
+            outbox.wake();
+            let delivered = until(Duration::from_secs(3), async || {
+                live.count() > usize::try_from(n).unwrap()
+            })
+            .await;
+            let took = sent.elapsed();
+            assert!(
+                delivered && took < Duration::from_millis(1500),
+                "{db:?}: message {n} of the live partner took {took:?}"
+            );
+        }
+        // Before the first timeout: the dead partner never had more than its share
+        // in flight, nor any endpoint more than 2.
+        let attempts = dead_attempts();
+        assert_eq!(attempts.iter().sum::<usize>(), 6, "{db:?}: {attempts:?}");
+        assert!(attempts.iter().all(|n| *n <= 2), "{db:?}: {attempts:?}");
+        running.stop(Duration::from_secs(20)).await;
+    }
+}

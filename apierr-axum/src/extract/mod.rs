@@ -4,6 +4,7 @@ mod form;
 mod json;
 mod path;
 mod query;
+mod reading;
 mod valid;
 mod violations;
 

@@ -11,6 +11,8 @@ use apierr::{ApiError, Condition, FieldViolation, ViolationKind};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::reading::{self, Skips};
+
 /// The most violations one request reports: enough for any real form, and a bound on the
 /// work a hostile body can cause.
 const MAX_VIOLATIONS: usize = 32;
@@ -116,7 +118,7 @@ pub(crate) fn kind_of(expected: &str) -> &'static str {
 
 /// One step from the root of the data to a field.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
+pub(crate) enum Segment {
     /// An object member, or an enum variant.
     Key(String),
     /// A list element.
@@ -224,11 +226,45 @@ fn put(value: &mut Value, location: &[Segment], new: Value) -> bool {
     }
 }
 
-/// The first problem reading `T` from `value`, with its full location.
-fn first_problem<T: DeserializeOwned>(value: &Value) -> Option<(Location, Problem)> {
-    let err = serde_path_to_error::deserialize::<_, T>(value).err()?;
-    let mut location = segments(err.path());
-    let problem = classify(&err.into_inner().to_string());
+/// The first problem reading `T` from `value`, with its full location. The reading
+/// skips the elements of lists that an earlier one passed (`skips`, kept up to date
+/// here); a problem found at or above a skipped list, and the end of a reading that
+/// skipped, are confirmed by one that skips nothing (a type may check a list's length).
+fn first_problem<T: DeserializeOwned>(
+    value: &Value,
+    skips: &mut Skips,
+    readings: &mut usize,
+) -> Option<(Location, Problem)> {
+    let confirm = |readings: &mut usize| {
+        *readings += 1;
+        reading::read::<T>(value, &Skips::new()).err()
+    };
+    let stop = match reading::read::<T>(value, skips) {
+        Ok(false) => return None,
+        Ok(true) => confirm(readings)?,
+        Err(stop)
+            if stop.skipped
+                && skips
+                    .iter()
+                    .any(|(at, from)| *from > 0 && within(at, &stop.location)) =>
+        {
+            confirm(readings)?
+        }
+        Err(stop) => stop,
+    };
+    let mut location = stop.location;
+    // The elements before the violation read, and do not change: later readings start
+    // at it.
+    for (i, segment) in location.iter().enumerate() {
+        if let Segment::Index(n) = segment {
+            let at = &location[..i];
+            match skips.iter_mut().find(|(s, _)| s.as_slice() == at) {
+                Some((_, from)) => *from = *n,
+                None => skips.push((at.to_vec(), *n)),
+            }
+        }
+    }
+    let problem = classify(&stop.error.to_string());
     if let Problem::Missing(field) | Problem::Unknown(field) = &problem {
         location.push(Segment::Key(field.clone()));
     }
@@ -283,8 +319,9 @@ pub(crate) fn json<T: DeserializeOwned>(
     let mut reported: Vec<Location> = Vec::new();
     // Each location's order of stand-ins, and how far along it the search is.
     let mut tried: Vec<(Location, [usize; 6], usize)> = Vec::new();
+    let mut skips = Skips::new();
     let mut readings = 1;
-    let mut next = first_problem::<T>(&value);
+    let mut next = first_problem::<T>(&value, &mut skips, &mut readings);
     while found.len() < max && readings < MAX_READINGS {
         let Some((location, problem)) = next.take() else {
             break;
@@ -305,7 +342,7 @@ pub(crate) fn json<T: DeserializeOwned>(
                 None => break,
             }
             readings += 1;
-            next = first_problem::<T>(&value);
+            next = first_problem::<T>(&value, &mut skips, &mut readings);
             continue;
         }
         // Supply something that reads, so that the next field gets its turn. Each
@@ -324,7 +361,7 @@ pub(crate) fn json<T: DeserializeOwned>(
             if !put(&mut value, &location, all[which].clone()) {
                 continue;
             }
-            let after = first_problem::<T>(&value);
+            let after = first_problem::<T>(&value, &mut skips, &mut readings);
             if after.as_ref().is_none_or(|(at, _)| *at != location) {
                 moved_on = Some((i, after));
                 break;
@@ -446,6 +483,83 @@ mod tests {
                 ("note", "must be a string"),
                 ("tags[1]", "must be a string"),
                 ("year", "must be a whole number"),
+            ]
+            .map(|(f, m)| (f.to_owned(), m.to_owned()))
+        );
+    }
+
+    fn exactly_four<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<Inner>, D::Error> {
+        let items = Vec::<Inner>::deserialize(de)?;
+        if items.len() == 4 {
+            Ok(items)
+        } else {
+            Err(serde::de::Error::invalid_length(items.len(), &"4 items"))
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Four {
+        #[serde(deserialize_with = "exactly_four")]
+        items: Vec<Inner>,
+    }
+
+    #[test]
+    fn a_list_whose_length_is_checked_is_not_reported_short() {
+        // Scenario: later readings start lists after the elements already read; a type
+        // that checks the list's length must not see it shorter: the wrong elements are
+        // reported, the length (which is right) is not.
+        let value: Value =
+            serde_json::from_str(r#"{"items": [{"n": 1}, {"n": "a"}, {"n": 2}, {"n": "b"}]}"#)
+                .unwrap();
+        let found = json::<Four>(value, ViolationKind::Body, usize::MAX);
+        assert_eq!(
+            fields(&found),
+            [
+                ("items[1].n", "must be a whole number"),
+                ("items[3].n", "must be a whole number"),
+            ]
+            .map(|(f, m)| (f.to_owned(), m.to_owned()))
+        );
+        // And a wrong length is reported once the elements read.
+        let value: Value =
+            serde_json::from_str(r#"{"items": [{"n": 1}, {"n": "a"}, {"n": 2}]}"#).unwrap();
+        let found = json::<Four>(value, ViolationKind::Body, usize::MAX);
+        assert_eq!(
+            fields(&found),
+            [
+                ("items[1].n", "must be a whole number"),
+                ("items", "has the wrong number of items"),
+            ]
+            .map(|(f, m)| (f.to_owned(), m.to_owned()))
+        );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    #[serde(deny_unknown_fields)]
+    struct Strict {
+        n: u32,
+        inner: Vec<Inner>,
+    }
+
+    #[test]
+    fn unknown_members_are_reported_with_the_rest() {
+        // Scenario: unknown members at the top and in a list's element, and wrong
+        // values after them: all of them, each unknown one by its own name.
+        let value: Value =
+            serde_json::from_str(r#"{"a": 1, "inner": [{"n": 1}, {"n": "x"}], "n": "y", "z": 2}"#)
+                .unwrap();
+        let found = json::<Strict>(value, ViolationKind::Body, usize::MAX);
+        let mut got = fields(&found);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("a", "is not a known field"),
+                ("inner[1].n", "must be a whole number"),
+                ("n", "must be a whole number"),
+                ("z", "is not a known field"),
             ]
             .map(|(f, m)| (f.to_owned(), m.to_owned()))
         );

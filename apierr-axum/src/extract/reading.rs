@@ -189,7 +189,7 @@ impl<'de, 'r, 's> de::Deserializer<'de> for De<'r, 'de, 's> {
                 }
             }
             Value::String(s) => visitor.visit_borrowed_str(s),
-            Value::Array(items) => visit_whole_seq(visitor, self.seq(items, 0), items.len()),
+            Value::Array(items) => visit_list(visitor, self.seq(items, 0), items.len()),
             Value::Object(members) => {
                 let mut map = self.map(members);
                 let read = visitor.visit_map(&mut map)?;
@@ -219,16 +219,7 @@ impl<'de, 'r, 's> de::Deserializer<'de> for De<'r, 'de, 's> {
                 if from > 0 {
                     self.reading.skipped.set(true);
                 }
-                let mut seq = self.seq(items, from);
-                let read = visitor.visit_seq(&mut seq)?;
-                if seq.next == items.len() {
-                    Ok(read)
-                } else {
-                    Err(de::Error::invalid_length(
-                        items.len(),
-                        &"fewer elements in array",
-                    ))
-                }
+                visit_list(visitor, self.seq(items, from), items.len())
             }
             other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
         }
@@ -285,8 +276,8 @@ impl<'de, 'r, 's> de::Deserializer<'de> for De<'r, 'de, 's> {
     }
 }
 
-/// A list read whole (tuples, and `deserialize_any`'s lists).
-fn visit_whole_seq<'de, V: Visitor<'de>>(
+/// A list read to its end (from where its `Seq` starts), which must hold `len` items.
+fn visit_list<'de, V: Visitor<'de>>(
     visitor: V,
     mut seq: Seq<'_, 'de, '_, '_>,
     len: usize,
@@ -478,7 +469,7 @@ impl<'de> VariantAccess<'de> for Variant<'_, 'de, '_> {
         match self.value {
             Some(value @ Value::Array(items)) => {
                 let child = self.parent.child(value, Step::Key(self.variant));
-                let read = visit_whole_seq(visitor, child.seq(items, 0), items.len())?;
+                let read = visit_list(visitor, child.seq(items, 0), items.len())?;
                 self.parent.done();
                 Ok(read)
             }

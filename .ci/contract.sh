@@ -39,7 +39,7 @@ start() {
     port=$((port + 1))
     # No webhook dispatcher: schemathesis registers endpoints at any host name it makes
     # up, and test traffic may only go to loopback addresses.
-    "$bin" serve --database-url "$url" --profile "$profile" --listen "127.0.0.1:$port" \
+    "$bin" serve --database-url "$url" --demo --profile "$profile" --listen "127.0.0.1:$port" \
         --no-webhook-dispatcher "$@" \
         >"$work/serve-$port.log" 2>&1 &
     server=$!

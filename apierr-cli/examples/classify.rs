@@ -48,6 +48,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = std::env::temp_dir().join(format!("apierr-classify-{}.db", std::process::id()));
     let mut config = apierr_reference::Config::new(format!("sqlite://{}", file.display()));
     config.profile = Profile::NESTED;
+    // It signs in as the demo partner `acme`.
+    config.seed_demo = true;
     config.rate_limit = (3, Duration::from_secs(60));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -90,10 +90,13 @@ struct DatabaseArg {
     #[arg(
         long = "database-url",
         value_name = "DATABASE_URL",
-        default_value = "sqlite://apierr.db"
+        default_value = DEFAULT_DATABASE_URL
     )]
     url: String,
 }
+
+/// The embedded quick start's database.
+const DEFAULT_DATABASE_URL: &str = "sqlite://apierr.db";
 
 /// `apierr webhooks …`
 #[derive(Debug, Subcommand)]
@@ -286,7 +289,11 @@ struct Serve {
     /// How long access tokens live, in seconds.
     #[arg(long, default_value_t = apierr_reference::DEFAULT_TOKEN_TTL.as_secs())]
     token_ttl_secs: u64,
-    /// Do not create the demo partners in a new database.
+    /// Create the demo partners (published keys such as `acme-key`) in a new database:
+    /// done by default only for the embedded quick start's `sqlite://apierr.db`.
+    #[arg(long, conflicts_with = "no_demo")]
+    demo: bool,
+    /// Do not create the demo partners, even in the quick start's new database.
     #[arg(long)]
     no_demo: bool,
     /// Redis (`redis://127.0.0.1:6379`) for rate limits and idempotency records, shared
@@ -472,11 +479,14 @@ fn main() -> ExitCode {
 
 impl Serve {
     async fn run(self) -> Result<(), apierr_reference::ServeError> {
+        // The quick start's file keeps its demo partners, so that the README's examples
+        // work; any other database has them only when asked for.
+        let seed_demo = self.demo || (!self.no_demo && self.database.url == DEFAULT_DATABASE_URL);
         let mut config = apierr_reference::Config::new(self.database.url);
+        config.seed_demo = seed_demo;
         config.profile = Profile::by_name(&self.profile).unwrap_or(Profile::PROBLEM);
         config.require_date = self.require_date;
         config.token_ttl = Duration::from_secs(self.token_ttl_secs);
-        config.seed_demo = !self.no_demo;
         config.redis_url = self.redis_url;
         config.redis_prefix = self.redis_prefix;
         config.rate_limit = self.rate_limit;

@@ -62,7 +62,10 @@ pub struct Config {
     pub handler_timeout: Duration,
     /// The largest request body accepted.
     pub body_limit: usize,
-    /// Whether a new database gets the demo partners (see [`DEMO_PARTNERS`](crate::DEMO_PARTNERS)).
+    /// Whether a new database gets the demo partners (see
+    /// [`DEMO_PARTNERS`](crate::DEMO_PARTNERS)): only the database this start creates
+    /// the tables of, so that a deleted demo partner never comes back. Off by default:
+    /// their keys are published, and a production database must not have them.
     pub seed_demo: bool,
     /// The clock for token expiry and request dates; tests inject their own.
     pub clock: Clock,
@@ -242,7 +245,7 @@ impl std::fmt::Debug for Config {
 
 impl Config {
     /// Defaults for a database: the `problem` profile, dates checked when sent, 6-hour
-    /// tokens, a 30-second handler timeout, 64 KiB bodies, demo partners, system clock,
+    /// tokens, a 30-second handler timeout, 64 KiB bodies, no demo partners, system clock,
     /// no Redis, the default rate limit, optional idempotency keys, no operator routes,
     /// webhooks delivered by this process to public addresses only.
     pub fn new(database_url: impl Into<String>) -> Self {
@@ -254,7 +257,7 @@ impl Config {
             token_ttl: DEFAULT_TOKEN_TTL,
             handler_timeout: DEFAULT_HANDLER_TIMEOUT,
             body_limit: DEFAULT_BODY_LIMIT,
-            seed_demo: true,
+            seed_demo: false,
             clock: Arc::new(SystemTime::now),
             redis_url: None,
             redis_prefix: "apierr:".to_owned(),

@@ -158,13 +158,22 @@ const DELETE_ATTEMPTS: usize = 3;
 
 impl Store {
     /// The reference API's tables in `database` (the pool the safe-retry stores and the
-    /// webhook outbox share), with pending migrations applied.
+    /// webhook outbox share), with pending migrations applied; with `seed_demo`, the demo
+    /// partners, if this start is the one that creates the tables (never again after,
+    /// so that a deleted demo partner stays deleted).
     pub(crate) async fn open(database: &Database, seed_demo: bool) -> Result<Store, Error> {
         let pool = database.pool().clone();
         let outbox = Outbox::new(pool.clone()).await?;
         let store = Store { pool, outbox };
+        // Before the migrations: a database without the partners' table is new. (Two
+        // replicas starting on one new database may both see it so; the demo rows are
+        // inserted once whoever gets there first.)
+        let new = sqlx::query("SELECT 1 FROM partners LIMIT 1")
+            .fetch_optional(&store.pool)
+            .await
+            .is_err();
         store.migrate().await?;
-        if seed_demo {
+        if seed_demo && new {
             store.seed_demo().await?;
         }
         Ok(store)

@@ -5,6 +5,7 @@ mod abuse;
 mod cli;
 mod client;
 mod conditions;
+mod demo;
 mod fuzz;
 mod oauth;
 mod openapi;

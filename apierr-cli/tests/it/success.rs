@@ -202,7 +202,8 @@ async fn data_survives_a_restart() {
     let _ = std::fs::remove_file(&path);
     let url = format!("sqlite://{}", path.display());
     for round in 0..2 {
-        let config = apierr_reference::Config::new(url.clone());
+        let mut config = apierr_reference::Config::new(url.clone());
+        config.seed_demo = true;
         let app = apierr_reference::app(&config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

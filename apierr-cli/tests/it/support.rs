@@ -45,6 +45,8 @@ impl Server {
         // No webhook deliveries unless a test asks (and allows its loopback receiver):
         // test traffic never leaves the machine.
         config.webhook_dispatcher = false;
+        // The tests sign in as the demo partners.
+        config.seed_demo = true;
         let clock_offset = offset.clone();
         config.clock = Arc::new(move || {
             SystemTime::now() + Duration::from_secs(clock_offset.load(Ordering::Relaxed))

@@ -536,7 +536,14 @@ async fn serve_stops_on_sigterm_with_its_dispatcher() {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
-        .args(["serve", "--database-url", &database, "--listen", &listen])
+        .args([
+            "serve",
+            "--database-url",
+            &database,
+            "--demo",
+            "--listen",
+            &listen,
+        ])
         .args(["--shutdown-grace", "2s"])
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())

@@ -180,7 +180,11 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), Error> {
-        MIGRATOR.run(&self.pool).await?;
+        // Under the lock of every schema change, so that replicas starting at once on a
+        // new database apply each migration once (sqlx locks on PostgreSQL only).
+        let mut lock = apierr_axum::store::SchemaLock::take(&self.pool).await?;
+        MIGRATOR.run_direct(lock.connection()).await?;
+        lock.release().await?;
         self.digest_plain_secrets().await
     }
 

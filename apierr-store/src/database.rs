@@ -96,6 +96,96 @@ impl Database {
     }
 }
 
+/// The advisory lock under which schema is created on PostgreSQL ("apierr" in ASCII):
+/// one key for every apierr crate, so that their tables are made one process at a time.
+const SCHEMA_LOCK: i64 = 0x6170_6965_7272;
+
+/// Runs `statements` (`CREATE … IF NOT EXISTS` and the like) under the [`SchemaLock`].
+/// The stores, the webhook outbox and the reference API create their tables through it,
+/// so that replicas starting at once on a new database take turns.
+pub async fn create_schema(pool: &AnyPool, statements: &[&str]) -> Result<(), sqlx::Error> {
+    let mut lock = SchemaLock::take(pool).await?;
+    for statement in statements {
+        sqlx::query(statement).execute(lock.connection()).await?;
+    }
+    lock.release().await
+}
+
+/// The lock that every process creating or migrating apierr's tables in one database
+/// waits for, with the connection that holds it (run the schema's statements on it).
+///
+/// - PostgreSQL: a session advisory lock. Two replicas racing on `CREATE … IF NOT
+///   EXISTS` would otherwise make one fail with a duplicate key in the catalog. The
+///   statements run one at a time, each in its own transaction, so that no table lock
+///   is held from one to the next: a replica starting beside running ones (a rolling
+///   deploy) would otherwise deadlock with their transactions. Dropped without
+///   [`SchemaLock::release`] (an error), the connection is closed, which releases it.
+/// - SQLite: a transaction holding the write lock from the start (`BEGIN IMMEDIATE`: a
+///   deferred one that read the schema first could not write after another process
+///   had). SQLite locks the whole file, not tables, so there is nothing to deadlock on.
+#[derive(Debug)]
+pub struct SchemaLock {
+    held: Option<Held>,
+}
+
+#[derive(Debug)]
+enum Held {
+    Postgres(sqlx::pool::PoolConnection<sqlx::Any>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Any>),
+}
+
+impl SchemaLock {
+    /// Waits for the lock on `pool`'s database.
+    pub async fn take(pool: &AnyPool) -> Result<SchemaLock, sqlx::Error> {
+        let mut conn = pool.acquire().await?;
+        let held = if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(SCHEMA_LOCK)
+                .execute(&mut *conn)
+                .await?;
+            Held::Postgres(conn)
+        } else {
+            drop(conn);
+            Held::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)
+        };
+        Ok(SchemaLock { held: Some(held) })
+    }
+
+    /// The connection that holds the lock.
+    pub fn connection(&mut self) -> &mut sqlx::AnyConnection {
+        match self.held.as_mut() {
+            Some(Held::Postgres(conn)) => conn,
+            Some(Held::Sqlite(tx)) => tx,
+            None => unreachable!("a lock is held until released or dropped"),
+        }
+    }
+
+    /// Lets the next process in: the statements' effects are kept.
+    pub async fn release(mut self) -> Result<(), sqlx::Error> {
+        match self.held.take() {
+            Some(Held::Postgres(mut conn)) => {
+                sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(SCHEMA_LOCK)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+            Some(Held::Sqlite(tx)) => tx.commit().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for SchemaLock {
+    fn drop(&mut self) {
+        // Not released: a PostgreSQL connection must not go back to the pool still
+        // holding the lock; closed, it releases it. (A SQLite transaction rolls back.)
+        if let Some(Held::Postgres(conn)) = self.held.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
 fn configuration(message: String) -> sqlx::Error {
     sqlx::Error::Configuration(message.into())
 }

@@ -71,7 +71,7 @@ mod sql;
 mod sqlite;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use crate::database::{Backend, Database};
+pub use crate::database::{Backend, Database, SchemaLock, create_schema};
 pub use crate::idempotency::{Claim, ClaimRequest, Fingerprint, IdempotencyStore, StoredResponse};
 #[cfg(feature = "memory")]
 pub use crate::memory::{MemoryRateLimiter, MemoryStore};

@@ -14,7 +14,9 @@ use crate::postgres;
 use crate::reconcile::{Entry, Outcome, ReconciliationLog};
 #[cfg(feature = "sqlite")]
 use crate::sqlite;
-use crate::{Backend, BoxFuture, Database, StoreError, duration_micros, from_micros, micros};
+use crate::{
+    Backend, BoxFuture, Database, StoreError, create_schema, duration_micros, from_micros, micros,
+};
 
 /// The claim in one statement: insert, or take over a record that expired, or whose lock
 /// expired or was released for the same fingerprint. A row comes back only when claimed.
@@ -71,9 +73,7 @@ impl SqlStore {
             }
         };
         let pool = database.pool().clone();
-        for statement in schema {
-            sqlx::query(statement).execute(&pool).await?;
-        }
+        create_schema(&pool, schema).await?;
         Ok(SqlStore {
             pool,
             backend: database.backend(),

@@ -212,16 +212,13 @@ impl Outbox {
             let conn = pool.acquire().await?;
             conn.backend_name().eq_ignore_ascii_case("postgresql")
         };
-        for statement in SCHEMA {
-            sqlx::query(statement).execute(&pool).await?;
-        }
+        let mut statements = SCHEMA.to_vec();
         if postgres {
             // Room in each page for the new versions of its rows: a claim, which changes
             // no indexed column, is then a heap-only update (no index written).
-            sqlx::query("ALTER TABLE apierr_webhook_deliveries SET (fillfactor = 70)")
-                .execute(&pool)
-                .await?;
+            statements.push("ALTER TABLE apierr_webhook_deliveries SET (fillfactor = 70)");
         }
+        apierr_store::create_schema(&pool, &statements).await?;
         Ok(Outbox {
             pool,
             postgres,

@@ -68,12 +68,7 @@ async fn serve_makes_demo_partners_for_the_quick_start_file_or_with_demo_only() 
         (vec![], &dir, 200),
         (vec!["--no-demo"], &quiet, 401),
     ] {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
+        let listen = crate::support::free_address();
         let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
             .arg("serve")
             .args(&args)

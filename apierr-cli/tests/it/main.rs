@@ -9,6 +9,7 @@ mod demo;
 mod fuzz;
 mod oauth;
 mod openapi;
+mod replicas;
 mod safe;
 mod success;
 mod support;

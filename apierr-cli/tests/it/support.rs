@@ -23,6 +23,17 @@ pub(crate) struct Server {
     _database: TestDatabase,
 }
 
+/// A loopback address whose port was free a moment ago, for a server process the test
+/// starts: the test can tell when it listens there.
+pub(crate) fn free_address() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 /// A database of its own for a test.
 pub(crate) async fn database(backend: Backend) -> TestDatabase {
     TestDatabase::new(backend, "cli").await

@@ -528,13 +528,7 @@ async fn serve_stops_on_sigterm_with_its_dispatcher() {
     // a body that trickles are open when the signal comes.
     let place = database(Backend::Sqlite).await;
     let database = place.url().to_owned();
-    // A port free a moment ago, so that the test can tell when the server listens.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = crate::support::free_address();
     let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
         .args([
             "serve",

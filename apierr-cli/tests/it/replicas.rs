@@ -1,0 +1,56 @@
+//! Several processes starting at once on one new database.
+
+use std::time::Duration;
+
+use crate::support::{BACKENDS, database, free_address};
+
+#[tokio::test]
+async fn replicas_started_at_once_on_a_new_database_all_come_up() {
+    // Scenario: four `apierr serve` processes start at the same moment on one new
+    // database (a first deploy with several pods), each creating the stores', the
+    // outbox's and the API's tables: all of them answer (none exits on a race in
+    // creating the schema), on SQLite and PostgreSQL.
+    for backend in BACKENDS {
+        let place = database(backend).await;
+        let mut servers = Vec::new();
+        for _ in 0..4 {
+            let listen = free_address();
+            let serve = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
+                .args(["serve", "--database-url", place.url(), "--demo"])
+                .args(["--listen", &listen, "--no-webhook-dispatcher"])
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the apierr binary");
+            servers.push((listen, serve));
+        }
+        let client = reqwest::Client::new();
+        for (listen, serve) in &mut servers {
+            let mut status = None;
+            for _ in 0..400 {
+                if let Some(exit) = serve.try_wait().unwrap() {
+                    let mut err = String::new();
+                    use std::io::Read;
+                    let _ = serve.stderr.take().map(|mut e| e.read_to_string(&mut err));
+                    panic!("{backend:?}: a replica exited ({exit}): {err}");
+                }
+                if let Ok(r) = client
+                    .get(format!("http://{listen}/accounts"))
+                    .header("x-api-key", "acme-key")
+                    .send()
+                    .await
+                {
+                    status = Some(r.status().as_u16());
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            assert_eq!(status, Some(200), "{backend:?}: the replica at {listen}");
+        }
+        for (_, mut serve) in servers {
+            let _ = serve.kill();
+            let _ = serve.wait();
+        }
+    }
+}

@@ -1,10 +1,8 @@
 //! The demo partners: only where asked, and once.
 
-use std::time::Duration;
-
 use axum::ServiceExt;
 
-use crate::support::{BACKENDS, database};
+use crate::support::{BACKENDS, acme_status_once_up, database};
 
 /// The status of `GET /accounts` with the demo partner's API key, on an app of `url`.
 async fn acme_status(url: &str, seed_demo: bool) -> u16 {
@@ -78,23 +76,10 @@ async fn serve_makes_demo_partners_for_the_quick_start_file_or_with_demo_only() 
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("the apierr binary");
-        let client = reqwest::Client::new();
-        let mut status = None;
-        for _ in 0..400 {
-            if let Ok(r) = client
-                .get(format!("http://{listen}/accounts"))
-                .header("x-api-key", "acme-key")
-                .send()
-                .await
-            {
-                status = Some(r.status().as_u16());
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let status = acme_status_once_up(&listen, &mut serve).await;
         let _ = serve.kill();
         let _ = serve.wait();
-        assert_eq!(status, Some(expected), "serve {args:?} in {cwd:?}");
+        assert_eq!(status, expected, "serve {args:?} in {cwd:?}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,8 +1,6 @@
 //! Several processes starting at once on one new database.
 
-use std::time::Duration;
-
-use crate::support::{BACKENDS, database, free_address};
+use crate::support::{BACKENDS, acme_status_once_up, database, free_address};
 
 #[tokio::test]
 async fn replicas_started_at_once_on_a_new_database_all_come_up() {
@@ -25,28 +23,9 @@ async fn replicas_started_at_once_on_a_new_database_all_come_up() {
                 .expect("the apierr binary");
             servers.push((listen, serve));
         }
-        let client = reqwest::Client::new();
         for (listen, serve) in &mut servers {
-            let mut status = None;
-            for _ in 0..400 {
-                if let Some(exit) = serve.try_wait().unwrap() {
-                    let mut err = String::new();
-                    use std::io::Read;
-                    let _ = serve.stderr.take().map(|mut e| e.read_to_string(&mut err));
-                    panic!("{backend:?}: a replica exited ({exit}): {err}");
-                }
-                if let Ok(r) = client
-                    .get(format!("http://{listen}/accounts"))
-                    .header("x-api-key", "acme-key")
-                    .send()
-                    .await
-                {
-                    status = Some(r.status().as_u16());
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-            assert_eq!(status, Some(200), "{backend:?}: the replica at {listen}");
+            let status = acme_status_once_up(listen, serve).await;
+            assert_eq!(status, 200, "{backend:?}: the replica at {listen}");
         }
         for (_, mut serve) in servers {
             let _ = serve.kill();

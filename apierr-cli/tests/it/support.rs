@@ -34,6 +34,33 @@ pub(crate) fn free_address() -> String {
     format!("127.0.0.1:{port}")
 }
 
+/// The status of `GET /accounts` with the demo partner's API key at `listen`, once the
+/// `apierr serve` process `serve` listens there (within 10 s). Fails the test, with the
+/// process's error output when it was captured, if the process exits first.
+pub(crate) async fn acme_status_once_up(listen: &str, serve: &mut std::process::Child) -> u16 {
+    let client = Client::new();
+    for _ in 0..400 {
+        if let Some(exit) = serve.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(mut stderr) = serve.stderr.take() {
+                use std::io::Read;
+                let _ = stderr.read_to_string(&mut err);
+            }
+            panic!("apierr serve for {listen} exited ({exit}): {err}");
+        }
+        if let Ok(r) = client
+            .get(format!("http://{listen}/accounts"))
+            .header("x-api-key", "acme-key")
+            .send()
+            .await
+        {
+            return r.status().as_u16();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("apierr serve never listened on {listen}");
+}
+
 /// A database of its own for a test.
 pub(crate) async fn database(backend: Backend) -> TestDatabase {
     TestDatabase::new(backend, "cli").await

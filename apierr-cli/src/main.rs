@@ -69,6 +69,10 @@ enum Command {
     /// Webhooks: failure reports, replay, and a worker that delivers without serving.
     #[command(subcommand)]
     Webhooks(Webhooks),
+    /// Partners and their credentials: add, list, show, revoke, rotate. Credentials are
+    /// printed once and stored as digests only.
+    #[command(subcommand)]
+    Partners(PartnersCommand),
     /// List the mutations whose outcome is unknown (5xx, panics, timeouts), for
     /// reconciliation: a table, or JSON lines with `--json`.
     Reconcile {
@@ -93,6 +97,86 @@ struct DatabaseArg {
         default_value = DEFAULT_DATABASE_URL
     )]
     url: String,
+}
+
+/// `apierr partners …`
+#[derive(Debug, Subcommand)]
+enum PartnersCommand {
+    /// Adds a partner and prints its client id, client secret and API key (once).
+    Add {
+        /// The partner's name.
+        name: String,
+        /// It may only read (GET and HEAD).
+        #[arg(long)]
+        read_only: bool,
+        #[command(flatten)]
+        output: PartnerOutput,
+    },
+    /// Lists every partner (no credentials).
+    List {
+        #[command(flatten)]
+        output: PartnerOutput,
+    },
+    /// Shows one partner (no credentials): state, and until when rotated ones work.
+    Show {
+        /// The partner's id.
+        id: String,
+        #[command(flatten)]
+        output: PartnerOutput,
+    },
+    /// Revokes a partner at once: its key, secret and access tokens stop working.
+    Revoke {
+        /// The partner's id.
+        id: String,
+        #[command(flatten)]
+        output: PartnerOutput,
+    },
+    /// Makes a new API key and prints it (once); the current one works for the overlap.
+    RotateKey {
+        /// The partner's id.
+        id: String,
+        #[command(flatten)]
+        overlap: Overlap,
+        #[command(flatten)]
+        output: PartnerOutput,
+    },
+    /// Makes a new client secret and prints it (once); the current one works for the
+    /// overlap.
+    RotateSecret {
+        /// The partner's id.
+        id: String,
+        #[command(flatten)]
+        overlap: Overlap,
+        #[command(flatten)]
+        output: PartnerOutput,
+    },
+}
+
+/// Where and how `apierr partners` works.
+#[derive(Debug, Clone, clap::Args)]
+struct PartnerOutput {
+    #[command(flatten)]
+    database: DatabaseArg,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// How long a rotated credential keeps working.
+#[derive(Debug, Clone, clap::Args)]
+struct Overlap {
+    /// How long the credential being replaced keeps working beside the new one: `0s`
+    /// (it stops now) to `30days`.
+    #[arg(long, value_name = "DURATION", default_value_t = apierr_reference::DEFAULT_ROTATION_OVERLAP.into(), value_parser = overlap)]
+    overlap: humantime::Duration,
+}
+
+fn overlap(text: &str) -> Result<humantime::Duration, String> {
+    let value: humantime::Duration = text.trim().parse().map_err(|e| format!("{text:?}: {e}"))?;
+    if Duration::from(value) > apierr_reference::MAX_ROTATION_OVERLAP {
+        return Err(apierr_reference::PartnerError::InvalidOverlap(value.into()).to_string());
+    }
+    Ok(value)
 }
 
 /// The embedded quick start's database.
@@ -425,6 +509,7 @@ fn main() -> ExitCode {
             ExitCode::from(report.exit_code())
         }
         Command::Webhooks(command) => webhooks(command),
+        Command::Partners(command) => partners(command),
         Command::Reconcile {
             database,
             since,
@@ -593,6 +678,99 @@ fn webhooks(command: Webhooks) -> ExitCode {
     match result {
         Ok(text) => {
             print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("apierr: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn partners(command: PartnersCommand) -> ExitCode {
+    use apierr_reference::{Issued, PartnerRecord, Partners};
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("apierr: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    /// What a command printed: records, or one with new credentials.
+    enum Shown {
+        Records(Vec<PartnerRecord>),
+        One(PartnerRecord),
+        Issued(Issued),
+    }
+    let (output, done) = runtime.block_on(async {
+        let output = match &command {
+            PartnersCommand::Add { output, .. }
+            | PartnersCommand::List { output }
+            | PartnersCommand::Show { output, .. }
+            | PartnersCommand::Revoke { output, .. }
+            | PartnersCommand::RotateKey { output, .. }
+            | PartnersCommand::RotateSecret { output, .. } => output.clone(),
+        };
+        let done = async {
+            let partners = Partners::connect(&output.database.url).await?;
+            Ok::<_, apierr_reference::PartnerError>(match &command {
+                PartnersCommand::Add {
+                    name, read_only, ..
+                } => Shown::Issued(partners.add(name, *read_only).await?),
+                PartnersCommand::List { .. } => Shown::Records(partners.list().await?),
+                PartnersCommand::Show { id, .. } => Shown::One(partners.show(id).await?),
+                PartnersCommand::Revoke { id, .. } => Shown::One(partners.revoke(id).await?),
+                PartnersCommand::RotateKey { id, overlap, .. } => {
+                    Shown::Issued(partners.rotate_key(id, overlap.overlap.into()).await?)
+                }
+                PartnersCommand::RotateSecret { id, overlap, .. } => {
+                    Shown::Issued(partners.rotate_secret(id, overlap.overlap.into()).await?)
+                }
+            })
+        }
+        .await;
+        (output, done)
+    });
+    let shown = match done {
+        Ok(shown) => shown,
+        Err(e) => {
+            eprintln!("apierr: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = match (&shown, output.json) {
+        (Shown::Records(all), true) => serde_json::to_string_pretty(all),
+        (Shown::One(one), true) => serde_json::to_string_pretty(one),
+        (Shown::Issued(issued), true) => serde_json::to_string_pretty(issued),
+        (Shown::Records(all), false) => {
+            let mut out = String::from("ID\tNAME\tREAD_ONLY\tREVOKED\n");
+            for p in all {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\n",
+                    p.id,
+                    p.name.escape_debug(),
+                    p.read_only,
+                    p.revoked
+                ));
+            }
+            Ok(out)
+        }
+        (Shown::One(one), false) => Ok(apierr_reference::describe_partner(one)),
+        (Shown::Issued(issued), false) => {
+            let mut out = apierr_reference::describe_partner(&issued.partner);
+            if let Some(key) = &issued.api_key {
+                out.push_str(&format!("api_key: {key}\n"));
+            }
+            if let Some(secret) = &issued.client_secret {
+                out.push_str(&format!("client_secret: {secret}\n"));
+            }
+            out.push_str("# shown once: the database keeps only digests\n");
+            Ok(out)
+        }
+    };
+    match text {
+        Ok(text) => {
+            println!("{}", text.trim_end());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -219,7 +219,7 @@ pub(crate) async fn issue_token(
     }
     let Some(partner) = state
         .store
-        .partner_by_client(&client_id, &secret)
+        .partner_by_client(&client_id, &secret, unix((state.clock)()))
         .await
         .map_err(internal)?
     else {

@@ -63,7 +63,11 @@ impl Authenticator for PartnerAuth {
                 }
             }
             Credential::ApiKey(key) => {
-                let partner = self.store.partner_by_key(&key).await.map_err(unavailable)?;
+                let partner = self
+                    .store
+                    .partner_by_key(&key, unix((self.clock)()))
+                    .await
+                    .map_err(unavailable)?;
                 let Some(partner) = partner else {
                     return Err(AuthFailure::InvalidToken);
                 };

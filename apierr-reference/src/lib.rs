@@ -23,6 +23,7 @@
 //! - `api`: the endpoints.
 //! - `routes`: the route table, through aide's router: it serves the routes and writes
 //!   the OpenAPI document (`/openapi.json`, [`openapi_document`]) from the same table.
+//! - `partners`: partner management for operators ([`Partners`], `apierr partners`).
 //! - `admin`: the operator routes (the reconciliation log) and `apierr reconcile`.
 //! - `webhooks`: the partner's webhook routes (endpoints, reports, replay) and
 //!   `apierr webhooks report | replay`; account and child creation write their events
@@ -44,6 +45,7 @@ mod api;
 mod auth;
 mod config;
 mod errors;
+mod partners;
 mod routes;
 mod state;
 mod store;
@@ -79,6 +81,10 @@ pub use crate::config::{
     DEFAULT_TOKEN_TTL, DEFAULT_WEBHOOK_LEASE, DEFAULT_WEBHOOK_MAX_ENDPOINTS,
     DEFAULT_WEBHOOK_PAUSE_AFTER, DEFAULT_WEBHOOK_REPLAY_MAX, MAX_TRACKED_CALLERS,
     MIN_ADMIN_TOKEN_LEN, parse_admin_token, parse_proxy_url, parse_public_url, redact_database_url,
+};
+pub use crate::partners::{
+    DEFAULT_ROTATION_OVERLAP, Issued, MAX_NAME_CHARS, MAX_ROTATION_OVERLAP, PartnerError,
+    PartnerRecord, Partners, describe as describe_partner,
 };
 pub use crate::store::{DEMO_PARTNERS, Partner};
 pub use crate::webhooks::{webhook_replay, webhook_report};

@@ -230,8 +230,8 @@ impl Store {
         for (name, client_id, secret, key, read_only, revoked) in DEMO_PARTNERS {
             let result = sqlx::query(
                 "INSERT INTO partners
-                 (id, name, client_id, client_secret, api_key, read_only, revoked, secrets_hashed)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
+                 (id, name, client_id, client_secret, api_key, read_only, revoked, secrets_hashed, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)",
             )
             .bind(*client_id)
             .bind(*name)
@@ -240,6 +240,7 @@ impl Store {
             .bind(digest(key))
             .bind(i64::from(*read_only))
             .bind(i64::from(*revoked))
+            .bind(unix(SystemTime::now()))
             .execute(&self.pool)
             .await;
             match result {
@@ -251,6 +252,11 @@ impl Store {
         Ok(())
     }
 
+    /// The pool (partner management runs its own statements on it).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     fn partner(row: &sqlx::any::AnyRow) -> Result<Partner, Error> {
         Ok(Partner {
             id: row.try_get("id")?,
@@ -259,29 +265,47 @@ impl Store {
         })
     }
 
-    /// The partner with these client credentials.
+    /// The partner with these client credentials: its secret, or the one before its
+    /// last rotation while that one's overlap lasts (at `now`, Unix seconds).
     pub(crate) async fn partner_by_client(
         &self,
         client_id: &str,
         secret: &str,
+        now: i64,
     ) -> Result<Option<Partner>, Error> {
-        sqlx::query("SELECT id, read_only, revoked FROM partners WHERE client_id = $1 AND client_secret = $2")
-            .bind(client_id)
-            .bind(digest(secret))
-            .fetch_optional(&self.pool)
+        sqlx::query(
+            "SELECT id, read_only, revoked FROM partners WHERE client_id = $1
+             AND (client_secret = $2 OR (previous_client_secret = $2 AND previous_client_secret_until > $3))",
+        )
+        .bind(client_id)
+        .bind(digest(secret))
+        .bind(now)
+        .fetch_optional(&self.pool)
             .await?
             .map(|r| Store::partner(&r))
             .transpose()
     }
 
-    /// The partner with this API key.
-    pub(crate) async fn partner_by_key(&self, key: &str) -> Result<Option<Partner>, Error> {
-        sqlx::query("SELECT id, read_only, revoked FROM partners WHERE api_key = $1")
-            .bind(digest(key))
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| Store::partner(&r))
-            .transpose()
+    /// The partner with this API key, or with it as the key before its last rotation
+    /// while that one's overlap lasts (at `now`, Unix seconds).
+    pub(crate) async fn partner_by_key(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<Partner>, Error> {
+        let key = digest(key);
+        sqlx::query(
+            "SELECT id, read_only, revoked FROM partners WHERE api_key = $1
+             UNION ALL
+             SELECT id, read_only, revoked FROM partners
+             WHERE previous_api_key = $1 AND previous_api_key_until > $2",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| Store::partner(&r))
+        .transpose()
     }
 
     /// Issues a token to a partner.

@@ -9,6 +9,7 @@ mod demo;
 mod fuzz;
 mod oauth;
 mod openapi;
+mod partners;
 mod replicas;
 mod safe;
 mod success;

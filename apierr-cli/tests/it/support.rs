@@ -18,6 +18,8 @@ pub(crate) struct Server {
     pub(crate) client: Client,
     /// Seconds added to the real clock, so that a test can move time forward.
     offset: Arc<AtomicU64>,
+    /// The database it serves.
+    pub(crate) database_url: String,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     /// The database made for it (unless the test named its own), removed with it.
     _database: TestDatabase,
@@ -90,6 +92,7 @@ impl Server {
             SystemTime::now() + Duration::from_secs(clock_offset.load(Ordering::Relaxed))
         });
         tweak(&mut config);
+        let database_url = config.database_url.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         config.public_url.get_or_insert_with(|| base.clone());
@@ -110,6 +113,7 @@ impl Server {
             profile,
             client: Client::new(),
             offset,
+            database_url,
             _shutdown: tx,
             _database: database,
         }

@@ -84,10 +84,12 @@ fn latency(c: &mut Criterion) {
             (
                 "redis",
                 Some(Arc::new(
-                    RedisStore::connect("redis://127.0.0.1:6379")
-                        .await
-                        .unwrap()
-                        .prefix(format!("apierr_bench_{run}:")),
+                    RedisStore::connect_with_prefix(
+                        "redis://127.0.0.1:6379",
+                        &format!("apierr_bench_{run}:"),
+                    )
+                    .await
+                    .unwrap(),
                 ) as _),
             ),
         ]

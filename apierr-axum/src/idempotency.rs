@@ -61,8 +61,11 @@ const MAX_STORED_BODY: usize = 1024 * 1024;
 ///   died) holds the key for [`lock_for`](Self::lock_for) at most, and a slow request
 ///   whose lock was taken over cannot overwrite the newer claim's response.
 /// - 5xx answers are not stored unless [`store_server_errors`](Self::store_server_errors):
-///   their lock is released and a retry runs again. A request dropped before it finished
-///   (a timeout, a panic, a client gone) releases its lock too.
+///   their lock is released and a retry runs again, as after a panic.
+/// - A keyed request runs to its end in a task of its own, even when its client hangs
+///   up or the contract's timeout answers first: its response is stored, and the retry
+///   replays it rather than running the mutation again. The task is stopped when the
+///   lock ends, and the lock released.
 /// - What is stored is what the client got: the contract renders it first (see
 ///   [`RequestContract::finish`]), so this layer sits inside the [`ContractLayer`](crate::ContractLayer),
 ///   after authentication.
@@ -341,72 +344,93 @@ where
                         return Ok(error.into_response());
                     }
                 };
-                let mut guard = Release {
-                    store: config.store.clone(),
-                    clock: config.clock.clone(),
-                    scope: scope.clone(),
-                    key: key.clone(),
-                    token,
-                    armed: true,
-                };
-                let response = contract.finish(inner.call(req).await?);
-                let stored_size = response.body().size_hint().upper();
-                let storable = stored_size.is_some_and(|n| n <= MAX_STORED_BODY as u64)
-                    && (config.store_server_errors || !response.status().is_server_error());
-                guard.armed = false;
-                if !storable {
-                    // A 5xx (or a stream, or a body too large to keep): a retry runs again.
-                    if let Err(e) = config
-                        .store
-                        .release(&scope, &key, token, (config.clock)())
-                        .await
-                    {
-                        tracing::warn!(error = %e, "could not release an idempotency claim; it expires with its lock");
-                    }
-                    return Ok(response);
-                }
-                let (parts, body) = response.into_parts();
-                let body = match axum::body::to_bytes(body, MAX_STORED_BODY).await {
-                    Ok(body) => body,
-                    Err(e) => {
-                        let _ = config
+                // The request runs to its end in a task of its own, whatever becomes of
+                // the connection: a client that hangs up after the handler's write has
+                // committed finds the response stored when it retries, rather than a
+                // released key that would run the mutation a second time. The task
+                // lives no longer than the claim's lock.
+                let lock_for = config.lock_for;
+                let answer_contract = contract.clone();
+                let work = async move {
+                    let mut guard = Release {
+                        store: config.store.clone(),
+                        clock: config.clock.clone(),
+                        scope: scope.clone(),
+                        key: key.clone(),
+                        token,
+                        armed: true,
+                    };
+                    let response = contract.finish(inner.call(req).await?);
+                    let stored_size = response.body().size_hint().upper();
+                    let storable = stored_size.is_some_and(|n| n <= MAX_STORED_BODY as u64)
+                        && (config.store_server_errors || !response.status().is_server_error());
+                    guard.armed = false;
+                    if !storable {
+                        // A 5xx (or a stream, or a body too large to keep): a retry runs again.
+                        if let Err(e) = config
                             .store
                             .release(&scope, &key, token, (config.clock)())
-                            .await;
-                        return Ok(
-                            contract.response(ApiError::from(Condition::Internal).with_source(e))
-                        );
+                            .await
+                        {
+                            tracing::warn!(error = %e, "could not release an idempotency claim; it expires with its lock");
+                        }
+                        return Ok(response);
                     }
-                };
-                let stored = StoredResponse {
-                    status: parts.status.as_u16(),
-                    headers: parts
-                        .headers
-                        .iter()
-                        .filter(|(name, _)| kept(name))
-                        .map(|(name, value)| {
-                            (
-                                name.as_str().to_owned(),
-                                Bytes::copy_from_slice(value.as_bytes()),
-                            )
-                        })
-                        .collect(),
-                    body: body.clone(),
-                };
-                match config
-                    .store
-                    .complete(&scope, &key, token, (config.clock)(), &stored)
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => tracing::warn!(
-                        "a newer request took this idempotency key over while it ran; its response was not stored"
-                    ),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not store an idempotent response; its claim expires with its lock")
+                    let (parts, body) = response.into_parts();
+                    let body = match axum::body::to_bytes(body, MAX_STORED_BODY).await {
+                        Ok(body) => body,
+                        Err(e) => {
+                            let _ = config
+                                .store
+                                .release(&scope, &key, token, (config.clock)())
+                                .await;
+                            return Ok(contract
+                                .response(ApiError::from(Condition::Internal).with_source(e)));
+                        }
+                    };
+                    let stored = StoredResponse {
+                        status: parts.status.as_u16(),
+                        headers: parts
+                            .headers
+                            .iter()
+                            .filter(|(name, _)| kept(name))
+                            .map(|(name, value)| {
+                                (
+                                    name.as_str().to_owned(),
+                                    Bytes::copy_from_slice(value.as_bytes()),
+                                )
+                            })
+                            .collect(),
+                        body: body.clone(),
+                    };
+                    match config
+                        .store
+                        .complete(&scope, &key, token, (config.clock)(), &stored)
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(
+                            "a newer request took this idempotency key over while it ran; its response was not stored"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not store an idempotent response; its claim expires with its lock")
+                        }
                     }
+                    Ok(Response::from_parts(parts, Body::from(body)))
+                };
+                match tokio::spawn(tokio::time::timeout(lock_for, work)).await {
+                    Ok(Ok(answered)) => answered,
+                    // Past its lock the claim is another request's to take: given back.
+                    Ok(Err(_elapsed)) => {
+                        Ok(answer_contract.response(ApiError::from(Condition::Timeout)))
+                    }
+                    Err(failed) => match failed.try_into_panic() {
+                        // For the layers outside (the reconciliation log, the contract).
+                        Ok(panic) => std::panic::resume_unwind(panic),
+                        Err(cancelled) => Ok(answer_contract
+                            .response(ApiError::from(Condition::Internal).with_source(cancelled))),
+                    },
                 }
-                Ok(Response::from_parts(parts, Body::from(body)))
             },
         )
     }

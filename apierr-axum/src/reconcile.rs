@@ -24,8 +24,10 @@ use crate::{Caller, Clock, RequestContract};
 /// operators list them to reconcile (the reference server: `GET /admin/reconciliation`,
 /// `apierr reconcile`).
 ///
-/// Entries are written off the request path (a spawned task), so a slow log never slows
-/// an answer; a write that fails is logged as an error. Put the layer after
+/// An entry is written before the 5xx it records is answered, so that a crash right after
+/// the answer never loses it (the write costs only the requests that failed); a request
+/// dropped unfinished is written from a spawned task, as nothing waits for it. A write
+/// that fails is logged as an error and the answer still goes out. Put the layer after
 /// authentication, so that entries name their caller. A panic is recorded and then
 /// resumed, for the contract layer to answer.
 #[must_use]
@@ -101,30 +103,43 @@ struct Pending {
 }
 
 impl Pending {
-    fn finish(&mut self, status: u16, outcome: Outcome) {
-        let Some(mut entry) = self.entry.take() else {
-            return;
-        };
+    /// The entry with its outcome, unless it was already taken.
+    fn take(&mut self, status: u16, outcome: Outcome) -> Option<Entry> {
+        let mut entry = self.entry.take()?;
         entry.status = status;
         entry.outcome = outcome;
         entry.at = (self.clock)();
+        Some(entry)
+    }
+
+    /// Writes the entry before the answer leaves: once the caller has its 5xx, the
+    /// entry is in the log, whatever happens to the process next.
+    async fn record(&mut self, status: u16, outcome: Outcome) {
+        if let Some(entry) = self.take(status, outcome) {
+            record(&*self.log, &entry).await;
+        }
+    }
+}
+
+async fn record(log: &dyn ReconciliationLog, entry: &Entry) {
+    if let Err(e) = log.record(entry).await {
+        tracing::error!(error = %e, request_id = %entry.request_id, route = %entry.route, "could not record a request to reconcile");
+    }
+}
+
+/// A request dropped unfinished (a timeout, a client gone) cannot wait for the write:
+/// its entry is written from a task of its own.
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let Some(entry) = self.take(self.timeout_status, Outcome::Abandoned) else {
+            return;
+        };
         let log = self.log.clone();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::error!(request_id = %entry.request_id, "no runtime to record a request to reconcile");
             return;
         };
-        runtime.spawn(async move {
-            if let Err(e) = log.record(&entry).await {
-                tracing::error!(error = %e, request_id = %entry.request_id, route = %entry.route, "could not record a request to reconcile");
-            }
-        });
-    }
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        let status = self.timeout_status;
-        self.finish(status, Outcome::Abandoned);
+        runtime.spawn(async move { record(&*log, &entry).await });
     }
 }
 
@@ -184,6 +199,7 @@ where
                     fingerprint: hex::encode(fingerprint.0),
                     status: 0,
                     outcome: Outcome::ServerError,
+                    acknowledged_at: None,
                 };
                 let mut pending = Pending {
                     log: layer.log.clone(),
@@ -204,7 +220,7 @@ where
                     Ok(Ok(response)) => {
                         let status = response.status();
                         if status.is_server_error() {
-                            pending.finish(status.as_u16(), Outcome::ServerError);
+                            pending.record(status.as_u16(), Outcome::ServerError).await;
                         } else {
                             pending.entry = None;
                         }
@@ -213,7 +229,7 @@ where
                     Ok(Err(never)) => match never {},
                     Err(panic) => {
                         let status = contract.adopt(Condition::Internal.into()).status();
-                        pending.finish(status.as_u16(), Outcome::Panicked);
+                        pending.record(status.as_u16(), Outcome::Panicked).await;
                         std::panic::resume_unwind(panic)
                     }
                 }

@@ -73,17 +73,41 @@ enum Command {
     /// printed once and stored as digests only.
     #[command(subcommand)]
     Partners(PartnersCommand),
-    /// List the mutations whose outcome is unknown (5xx, panics, timeouts), for
-    /// reconciliation: a table, or JSON lines with `--json`.
-    Reconcile {
+    /// The mutations whose outcome is unknown (5xx, panics, timeouts), for
+    /// reconciliation: a table, or JSON lines with `--json`; `ack` marks them done.
+    Reconcile(Reconcile),
+}
+
+/// `apierr reconcile [--since D | --open] [--json]`, or `apierr reconcile ack SEQ…`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Reconcile {
+    #[command(subcommand)]
+    action: Option<ReconcileAction>,
+    #[command(flatten)]
+    database: DatabaseArg,
+    /// How far back: `90s`, `24h`, `7days`.
+    #[arg(long, default_value = "24h", value_parser = apierr_reference::parse_duration)]
+    since: Duration,
+    /// Only the entries not yet acknowledged, of any age (the work still to do).
+    #[arg(long, conflicts_with = "since")]
+    open: bool,
+    /// One JSON object a line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `apierr reconcile …`
+#[derive(Debug, Subcommand)]
+enum ReconcileAction {
+    /// Marks entries reconciled (by their SEQ): they leave `--open`, and stay in the
+    /// history until their retention ends.
+    Ack {
+        /// The entries' sequence numbers.
+        #[arg(required = true)]
+        seq: Vec<i64>,
         #[command(flatten)]
         database: DatabaseArg,
-        /// How far back: `90s`, `24h`, `7days`.
-        #[arg(long, default_value = "24h", value_parser = apierr_reference::parse_duration)]
-        since: Duration,
-        /// One JSON object a line instead of a table.
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -510,33 +534,7 @@ fn main() -> ExitCode {
         }
         Command::Webhooks(command) => webhooks(command),
         Command::Partners(command) => partners(command),
-        Command::Reconcile {
-            database,
-            since,
-            json,
-        } => {
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("apierr: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(apierr_reference::reconcile_report(
-                &database.url,
-                since,
-                json,
-            )) {
-                Ok(report) => {
-                    print!("{report}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("apierr: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::Reconcile(reconcile) => reconcile_command(reconcile),
         Command::Serve(serve) => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -676,6 +674,54 @@ fn webhooks(command: Webhooks) -> ExitCode {
         }
     };
     match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("apierr: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn reconcile_command(command: Reconcile) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("apierr: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let done = match command.action {
+        Some(ReconcileAction::Ack { seq, database }) => runtime
+            .block_on(apierr_reference::reconcile_ack(&database.url, &seq))
+            .map(|done| {
+                seq.iter()
+                    .zip(done)
+                    .map(|(seq, open)| {
+                        if open {
+                            format!("{seq}\tacknowledged\n")
+                        } else {
+                            format!("{seq}\tnot open (acknowledged already, or no such entry)\n")
+                        }
+                    })
+                    .collect::<String>()
+            }),
+        None => {
+            let selection = if command.open {
+                apierr_reference::Selection::Open
+            } else {
+                apierr_reference::Selection::Since(command.since)
+            };
+            runtime.block_on(apierr_reference::reconcile_report(
+                &command.database.url,
+                selection,
+                command.json,
+            ))
+        }
+    };
+    match done {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS

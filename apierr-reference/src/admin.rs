@@ -105,29 +105,44 @@ fn entry_json(e: &Entry) -> Value {
         "fingerprint": e.fingerprint,
         "status": e.status,
         "outcome": e.outcome.as_str(),
+        "acknowledged_at": e.acknowledged_at.map(|t| humantime::format_rfc3339_micros(t).to_string()),
     })
 }
 
-/// `apierr reconcile`: the log of `database_url` since `since` ago, as a table or as
-/// JSON lines, all of it (page by page).
+/// Which entries `apierr reconcile` lists.
+#[derive(Debug, Clone, Copy)]
+pub enum Selection {
+    /// Every entry written within this long before now, acknowledged or not.
+    Since(Duration),
+    /// The open (unacknowledged) entries, of any age: the work still to do.
+    Open,
+}
+
+/// `apierr reconcile`: the chosen entries of the log of `database_url`, as a table or
+/// as JSON lines, all of them (page by page).
 pub async fn reconcile_report(
     database_url: &str,
-    since: Duration,
+    selection: Selection,
     json_lines: bool,
 ) -> Result<String, StoreError> {
     let log = SqlStore::connect(database_url).await?;
-    let from = SystemTime::now()
-        .checked_sub(since)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
     let mut out = String::new();
     if !json_lines {
         out.push_str(
-            "SEQ\tAT\tSTATUS\tOUTCOME\tMETHOD\tROUTE\tCALLER\tIDEMPOTENCY_KEY\tREQUEST_ID\n",
+            "SEQ\tAT\tSTATUS\tOUTCOME\tMETHOD\tROUTE\tCALLER\tIDEMPOTENCY_KEY\tREQUEST_ID\tACKNOWLEDGED\n",
         );
     }
     let mut after = 0;
     loop {
-        let entries = log.list(from, after, MAX_LIMIT).await?;
+        let entries = match selection {
+            Selection::Since(since) => {
+                let from = SystemTime::now()
+                    .checked_sub(since)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                log.list(from, after, MAX_LIMIT).await?
+            }
+            Selection::Open => log.open(after, MAX_LIMIT).await?,
+        };
         let Some(last) = entries.last() else { break };
         after = last.seq;
         for e in &entries {
@@ -137,7 +152,7 @@ pub async fn reconcile_report(
             } else {
                 let _ = writeln!(
                     out,
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     e.seq,
                     humantime::format_rfc3339_seconds(e.at),
                     e.status,
@@ -147,11 +162,26 @@ pub async fn reconcile_report(
                     e.caller.as_deref().unwrap_or("-").escape_debug(),
                     e.idempotency_key.as_deref().unwrap_or("-").escape_debug(),
                     e.request_id,
+                    e.acknowledged_at.map_or_else(
+                        || "-".to_owned(),
+                        |t| humantime::format_rfc3339_seconds(t).to_string()
+                    ),
                 );
             }
         }
     }
     Ok(out)
+}
+
+/// `apierr reconcile ack SEQ…`: marks the entries reconciled; for each, whether it was
+/// open (an entry acknowledged already, or unknown, is `false`).
+pub async fn reconcile_ack(database_url: &str, seqs: &[i64]) -> Result<Vec<bool>, StoreError> {
+    let log = SqlStore::connect(database_url).await?;
+    let mut done = Vec::with_capacity(seqs.len());
+    for &seq in seqs {
+        done.push(log.acknowledge(seq, SystemTime::now()).await?);
+    }
+    Ok(done)
 }
 
 /// `--since` of `apierr reconcile`.

@@ -74,7 +74,7 @@ use http::header::CONTENT_TYPE;
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
-pub use crate::admin::{parse_duration, reconcile_report};
+pub use crate::admin::{Selection, parse_duration, reconcile_ack, reconcile_report};
 pub use crate::auth::Principal;
 pub use crate::config::{
     Config, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_PUBLIC_URL, DEFAULT_RATE_LIMIT,
@@ -195,10 +195,9 @@ async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError>
     let (idempotency, limits): (Arc<dyn IdempotencyStore>, Arc<dyn RateLimitStore>) =
         match &config.redis_url {
             Some(url) => {
-                let redis = RedisStore::connect(url)
+                let redis = RedisStore::connect_with_prefix(url, &config.redis_prefix)
                     .await
-                    .map_err(ServeError::Store)?
-                    .prefix(config.redis_prefix.clone());
+                    .map_err(ServeError::Store)?;
                 (Arc::new(redis.clone()), Arc::new(redis))
             }
             None => (

@@ -183,7 +183,21 @@ impl Store {
         // Under the lock of every schema change, so that replicas starting at once on a
         // new database apply each migration once (sqlx locks on PostgreSQL only).
         let mut lock = apierr_axum::store::SchemaLock::take(&self.pool).await?;
-        MIGRATOR.run_direct(lock.connection()).await?;
+        match MIGRATOR.run_direct(lock.connection()).await {
+            Ok(()) => {}
+            // A migration this build does not have: a later release wrote the database.
+            Err(sqlx::migrate::MigrateError::VersionMissing(found)) => {
+                let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+                return Err(sqlx::Error::Configuration(Box::new(
+                    apierr_axum::store::SchemaTooNew {
+                        component: "reference API".into(),
+                        found,
+                        known,
+                    },
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
         lock.release().await?;
         self.digest_plain_secrets().await
     }

@@ -5,6 +5,8 @@
 use std::fmt;
 
 use sqlx::AnyPool;
+
+use crate::SchemaTooNew;
 use sqlx::any::AnyPoolOptions;
 
 /// Which database a [`Database`] is on.
@@ -100,13 +102,63 @@ impl Database {
 /// one key for every apierr crate, so that their tables are made one process at a time.
 const SCHEMA_LOCK: i64 = 0x6170_6965_7272;
 
-/// Runs `statements` (`CREATE … IF NOT EXISTS` and the like) under the [`SchemaLock`].
-/// The stores, the webhook outbox and the reference API create their tables through it,
-/// so that replicas starting at once on a new database take turns.
-pub async fn create_schema(pool: &AnyPool, statements: &[&str]) -> Result<(), sqlx::Error> {
+/// The table of schema versions: one row per component (`apierr_store`,
+/// `apierr_webhooks`, …) with the last version applied.
+const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS apierr_schema_versions (
+    component TEXT PRIMARY KEY,
+    version BIGINT NOT NULL
+)";
+
+/// Brings `component`'s tables to its newest version under the [`SchemaLock`]: version
+/// *n*'s statements are `versions[n - 1]`, run once each, in order, and the version
+/// reached is recorded in `apierr_schema_versions`. A database at a version newer than
+/// `versions.len()` is refused with [`SchemaTooNew`] (inside [`sqlx::Error::Configuration`]).
+///
+/// The stores, the webhook outbox and any application crate on apierr's tables migrate
+/// through it, so that replicas starting at once on a new database take turns and each
+/// version is applied once. Version 1 of a component that existed before versions were
+/// kept uses `CREATE … IF NOT EXISTS`, so that it adopts tables already there. On
+/// PostgreSQL each statement commits on its own (see [`SchemaLock`]); a version's
+/// statements are written so that running them again after a crash between them is
+/// harmless (`IF NOT EXISTS`). On SQLite the whole migration is one transaction.
+pub async fn migrate(
+    pool: &AnyPool,
+    component: &str,
+    versions: &[&[&str]],
+) -> Result<(), sqlx::Error> {
+    let known = i64::try_from(versions.len()).unwrap_or(i64::MAX);
     let mut lock = SchemaLock::take(pool).await?;
-    for statement in statements {
-        sqlx::query(statement).execute(lock.connection()).await?;
+    sqlx::query(VERSIONS_TABLE)
+        .execute(lock.connection())
+        .await?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM apierr_schema_versions WHERE component = $1")
+            .bind(component)
+            .fetch_optional(lock.connection())
+            .await?;
+    let found = found.unwrap_or(0);
+    if found > known {
+        return Err(sqlx::Error::Configuration(Box::new(SchemaTooNew {
+            component: component.to_owned(),
+            found,
+            known,
+        })));
+    }
+    for (version, statements) in (1..)
+        .zip(versions)
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        for statement in *statements {
+            sqlx::query(statement).execute(lock.connection()).await?;
+        }
+        sqlx::query(
+            "INSERT INTO apierr_schema_versions (component, version) VALUES ($1, $2)
+             ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+        )
+        .bind(component)
+        .bind(version)
+        .execute(lock.connection())
+        .await?;
     }
     lock.release().await
 }

@@ -71,7 +71,7 @@ mod sql;
 mod sqlite;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use crate::database::{Backend, Database, SchemaLock, create_schema};
+pub use crate::database::{Backend, Database, SchemaLock, migrate};
 pub use crate::idempotency::{Claim, ClaimRequest, Fingerprint, IdempotencyStore, StoredResponse};
 #[cfg(feature = "memory")]
 pub use crate::memory::{MemoryRateLimiter, MemoryStore};
@@ -85,6 +85,32 @@ pub use crate::sql::SqlStore;
 /// application runs on it.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sqlx;
+
+/// A database (or a Redis key layout) whose schema is newer than this program: written
+/// by a later release. It
+/// is refused rather than used, as this program would misread what it does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaTooNew {
+    /// The component whose tables are newer.
+    pub component: String,
+    /// The version the database has.
+    pub found: i64,
+    /// The newest version this program knows.
+    pub known: i64,
+}
+
+impl fmt::Display for SchemaTooNew {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the database's {} tables are at version {}, newer than the {} this program knows: \
+             run the release that wrote them, or a later one",
+            self.component, self.found, self.known
+        )
+    }
+}
+
+impl std::error::Error for SchemaTooNew {}
 
 /// A boxed future: the traits are object-safe so a server picks its backend at run time.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

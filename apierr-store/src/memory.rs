@@ -165,6 +165,7 @@ impl ReconciliationLog for MemoryStore {
             let seq = log.last().map_or(1, |last| last.seq + 1);
             log.push(Entry {
                 seq,
+                acknowledged_at: None,
                 ..entry.clone()
             });
             Ok(())
@@ -185,6 +186,29 @@ impl ReconciliationLog for MemoryStore {
                 .take(limit as usize)
                 .cloned()
                 .collect())
+        })
+    }
+
+    fn open(&self, after: i64, limit: u32) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        Box::pin(async move {
+            let log = lock(&self.log);
+            Ok(log
+                .iter()
+                .filter(|e| e.seq > after && e.acknowledged_at.is_none())
+                .take(limit as usize)
+                .cloned()
+                .collect())
+        })
+    }
+
+    fn acknowledge(&self, seq: i64, at: SystemTime) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut log = lock(&self.log);
+            Ok(log
+                .iter_mut()
+                .find(|e| e.seq == seq && e.acknowledged_at.is_none())
+                .map(|e| e.acknowledged_at = Some(at))
+                .is_some())
         })
     }
 }

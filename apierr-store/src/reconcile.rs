@@ -67,6 +67,9 @@ pub struct Entry {
     pub status: u16,
     /// How it ended.
     pub outcome: Outcome,
+    /// When an operator acknowledged it (reconciled it); `None` while it is open.
+    /// Ignored when recording.
+    pub acknowledged_at: Option<SystemTime>,
 }
 
 /// Durable storage of the reconciliation log.
@@ -82,4 +85,12 @@ pub trait ReconciliationLog: Send + Sync + fmt::Debug + 'static {
         after: i64,
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>>;
+
+    /// Up to `limit` open (unacknowledged) entries with a sequence number above `after`,
+    /// oldest first: the log as a work queue.
+    fn open(&self, after: i64, limit: u32) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>>;
+
+    /// Marks entry `seq` reconciled at `at`: `true` if it was open, `false` if it was
+    /// acknowledged already or does not exist.
+    fn acknowledge(&self, seq: i64, at: SystemTime) -> BoxFuture<'_, Result<bool, StoreError>>;
 }

@@ -8,7 +8,11 @@ use bytes::Bytes;
 
 use crate::idempotency::{Claim, ClaimRequest, IdempotencyStore, StoredResponse, next_token};
 use crate::rate_limit::{Decision, Quota, RateLimitStore};
-use crate::{BoxFuture, StoreError, duration_micros, micros, micros_duration};
+use crate::{BoxFuture, SchemaTooNew, StoreError, duration_micros, micros, micros_duration};
+
+/// The version of the key layout: `{prefix}idem:…` hashes (fields f t l e s h b) and
+/// `{prefix}rl:…` GCRA times. A change to either is a new version.
+const LAYOUT: i64 = 1;
 
 /// GCRA as in [`Quota::decide`]: ARGV now, interval, window (µs). Returns allowed (0/1),
 /// how far the TAT is ahead of now after the decision, and the wait when refused. Numbers
@@ -94,27 +98,50 @@ impl RedisStore {
     /// or closed as configured rather than hang: a command waits at most a second for its
     /// answer, a reconnection half a second, tried twice.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        RedisStore::connect_with_prefix(url, "apierr:").await
+    }
+
+    /// Connects to `url` with every key under `prefix` instead of `apierr:` (tests and
+    /// tenants sharing one Redis). The key layout's version is kept at `{prefix}layout`:
+    /// a layout newer than this program's is refused ([`SchemaTooNew`]).
+    pub async fn connect_with_prefix(url: &str, prefix: &str) -> Result<Self, StoreError> {
         let client = ::redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(Duration::from_secs(1)))
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_number_of_retries(1);
         let conn = ConnectionManager::new_with_config(client, config).await?;
-        Ok(RedisStore {
+        let store = RedisStore {
             conn,
-            prefix: "apierr:".to_owned(),
+            prefix: prefix.to_owned(),
             decide: Script::new(DECIDE),
             claim: Script::new(CLAIM),
             finish: Script::new(FINISH),
-        })
+        };
+        store.check_layout().await?;
+        Ok(store)
     }
 
-    /// Puts every key under `prefix` instead of `apierr:` (tests and tenants sharing one
-    /// Redis).
-    #[must_use]
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
+    /// Records this program's layout where none is recorded, and refuses a newer one.
+    async fn check_layout(&self) -> Result<(), StoreError> {
+        let key = format!("{}layout", self.prefix);
+        let mut conn = self.conn.clone();
+        let _: Value = ::redis::cmd("SET")
+            .arg(&key)
+            .arg(LAYOUT)
+            .arg("NX")
+            .query_async(&mut conn)
+            .await?;
+        let found: Option<String> = ::redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+        let found = found.and_then(|v| v.parse::<i64>().ok()).unwrap_or(LAYOUT);
+        if found > LAYOUT {
+            return Err(StoreError::new(SchemaTooNew {
+                component: format!("Redis keys under {:?}", self.prefix),
+                found,
+                known: LAYOUT,
+            }));
+        }
+        Ok(())
     }
 
     /// The record's key: the scope's length first, so that no scope and key pair can

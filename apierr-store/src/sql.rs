@@ -15,8 +15,15 @@ use crate::reconcile::{Entry, Outcome, ReconciliationLog};
 #[cfg(feature = "sqlite")]
 use crate::sqlite;
 use crate::{
-    Backend, BoxFuture, Database, StoreError, create_schema, duration_micros, from_micros, micros,
+    Backend, BoxFuture, Database, StoreError, duration_micros, from_micros, micros, migrate,
 };
+
+/// The name of this crate's tables in `apierr_schema_versions`.
+const SCHEMA_COMPONENT: &str = "apierr_store";
+
+/// The columns of an [`Entry`], in the order [`entry`] reads them.
+const ENTRY_COLUMNS: &str = "seq, at, request_id, caller, method, route, idempotency_key,
+    fingerprint, status, outcome, acknowledged_at";
 
 /// The claim in one statement: insert, or take over a record that expired, or whose lock
 /// expired or was released for the same fingerprint. A row comes back only when claimed.
@@ -60,11 +67,11 @@ impl SqlStore {
     /// The store in `database`'s pool (shared with the application), creating the tables
     /// if they are missing.
     pub async fn open(database: &Database) -> Result<Self, StoreError> {
-        let schema = match database.backend() {
+        let versions = match database.backend() {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite => sqlite::SCHEMA,
+            Backend::Sqlite => sqlite::VERSIONS,
             #[cfg(feature = "postgres")]
-            Backend::Postgres => postgres::SCHEMA,
+            Backend::Postgres => postgres::VERSIONS,
             #[allow(unreachable_patterns)]
             other => {
                 return Err(StoreError::new(format!(
@@ -73,7 +80,7 @@ impl SqlStore {
             }
         };
         let pool = database.pool().clone();
-        create_schema(&pool, schema).await?;
+        migrate(&pool, SCHEMA_COMPONENT, versions).await?;
         Ok(SqlStore {
             pool,
             backend: database.backend(),
@@ -235,17 +242,44 @@ impl ReconciliationLog for SqlStore {
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
         Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT seq, at, request_id, caller, method, route, idempotency_key, fingerprint,
-                        status, outcome
-                 FROM apierr_reconciliation WHERE at >= $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            )
+            let rows = sqlx::query(&format!(
+                "SELECT {ENTRY_COLUMNS}
+                 FROM apierr_reconciliation WHERE at >= $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ))
             .bind(micros(since))
             .bind(after)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
             rows.iter().map(entry).collect()
+        })
+    }
+
+    fn open(&self, after: i64, limit: u32) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM apierr_reconciliation
+                 WHERE acknowledged_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2"
+            ))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(entry).collect()
+        })
+    }
+
+    fn acknowledge(&self, seq: i64, at: SystemTime) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let done = sqlx::query(
+                "UPDATE apierr_reconciliation SET acknowledged_at = $1
+                 WHERE seq = $2 AND acknowledged_at IS NULL",
+            )
+            .bind(micros(at))
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
         })
     }
 }
@@ -262,5 +296,6 @@ fn entry(row: &AnyRow) -> Result<Entry, StoreError> {
         fingerprint: row.try_get(7)?,
         status: u16::try_from(row.try_get::<i64, _>(8)?).unwrap_or(500),
         outcome: Outcome::parse(row.try_get(9)?),
+        acknowledged_at: row.try_get::<Option<i64>, _>(10)?.map(from_micros),
     })
 }

@@ -1,8 +1,11 @@
 //! SQLite: the embedded default (connection settings in `database.rs`).
 
-/// The tables, created if missing (no migrator: they live beside the application's own
-/// tables and migrations, and `IF NOT EXISTS` is all they need so far).
-pub(crate) const SCHEMA: &[&str] = &[
+/// The tables, version by version (see [`crate::migrate`]): the component
+/// `apierr_store`.
+pub(crate) const VERSIONS: &[&[&str]] = &[V1, V2];
+
+/// The idempotency records and the reconciliation log.
+const V1: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS apierr_idempotency (
         scope TEXT NOT NULL,
         key TEXT NOT NULL,
@@ -29,4 +32,12 @@ pub(crate) const SCHEMA: &[&str] = &[
         outcome TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS apierr_reconciliation_at ON apierr_reconciliation (at)",
+];
+
+/// Acknowledged reconciliation entries: the log is a work queue, and the open ones have
+/// an index of their own.
+const V2: &[&str] = &[
+    "ALTER TABLE apierr_reconciliation ADD COLUMN acknowledged_at INTEGER",
+    "CREATE INDEX IF NOT EXISTS apierr_reconciliation_open
+        ON apierr_reconciliation (seq) WHERE acknowledged_at IS NULL",
 ];

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use crate::endpoint::{Endpoint, EndpointState, Schedule, Secret, from_micros, unix_micros};
 use crate::report::{Attempt, FailureKind, Report, ReportKind, rfc3339};
-use crate::schema::SCHEMA;
+use crate::schema::{SCHEMA, SCHEMA_COMPONENT};
 
 /// The outbox. Cheap to clone (a pool and a flag).
 ///
@@ -212,13 +212,13 @@ impl Outbox {
             let conn = pool.acquire().await?;
             conn.backend_name().eq_ignore_ascii_case("postgresql")
         };
-        let mut statements = SCHEMA.to_vec();
+        let mut first = SCHEMA.to_vec();
         if postgres {
             // Room in each page for the new versions of its rows: a claim, which changes
             // no indexed column, is then a heap-only update (no index written).
-            statements.push("ALTER TABLE apierr_webhook_deliveries SET (fillfactor = 70)");
+            first.push("ALTER TABLE apierr_webhook_deliveries SET (fillfactor = 70)");
         }
-        apierr_store::create_schema(&pool, &statements).await?;
+        apierr_store::migrate(&pool, SCHEMA_COMPONENT, &[&first]).await?;
         Ok(Outbox {
             pool,
             postgres,

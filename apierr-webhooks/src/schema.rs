@@ -2,7 +2,12 @@
 //! both accept; times are Unix microseconds in `BIGINT`), beside the application's own
 //! tables so that one transaction covers both.
 
-/// The tables, created if missing.
+/// The name of the outbox's tables in `apierr_schema_versions` (see
+/// `apierr_store::migrate`).
+pub(crate) const SCHEMA_COMPONENT: &str = "apierr_webhooks";
+
+/// Version 1 of the tables: `IF NOT EXISTS`, so that it adopts the tables of a database
+/// made before versions were kept.
 pub(crate) const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS apierr_webhook_endpoints (
         id TEXT PRIMARY KEY,

@@ -38,10 +38,9 @@ pub(crate) async fn sql(backend: Backend) -> (SqlStore, Keep) {
 
 /// A store on `place`'s prefix (two stores on one place are two replicas of one API).
 pub(crate) async fn redis(place: &TestRedis) -> RedisStore {
-    RedisStore::connect(place.url())
+    RedisStore::connect_with_prefix(place.url(), place.prefix())
         .await
         .unwrap_or_else(|e| panic!("Redis at {}: {e}", place.url()))
-        .prefix(place.prefix().to_owned())
 }
 
 async fn own_redis() -> (RedisStore, Keep) {

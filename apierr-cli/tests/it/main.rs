@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod conditions;
 mod demo;
+mod durable;
 mod fuzz;
 mod oauth;
 mod openapi;

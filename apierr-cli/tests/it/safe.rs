@@ -296,18 +296,10 @@ async fn failed_mutations_are_listed_for_reconciliation() {
                 .get("/admin/reconciliation?since=1h")
                 .header("authorization", format!("Bearer {token}"))
         };
-        // Written off the request path: wait for it.
-        let mut listed = serde_json::Value::Null;
-        for _ in 0..100 {
-            let r = admin(ADMIN).send().await.unwrap();
-            if r.status() == 200 {
-                listed = r.json().await.unwrap();
-                if listed["entries"].as_array().is_some_and(|e| !e.is_empty()) {
-                    break;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        // Written before the answer left: there at once.
+        let r = admin(ADMIN).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let listed: serde_json::Value = r.json().await.unwrap();
         let entry = &listed["entries"][0];
         assert_eq!(entry["request_id"], request_id.as_str(), "{listed}");
         assert_eq!(entry["method"], "POST");
@@ -315,6 +307,7 @@ async fn failed_mutations_are_listed_for_reconciliation() {
         assert_eq!(entry["idempotency_key"], "create-ada");
         assert_eq!(entry["outcome"], "server_error");
         assert_eq!(entry["status"], 500);
+        assert_eq!(entry["acknowledged_at"], serde_json::Value::Null);
         assert!(entry["caller"].as_str().is_some_and(|c| !c.is_empty()));
         // Bad paging is a clear 400, never a 5xx.
         for query in ["since=soon", "limit=0", "limit=5000", "after=x"] {
@@ -338,16 +331,37 @@ async fn failed_mutations_are_listed_for_reconciliation() {
             401
         );
         // The same from the command line, as JSON lines and as a table.
-        let lines = apierr_reference::reconcile_report(&database, Duration::from_secs(3600), true)
+        let hour = apierr_reference::Selection::Since(Duration::from_secs(3600));
+        let lines = apierr_reference::reconcile_report(&database, hour, true)
             .await
             .unwrap();
         let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
         assert_eq!(first["request_id"], request_id.as_str());
-        let table = apierr_reference::reconcile_report(&database, Duration::from_secs(3600), false)
+        let table = apierr_reference::reconcile_report(&database, hour, false)
             .await
             .unwrap();
         assert!(table.starts_with("SEQ\tAT\tSTATUS"), "{table}");
         assert!(table.contains(&request_id), "{table}");
+        // A work queue: acknowledged by the binary, it leaves the open entries, once.
+        let seq = entry["seq"].to_string();
+        let reconcile = |args: &[&str]| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
+                .arg("reconcile")
+                .args(args)
+                .args(["--database-url", &database])
+                .output()
+                .expect("the apierr binary");
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert!(reconcile(&["--open", "--json"]).contains(&request_id));
+        assert_eq!(reconcile(&["ack", &seq]), format!("{seq}\tacknowledged\n"));
+        assert_eq!(reconcile(&["--open", "--json"]), "");
+        assert!(reconcile(&["ack", &seq]).contains("not open"));
+        let history = reconcile(&["--since", "1h", "--json"]);
+        let first: serde_json::Value =
+            serde_json::from_str(history.lines().next().unwrap()).unwrap();
+        assert!(first["acknowledged_at"].is_string(), "{history}");
     }
 }
 

@@ -25,10 +25,9 @@ pub(crate) async fn sql(backend: Backend) -> (SqlStore, Keep) {
 
 /// A store on a prefix of its own, or on `shared`'s (two replicas of one API).
 pub(crate) async fn redis_on(place: &TestRedis) -> RedisStore {
-    RedisStore::connect(place.url())
+    RedisStore::connect_with_prefix(place.url(), place.prefix())
         .await
         .unwrap_or_else(|e| panic!("Redis at {}: {e}", place.url()))
-        .prefix(place.prefix().to_owned())
 }
 
 pub(crate) async fn redis() -> (RedisStore, Keep) {

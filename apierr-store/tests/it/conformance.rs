@@ -411,6 +411,7 @@ fn entry(n: u32, at: SystemTime) -> Entry {
         fingerprint: "ab".repeat(32),
         status: 500 + (n % 5) as u16,
         outcome: [Outcome::ServerError, Outcome::Panicked, Outcome::Abandoned][n as usize % 3],
+        acknowledged_at: None,
     }
 }
 
@@ -434,6 +435,28 @@ async fn entries_are_listed_in_order_and_paged(log: Arc<dyn ReconciliationLog>) 
     assert_eq!(ids, ["req-4", "req-5", "req-6"]);
     let recent = log.list(at(5), 0, 100).await.unwrap();
     assert_eq!(recent.len(), 2);
+
+    // Acknowledged entries leave the queue of open ones and stay in the history.
+    assert!(log.acknowledge(first[1].seq, at(9)).await.unwrap());
+    assert!(
+        !log.acknowledge(first[1].seq, at(10)).await.unwrap(),
+        "once"
+    );
+    assert!(
+        !log.acknowledge(i64::MAX, at(10)).await.unwrap(),
+        "no such entry"
+    );
+    let open = log.open(0, 3).await.unwrap();
+    let ids: Vec<_> = open.iter().map(|e| e.request_id.as_str()).collect();
+    assert_eq!(ids, ["req-0", "req-2", "req-3"]);
+    let open = log.open(open[2].seq, 100).await.unwrap();
+    assert_eq!(open.len(), 3);
+    let all = log.list(at(0), 0, 100).await.unwrap();
+    assert_eq!(all[1].acknowledged_at, Some(at(9)));
+    assert_eq!(
+        all.iter().filter(|e| e.acknowledged_at.is_some()).count(),
+        1
+    );
 }
 
 #[test]

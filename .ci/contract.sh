@@ -33,6 +33,10 @@ port=18480
 examples="${SCHEMATHESIS_EXAMPLES:-40}"
 seed="${SCHEMATHESIS_SEED:-20261129}"
 
+# The key that seals webhook secrets (PostgreSQL needs one given; SQLite would make one
+# beside its file).
+"$bin" keys generate "$work/secret.key"
+
 start() {
     local url="$1" profile="$2"
     shift 2
@@ -40,7 +44,7 @@ start() {
     # No webhook dispatcher: schemathesis registers endpoints at any host name it makes
     # up, and test traffic may only go to loopback addresses.
     "$bin" serve --database-url "$url" --demo --profile "$profile" --listen "127.0.0.1:$port" \
-        --no-webhook-dispatcher "$@" \
+        --secret-key-file "$work/secret.key" --no-webhook-dispatcher "$@" \
         >"$work/serve-$port.log" 2>&1 &
     server=$!
     for _ in $(seq 1 100); do

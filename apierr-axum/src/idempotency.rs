@@ -86,6 +86,51 @@ struct Config {
     keep_for: Duration,
     store_server_errors: bool,
     body_limit: usize,
+    /// Seals stored bodies, when set.
+    #[cfg(feature = "seal")]
+    keyring: Option<Arc<apierr_store::Keyring>>,
+}
+
+impl Config {
+    /// The body to store: sealed under the keyring, bound to its record, when there is
+    /// one.
+    fn seal(&self, scope: &str, key: &str, body: Bytes) -> Bytes {
+        #[cfg(feature = "seal")]
+        if let Some(keyring) = &self.keyring {
+            return Bytes::from(keyring.seal(&body, &record_context(scope, key)));
+        }
+        let _ = (scope, key);
+        body
+    }
+
+    /// A stored response with its body opened.
+    fn open(
+        &self,
+        scope: &str,
+        key: &str,
+        stored: StoredResponse,
+    ) -> Result<StoredResponse, ApiError> {
+        #[cfg(feature = "seal")]
+        if let Some(keyring) = &self.keyring {
+            let body = keyring
+                .open(&stored.body, &record_context(scope, key))
+                .map_err(|e| ApiError::from(Condition::Internal).with_source(e))?
+                .into_owned();
+            return Ok(StoredResponse {
+                body: Bytes::from(body),
+                ..stored
+            });
+        }
+        let _ = (scope, key);
+        Ok(stored)
+    }
+}
+
+/// What a stored body is bound to: its record's scope and key, the scope's length first
+/// (see `apierr_store::SqlStore::reseal`, which binds it alike).
+#[cfg(feature = "seal")]
+fn record_context(scope: &str, key: &str) -> Vec<u8> {
+    apierr_store::record_context(scope, key)
 }
 
 impl std::fmt::Debug for IdempotencyLayer {
@@ -112,6 +157,8 @@ impl IdempotencyLayer {
                 keep_for: DEFAULT_KEEP_FOR,
                 store_server_errors: false,
                 body_limit: DEFAULT_BODY_LIMIT,
+                #[cfg(feature = "seal")]
+                keyring: None,
             }),
         }
     }
@@ -145,6 +192,15 @@ impl IdempotencyLayer {
     /// The largest body fingerprinted; a larger one is the payload-too-large condition.
     pub fn body_limit(self, limit: usize) -> Self {
         self.config(|c| c.body_limit = limit)
+    }
+
+    /// Seals every stored body under `keyring` (feature `seal`), bound to its record:
+    /// a response that carries a secret (a webhook endpoint's signing secret) is then
+    /// never in the store in plain text. A stored body that does not open (sealed under
+    /// a key no longer given) is answered as an internal error, never run again.
+    #[cfg(feature = "seal")]
+    pub fn seal(self, keyring: Arc<apierr_store::Keyring>) -> Self {
+        self.config(|c| c.keyring = Some(keyring))
     }
 
     /// The clock records are timed by; tests inject their own.
@@ -323,7 +379,15 @@ where
                 };
                 let token = match config.store.claim(&claim).await {
                     Ok(Claim::Acquired { token }) => token,
-                    Ok(Claim::Completed(stored)) => return Ok(replay(stored)),
+                    Ok(Claim::Completed(stored)) => {
+                        return Ok(match config.open(&scope, &key, stored) {
+                            Ok(stored) => replay(stored),
+                            Err(error) => {
+                                tracing::error!(error = %error, "a stored idempotent response does not open");
+                                error.into_response()
+                            }
+                        });
+                    }
                     Ok(Claim::Mismatch) => {
                         return Ok(ApiError::from(Condition::IdempotencyKeyReused).into_response());
                     }
@@ -401,7 +465,7 @@ where
                                 )
                             })
                             .collect(),
-                        body: body.clone(),
+                        body: config.seal(&scope, &key, body.clone()),
                     };
                     match config
                         .store

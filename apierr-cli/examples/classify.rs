@@ -110,5 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await,
     );
     let _ = std::fs::remove_file(&file);
+    // And the key made beside it, which seals webhook secrets.
+    let _ = std::fs::remove_file(file.with_extension("db.key"));
     Ok(())
 }

@@ -69,6 +69,10 @@ enum Command {
     /// Webhooks: failure reports, replay, and a worker that delivers without serving.
     #[command(subcommand)]
     Webhooks(Webhooks),
+    /// The key that seals webhook signing secrets and stored responses at rest:
+    /// generate one, or rotate to a new one.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Partners and their credentials: add, list, show, revoke, rotate. Credentials are
     /// printed once and stored as digests only.
     #[command(subcommand)]
@@ -121,6 +125,85 @@ struct DatabaseArg {
         default_value = DEFAULT_DATABASE_URL
     )]
     url: String,
+}
+
+/// The key that seals secrets at rest, for the commands that read or write them.
+#[derive(Debug, Clone, clap::Args)]
+struct SecretKeyArgs {
+    /// The file of the key that seals webhook signing secrets and stored responses (64
+    /// hex digits; `apierr keys generate FILE` makes one). Without it (and without
+    /// APIERR_SECRET_KEY), a SQLite database gets one beside its file (`FILE.key`);
+    /// PostgreSQL needs one.
+    #[arg(long, value_name = "FILE", env = "APIERR_SECRET_KEY_FILE")]
+    secret_key_file: Option<std::path::PathBuf>,
+    /// A key being rotated out (repeatable): what it sealed still opens; the current
+    /// key seals.
+    #[arg(long, value_name = "FILE")]
+    previous_secret_key_file: Vec<std::path::PathBuf>,
+    /// Store webhook signing secrets unsealed. Risk: anyone who reads the database (a
+    /// backup, a replica, a dump) can sign webhooks as the API.
+    #[arg(long, conflicts_with = "secret_key_file")]
+    allow_plaintext_secrets: bool,
+}
+
+impl SecretKeyArgs {
+    /// The keys: the file, else APIERR_SECRET_KEY, else plain text if allowed, else a
+    /// key beside a SQLite file.
+    fn keys(&self) -> Result<apierr_reference::SecretKeys, String> {
+        use apierr_axum::store::Keyring;
+        let current = match (
+            &self.secret_key_file,
+            std::env::var(apierr_reference::SECRET_KEY_ENV),
+        ) {
+            (Some(file), _) => Some(apierr_reference::read_key_file(file)?),
+            (None, Ok(text)) => Some(
+                Keyring::parse_key(&text)
+                    .map_err(|e| format!("{}: {e}", apierr_reference::SECRET_KEY_ENV))?,
+            ),
+            (None, Err(_)) => None,
+        };
+        let Some(current) = current else {
+            if !self.previous_secret_key_file.is_empty() {
+                return Err("a previous key needs a current one (--secret-key-file)".into());
+            }
+            return Ok(if self.allow_plaintext_secrets {
+                apierr_reference::SecretKeys::Plaintext
+            } else {
+                apierr_reference::SecretKeys::BesideDatabase
+            });
+        };
+        let mut keyring = Keyring::new(&current);
+        for file in &self.previous_secret_key_file {
+            keyring = keyring.with_previous(&apierr_reference::read_key_file(file)?);
+        }
+        Ok(apierr_reference::SecretKeys::Given(keyring))
+    }
+}
+
+/// `apierr keys …`
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Writes a new random key to FILE (mode 0600; never over an existing file).
+    Generate {
+        /// Where to write it.
+        file: std::path::PathBuf,
+    },
+    /// Seals every webhook secret and stored response under the current key
+    /// (--secret-key-file), opening them with the previous ones: run it after the
+    /// servers have the new key as current and the old as previous; then the old key
+    /// can go. Servers keep running.
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArg,
+        #[command(flatten)]
+        keys: SecretKeyArgs,
+        /// Redis holding idempotency records too (as `serve --redis-url`).
+        #[arg(long)]
+        redis_url: Option<String>,
+        /// Its key prefix.
+        #[arg(long, default_value = "apierr:")]
+        redis_prefix: String,
+    },
 }
 
 /// `apierr partners …`
@@ -254,6 +337,8 @@ enum Webhooks {
     Worker {
         #[command(flatten)]
         database: DatabaseArg,
+        #[command(flatten)]
+        keys: SecretKeyArgs,
         #[command(flatten)]
         delivery: Delivery,
         #[command(flatten)]
@@ -445,6 +530,8 @@ struct Serve {
     #[arg(long, value_parser = apierr_reference::parse_public_url)]
     public_url: Option<String>,
     #[command(flatten)]
+    keys: SecretKeyArgs,
+    #[command(flatten)]
     delivery: Delivery,
     #[command(flatten)]
     connections: Connections,
@@ -534,6 +621,7 @@ fn main() -> ExitCode {
         }
         Command::Webhooks(command) => webhooks(command),
         Command::Partners(command) => partners(command),
+        Command::Keys(command) => keys(command),
         Command::Reconcile(reconcile) => reconcile_command(reconcile),
         Command::Serve(serve) => {
             tracing_subscriber::fmt()
@@ -567,6 +655,10 @@ impl Serve {
         let seed_demo = self.demo || (!self.no_demo && self.database.url == DEFAULT_DATABASE_URL);
         let mut config = apierr_reference::Config::new(self.database.url);
         config.seed_demo = seed_demo;
+        config.secret_keys = self
+            .keys
+            .keys()
+            .map_err(apierr_reference::ServeError::Config)?;
         config.profile = Profile::by_name(&self.profile).unwrap_or(Profile::PROBLEM);
         config.require_date = self.require_date;
         config.token_ttl = Duration::from_secs(self.token_ttl_secs);
@@ -643,6 +735,7 @@ fn webhooks(command: Webhooks) -> ExitCode {
         }
         Webhooks::Worker {
             database,
+            keys,
             delivery,
             grace,
         } => {
@@ -653,6 +746,13 @@ fn webhooks(command: Webhooks) -> ExitCode {
                 )
                 .init();
             let mut config = apierr_reference::Config::new(database.url);
+            config.secret_keys = match keys.keys() {
+                Ok(keys) => keys,
+                Err(e) => {
+                    eprintln!("apierr: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             delivery.apply(&mut config);
             config.limits = match Limits::default().grace_period(grace.shutdown_grace.into()) {
                 Ok(limits) => limits,
@@ -674,6 +774,50 @@ fn webhooks(command: Webhooks) -> ExitCode {
         }
     };
     match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("apierr: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn keys(command: KeysCommand) -> ExitCode {
+    let done = match command {
+        KeysCommand::Generate { file } => apierr_reference::generate_key_file(&file)
+            .map(|()| format!("wrote a new key to {}\n", file.display())),
+        KeysCommand::Rotate {
+            database,
+            keys,
+            redis_url,
+            redis_prefix,
+        } => match keys.keys() {
+            Ok(apierr_reference::SecretKeys::Given(keyring)) => {
+                match tokio::runtime::Runtime::new() {
+                    Ok(runtime) => runtime
+                        .block_on(apierr_reference::rotate_keys(
+                            &database.url,
+                            keyring,
+                            redis_url.as_deref().map(|url| (url, redis_prefix.as_str())),
+                        ))
+                        .map(|done| {
+                            format!(
+                                "sealed again under the current key: {} endpoint secrets, {} stored responses\n",
+                                done.endpoints, done.responses
+                            )
+                        })
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(format!("cannot start the runtime: {e}")),
+                }
+            }
+            Ok(_) => Err("keys rotate needs the new key: --secret-key-file FILE".into()),
+            Err(e) => Err(e),
+        },
+    };
+    match done {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS

@@ -49,6 +49,9 @@ pub const MAX_TRACKED_CALLERS: usize = 100_000;
 pub struct Config {
     /// `sqlite://file.db` (created on first run) or `postgres://…`.
     pub database_url: String,
+    /// The key that seals webhook signing secrets and stored idempotent responses at
+    /// rest (by default one beside a SQLite file; any other database needs one given).
+    pub secret_keys: crate::SecretKeys,
     /// The error contract to answer in.
     pub profile: Profile,
     /// Whether every request must carry a `Date` header; when false, a `Date` that is
@@ -239,6 +242,7 @@ impl std::fmt::Debug for Config {
             )
             .field("rate_limit", &self.rate_limit)
             .field("limits", &self.limits)
+            .field("secret_keys", &self.secret_keys)
             .finish_non_exhaustive()
     }
 }
@@ -279,6 +283,7 @@ impl Config {
             limits: apierr_axum::Limits::default(),
             auth_failure_limit: apierr_axum::DEFAULT_FAILURE_QUOTA,
             trust_proxies: Vec::new(),
+            secret_keys: crate::SecretKeys::default(),
         }
     }
 }

@@ -24,6 +24,7 @@
 //! - `routes`: the route table, through aide's router: it serves the routes and writes
 //!   the OpenAPI document (`/openapi.json`, [`openapi_document`]) from the same table.
 //! - `partners`: partner management for operators ([`Partners`], `apierr partners`).
+//! - `secrets`: the key that seals secrets at rest ([`SecretKeys`]), `apierr keys`.
 //! - `admin`: the operator routes (the reconciliation log) and `apierr reconcile`.
 //! - `webhooks`: the partner's webhook routes (endpoints, reports, replay) and
 //!   `apierr webhooks report | replay`; account and child creation write their events
@@ -47,6 +48,7 @@ mod config;
 mod errors;
 mod partners;
 mod routes;
+mod secrets;
 mod state;
 mod store;
 mod webhooks;
@@ -85,6 +87,10 @@ pub use crate::config::{
 pub use crate::partners::{
     DEFAULT_ROTATION_OVERLAP, Issued, MAX_NAME_CHARS, MAX_ROTATION_OVERLAP, PartnerError,
     PartnerRecord, Partners, describe as describe_partner,
+};
+pub use crate::secrets::{
+    KEY_FILE_SUFFIX, Resealed, SECRET_KEY_ENV, SecretKeys, generate_key_file, read_key_file,
+    rotate_keys,
 };
 pub use crate::store::{DEMO_PARTNERS, Partner};
 pub use crate::webhooks::{webhook_replay, webhook_report};
@@ -144,6 +150,8 @@ pub type App = apierr_axum::Contract<
 
 /// Where the safe-retry layers keep their state.
 struct Safety {
+    /// Seals stored responses, as it seals endpoint secrets.
+    keyring: Option<Arc<apierr_axum::store::Keyring>>,
     idempotency: Arc<dyn IdempotencyStore>,
     limits: Arc<dyn RateLimitStore>,
     log: SqlStore,
@@ -173,9 +181,11 @@ async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError>
     let database = Database::connect(&config.database_url)
         .await
         .map_err(ServeError::Database)?;
-    let store = Store::open(&database, config.seed_demo)
+    let keyring = secrets::keyring(&config.secret_keys, &config.database_url)?;
+    let mut store = Store::open(&database, config.seed_demo)
         .await
         .map_err(ServeError::Database)?;
+    store.outbox = sealed_outbox(store.outbox, keyring.clone()).await?;
     let (limit, window) = config.rate_limit;
     let quota = Quota::new(limit, window).ok_or_else(|| {
         ServeError::Config(format!(
@@ -217,6 +227,7 @@ async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError>
     });
     let failures = FailureLimit::new(limits.clone(), failure_quota).clock(config.clock.clone());
     let safety = Safety {
+        keyring,
         idempotency,
         limits,
         log,
@@ -237,6 +248,27 @@ async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError>
         None
     };
     Ok((router(store, safety, config), delivery))
+}
+
+/// `outbox`, sealing endpoint secrets under `keyring`: every stored secret must open
+/// under it (a start-up error otherwise), and those written before sealing are sealed.
+async fn sealed_outbox(
+    outbox: Outbox,
+    keyring: Option<Arc<apierr_axum::store::Keyring>>,
+) -> Result<Outbox, ServeError> {
+    let outbox = match keyring {
+        Some(keyring) => outbox.seal(keyring),
+        None => outbox,
+    };
+    outbox.check_keys().await.map_err(ServeError::Database)?;
+    let sealed = outbox.reseal().await.map_err(ServeError::Database)?;
+    if sealed > 0 {
+        tracing::info!(
+            endpoints = sealed,
+            "sealed webhook secrets stored before under the current key"
+        );
+    }
+    Ok(outbox)
 }
 
 /// The address policy of webhook endpoints: public addresses, and the allowed networks.
@@ -283,10 +315,11 @@ pub async fn run_worker(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let keyring = secrets::keyring(&config.secret_keys, &config.database_url)?;
     let outbox = apierr_webhooks::Outbox::connect(&config.database_url)
         .await
         .map_err(ServeError::Database)?;
-    let dispatcher = dispatcher(outbox, &config)?;
+    let dispatcher = dispatcher(sealed_outbox(outbox, keyring).await?, &config)?;
     tracing::info!(database = %config::redact_database_url(&config.database_url), "delivering webhooks");
     let stop = Stop::new(shutdown);
     let signal = stop.signal();
@@ -380,10 +413,16 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
         .skew(config.date_skew)
         .clock(config.clock.clone());
     let layers = routes::Layers {
-        idempotency: IdempotencyLayer::new(safety.idempotency.clone())
-            .required(config.require_idempotency_key)
-            .body_limit(config.body_limit)
-            .clock(config.clock.clone()),
+        idempotency: {
+            let layer = IdempotencyLayer::new(safety.idempotency.clone());
+            match &safety.keyring {
+                Some(keyring) => layer.seal(keyring.clone()),
+                None => layer,
+            }
+        }
+        .required(config.require_idempotency_key)
+        .body_limit(config.body_limit)
+        .clock(config.clock.clone()),
         reconcile: ReconcileLayer::new(Arc::new(safety.log.clone()))
             .body_limit(config.body_limit)
             .clock(config.clock.clone()),

@@ -18,7 +18,12 @@
 //! Each backend is a cargo feature: `memory` (the default), `sqlite`, `postgres`, `redis`;
 //! a build compiles only the drivers it asks for. SQLite and PostgreSQL are opened through
 //! one connection setup, [`Database`] (feature `sqlite` or `postgres`), which the webhook
-//! outbox and an application's own tables share.
+//! outbox and an application's own tables share. Feature `seal` adds the [`Keyring`] that
+//! seals secrets and stored responses at rest.
+//!
+//! Every SQL table here is versioned ([`migrate`], `apierr_schema_versions`) and so is the
+//! Redis key layout (`{prefix}layout`): a newer one than the program knows is refused
+//! ([`SchemaTooNew`]).
 //!
 //! Time is always passed in, never read: the layers own the clock, so a test moves it.
 //! Every backend is run through the same conformance suite (`tests/it/conformance.rs`).
@@ -65,6 +70,8 @@ mod rate_limit;
 mod reconcile;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "seal")]
+mod seal;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -79,6 +86,8 @@ pub use crate::rate_limit::{Decision, Quota, RateLimitStore};
 pub use crate::reconcile::{Entry, Outcome, ReconciliationLog};
 #[cfg(feature = "redis")]
 pub use crate::redis::RedisStore;
+#[cfg(feature = "seal")]
+pub use crate::seal::{KEY_LEN, Keyring, SealError, record_context};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use crate::sql::SqlStore;
 /// sqlx, as this crate uses it: the pool type of [`Database::pool`] and the queries an

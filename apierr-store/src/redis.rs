@@ -149,6 +149,69 @@ impl RedisStore {
     fn record_key(&self, scope: &str, key: &str) -> String {
         format!("{}idem:{}:{scope}:{key}", self.prefix, scope.len())
     }
+
+    /// Seals every stored response body that `keyring`'s current key did not seal under
+    /// it (see `SqlStore::reseal`); how many were sealed again. Records are found with
+    /// `SCAN`, and each is replaced only if its body did not change meanwhile.
+    #[cfg(feature = "seal")]
+    pub async fn reseal(&self, keyring: &crate::Keyring) -> Result<u64, StoreError> {
+        let current = keyring.current_id();
+        let swap = Script::new(
+            "if redis.call('HGET', KEYS[1], 'b') == ARGV[1] then \
+               redis.call('HSET', KEYS[1], 'b', ARGV[2]) return 1 end return 0",
+        );
+        let head = format!("{}idem:", self.prefix);
+        let mut conn = self.conn.clone();
+        let mut cursor: u64 = 0;
+        let mut done = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{head}*"))
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await?;
+            for name in keys {
+                // `{len}:{scope}:{key}` after the head.
+                let Some((scope, key)) = name
+                    .strip_prefix(&head)
+                    .and_then(|rest| rest.split_once(':'))
+                    .and_then(|(len, rest)| {
+                        let len = len.parse::<usize>().ok()?;
+                        let scope = rest.get(..len)?;
+                        Some((scope, rest.get(len + 1..)?))
+                    })
+                else {
+                    continue;
+                };
+                let body: Option<Vec<u8>> = ::redis::cmd("HGET")
+                    .arg(&name)
+                    .arg("b")
+                    .query_async(&mut conn)
+                    .await?;
+                let Some(body) = body else { continue };
+                if crate::Keyring::sealed_by(&body).as_deref() == Some(current.as_str()) {
+                    continue;
+                }
+                let context = crate::record_context(scope, key);
+                let plain = keyring.open(&body, &context).map_err(StoreError::new)?;
+                let sealed = keyring.seal(&plain, &context);
+                let swapped: i64 = swap
+                    .key(&name)
+                    .arg(&body)
+                    .arg(sealed)
+                    .invoke_async(&mut conn)
+                    .await?;
+                done += u64::try_from(swapped).unwrap_or(0);
+            }
+            if next == 0 {
+                return Ok(done);
+            }
+            cursor = next;
+        }
+    }
 }
 
 fn text(value: &Value) -> Option<&[u8]> {

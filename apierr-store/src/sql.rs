@@ -92,6 +92,55 @@ impl SqlStore {
         self.backend
     }
 
+    /// Seals every stored response body that `keyring`'s current key did not seal (one
+    /// sealed by a previous key, or never sealed) under the current key; how many were
+    /// sealed again. Each row is replaced only if it did not change meanwhile, so this
+    /// runs beside servers writing. See `IdempotencyLayer::seal` in apierr-axum.
+    #[cfg(feature = "seal")]
+    pub async fn reseal(&self, keyring: &crate::Keyring) -> Result<u64, StoreError> {
+        const PAGE: i64 = 500;
+        let current = keyring.current_id();
+        let (mut scope, mut key) = (String::new(), String::new());
+        let mut done = 0;
+        loop {
+            let rows = sqlx::query(
+                "SELECT scope, key, body FROM apierr_idempotency
+                 WHERE body IS NOT NULL AND (scope > $1 OR (scope = $1 AND key > $2))
+                 ORDER BY scope, key LIMIT $3",
+            )
+            .bind(&scope)
+            .bind(&key)
+            .bind(PAGE)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(last) = rows.last() else {
+                return Ok(done);
+            };
+            (scope, key) = (last.try_get(0)?, last.try_get(1)?);
+            for row in &rows {
+                let (s, k, body): (String, String, Vec<u8>) =
+                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                if crate::Keyring::sealed_by(&body).as_deref() == Some(current.as_str()) {
+                    continue;
+                }
+                let context = crate::record_context(&s, &k);
+                let plain = keyring.open(&body, &context).map_err(StoreError::new)?;
+                let sealed = keyring.seal(&plain, &context);
+                done += sqlx::query(
+                    "UPDATE apierr_idempotency SET body = $1
+                     WHERE scope = $2 AND key = $3 AND body = $4",
+                )
+                .bind(sealed)
+                .bind(&s)
+                .bind(&k)
+                .bind(&body)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            }
+        }
+    }
+
     async fn claim_once(&self, request: &ClaimRequest<'_>) -> Result<Option<Claim>, StoreError> {
         let now = micros(request.now);
         let claimed = sqlx::query(CLAIM)

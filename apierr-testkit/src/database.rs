@@ -101,7 +101,7 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         match &self.place {
             Place::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
+                for suffix in ["", "-wal", "-shm", ".key"] {
                     let mut file = path.clone().into_os_string();
                     file.push(suffix);
                     let _ = std::fs::remove_file(file);

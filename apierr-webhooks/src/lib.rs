@@ -69,6 +69,7 @@ mod outbox;
 mod queue;
 mod report;
 mod schema;
+mod sealing;
 
 pub use crate::dispatch::{
     DEFAULT_CONCURRENCY, DEFAULT_ENDPOINT_CONCURRENCY, Dispatcher, DispatcherBuilder, RESPONSE_HEAD,

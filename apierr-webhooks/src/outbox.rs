@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use apierr_store::Database;
+use apierr_store::{Database, Keyring};
 use sqlx::{Any, AnyConnection, AnyPool, Row};
 use tokio::sync::Notify;
 
@@ -26,6 +26,8 @@ pub struct Outbox {
     /// Wakes this process's dispatchers when a message is committed here, so the first
     /// attempt does not wait for the next poll.
     wake: Arc<Notify>,
+    /// Seals endpoint secrets at rest, when set ([`Outbox::seal`]).
+    pub(crate) keyring: Option<Arc<Keyring>>,
 }
 
 /// A delivery's state.
@@ -223,6 +225,7 @@ impl Outbox {
             pool,
             postgres,
             wake: Arc::new(Notify::new()),
+            keyring: None,
         })
     }
 
@@ -233,6 +236,7 @@ impl Outbox {
             pool,
             postgres: self.postgres,
             wake: self.wake.clone(),
+            keyring: self.keyring.clone(),
         }
     }
 
@@ -343,7 +347,7 @@ impl Outbox {
         .bind(&id)
         .bind(owner)
         .bind(url)
-        .bind(secret.expose())
+        .bind(self.stored_secret(&id, secret).as_ref())
         .bind(column)
         .bind(at)
         .execute(&self.pool)
@@ -395,7 +399,9 @@ impl Outbox {
         let now = unix_micros(now);
         let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query(
-            "UPDATE apierr_webhook_endpoints SET state = 'deleted', updated_at = $3
+            // Its secrets go with it: nothing signs for it again.
+            "UPDATE apierr_webhook_endpoints SET state = 'deleted', updated_at = $3,
+                 secret = '', previous_secret = NULL
              WHERE owner = $1 AND id = $2 AND state <> 'deleted'",
         )
         .bind(owner)
@@ -440,7 +446,7 @@ impl Outbox {
         .bind(owner)
         .bind(id)
         .bind(until)
-        .bind(secret.expose())
+        .bind(self.stored_secret(id, secret).as_ref())
         .bind(unix_micros(now))
         .execute(&self.pool)
         .await?;

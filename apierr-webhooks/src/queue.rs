@@ -225,35 +225,48 @@ impl Outbox {
                 .bind_in(claimed);
             q.query().fetch_all(&self.pool).await?
         };
-        rows.iter()
-            .map(|row| {
-                let mut secrets = vec![Secret::stored(row.try_get("secret")?)];
-                let previous: Option<String> = row.try_get("previous_secret")?;
-                let until: Option<i64> = row.try_get("previous_until")?;
-                if let (Some(previous), Some(until)) = (previous, until)
-                    && until > now
-                {
-                    secrets.push(Secret::stored(previous));
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let endpoint: String = row.try_get("endpoint_id")?;
+            let mut stored = vec![row.try_get::<String, _>("secret")?];
+            let previous: Option<String> = row.try_get("previous_secret")?;
+            let until: Option<i64> = row.try_get("previous_until")?;
+            if let (Some(previous), Some(until)) = (previous, until)
+                && until > now
+            {
+                stored.push(previous);
+            }
+            let secrets = match stored
+                .iter()
+                .map(|s| self.open_secret(&endpoint, s))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(secrets) => secrets,
+                Err(e) => {
+                    // Not sent unsigned: its claim lapses, and it is tried again then.
+                    tracing::error!(error = %e, endpoint = %endpoint, "an endpoint's secret does not open");
+                    continue;
                 }
-                let schedule: Option<String> = row.try_get("schedule")?;
-                Ok(Claimed {
-                    delivery_id: row.try_get("id")?,
-                    message_id: row.try_get("message_id")?,
-                    endpoint_id: row.try_get("endpoint_id")?,
-                    owner: row.try_get("owner")?,
-                    event_type: row.try_get("event_type")?,
-                    payload: row.try_get("payload")?,
-                    url: row.try_get("url")?,
-                    secrets,
-                    schedule: Schedule::from_column(schedule.as_deref()),
-                    attempts: row.try_get("attempts")?,
-                    total_attempts: row.try_get("total_attempts")?,
-                    round_started: row.try_get("round_started")?,
-                    lease: token,
-                    lease_until: lapses,
-                })
-            })
-            .collect()
+            };
+            let schedule: Option<String> = row.try_get("schedule")?;
+            claimed.push(Claimed {
+                delivery_id: row.try_get("id")?,
+                message_id: row.try_get("message_id")?,
+                endpoint_id: endpoint,
+                owner: row.try_get("owner")?,
+                event_type: row.try_get("event_type")?,
+                payload: row.try_get("payload")?,
+                url: row.try_get("url")?,
+                secrets,
+                schedule: Schedule::from_column(schedule.as_deref()),
+                attempts: row.try_get("attempts")?,
+                total_attempts: row.try_get("total_attempts")?,
+                round_started: row.try_get("round_started")?,
+                lease: token,
+                lease_until: lapses,
+            });
+        }
+        Ok(claimed)
     }
 
     /// Gives back claims that were never attempted (a dispatcher shutting down): they

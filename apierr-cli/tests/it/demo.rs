@@ -8,6 +8,7 @@ use crate::support::{BACKENDS, acme_status_once_up, database};
 async fn acme_status(url: &str, seed_demo: bool) -> u16 {
     let mut config = apierr_reference::Config::new(url);
     config.seed_demo = seed_demo;
+    config.secret_keys = crate::support::test_keys();
     config.webhook_dispatcher = false;
     let app = apierr_reference::app(&config).await.expect("server starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -35,6 +35,7 @@ async fn a_5xx_is_in_the_log_even_when_the_process_is_killed_right_after_answeri
             .args(["serve", "--demo", "--no-webhook-dispatcher"])
             .args(["--listen", &listen, "--database-url", &url])
             .env("RUST_LOG", "error")
+            .env("APIERR_SECRET_KEY", crate::support::TEST_KEY)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

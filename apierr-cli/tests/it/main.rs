@@ -13,6 +13,7 @@ mod openapi;
 mod partners;
 mod replicas;
 mod safe;
+mod secrets;
 mod success;
 mod support;
 mod upgrade;

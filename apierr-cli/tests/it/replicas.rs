@@ -17,6 +17,7 @@ async fn replicas_started_at_once_on_a_new_database_all_come_up() {
                 .args(["serve", "--database-url", place.url(), "--demo"])
                 .args(["--listen", &listen, "--no-webhook-dispatcher"])
                 .env("RUST_LOG", "warn")
+                .env("APIERR_SECRET_KEY", crate::support::TEST_KEY)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
                 .spawn()

@@ -232,4 +232,5 @@ async fn data_survives_a_restart() {
         server.abort();
     }
     let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(path.with_extension("db.key"));
 }

@@ -11,6 +11,17 @@ use reqwest::{Client, RequestBuilder, Response};
 /// Where a test server keeps its data: the test kit's databases.
 pub(crate) use apierr_testkit::{BACKENDS, Backend, TestDatabase};
 
+/// The key every test server and process seals secrets with (`APIERR_SECRET_KEY` for
+/// the processes), so that a worker process opens what a server in the test wrote.
+pub(crate) const TEST_KEY: &str =
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf";
+
+/// [`TEST_KEY`] as the servers' keys.
+pub(crate) fn test_keys() -> apierr_reference::SecretKeys {
+    let key = apierr_axum::store::Keyring::parse_key(TEST_KEY).expect("a key");
+    apierr_reference::SecretKeys::Given(apierr_axum::store::Keyring::new(&key))
+}
+
 /// A running reference server.
 pub(crate) struct Server {
     pub(crate) base: String,
@@ -87,6 +98,7 @@ impl Server {
         config.webhook_dispatcher = false;
         // The tests sign in as the demo partners.
         config.seed_demo = true;
+        config.secret_keys = test_keys();
         let clock_offset = offset.clone();
         config.clock = Arc::new(move || {
             SystemTime::now() + Duration::from_secs(clock_offset.load(Ordering::Relaxed))

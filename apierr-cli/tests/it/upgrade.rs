@@ -93,6 +93,7 @@ async fn run(url: &str, statements: &[&str]) {
 async fn start_error(url: &str, redis: Option<&apierr_testkit::TestRedis>) -> Option<String> {
     let mut config = apierr_reference::Config::new(url);
     config.webhook_dispatcher = false;
+    config.secret_keys = crate::support::test_keys();
     if let Some(redis) = redis {
         config.redis_url = Some(redis.url().to_owned());
         config.redis_prefix = redis.prefix().to_owned();

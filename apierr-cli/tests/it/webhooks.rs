@@ -19,8 +19,8 @@ use crate::support::{BACKENDS, Backend, Server, database};
 /// A receiver on 127.0.0.1:0 that keeps every request and answers with a status the test
 /// can change.
 #[derive(Clone)]
-struct Inbox {
-    url: String,
+pub(crate) struct Inbox {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
     status: Arc<AtomicU16>,
     /// Milliseconds each answer waits.
@@ -28,7 +28,7 @@ struct Inbox {
 }
 
 impl Inbox {
-    async fn start() -> Inbox {
+    pub(crate) async fn start() -> Inbox {
         let got = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(AtomicU16::new(200));
         let delay = Arc::new(AtomicU64::new(0));
@@ -58,15 +58,15 @@ impl Inbox {
         }
     }
 
-    fn answer(&self, status: u16) {
+    pub(crate) fn answer(&self, status: u16) {
         self.status.store(status, Ordering::SeqCst);
     }
 
-    fn received(&self) -> Vec<(HeaderMap, Bytes)> {
+    pub(crate) fn received(&self) -> Vec<(HeaderMap, Bytes)> {
         self.got.lock().unwrap().clone()
     }
 
-    async fn wait_for(&self, n: usize, limit: Duration) -> Vec<(HeaderMap, Bytes)> {
+    pub(crate) async fn wait_for(&self, n: usize, limit: Duration) -> Vec<(HeaderMap, Bytes)> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let got = self.received();
@@ -339,6 +339,7 @@ async fn partners_read_their_own_failure_reports_and_replay_what_failed() {
 /// lease so a dead worker's claims lapse quickly.
 fn worker(database: &str) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
+        .env("APIERR_SECRET_KEY", crate::support::TEST_KEY)
         .args([
             "webhooks",
             "worker",
@@ -631,6 +632,7 @@ async fn proxy_variables_do_not_carry_deliveries_past_the_address_policy() {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"));
         command
             .args(["webhooks", "worker", "--database-url", &database])
+            .env("APIERR_SECRET_KEY", crate::support::TEST_KEY)
             .args(["--webhook-allow", "127.0.0.0/8"])
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null());

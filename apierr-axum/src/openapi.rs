@@ -828,6 +828,14 @@ fn page<T: JsonSchema>(ctx: &mut GenContext) -> Response {
             json!({"type": "integer", "minimum": 0}),
         ),
     );
+    response.headers.insert(
+        "Link".to_owned(),
+        header(
+            "The next page, as `<URI>; rel=\"next\"` (RFC 8288); absent on the last.",
+            false,
+            json!({"type": "string"}),
+        ),
+    );
     response
 }
 

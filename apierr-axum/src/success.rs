@@ -137,24 +137,49 @@ impl IntoResponse for Empty {
     }
 }
 
-/// One page of a collection: the items, and how many match in all. In a wrapping profile
-/// it is the envelope's `entity`, `resultCount` and `totalCount`; otherwise a JSON array
-/// with the total in `X-Total-Count`.
+/// One page of a collection: the items, how many match in all, and where the next page
+/// is. In a wrapping profile it is the envelope's `entity`, `resultCount` and
+/// `totalCount`; otherwise a JSON array with the total in `X-Total-Count`. The next page
+/// is in `Link: <…>; rel="next"` (RFC 8288) either way.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     /// The items of this page.
     pub items: Vec<T>,
     /// How many items match the request across all pages.
     pub total: u64,
+    /// The URI of the next page, if there is one.
+    pub next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page of `items` out of `total`, the last one.
+    pub fn new(items: Vec<T>, total: u64) -> Page<T> {
+        Page {
+            items,
+            total,
+            next: None,
+        }
+    }
+
+    /// The next page is at `uri`.
+    #[must_use]
+    pub fn next(mut self, uri: impl Into<String>) -> Page<T> {
+        self.next = Some(uri.into());
+        self
+    }
 }
 
 impl<T: Serialize> IntoResponse for Page<T> {
     fn into_response(self) -> Response {
         let count = self.items.len() as u64;
         let mut response = respond(StatusCode::OK, &self.items, Some((count, self.total)));
-        response
-            .headers_mut()
-            .insert(TOTAL_COUNT, HeaderValue::from(self.total));
+        let headers = response.headers_mut();
+        headers.insert(TOTAL_COUNT, HeaderValue::from(self.total));
+        if let Some(next) = self.next
+            && let Ok(link) = HeaderValue::try_from(format!("<{next}>; rel=\"next\""))
+        {
+            headers.insert(http::header::LINK, link);
+        }
         response
     }
 }

@@ -73,6 +73,22 @@ enum Command {
     /// generate one, or rotate to a new one.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Deletes now the records past their retention (or older than --older-than):
+    /// expired tokens, expired idempotency records, done webhook messages with their
+    /// attempts, failure reports, acknowledged reconciliation entries. `serve` and
+    /// `webhooks worker` do the same in the background every 10 minutes.
+    Purge {
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// Delete what is older than this (`7days`), instead of each kind's retention;
+        /// pending webhook deliveries and open reconciliation entries are kept
+        /// whatever their age.
+        #[arg(long, value_name = "DURATION", value_parser = apierr_reference::parse_duration)]
+        older_than: Option<Duration>,
+        /// Only this kind (repeatable).
+        #[arg(long = "kind", value_name = "KIND", value_parser = ["tokens", "idempotency", "messages", "reports", "reconciliation"])]
+        kinds: Vec<String>,
+    },
     /// Partners and their credentials: add, list, show, revoke, rotate. Credentials are
     /// printed once and stored as digests only.
     #[command(subcommand)]
@@ -177,6 +193,35 @@ impl SecretKeyArgs {
             keyring = keyring.with_previous(&apierr_reference::read_key_file(file)?);
         }
         Ok(apierr_reference::SecretKeys::Given(keyring))
+    }
+}
+
+/// How long records are kept before the background purge deletes them.
+#[derive(Debug, Clone, clap::Args)]
+struct RetentionArgs {
+    /// How long an expired access token is kept after its expiry.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = apierr_reference::parse_duration)]
+    retain_expired_tokens: Duration,
+    /// How long a webhook message whose deliveries are done is kept, with its attempts
+    /// (the window a partner can replay in).
+    #[arg(long, value_name = "DURATION", default_value = "30days", value_parser = apierr_reference::parse_duration)]
+    retain_messages: Duration,
+    /// How long a webhook failure report is kept (with the message and attempts it shows).
+    #[arg(long, value_name = "DURATION", default_value = "90days", value_parser = apierr_reference::parse_duration)]
+    retain_reports: Duration,
+    /// How long an acknowledged reconciliation entry is kept (open ones stay).
+    #[arg(long, value_name = "DURATION", default_value = "90days", value_parser = apierr_reference::parse_duration)]
+    retain_reconciliation: Duration,
+}
+
+impl RetentionArgs {
+    fn retention(&self) -> apierr_reference::Retention {
+        apierr_reference::Retention {
+            expired_tokens: self.retain_expired_tokens,
+            messages: self.retain_messages,
+            reports: self.retain_reports,
+            reconciliation: self.retain_reconciliation,
+        }
     }
 }
 
@@ -339,6 +384,8 @@ enum Webhooks {
         database: DatabaseArg,
         #[command(flatten)]
         keys: SecretKeyArgs,
+        #[command(flatten)]
+        retention: RetentionArgs,
         #[command(flatten)]
         delivery: Delivery,
         #[command(flatten)]
@@ -532,6 +579,8 @@ struct Serve {
     #[command(flatten)]
     keys: SecretKeyArgs,
     #[command(flatten)]
+    retention: RetentionArgs,
+    #[command(flatten)]
     delivery: Delivery,
     #[command(flatten)]
     connections: Connections,
@@ -622,6 +671,37 @@ fn main() -> ExitCode {
         Command::Webhooks(command) => webhooks(command),
         Command::Partners(command) => partners(command),
         Command::Keys(command) => keys(command),
+        Command::Purge {
+            database,
+            older_than,
+            kinds,
+        } => {
+            let kinds: Vec<_> = if kinds.is_empty() {
+                apierr_reference::RecordKind::ALL.to_vec()
+            } else {
+                kinds
+                    .iter()
+                    .filter_map(|k| apierr_reference::RecordKind::parse(k))
+                    .collect()
+            };
+            let done = tokio::runtime::Runtime::new()
+                .map_err(|e| format!("cannot start the runtime: {e}"))
+                .and_then(|runtime| {
+                    runtime
+                        .block_on(apierr_reference::purge(&database.url, older_than, &kinds))
+                        .map_err(|e| e.to_string())
+                });
+            match done {
+                Ok(purged) => {
+                    println!("purged: {purged}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("apierr: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Reconcile(reconcile) => reconcile_command(reconcile),
         Command::Serve(serve) => {
             tracing_subscriber::fmt()
@@ -736,6 +816,7 @@ fn webhooks(command: Webhooks) -> ExitCode {
         Webhooks::Worker {
             database,
             keys,
+            retention,
             delivery,
             grace,
         } => {
@@ -754,6 +835,7 @@ fn webhooks(command: Webhooks) -> ExitCode {
                 }
             };
             delivery.apply(&mut config);
+            config.retention = retention.retention();
             config.limits = match Limits::default().grace_period(grace.shutdown_grace.into()) {
                 Ok(limits) => limits,
                 Err(e) => {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
 use crate::errors::{internal, invalid};
-use crate::store::{Account, Child, Inserted, Store, is_id, unix, unix_micros};
+use crate::store::{Account, Child, Inserted, Start, Store, is_id, unix, unix_micros};
 
 /// What the token and account handlers see of the application's state (through
 /// `FromRef`).
@@ -30,6 +30,10 @@ pub(crate) struct Api {
     pub(crate) token_ttl: Duration,
     /// Failed client authentication at the token endpoint, per address and client id.
     pub(crate) failures: apierr_axum::FailureLimit,
+    /// The totals of large listings.
+    pub(crate) counts: std::sync::Arc<crate::counts::Counts>,
+    /// The base URL partners reach the API at, for the links to next pages.
+    pub(crate) public_url: Option<String>,
 }
 
 /// The largest page a client may ask for; bounds the work of one request.
@@ -313,10 +317,12 @@ pub(crate) async fn revoke_token(
     Ok(Empty)
 }
 
-/// A page request.
+/// A page request: by number (`page`), or after an account (`starting_after`, a cursor
+/// that costs the same however deep it is).
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct ListParams {
-    /// The page, from 1. Default is 1.
+    /// The page, from 1. Default is 1. A deep page costs the rows before it: page on
+    /// with `starting_after` (the `Link` header's next page) instead.
     #[serde(default)]
     #[schemars(with = "u32", range(min = 1, max = MAX_PAGE))]
     page: Option<u32>,
@@ -324,23 +330,21 @@ pub(crate) struct ListParams {
     #[serde(default)]
     #[schemars(with = "u32", range(min = 1, max = MAX_PER_PAGE))]
     per_page: Option<u32>,
+    /// The page after this account (its id): the last one of the previous page. Not
+    /// with `page`.
+    #[serde(default)]
+    #[schemars(regex(pattern = "^[0-9a-f]{32}$"))]
+    starting_after: Option<String>,
 }
 
-/// `GET /accounts`: the partner's accounts, a page at a time.
+/// `GET /accounts`: the partner's accounts, a page at a time, oldest first. The total is
+/// exact up to 1,000 accounts; above, counted at most once a minute (see `counts`).
 pub(crate) async fn list_accounts(
     State(state): State<Api>,
     Authenticated(principal): Authenticated<Principal>,
     Query(params): Query<ListParams>,
 ) -> Result<Page<Account>, ApiError> {
-    let page = params.page.unwrap_or(1);
     let per_page = params.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if page == 0 || page > MAX_PAGE {
-        return Err(invalid(
-            ViolationKind::Query,
-            "page",
-            "must be between 1 and 1000000",
-        ));
-    }
     if per_page == 0 || per_page > MAX_PER_PAGE {
         return Err(invalid(
             ViolationKind::Query,
@@ -348,13 +352,67 @@ pub(crate) async fn list_accounts(
             "must be between 1 and 100",
         ));
     }
-    let offset = (i64::from(page) - 1) * i64::from(per_page);
-    let (items, total) = state
+    let start = match (params.page, params.starting_after.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                ViolationKind::Query,
+                "starting_after",
+                "cannot be combined with page",
+            ));
+        }
+        (_, Some(id)) if !is_id(id) => {
+            return Err(invalid(
+                ViolationKind::Query,
+                "starting_after",
+                "must be an account id (32 lower-case hex digits)",
+            ));
+        }
+        (_, Some(id)) => Start::After(id),
+        (page, None) => {
+            let page = page.unwrap_or(1);
+            if page == 0 || page > MAX_PAGE {
+                return Err(invalid(
+                    ViolationKind::Query,
+                    "page",
+                    "must be between 1 and 1000000",
+                ));
+            }
+            Start::Offset((i64::from(page) - 1) * i64::from(per_page))
+        }
+    };
+    let partner = &principal.partner.id;
+    // One more than a page: whether there is a next one.
+    let Some(mut items) = state
         .store
-        .accounts(&principal.partner.id, offset, i64::from(per_page))
+        .accounts(partner, start, i64::from(per_page) + 1)
+        .await
+        .map_err(internal)?
+    else {
+        return Err(invalid(
+            ViolationKind::Query,
+            "starting_after",
+            "names no account of yours",
+        ));
+    };
+    let more = items.len() > per_page as usize;
+    items.truncate(per_page as usize);
+    let total = state
+        .counts
+        .accounts(&state.store, partner)
         .await
         .map_err(internal)?;
-    Ok(Page { items, total })
+    let page = Page::new(items, total);
+    Ok(match (more, page.items.last()) {
+        (true, Some(last)) => {
+            let base = state.public_url.as_deref().unwrap_or("");
+            let next = format!(
+                "{base}/accounts?per_page={per_page}&starting_after={}",
+                last.id
+            );
+            page.next(next)
+        }
+        _ => page,
+    })
 }
 
 /// Text a person reads, as a regular expression: no control characters (Unicode's Cc:

@@ -52,6 +52,8 @@ pub struct Config {
     /// The key that seals webhook signing secrets and stored idempotent responses at
     /// rest (by default one beside a SQLite file; any other database needs one given).
     pub secret_keys: crate::SecretKeys,
+    /// How long each kind of record is kept; the background purge deletes the rest.
+    pub retention: crate::Retention,
     /// The error contract to answer in.
     pub profile: Profile,
     /// Whether every request must carry a `Date` header; when false, a `Date` that is
@@ -243,6 +245,7 @@ impl std::fmt::Debug for Config {
             .field("rate_limit", &self.rate_limit)
             .field("limits", &self.limits)
             .field("secret_keys", &self.secret_keys)
+            .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }
@@ -284,6 +287,7 @@ impl Config {
             auth_failure_limit: apierr_axum::DEFAULT_FAILURE_QUOTA,
             trust_proxies: Vec::new(),
             secret_keys: crate::SecretKeys::default(),
+            retention: crate::Retention::default(),
         }
     }
 }

@@ -25,6 +25,8 @@
 //!   the OpenAPI document (`/openapi.json`, [`openapi_document`]) from the same table.
 //! - `partners`: partner management for operators ([`Partners`], `apierr partners`).
 //! - `secrets`: the key that seals secrets at rest ([`SecretKeys`]), `apierr keys`.
+//! - `retention`: how long each kind of record is kept, the background purge and
+//!   `apierr purge` ([`Retention`]).
 //! - `admin`: the operator routes (the reconciliation log) and `apierr reconcile`.
 //! - `webhooks`: the partner's webhook routes (endpoints, reports, replay) and
 //!   `apierr webhooks report | replay`; account and child creation write their events
@@ -45,8 +47,10 @@ mod admin;
 mod api;
 mod auth;
 mod config;
+mod counts;
 mod errors;
 mod partners;
+mod retention;
 mod routes;
 mod secrets;
 mod state;
@@ -58,7 +62,6 @@ use std::future::Future;
 
 use apierr::Profile;
 use std::sync::Arc;
-use std::time::Duration;
 
 use apierr_axum::store::{
     Database, IdempotencyStore, MemoryRateLimiter, Quota, RateLimitStore, RedisStore, SqlStore,
@@ -88,6 +91,7 @@ pub use crate::partners::{
     DEFAULT_ROTATION_OVERLAP, Issued, MAX_NAME_CHARS, MAX_ROTATION_OVERLAP, PartnerError,
     PartnerRecord, Partners, describe as describe_partner,
 };
+pub use crate::retention::{Kind as RecordKind, Purged, Retention, purge};
 pub use crate::secrets::{
     KEY_FILE_SUFFIX, Resealed, SECRET_KEY_ENV, SecretKeys, generate_key_file, read_key_file,
     rotate_keys,
@@ -160,9 +164,6 @@ struct Safety {
     failures: FailureLimit,
 }
 
-/// How often expired idempotency records are deleted.
-const PURGE_EVERY: Duration = Duration::from_secs(10 * 60);
-
 /// Opens the database (and Redis, if configured) and builds the application; its webhook
 /// dispatcher (unless [`Config::webhook_dispatcher`] is off) runs for as long as the
 /// process does.
@@ -215,16 +216,11 @@ async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError>
                 Arc::new(MemoryRateLimiter::new(config::MAX_TRACKED_CALLERS)),
             ),
         };
-    let purged = idempotency.clone();
-    let clock = config.clock.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(PURGE_EVERY).await;
-            if let Err(e) = purged.purge(clock()).await {
-                tracing::warn!(error = %e, "could not purge expired idempotency records");
-            }
-        }
-    });
+    retention::spawn_purge(
+        retention::Purger::connect(&config.database_url).await?,
+        config.retention,
+        config.clock.clone(),
+    );
     let failures = FailureLimit::new(limits.clone(), failure_quota).clock(config.clock.clone());
     let safety = Safety {
         keyring,
@@ -320,6 +316,11 @@ pub async fn run_worker(
         .await
         .map_err(ServeError::Database)?;
     let dispatcher = dispatcher(sealed_outbox(outbox, keyring).await?, &config)?;
+    retention::spawn_purge(
+        retention::Purger::connect(&config.database_url).await?,
+        config.retention,
+        config.clock.clone(),
+    );
     tracing::info!(database = %config::redact_database_url(&config.database_url), "delivering webhooks");
     let stop = Stop::new(shutdown);
     let signal = stop.signal();
@@ -388,6 +389,8 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
             clock: config.clock.clone(),
             token_ttl: config.token_ttl,
             failures: safety.failures.clone(),
+            counts: Arc::default(),
+            public_url: config.public_url.clone(),
         },
         webhooks: webhooks::Webhooks {
             outbox: store.outbox.clone(),

@@ -111,6 +111,15 @@ pub(crate) struct Child {
     pub birth_year: i64,
 }
 
+/// Where a page of a listing starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Start<'a> {
+    /// After this many rows (page numbers).
+    Offset(i64),
+    /// After the row with this id (a cursor).
+    After(&'a str),
+}
+
 /// The outcome of an insert that may collide with a unique record.
 #[derive(Debug)]
 pub(crate) enum Inserted<T> {
@@ -360,6 +369,28 @@ impl Store {
         .transpose()
     }
 
+    /// Deletes the tokens that expired before `before` (Unix seconds), in batches; how
+    /// many.
+    pub(crate) async fn purge_tokens(&self, before: i64) -> Result<u64, Error> {
+        const BATCH: i64 = 500;
+        let mut purged = 0;
+        loop {
+            let done = sqlx::query(
+                "DELETE FROM tokens WHERE token IN
+                 (SELECT token FROM tokens WHERE expires_at < $1 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(BATCH)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            purged += done;
+            if done < BATCH as u64 {
+                return Ok(purged);
+            }
+        }
+    }
+
     /// Revokes a token; later use of it is an ended session.
     pub(crate) async fn revoke_token(&self, token: &str) -> Result<(), Error> {
         sqlx::query("UPDATE tokens SET revoked = 1 WHERE token = $1")
@@ -437,32 +468,81 @@ impl Store {
             .transpose()
     }
 
-    /// One page of a partner's accounts, oldest first, and how many there are.
+    /// Up to `limit` of a partner's accounts, oldest first, from `from`; `None` when
+    /// the cursor names no account of the partner's. Both forms walk the index of the
+    /// partner's accounts by creation: a cursor page costs the same however far in it is.
     pub(crate) async fn accounts(
         &self,
         partner: &str,
-        offset: i64,
+        from: Start<'_>,
         limit: i64,
-    ) -> Result<(Vec<Account>, u64), Error> {
-        let rows = sqlx::query(
-            "SELECT id, email, first_name, last_name FROM accounts WHERE partner_id = $1
-             ORDER BY created_at, id LIMIT $2 OFFSET $3",
-        )
-        .bind(partner)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE partner_id = $1")
-            .bind(partner)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        let accounts = rows
-            .iter()
+    ) -> Result<Option<Vec<Account>>, Error> {
+        let rows =
+            match from {
+                Start::Offset(offset) => sqlx::query(
+                    "SELECT id, email, first_name, last_name FROM accounts WHERE partner_id = $1
+                     ORDER BY created_at, id LIMIT $2 OFFSET $3",
+                )
+                .bind(partner)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?,
+                Start::After(id) => {
+                    let Some(at) = sqlx::query_scalar::<_, i64>(
+                        "SELECT created_at FROM accounts WHERE partner_id = $1 AND id = $2",
+                    )
+                    .bind(partner)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    else {
+                        return Ok(None);
+                    };
+                    sqlx::query(
+                        "SELECT id, email, first_name, last_name FROM accounts
+                     WHERE partner_id = $1 AND created_at >= $2 AND (created_at > $2 OR id > $3)
+                     ORDER BY created_at, id LIMIT $4",
+                    )
+                    .bind(partner)
+                    .bind(at)
+                    .bind(id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+            };
+        rows.iter()
             .map(Store::account_row)
-            .collect::<Result<_, _>>()?;
-        Ok((accounts, u64::try_from(total).unwrap_or(0)))
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    /// How many accounts the partner has, counting no further than `up_to` (all of them
+    /// with `None`), from the index.
+    pub(crate) async fn count_accounts(
+        &self,
+        partner: &str,
+        up_to: Option<i64>,
+    ) -> Result<u64, Error> {
+        let n: i64 = match up_to {
+            Some(limit) => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM accounts WHERE partner_id = $1 LIMIT $2) AS bounded",
+                )
+                .bind(partner)
+                .bind(limit)
+                .fetch_one(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE partner_id = $1")
+                    .bind(partner)
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Updates the given fields of a partner's account: `None` when there is no such

@@ -211,6 +211,15 @@ impl ReconciliationLog for MemoryStore {
                 .is_some())
         })
     }
+
+    fn purge(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let mut log = lock(&self.log);
+            let was = log.len();
+            log.retain(|e| e.acknowledged_at.is_none() || e.at >= before);
+            Ok((was - log.len()) as u64)
+        })
+    }
 }
 
 /// Rate-limit state in memory, bounded: at most `max_keys` keys are tracked.

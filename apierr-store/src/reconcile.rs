@@ -93,4 +93,9 @@ pub trait ReconciliationLog: Send + Sync + fmt::Debug + 'static {
     /// Marks entry `seq` reconciled at `at`: `true` if it was open, `false` if it was
     /// acknowledged already or does not exist.
     fn acknowledge(&self, seq: i64, at: SystemTime) -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// Deletes the acknowledged entries that ended before `before` (open ones are kept
+    /// whatever their age: they are work still to do); returns how many. Batched where
+    /// the backend needs it, so that requests are never held up long.
+    fn purge(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, StoreError>>;
 }

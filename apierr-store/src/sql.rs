@@ -18,6 +18,9 @@ use crate::{
     Backend, BoxFuture, Database, StoreError, duration_micros, from_micros, micros, migrate,
 };
 
+/// How many rows one purge statement deletes.
+const PURGE_BATCH: i64 = 500;
+
 /// The name of this crate's tables in `apierr_schema_versions`.
 const SCHEMA_COMPONENT: &str = "apierr_store";
 
@@ -90,6 +93,25 @@ impl SqlStore {
     /// The database this store is on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Runs `delete` (`$1` a time in µs, `$2` the batch size) until a batch deletes fewer
+    /// than a batch: each batch is its own short statement, so a purge of millions of
+    /// rows never holds the write lock long.
+    async fn purge_batches(&self, delete: &str, at: i64) -> Result<u64, StoreError> {
+        let mut purged = 0;
+        loop {
+            let done = sqlx::query(delete)
+                .bind(at)
+                .bind(PURGE_BATCH)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            purged += done;
+            if done < PURGE_BATCH as u64 {
+                return Ok(purged);
+            }
+        }
     }
 
     /// Seals every stored response body that `keyring`'s current key did not seal (one
@@ -252,11 +274,12 @@ impl IdempotencyStore for SqlStore {
 
     fn purge(&self, now: SystemTime) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
-            let done = sqlx::query("DELETE FROM apierr_idempotency WHERE expires_at <= $1")
-                .bind(micros(now))
-                .execute(&self.pool)
-                .await?;
-            Ok(done.rows_affected())
+            self.purge_batches(
+                "DELETE FROM apierr_idempotency WHERE (scope, key) IN
+                 (SELECT scope, key FROM apierr_idempotency WHERE expires_at <= $1 LIMIT $2)",
+                micros(now),
+            )
+            .await
         })
     }
 }
@@ -315,6 +338,18 @@ impl ReconciliationLog for SqlStore {
             .fetch_all(&self.pool)
             .await?;
             rows.iter().map(entry).collect()
+        })
+    }
+
+    fn purge(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            self.purge_batches(
+                "DELETE FROM apierr_reconciliation WHERE seq IN
+                 (SELECT seq FROM apierr_reconciliation
+                  WHERE acknowledged_at IS NOT NULL AND at < $1 LIMIT $2)",
+                micros(before),
+            )
+            .await
         })
     }
 

@@ -68,6 +68,7 @@ mod network;
 mod outbox;
 mod queue;
 mod report;
+mod retention;
 mod schema;
 mod sealing;
 
@@ -83,4 +84,5 @@ pub use crate::report::{
     Attempt, AttemptView, FailureKind, LogNotifier, Notifier, OperatorWebhook, Report, ReportKind,
     ReportView,
 };
+pub use crate::retention::{DEFAULT_MESSAGE_RETENTION, DEFAULT_REPORT_RETENTION, PURGE_BATCH};
 pub use ipnet::IpNet;

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use crate::endpoint::{Endpoint, EndpointState, Schedule, Secret, from_micros, unix_micros};
 use crate::report::{Attempt, FailureKind, Report, ReportKind, rfc3339};
-use crate::schema::{SCHEMA, SCHEMA_COMPONENT};
+use crate::schema::{RETENTION, SCHEMA, SCHEMA_COMPONENT};
 
 /// The outbox. Cheap to clone (a pool and a flag).
 ///
@@ -220,7 +220,7 @@ impl Outbox {
             // no indexed column, is then a heap-only update (no index written).
             first.push("ALTER TABLE apierr_webhook_deliveries SET (fillfactor = 70)");
         }
-        apierr_store::migrate(&pool, SCHEMA_COMPONENT, &[&first]).await?;
+        apierr_store::migrate(&pool, SCHEMA_COMPONENT, &[&first, RETENTION]).await?;
         Ok(Outbox {
             pool,
             postgres,

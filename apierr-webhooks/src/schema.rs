@@ -6,6 +6,20 @@
 /// `apierr_store::migrate`).
 pub(crate) const SCHEMA_COMPONENT: &str = "apierr_webhooks";
 
+/// Version 2: what retention deletes by, found through indexes (messages and reports by
+/// age, a message's deliveries, a message's report, notices by hour).
+pub(crate) const RETENTION: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_messages_created
+        ON apierr_webhook_messages (created_at)",
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_deliveries_message
+        ON apierr_webhook_deliveries (message_id)",
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_reports_created
+        ON apierr_webhook_reports (created_at)",
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_reports_message
+        ON apierr_webhook_reports (message_id)",
+    "CREATE INDEX IF NOT EXISTS apierr_webhook_notices_hour ON apierr_webhook_notices (hour)",
+];
+
 /// Version 1 of the tables: `IF NOT EXISTS`, so that it adopts the tables of a database
 /// made before versions were kept.
 pub(crate) const SCHEMA: &[&str] = &[

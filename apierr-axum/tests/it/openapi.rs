@@ -189,10 +189,7 @@ fn pages_plain_and_empty_answers_are_documented_as_the_dialect_sends_them() {
     // the envelope alone and a plain one has no envelope.
     use apierr_axum::{Empty, Page, Plain};
     async fn list() -> Page<Order> {
-        Page {
-            items: Vec::new(),
-            total: 0,
-        }
+        Page::new(Vec::new(), 0)
     }
     async fn token() -> Plain<Order> {
         Plain(Order {

@@ -330,8 +330,9 @@ pub(crate) struct ListParams {
     #[serde(default)]
     #[schemars(with = "u32", range(min = 1, max = MAX_PER_PAGE))]
     per_page: Option<u32>,
-    /// The page after this account (its id): the last one of the previous page. Not
-    /// with `page`.
+    /// The page after this account (its id): the last one of the previous page; with
+    /// `page`, pages count from it. An account the partner does not have (or deleted
+    /// since) is a 404.
     #[serde(default)]
     #[schemars(regex(pattern = "^[0-9a-f]{32}$"))]
     starting_after: Option<String>,
@@ -352,33 +353,26 @@ pub(crate) async fn list_accounts(
             "must be between 1 and 100",
         ));
     }
-    let start = match (params.page, params.starting_after.as_deref()) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                ViolationKind::Query,
-                "starting_after",
-                "cannot be combined with page",
-            ));
-        }
-        (_, Some(id)) if !is_id(id) => {
+    let page = params.page.unwrap_or(1);
+    if page == 0 || page > MAX_PAGE {
+        return Err(invalid(
+            ViolationKind::Query,
+            "page",
+            "must be between 1 and 1000000",
+        ));
+    }
+    let offset = (i64::from(page) - 1) * i64::from(per_page);
+    let start = match params.starting_after.as_deref() {
+        Some(id) if !is_id(id) => {
             return Err(invalid(
                 ViolationKind::Query,
                 "starting_after",
                 "must be an account id (32 lower-case hex digits)",
             ));
         }
-        (_, Some(id)) => Start::After(id),
-        (page, None) => {
-            let page = page.unwrap_or(1);
-            if page == 0 || page > MAX_PAGE {
-                return Err(invalid(
-                    ViolationKind::Query,
-                    "page",
-                    "must be between 1 and 1000000",
-                ));
-            }
-            Start::Offset((i64::from(page) - 1) * i64::from(per_page))
-        }
+        // Pages count from the cursor: page 2 is the second page after it.
+        Some(id) => Start::After(id, offset),
+        None => Start::Offset(offset),
     };
     let partner = &principal.partner.id;
     // One more than a page: whether there is a next one.
@@ -388,11 +382,10 @@ pub(crate) async fn list_accounts(
         .await
         .map_err(internal)?
     else {
-        return Err(invalid(
-            ViolationKind::Query,
-            "starting_after",
-            "names no account of yours",
-        ));
+        // Like the account's own route: the cursor names nothing this partner has (never
+        // had, another partner's, or deleted since).
+        return Err(ApiError::from(Condition::NotFound)
+            .with_message("starting_after names no account of yours"));
     };
     let more = items.len() > per_page as usize;
     items.truncate(per_page as usize);

@@ -235,7 +235,7 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
                     op,
                     "listAccounts",
                     "List the partner's accounts, a page at a time",
-                    &[],
+                    &[Condition::NotFound],
                 );
                 links(op, &["getAccount"], "/0/id")
             })

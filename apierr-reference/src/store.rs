@@ -116,8 +116,8 @@ pub(crate) struct Child {
 pub(crate) enum Start<'a> {
     /// After this many rows (page numbers).
     Offset(i64),
-    /// After the row with this id (a cursor).
-    After(&'a str),
+    /// After the row with this id (a cursor), and then this many rows.
+    After(&'a str, i64),
 }
 
 /// The outcome of an insert that may collide with a unique record.
@@ -488,7 +488,7 @@ impl Store {
                 .bind(offset)
                 .fetch_all(&self.pool)
                 .await?,
-                Start::After(id) => {
+                Start::After(id, offset) => {
                     let Some(at) = sqlx::query_scalar::<_, i64>(
                         "SELECT created_at FROM accounts WHERE partner_id = $1 AND id = $2",
                     )
@@ -502,12 +502,13 @@ impl Store {
                     sqlx::query(
                         "SELECT id, email, first_name, last_name FROM accounts
                      WHERE partner_id = $1 AND created_at >= $2 AND (created_at > $2 OR id > $3)
-                     ORDER BY created_at, id LIMIT $4",
+                     ORDER BY created_at, id LIMIT $4 OFFSET $5",
                     )
                     .bind(partner)
                     .bind(at)
                     .bind(id)
                     .bind(limit)
+                    .bind(offset)
                     .fetch_all(&self.pool)
                     .await?
                 }

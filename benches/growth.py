@@ -110,11 +110,13 @@ def run(backend: str, apierr: str) -> None:
     server = subprocess.Popen(
         [apierr, "serve", "--demo", "--database-url", url, "--secret-key-file", key,
          "--listen", f"127.0.0.1:{port}", "--no-webhook-dispatcher",
-         "--rate-limit", "100000000/60s", "--retain-expired-tokens", "3650days"],
+         "--rate-limit", "50000000/60s", "--retain-expired-tokens", "3650days"],
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "serve.log"), "w"),
         env={**os.environ, "RUST_LOG": "warn"})
     try:
         for _ in range(200):
+            if server.poll() is not None:
+                sys.exit(f"growth: apierr serve exited ({server.returncode})")
             try:
                 urllib.request.urlopen(f"{base}/openapi.json", timeout=1)
                 break
@@ -157,6 +159,8 @@ def run(backend: str, apierr: str) -> None:
               f"ratio {busy / quiet:.2f} (target <= 2); the purge took {took:.0f} s "
               f"({said}), wrk ran {overlap:.0f} s of it")
     finally:
+        if server.poll() is not None:
+            print(open(os.path.join(work, "serve.log")).read(), file=sys.stderr)
         server.terminate()
         server.wait(timeout=60)
         if backend == "postgres":

@@ -739,6 +739,7 @@ impl Serve {
             .keys
             .keys()
             .map_err(apierr_reference::ServeError::Config)?;
+        config.retention = self.retention.retention();
         config.profile = Profile::by_name(&self.profile).unwrap_or(Profile::PROBLEM);
         config.require_date = self.require_date;
         config.token_ttl = Duration::from_secs(self.token_ttl_secs);

@@ -75,11 +75,13 @@ impl CallReport {
             "category": e.category().map(|c| c.as_str()),
             "status": e.status().map(|s| s.as_u16()),
             "dialect": e.dialect(),
+            "format": api.and_then(|a| a.format()),
             "code": api.map(|a| a.code().to_string()),
             "message": api.map(|a| a.message().to_owned()).unwrap_or_else(|| e.to_string()),
             "violations": api.map(|a| a.violations().iter().map(|v| json!({
-                "field": v.field(), "message": v.message(),
+                "field": v.field(), "in": v.kind().as_str(), "message": v.message(),
             })).collect::<Vec<_>>()).unwrap_or_default(),
+            "doc_url": api.and_then(|a| a.doc_url()),
             "request_id": api.and_then(|a| a.request_id()),
             "retry_after_secs": e.retry_after().map(|d| d.as_secs()),
             "attempts": e.attempts(),
@@ -131,10 +133,12 @@ impl CallReport {
                     "category",
                     "status",
                     "dialect",
+                    "format",
                     "code",
                     "message",
                     "request_id",
                     "retry_after_secs",
+                    "doc_url",
                 ] {
                     if !v[key].is_null() {
                         let shown = v[key]

@@ -327,9 +327,12 @@ impl Client {
         timed_out: bool,
     ) -> Result<Duration, StopReason> {
         let policy = &self.inner.policy;
+        // A 429, or a 403 (or 429) whose body or headers say the quota is spent, as the
+        // recognisers of other vendors' formats read them.
+        let throttled = error.category() == Some(apierr::Category::RateLimited);
         let retryable = match (&error.kind, error.status().map(|s| s.as_u16())) {
             // Refused before it was processed: any method may come back.
-            (Kind::Api(_), Some(429)) => true,
+            (Kind::Api(_), _) if throttled => true,
             (Kind::Api(_), Some(408 | 502 | 503 | 504)) => safe,
             (Kind::Api(_), Some(500)) => safe && policy.retry_500,
             (Kind::Network(Sent::NotSent), _) => true,
@@ -345,7 +348,6 @@ impl Client {
         if attempt >= policy.max_attempts {
             return Err(StopReason::AttemptsExhausted);
         }
-        let throttled = error.status() == Some(StatusCode::TOO_MANY_REQUESTS);
         let delay = match error.retry_after() {
             Some(hint) if hint > policy.max_retry_after => {
                 return Err(StopReason::RetryAfterTooLong);

@@ -63,6 +63,9 @@ struct Inner {
     /// Whether the message was set by the application rather than taken from a catalog
     /// entry; re-resolving a condition keeps such a message.
     custom_message: bool,
+    /// The error format a parsed error was recognised in (`google`, `stripe`, …), when
+    /// it was not one of apierr's dialects.
+    format: Option<&'static str>,
 }
 
 /// A request id as given: text, or the header value a server layer or a response
@@ -111,6 +114,7 @@ impl ApiError {
                 source: None,
                 condition: None,
                 custom_message: false,
+                format: None,
             }),
         }
     }
@@ -124,6 +128,21 @@ impl ApiError {
             Code::Numeric(u32::from(status.as_u16())),
             reason_phrase(status),
         )
+    }
+
+    /// Says which error format the error was read from (see [`ApiError::format`]).
+    #[must_use]
+    pub fn with_format(mut self, format: &'static str) -> Self {
+        Arc::make_mut(&mut self.inner).format = Some(format);
+        self
+    }
+
+    /// The vendor error format a parsed error was recognised in (`rfc9457`, `google`,
+    /// `odata`, `jsonapi`, `stripe`, `github`, `aws-json`, `aws-xml`, `graphql`,
+    /// `fastapi`, `spring`, `rails`, `drf`, `ok-false`, `html`, `text`, `empty`), or
+    /// `None` for an error made here or read in one of apierr's own dialects.
+    pub fn format(&self) -> Option<&'static str> {
+        self.inner.format
     }
 
     /// Replaces the message. Default is the catalog entry's message; a message set here

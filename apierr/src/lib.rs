@@ -65,6 +65,7 @@ mod error;
 mod into_response;
 mod oauth_token;
 mod profile;
+mod recognise;
 pub mod seeds;
 mod violation;
 
@@ -81,6 +82,7 @@ pub use crate::error::ApiError;
 pub use crate::into_response::ErrorResponse;
 pub use crate::oauth_token::{OAUTH_TOKEN, TokenError};
 pub use crate::profile::Profile;
+pub use crate::recognise::{REQUEST_ID_HEADERS, request_id_from_headers};
 pub use crate::violation::{FieldViolation, ViolationKind, ViolationSupport};
 
 #[doc(hidden)]

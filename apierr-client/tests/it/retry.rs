@@ -239,6 +239,67 @@ async fn the_deadline_is_never_exceeded() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn other_vendors_spent_quotas_are_waited_for_like_a_429() {
+    // Scenario: a GitHub-style 403 whose `X-RateLimit-Remaining` is 0 and whose reset is
+    // 3 s away, and a Google 429 whose RetryInfo says 1.5 s: each is rate-limited (never
+    // auth), waited out exactly, and retried once into a 200.
+    for (status, headers, body, wait) in [
+        (
+            403u16,
+            vec![("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "3")],
+            r#"{"message":"API rate limit exceeded","documentation_url":"https://docs.github.com/rest"}"#,
+            Duration::from_secs(3),
+        ),
+        (
+            429,
+            vec![],
+            r#"{"error":{"code":429,"message":"Quota exceeded.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1.5s"}]}}"#,
+            Duration::from_millis(1_500),
+        ),
+    ] {
+        let hits = Arc::new(AtomicU32::new(0));
+        let seen = hits.clone();
+        let router = Router::new().route(
+            "/q",
+            get(move || {
+                let first = seen.fetch_add(1, Ordering::SeqCst) == 0;
+                let headers = headers.clone();
+                async move {
+                    if !first {
+                        return (StatusCode::OK, "{}").into_response();
+                    }
+                    let mut r = (StatusCode::from_u16(status).unwrap(), body).into_response();
+                    for (k, v) in headers {
+                        r.headers_mut().insert(k, v.parse().unwrap());
+                    }
+                    r
+                }
+            }),
+        );
+        let base = serve(router).await;
+        let strict = Client::new().with_policy(fast().max_attempts(1));
+        let e = strict.get(format!("{base}/q")).send().await.unwrap_err();
+        assert_eq!(
+            e.category(),
+            Some(apierr::Category::RateLimited),
+            "{status}"
+        );
+        assert_eq!(e.retry_after(), Some(wait), "{status}");
+        hits.store(0, Ordering::SeqCst);
+        let client = Client::new().with_policy(fast());
+        let start = Instant::now();
+        let r = client.get(format!("{base}/q")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{status}");
+        let took = start.elapsed();
+        assert!(
+            took >= wait && took < wait + Duration::from_millis(100),
+            "{status}: {took:?}"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn retry_after_in_seconds_is_honoured() {
     let (router, hits) = scripted(&[429, 200], Some("2"));
     let base = serve(router).await;

@@ -24,9 +24,8 @@ pub use self::problem::Problem;
 pub use self::specific_code::SpecificCode;
 pub use self::wrapper::Wrapper;
 
-use self::wire::{ErrorMember, StatusMember, Str, Wire};
-use crate::error::reason_phrase;
-use crate::{ApiError, Code, ViolationSupport};
+use self::wire::{ErrorMember, StatusMember, Wire};
+use crate::{ApiError, ViolationSupport};
 
 /// `application/json`, the content type of every dialect but `problem`, made at compile
 /// time.
@@ -165,9 +164,12 @@ pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
 }
 
 /// Parses any response into an [`ApiError`], detecting the dialect from the content type
-/// and the shape of the body. Never panics; a body that is empty, not JSON, or of no known
-/// shape gives [`ApiError::from_status`] (keeping a top-level `message` and `code` if the
-/// body has them).
+/// and the shape of the body. Never panics. A body in none of apierr's dialects is read
+/// by the recognisers of other vendors' formats (Google, OData, JSON:API, Stripe, GitHub,
+/// AWS, GraphQL, RFC 9457 extensions, FastAPI, Spring, Rails, Django REST framework,
+/// `{ok: false}`, HTML, text), which name the format they read ([`ApiError::format`]);
+/// what none reads gives the status's code and reason, keeping a top-level `message`
+/// and `code` if the body has them.
 ///
 /// Headers supply what a body may lack: `Retry-After` (in seconds) and `X-Request-Id`.
 ///
@@ -185,16 +187,32 @@ pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
 pub fn parse_any(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
     let facts = HeaderFacts::scan(headers);
     let mut wire = Wire::default();
-    let error = if wire.fill(body) {
-        detect(status, facts.problem, &mut wire)
+    let (known, foreign) = if wire.fill(body) {
+        let foreign = wire.is_foreign();
+        (detect(status, facts.problem, &mut wire), foreign)
     } else {
-        ApiError::from_status(status)
+        (None, true)
+    };
+    let error = match known {
+        // Exactly one of apierr's dialects: nothing it does not write.
+        Some(error) if !foreign => error,
+        // Members apierr does not write: another vendor's format, unless none of the
+        // recognisers knows it better than the dialect that matched.
+        Some(error) => {
+            let recognised = crate::recognise::recognise(status, headers, body, facts.problem);
+            if recognised.format() == Some("json") {
+                error
+            } else {
+                recognised
+            }
+        }
+        None => crate::recognise::recognise(status, headers, body, facts.problem),
     };
     facts.fill(error)
 }
 
-/// Picks the dialect a wire body is written in and reads it.
-fn detect(status: StatusCode, problem_type: bool, wire: &mut Wire<'_>) -> ApiError {
+/// Picks the dialect a wire body is written in and reads it; `None` when it is in none.
+fn detect(status: StatusCode, problem_type: bool, wire: &mut Wire<'_>) -> Option<ApiError> {
     let read = if problem_type {
         problem::read
     } else {
@@ -206,8 +224,10 @@ fn detect(status: StatusCode, problem_type: bool, wire: &mut Wire<'_>) -> ApiErr
             }
             _ if wire.error_code.is_some() => specific_code::read,
             (_, _, Some(StatusMember::Text)) => wrapper::read,
+            // apierr's problem bodies always have `type` and `title`; a `detail` alone is
+            // FastAPI's or Django REST framework's.
             _ if wire.type_uri.is_some()
-                || wire.detail.is_some()
+                || wire.title.is_some()
                 || matches!(wire.status, Some(StatusMember::Number)) =>
             {
                 problem::read
@@ -215,18 +235,7 @@ fn detect(status: StatusCode, problem_type: bool, wire: &mut Wire<'_>) -> ApiErr
             _ => |_, _: &mut Wire<'_>| None,
         }
     };
-    read(status, wire).unwrap_or_else(|| {
-        // No known shape: the status speaks, with what little the body said.
-        let message = wire
-            .message
-            .take()
-            .unwrap_or_else(|| Str::fixed(reason_phrase(status)));
-        let code = wire
-            .code
-            .take()
-            .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
-        ApiError::new(status, code, message)
-    })
+    read(status, wire)
 }
 
 /// Parses with one dialect's reader, for [`Dialect::parse`].

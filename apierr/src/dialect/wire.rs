@@ -45,6 +45,22 @@ pub(crate) struct Wire<'a> {
     pub(crate) specific_code: Option<Code>,
     /// `additionalMessages`.
     pub(crate) additional_messages: Option<Vec<Str<'a>>>,
+    /// A member none of apierr's dialects writes was seen: the body may be another
+    /// vendor's format (see `recognise`).
+    pub(crate) foreign: bool,
+}
+
+impl Wire<'_> {
+    /// Whether the body holds members, at the top, in `error` or in an item, that no
+    /// dialect of apierr's writes.
+    pub(crate) fn is_foreign(&self) -> bool {
+        self.foreign
+            || matches!(&self.error, Some(ErrorMember::Object(e)) if e.is_foreign())
+            || self
+                .errors
+                .as_ref()
+                .is_some_and(|items| items.iter().any(Item::is_foreign))
+    }
 }
 
 /// The names of [`Wire`]'s members, matched without allocating.
@@ -83,6 +99,15 @@ enum Member {
     SpecificCode,
     #[serde(rename = "additionalMessages")]
     AdditionalMessages,
+    /// Members apierr's dialects write and no reader needs.
+    #[serde(
+        rename = "instance",
+        alias = "entity",
+        alias = "resultCount",
+        alias = "totalCount",
+        alias = "error_uri"
+    )]
+    Known,
     #[serde(other)]
     Other,
 }
@@ -125,7 +150,11 @@ impl<'de: 'a, 'a> Visitor<'de> for Fill<'_, 'a> {
                 Member::ErrorCode => w.error_code = map.next_value()?,
                 Member::SpecificCode => w.specific_code = map.next_value()?,
                 Member::AdditionalMessages => w.additional_messages = map.next_value()?,
+                Member::Known => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
                 Member::Other => {
+                    w.foreign = true;
                     map.next_value::<de::IgnoredAny>()?;
                 }
             }
@@ -157,6 +186,28 @@ pub(crate) struct Item<'a> {
     /// element.
     #[serde(borrow)]
     pub(crate) messages: Option<Vec<Str<'a>>>,
+    /// Members of other vendors' items (JSON:API, GraphQL, GitHub, RFC 9457's
+    /// `pointer`), only noticed. Two of them in one item fail the read, which also
+    /// leaves the body to the recognisers.
+    #[serde(
+        default,
+        alias = "source",
+        alias = "title",
+        alias = "status",
+        alias = "extensions",
+        alias = "locations",
+        alias = "path",
+        alias = "resource",
+        alias = "code"
+    )]
+    pointer: Option<de::IgnoredAny>,
+}
+
+impl Item<'_> {
+    /// Whether it holds a member no dialect of apierr's writes in an item.
+    pub(crate) fn is_foreign(&self) -> bool {
+        self.pointer.is_some()
+    }
 }
 
 /// The `error` object of the `nested` dialect.
@@ -167,6 +218,26 @@ pub(crate) struct NestedError<'a> {
     pub(crate) message: Option<Str<'a>>,
     #[serde(borrow)]
     pub(crate) extra: Option<NestedExtra<'a>>,
+    /// Members of other vendors' `error` objects (Google, Microsoft, Stripe), only
+    /// noticed.
+    #[serde(
+        default,
+        alias = "details",
+        alias = "innererror",
+        alias = "innerError",
+        alias = "target",
+        alias = "type",
+        alias = "param",
+        alias = "doc_url"
+    )]
+    status: Option<de::IgnoredAny>,
+}
+
+impl NestedError<'_> {
+    /// Whether it holds a member the `nested` dialect does not write.
+    pub(crate) fn is_foreign(&self) -> bool {
+        self.status.is_some()
+    }
 }
 
 /// The `extra` object of the `nested` dialect.

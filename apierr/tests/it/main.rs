@@ -1,6 +1,7 @@
 //! Integration tests of the apierr core, in one binary.
 
 mod catalogs;
+mod corpus;
 mod parse;
 mod roundtrip;
 mod schemas;

@@ -178,6 +178,14 @@ fn check_round_trip(d: &'static dyn Dialect, e: &ApiError) {
     assert_same(d, e, &own);
     let detected = parse_any(rendered.status, &rendered.headers(), &rendered.body);
     assert_same(d, e, &detected);
+    // Read as apierr's own, never claimed by a recogniser of another vendor's format.
+    assert_eq!(
+        detected.format(),
+        None,
+        "{}: {}",
+        d.name(),
+        String::from_utf8_lossy(&rendered.body)
+    );
 }
 
 macro_rules! round_trip {

@@ -187,28 +187,61 @@ pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
 pub fn parse_any(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
     let facts = HeaderFacts::scan(headers);
     let mut wire = Wire::default();
-    let (known, foreign) = if wire.fill(body) {
-        let foreign = wire.is_foreign();
-        (detect(status, facts.problem, &mut wire), foreign)
+    let recognise = || crate::recognise::recognise(status, headers, body, facts.problem);
+    let error = if !wire.fill(body) {
+        // Not JSON, or JSON of shapes no dialect of apierr's has.
+        recognise()
+    } else if !wire.is_foreign() {
+        // Nothing apierr does not write: one of its dialects, or a body that says too
+        // little for any reader (its `message` and `code`, read here without a second
+        // parse).
+        detect(status, facts.problem, &mut wire)
+            .unwrap_or_else(|| unknown(status, headers, &mut wire))
     } else {
-        (None, true)
-    };
-    let error = match known {
-        // Exactly one of apierr's dialects: nothing it does not write.
-        Some(error) if !foreign => error,
         // Members apierr does not write: another vendor's format, unless none of the
-        // recognisers knows it better than the dialect that matched.
-        Some(error) => {
-            let recognised = crate::recognise::recognise(status, headers, body, facts.problem);
-            if recognised.format() == Some("json") {
-                error
-            } else {
-                recognised
-            }
+        // recognisers knows it better than the dialect that matches.
+        let recognised = recognise();
+        match recognised.format() {
+            Some("json") => detect(status, facts.problem, &mut wire).unwrap_or(recognised),
+            _ => recognised,
         }
-        None => crate::recognise::recognise(status, headers, body, facts.problem),
     };
     facts.fill(error)
+}
+
+/// A JSON body in no known format, with apierr's member names only: the status speaks,
+/// with what the body said.
+fn unknown(status: StatusCode, headers: &HeaderMap, wire: &mut Wire<'_>) -> ApiError {
+    // `{"detail": "…"}` alone is FastAPI's (and Django REST framework's) default.
+    let format = if wire.message.is_none() && wire.detail.is_some() {
+        "fastapi"
+    } else {
+        "json"
+    };
+    let message = wire
+        .message
+        .take()
+        .or_else(|| wire.detail.take())
+        .or_else(|| wire.error_description.take())
+        .map_or_else(
+            || crate::error::reason_phrase(status).into(),
+            std::borrow::Cow::from,
+        );
+    let code = wire
+        .code
+        .take()
+        .unwrap_or_else(|| crate::Code::Numeric(u32::from(status.as_u16())));
+    let mut error = ApiError::new(status, code, message).with_format(format);
+    if let Some(id) = wire
+        .request_id
+        .take()
+        .or_else(|| wire.request_id_camel.take())
+    {
+        error = error.with_request_id(std::borrow::Cow::from(id));
+    } else if let Some(id) = crate::recognise::request_id_from_headers(headers) {
+        error = error.with_request_id(id);
+    }
+    error
 }
 
 /// Picks the dialect a wire body is written in and reads it; `None` when it is in none.

@@ -645,12 +645,9 @@ fn main() -> ExitCode {
                 eprintln!("apierr: {method:?} is not an HTTP method");
                 return ExitCode::from(1);
             };
-            let runtime = match tokio::runtime::Runtime::new() {
+            let runtime = match runtime() {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("apierr: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
             let report = runtime.block_on(apierr_cli::call(apierr_cli::CallRequest {
                 method,
@@ -684,23 +681,15 @@ fn main() -> ExitCode {
                     .filter_map(|k| apierr_reference::RecordKind::parse(k))
                     .collect()
             };
-            let done = tokio::runtime::Runtime::new()
-                .map_err(|e| format!("cannot start the runtime: {e}"))
-                .and_then(|runtime| {
-                    runtime
-                        .block_on(apierr_reference::purge(&database.url, older_than, &kinds))
-                        .map_err(|e| e.to_string())
-                });
-            match done {
-                Ok(purged) => {
-                    println!("purged: {purged}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("apierr: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            let runtime = match runtime() {
+                Ok(rt) => rt,
+                Err(code) => return code,
+            };
+            report(
+                runtime
+                    .block_on(apierr_reference::purge(&database.url, older_than, &kinds))
+                    .map(|purged| format!("purged: {purged}\n")),
+            )
         }
         Command::Reconcile(reconcile) => reconcile_command(reconcile),
         Command::Serve(serve) => {
@@ -710,12 +699,9 @@ fn main() -> ExitCode {
                         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
                 )
                 .init();
-            let runtime = match tokio::runtime::Runtime::new() {
+            let runtime = match runtime() {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("apierr: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
             match runtime.block_on(serve.run()) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -766,12 +752,9 @@ impl Serve {
 }
 
 fn webhooks(command: Webhooks) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("apierr: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = match command {
         Webhooks::Report {
@@ -856,19 +839,14 @@ fn webhooks(command: Webhooks) -> ExitCode {
             };
         }
     };
-    match result {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("apierr: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    report(result)
 }
 
 fn keys(command: KeysCommand) -> ExitCode {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
     let done = match command {
         KeysCommand::Generate { file } => apierr_reference::generate_key_file(&file)
             .map(|()| format!("wrote a new key to {}\n", file.display())),
@@ -879,46 +857,31 @@ fn keys(command: KeysCommand) -> ExitCode {
             redis_prefix,
         } => match keys.keys() {
             Ok(apierr_reference::SecretKeys::Given(keyring)) => {
-                match tokio::runtime::Runtime::new() {
-                    Ok(runtime) => runtime
-                        .block_on(apierr_reference::rotate_keys(
-                            &database.url,
-                            keyring,
-                            redis_url.as_deref().map(|url| (url, redis_prefix.as_str())),
-                        ))
-                        .map(|done| {
-                            format!(
-                                "sealed again under the current key: {} endpoint secrets, {} stored responses\n",
-                                done.endpoints, done.responses
-                            )
-                        })
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(format!("cannot start the runtime: {e}")),
-                }
+                runtime
+                    .block_on(apierr_reference::rotate_keys(
+                        &database.url,
+                        keyring,
+                        redis_url.as_deref().map(|url| (url, redis_prefix.as_str())),
+                    ))
+                    .map(|done| {
+                        format!(
+                            "sealed again under the current key: {} endpoint secrets, {} stored responses\n",
+                            done.endpoints, done.responses
+                        )
+                    })
+                    .map_err(|e| e.to_string())
             }
             Ok(_) => Err("keys rotate needs the new key: --secret-key-file FILE".into()),
             Err(e) => Err(e),
         },
     };
-    match done {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("apierr: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    report(done)
 }
 
 fn reconcile_command(command: Reconcile) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("apierr: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let done = match command.action {
         Some(ReconcileAction::Ack { seq, database }) => runtime
@@ -948,26 +911,14 @@ fn reconcile_command(command: Reconcile) -> ExitCode {
             ))
         }
     };
-    match done {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("apierr: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    report(done)
 }
 
 fn partners(command: PartnersCommand) -> ExitCode {
     use apierr_reference::{Issued, PartnerRecord, Partners};
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("apierr: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     /// What a command printed: records, or one with new credentials.
     enum Shown {
@@ -1044,6 +995,28 @@ fn partners(command: PartnersCommand) -> ExitCode {
     match text {
         Ok(text) => {
             println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("apierr: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The runtime a command runs on, or the exit of one that could not start it.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("apierr: cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Prints what a command made, or its error: the exit code.
+fn report(done: Result<String, impl std::fmt::Display>) -> ExitCode {
+    match done {
+        Ok(text) => {
+            print!("{text}");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -49,6 +49,7 @@
 //! - `into_response` (with the `axum` feature): `IntoResponse` for [`ApiError`], which
 //!   carries the error out on its response ([`ErrorResponse`]) for a server layer to
 //!   render in the router's contract.
+//! - `hints`: request ids and waits from a response's headers ([`retry_hint`]).
 //! - `oauth_token`: [`OAUTH_TOKEN`], RFC 6749's token endpoint errors.
 //! - [`seeds`]: the catalogs of the seed contracts.
 //! - `docs`: [`Catalog::markdown`].
@@ -61,6 +62,7 @@ mod condition;
 mod dialect;
 mod docs;
 mod error;
+mod hints;
 #[cfg(feature = "axum")]
 mod into_response;
 mod oauth_token;
@@ -78,11 +80,11 @@ pub use crate::dialect::{
     Wrapper, dialect, parse_any,
 };
 pub use crate::error::ApiError;
+pub use crate::hints::{REQUEST_ID_HEADERS, request_id_from_headers, retry_hint};
 #[cfg(feature = "axum")]
 pub use crate::into_response::ErrorResponse;
 pub use crate::oauth_token::{OAUTH_TOKEN, TokenError};
 pub use crate::profile::Profile;
-pub use crate::recognise::{REQUEST_ID_HEADERS, request_id_from_headers};
 pub use crate::violation::{FieldViolation, ViolationKind, ViolationSupport};
 
 #[doc(hidden)]

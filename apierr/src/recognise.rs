@@ -4,29 +4,20 @@
 //! and documentation link it can find, and names itself ([`ApiError::format`]).
 //!
 //! Request ids are looked for in this order: a body member the format defines, then the
-//! headers [`REQUEST_ID_HEADERS`] in their order, then `traceparent`'s trace id.
+//! headers [`REQUEST_ID_HEADERS`](crate::REQUEST_ID_HEADERS) in their order, then `traceparent`'s trace id.
+
+mod tree;
 
 use std::borrow::Cow;
 use std::time::Duration;
 
-use http::{HeaderMap, StatusCode};
-use serde_json::{Map, Value};
+use http::StatusCode;
+
+use self::tree::{Json, Obj};
 
 use crate::error::reason_phrase;
+use crate::hints::HeaderFacts;
 use crate::{ApiError, Category, Code, FieldViolation, ViolationKind};
-
-/// Response headers that carry a request id, in the order they are looked for.
-pub const REQUEST_ID_HEADERS: &[&str] = &[
-    "x-request-id",
-    "request-id",
-    "x-amzn-requestid",
-    "x-amz-request-id",
-    "x-ms-request-id",
-    "x-github-request-id",
-    "x-correlation-id",
-    "x-trace-id",
-    "cf-ray",
-];
 
 /// Body members that carry a request id, in the order they are looked for.
 const REQUEST_ID_MEMBERS: &[&str] = &[
@@ -52,18 +43,18 @@ struct Found {
     rate_limited: bool,
 }
 
-fn text(v: Option<&Value>) -> Option<String> {
+fn text(v: Option<&Json<'_>>) -> Option<String> {
     match v? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        Json::Str(s) if !s.is_empty() => Some(s.as_ref().to_owned()),
+        Json::Num(n) => Some(n.to_string()),
         _ => None,
     }
 }
 
-fn code_of(v: Option<&Value>) -> Option<Code> {
+fn code_of(v: Option<&Json<'_>>) -> Option<Code> {
     match v? {
-        Value::String(s) if !s.is_empty() => Some(Code::owned(s.clone())),
-        Value::Number(n) => n
+        Json::Str(s) if !s.is_empty() => Some(Code::owned(s.as_ref().to_owned())),
+        Json::Num(n) => n
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .map(Code::numeric),
@@ -72,28 +63,27 @@ fn code_of(v: Option<&Value>) -> Option<Code> {
 }
 
 /// A request id among `object`'s members.
-fn request_id_in(object: &Map<String, Value>) -> Option<String> {
+fn request_id_in(object: &Obj<'_>) -> Option<String> {
     REQUEST_ID_MEMBERS
         .iter()
-        .find_map(|name| text(object.get(*name)))
+        .find_map(|name| text(object.get(name)))
 }
 
 /// A duration as Google writes it (`"30s"`, `"1.5s"`) or a number of seconds.
-fn delay(v: &Value) -> Option<Duration> {
+fn delay(v: &Json<'_>) -> Option<Duration> {
     match v {
-        Value::String(s) => s
+        Json::Str(s) => s
             .strip_suffix('s')
             .and_then(|n| n.parse::<f64>().ok())
             .filter(|n| n.is_finite() && *n >= 0.0 && *n < 1e9)
             .map(Duration::from_secs_f64),
-        Value::Number(n) => n
-            .as_f64()
+        Json::Num(n) => Some(n.as_f64())
             .filter(|n| n.is_finite() && *n >= 0.0 && *n < 1e9)
             .map(Duration::from_secs_f64),
-        Value::Object(o) => {
+        Json::Object(o) => {
             // google.protobuf.Duration as an object.
-            let secs = o.get("seconds").and_then(Value::as_u64).unwrap_or(0);
-            let nanos = o.get("nanos").and_then(Value::as_u64).unwrap_or(0);
+            let secs = o.get("seconds").and_then(Json::as_u64).unwrap_or(0);
+            let nanos = o.get("nanos").and_then(Json::as_u64).unwrap_or(0);
             Some(Duration::from_secs(secs) + Duration::from_nanos(nanos.min(999_999_999)))
         }
         _ => None,
@@ -102,10 +92,10 @@ fn delay(v: &Value) -> Option<Duration> {
 
 /// Google AIP-193: `{"error": {"code": 400, "message", "status": "INVALID_ARGUMENT",
 /// "details": [{"@type": "type.googleapis.com/google.rpc.BadRequest", …}]}}`.
-fn google(root: &Map<String, Value>) -> Option<Found> {
+fn google(root: &Obj<'_>) -> Option<Found> {
     let error = root.get("error")?.as_object()?;
     let status = error.get("status")?.as_str()?;
-    if !error.get("code").is_some_and(Value::is_number) {
+    if !error.get("code").is_some_and(Json::is_number) {
         return None;
     }
     let mut found = Found {
@@ -116,14 +106,14 @@ fn google(root: &Map<String, Value>) -> Option<Found> {
     };
     for detail in error
         .get("details")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
     {
         let Some(d) = detail.as_object() else {
             continue;
         };
-        let kind = d.get("@type").and_then(Value::as_str).unwrap_or_default();
+        let kind = d.get("@type").and_then(Json::as_str).unwrap_or_default();
         let kind = kind.rsplit('/').next().unwrap_or(kind);
         match kind {
             "google.rpc.ErrorInfo" => {
@@ -134,7 +124,7 @@ fn google(root: &Map<String, Value>) -> Option<Found> {
             "google.rpc.BadRequest" => {
                 for v in d
                     .get("fieldViolations")
-                    .and_then(Value::as_array)
+                    .and_then(Json::as_array)
                     .into_iter()
                     .flatten()
                 {
@@ -150,7 +140,7 @@ fn google(root: &Map<String, Value>) -> Option<Found> {
             "google.rpc.Help" => {
                 found.doc_url = d
                     .get("links")
-                    .and_then(Value::as_array)
+                    .and_then(Json::as_array)
                     .and_then(|l| l.first())
                     .and_then(|l| text(l.get("url")));
             }
@@ -168,7 +158,7 @@ fn google(root: &Map<String, Value>) -> Option<Found> {
 }
 
 /// Stripe: `{"error": {"type", "code", "message", "param", "doc_url", "request_log_url"}}`.
-fn stripe(root: &Map<String, Value>) -> Option<Found> {
+fn stripe(root: &Obj<'_>) -> Option<Found> {
     let error = root.get("error")?.as_object()?;
     let kind = error.get("type")?.as_str()?;
     let mut found = Found {
@@ -201,7 +191,7 @@ fn stripe(root: &Map<String, Value>) -> Option<Found> {
 
 /// Microsoft REST guidelines / OData: `{"error": {"code", "message", "target",
 /// "details": [{"code", "message", "target"}], "innererror": {"code", "innererror": …}}}`.
-fn odata(root: &Map<String, Value>) -> Option<Found> {
+fn odata(root: &Obj<'_>) -> Option<Found> {
     let error = root.get("error")?.as_object()?;
     let code = error.get("code")?.as_str()?;
     error.get("message")?;
@@ -214,7 +204,7 @@ fn odata(root: &Map<String, Value>) -> Option<Found> {
     // The most specific code is the innermost.
     let mut inner = error.get("innererror");
     let mut depth = 0;
-    while let Some(Value::Object(o)) = inner {
+    while let Some(Json::Object(o)) = inner {
         if let Some(code) = code_of(o.get("code")) {
             found.code = Some(code);
         }
@@ -226,7 +216,7 @@ fn odata(root: &Map<String, Value>) -> Option<Found> {
     }
     for d in error
         .get("details")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
     {
@@ -252,18 +242,18 @@ fn odata(root: &Map<String, Value>) -> Option<Found> {
 }
 
 /// GraphQL: `{"errors": [{"message", "locations", "path", "extensions": {"code"}}]}`.
-fn graphql(root: &Map<String, Value>) -> Option<Found> {
+fn graphql(root: &Obj<'_>) -> Option<Found> {
     let errors = root.get("errors")?.as_array()?;
     let first = errors.first()?.as_object()?;
     first.get("message")?.as_str()?;
     if !["extensions", "locations", "path"]
         .iter()
-        .any(|k| first.contains_key(*k))
+        .any(|k| first.contains_key(k))
         && !root.contains_key("data")
     {
         return None;
     }
-    let extensions = first.get("extensions").and_then(Value::as_object);
+    let extensions = first.get("extensions").and_then(Json::as_object);
     let mut found = Found {
         format: "graphql",
         code: extensions.and_then(|e| code_of(e.get("code"))),
@@ -275,10 +265,10 @@ fn graphql(root: &Map<String, Value>) -> Option<Found> {
         found.rate_limited = true;
     }
     for e in errors {
-        let field = e.get("path").and_then(Value::as_array).map(|p| {
+        let field = e.get("path").and_then(Json::as_array).map(|p| {
             p.iter()
                 .map(|s| match s {
-                    Value::String(s) => s.clone(),
+                    Json::Str(s) => s.as_ref().to_owned(),
                     other => other.to_string(),
                 })
                 .collect::<Vec<_>>()
@@ -297,12 +287,12 @@ fn graphql(root: &Map<String, Value>) -> Option<Found> {
 
 /// JSON:API: `{"errors": [{"status": "422", "code", "title", "detail", "source":
 /// {"pointer" | "parameter" | "header"}}]}`.
-fn jsonapi(root: &Map<String, Value>) -> Option<Found> {
+fn jsonapi(root: &Obj<'_>) -> Option<Found> {
     let errors = root.get("errors")?.as_array()?;
     let first = errors.first()?.as_object()?;
     if !["title", "detail", "source", "status"]
         .iter()
-        .any(|k| first.contains_key(*k))
+        .any(|k| first.contains_key(k))
     {
         return None;
     }
@@ -313,7 +303,7 @@ fn jsonapi(root: &Map<String, Value>) -> Option<Found> {
         ..Found::default()
     };
     for e in errors {
-        let Some(source) = e.get("source").and_then(Value::as_object) else {
+        let Some(source) = e.get("source").and_then(Json::as_object) else {
             continue;
         };
         let message = text(e.get("detail"))
@@ -336,7 +326,7 @@ fn jsonapi(root: &Map<String, Value>) -> Option<Found> {
 }
 
 /// GitHub: `{"message", "errors": [{"resource", "field", "code"}], "documentation_url"}`.
-fn github(root: &Map<String, Value>) -> Option<Found> {
+fn github(root: &Obj<'_>) -> Option<Found> {
     let doc = text(root.get("documentation_url"))?;
     let mut found = Found {
         format: "github",
@@ -346,7 +336,7 @@ fn github(root: &Map<String, Value>) -> Option<Found> {
     };
     for e in root
         .get("errors")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
     {
@@ -389,7 +379,7 @@ const AWS_THROTTLING: &[&str] = &[
 
 /// AWS JSON protocols: `{"__type": "com.amazon.coral.validate#ValidationException",
 /// "message" | "Message"}`.
-fn aws_json(root: &Map<String, Value>) -> Option<Found> {
+fn aws_json(root: &Obj<'_>) -> Option<Found> {
     let kind = root.get("__type")?.as_str()?;
     let code = kind.rsplit('#').next().unwrap_or(kind);
     let code = code.split(':').next().unwrap_or(code);
@@ -404,17 +394,17 @@ fn aws_json(root: &Map<String, Value>) -> Option<Found> {
 
 /// FastAPI / pydantic: `{"detail": [{"loc": ["body", "email"], "msg", "type"}]}` or
 /// `{"detail": "Not Found"}`.
-fn fastapi(root: &Map<String, Value>) -> Option<Found> {
+fn fastapi(root: &Obj<'_>) -> Option<Found> {
     if root.len() != 1 {
         return None;
     }
     match root.get("detail")? {
-        Value::String(message) => Some(Found {
+        Json::Str(message) => Some(Found {
             format: "fastapi",
-            message: Some(message.clone()),
+            message: Some(message.as_ref().to_owned()),
             ..Found::default()
         }),
-        Value::Array(items) => {
+        Json::Array(items) => {
             let mut found = Found {
                 format: "fastapi",
                 ..Found::default()
@@ -422,7 +412,7 @@ fn fastapi(root: &Map<String, Value>) -> Option<Found> {
             for item in items {
                 let loc = item.get("loc")?.as_array()?;
                 let mut parts = loc.iter().map(|p| match p {
-                    Value::String(s) => s.clone(),
+                    Json::Str(s) => s.as_ref().to_owned(),
                     other => other.to_string(),
                 });
                 let first = parts.next().unwrap_or_default();
@@ -445,10 +435,7 @@ fn fastapi(root: &Map<String, Value>) -> Option<Found> {
                     found.code = code_of(item.get("type"));
                 }
             }
-            found.message = found
-                .violations
-                .first()
-                .map(|v| format!("{}: {}", v.field(), v.message()));
+            found.message = found.violations.first().map(|v| summary(v, ": "));
             Some(found)
         }
         _ => None,
@@ -456,7 +443,7 @@ fn fastapi(root: &Map<String, Value>) -> Option<Found> {
 }
 
 /// Spring Boot's default: `{"timestamp", "status", "error", "message", "path"}`.
-fn spring(root: &Map<String, Value>) -> Option<Found> {
+fn spring(root: &Obj<'_>) -> Option<Found> {
     root.get("timestamp")?;
     root.get("path")?;
     let error = text(root.get("error"))?;
@@ -468,7 +455,7 @@ fn spring(root: &Map<String, Value>) -> Option<Found> {
     };
     for e in root
         .get("errors")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
     {
@@ -484,14 +471,17 @@ fn spring(root: &Map<String, Value>) -> Option<Found> {
 }
 
 /// `{"ok": false, "error": "invalid_auth"}` (Slack and others).
-fn ok_false(root: &Map<String, Value>) -> Option<Found> {
-    if root.get("ok")? != &Value::Bool(false) {
+fn ok_false(root: &Obj<'_>) -> Option<Found> {
+    if !matches!(root.get("ok")?, Json::Bool(false)) {
         return None;
     }
     let error = root.get("error");
     let (code, message) = match error {
-        Some(Value::String(s)) => (Some(Code::owned(s.clone())), Some(s.clone())),
-        Some(Value::Object(o)) => (
+        Some(Json::Str(s)) => (
+            Some(Code::owned(s.as_ref().to_owned())),
+            Some(s.as_ref().to_owned()),
+        ),
+        Some(Json::Object(o)) => (
             code_of(o.get("code")),
             text(o.get("message")).or_else(|| text(root.get("description"))),
         ),
@@ -509,17 +499,29 @@ fn ok_false(root: &Map<String, Value>) -> Option<Found> {
     })
 }
 
+/// A message made of a violation's field and reason (`email: is invalid`), for formats
+/// whose body has no message of its own. Built by hand: `format!` costs a tenth of the
+/// whole recognition of such a body.
+fn summary(v: &FieldViolation, separator: &str) -> String {
+    let (field, reason) = (v.field(), v.message());
+    let mut out = String::with_capacity(field.len() + separator.len() + reason.len());
+    out.push_str(field);
+    out.push_str(separator);
+    out.push_str(reason);
+    out
+}
+
 /// A map from field to messages: Rails' `{"errors": {"email": ["is invalid"]}}`, Django
 /// REST framework's `{"email": ["Enter a valid email address."]}` and ASP.NET's
 /// ValidationProblemDetails `errors` member.
-fn field_map(map: &Map<String, Value>, kind: ViolationKind) -> Option<Vec<FieldViolation>> {
+fn field_map(map: &Obj<'_>, kind: ViolationKind) -> Option<Vec<FieldViolation>> {
     let mut out = Vec::new();
-    for (field, messages) in map {
+    for (field, messages) in map.iter() {
         let messages = messages.as_array()?;
         for m in messages {
             out.push(FieldViolation::new(
                 kind.clone(),
-                field.clone(),
+                field.to_owned(),
                 text(Some(m)).unwrap_or_default(),
             ));
         }
@@ -527,26 +529,24 @@ fn field_map(map: &Map<String, Value>, kind: ViolationKind) -> Option<Vec<FieldV
     (!out.is_empty()).then_some(out)
 }
 
-fn rails(root: &Map<String, Value>) -> Option<Found> {
+fn rails(root: &Obj<'_>) -> Option<Found> {
     let errors = root.get("errors")?.as_object()?;
     let violations = field_map(errors, ViolationKind::Body)?;
     Some(Found {
         format: "rails",
-        message: violations
-            .first()
-            .map(|v| format!("{} {}", v.field(), v.message())),
+        message: violations.first().map(|v| summary(v, " ")),
         violations,
         ..Found::default()
     })
 }
 
-fn drf(root: &Map<String, Value>) -> Option<Found> {
-    if let Some(Value::String(detail)) = root.get("detail")
+fn drf(root: &Obj<'_>) -> Option<Found> {
+    if let Some(Json::Str(detail)) = root.get("detail")
         && root.len() <= 2
     {
         return Some(Found {
             format: "drf",
-            message: Some(detail.clone()),
+            message: Some(detail.as_ref().to_owned()),
             code: code_of(root.get("code")),
             ..Found::default()
         });
@@ -554,9 +554,7 @@ fn drf(root: &Map<String, Value>) -> Option<Found> {
     let violations = field_map(root, ViolationKind::Body)?;
     Some(Found {
         format: "drf",
-        message: violations
-            .first()
-            .map(|v| format!("{}: {}", v.field(), v.message())),
+        message: violations.first().map(|v| summary(v, ": ")),
         violations,
         ..Found::default()
     })
@@ -564,7 +562,7 @@ fn drf(root: &Map<String, Value>) -> Option<Found> {
 
 /// RFC 9457 / 7807 bodies that apierr's own `problem` dialect does not read whole:
 /// extension members, an `errors` map (ValidationProblemDetails) or list.
-fn rfc9457(root: &Map<String, Value>, problem_type: bool) -> Option<Found> {
+fn rfc9457(root: &Obj<'_>, problem_type: bool) -> Option<Found> {
     let marked = problem_type
         || (root.contains_key("title")
             && (root.contains_key("type") || root.contains_key("status")));
@@ -583,10 +581,10 @@ fn rfc9457(root: &Map<String, Value>, problem_type: bool) -> Option<Found> {
         ..Found::default()
     };
     match root.get("errors").or_else(|| root.get("invalid-params")) {
-        Some(Value::Object(map)) => {
+        Some(Json::Object(map)) => {
             found.violations = field_map(map, ViolationKind::Body).unwrap_or_default();
         }
-        Some(Value::Array(items)) => {
+        Some(Json::Array(items)) => {
             for item in items {
                 let field = text(item.get("pointer"))
                     .or_else(|| text(item.get("field")))
@@ -611,9 +609,9 @@ fn rfc9457(root: &Map<String, Value>, problem_type: bool) -> Option<Found> {
 
 /// The first of a few members a message is found in, for a JSON body of no known
 /// format.
-fn generic(root: &Map<String, Value>) -> Found {
+fn generic(root: &Obj<'_>) -> Found {
     let error = root.get("error");
-    let nested = error.and_then(Value::as_object);
+    let nested = error.and_then(Json::as_object);
     Found {
         format: "json",
         message: [
@@ -625,12 +623,12 @@ fn generic(root: &Map<String, Value>) -> Found {
             "title",
         ]
         .iter()
-        .find_map(|k| text(root.get(*k)))
+        .find_map(|k| text(root.get(k)))
         .or_else(|| nested.and_then(|e| text(e.get("message"))))
         .or_else(|| text(error)),
         code: ["code", "error_code", "errorCode", "Code"]
             .iter()
-            .find_map(|k| code_of(root.get(*k)))
+            .find_map(|k| code_of(root.get(k)))
             .or_else(|| nested.and_then(|e| code_of(e.get("code")))),
         request_id: request_id_in(root),
         ..Found::default()
@@ -638,9 +636,9 @@ fn generic(root: &Map<String, Value>) -> Found {
 }
 
 /// A recogniser of one format: what it found, if the body is in it.
-type Recogniser = fn(&Map<String, Value>) -> Option<Found>;
+type Recogniser = fn(&Obj<'_>) -> Option<Found>;
 
-fn json(root: &Map<String, Value>, problem_type: bool) -> Found {
+fn json(root: &Obj<'_>, problem_type: bool) -> Found {
     let recognisers: [Recogniser; 11] = [
         google, stripe, odata, graphql, jsonapi, github, aws_json, fastapi, spring, ok_false, rails,
     ];
@@ -654,24 +652,36 @@ fn json(root: &Map<String, Value>, problem_type: bool) -> Found {
         .unwrap_or_else(|| generic(root))
 }
 
-/// The text between `<tag>` and `</tag>`, first found.
-fn element<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
-    let open = format!("<{tag}>");
-    let start = body.find(&open)? + open.len();
-    let end = body[start..].find(&format!("</{tag}>"))? + start;
+/// The text of the first `<tag>…</tag>` element (`open` and `close` are the tags),
+/// trimmed; `None` when it is missing or empty.
+fn element<'a>(body: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = body.find(open)? + open.len();
+    let end = body[start..].find(close)? + start;
     let inner = body[start..end].trim();
     (!inner.is_empty()).then_some(inner)
 }
 
+/// Where `needle` (lower-case ASCII) first occurs in `hay`, ignoring ASCII case; without
+/// the copy that lower-casing the whole body would take.
+fn find_ignoring_case(hay: &str, needle: &str) -> Option<usize> {
+    let needle = needle.as_bytes();
+    hay.as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// An HTML page's `<title>`, its white space collapsed.
 fn title_of_html(body: &str) -> Option<String> {
-    let lower = body.to_ascii_lowercase();
-    let start = lower.find("<title")?;
-    let start = start + lower[start..].find('>')? + 1;
-    let end = start + lower[start..].find("</title")?;
-    let title = body[start..end]
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let start = find_ignoring_case(body, "<title")?;
+    let start = start + body[start..].find('>')? + 1;
+    let end = start + find_ignoring_case(&body[start..], "</title")?;
+    let mut title = String::with_capacity(end - start);
+    for word in body[start..end].split_whitespace() {
+        if !title.is_empty() {
+            title.push(' ');
+        }
+        title.push_str(word);
+    }
     (!title.is_empty()).then_some(title)
 }
 
@@ -686,14 +696,14 @@ fn not_json(body: &[u8]) -> Found {
     }
     let xml =
         trimmed.starts_with("<?xml") || trimmed.starts_with("<Error") || trimmed.contains("<Code>");
-    if xml && let Some(code) = element(trimmed, "Code") {
+    if xml && let Some(code) = element(trimmed, "<Code>", "</Code>") {
         return Found {
             format: "aws-xml",
             rate_limited: AWS_THROTTLING.contains(&code),
             code: Some(Code::owned(code.to_owned())),
-            message: element(trimmed, "Message").map(str::to_owned),
-            request_id: element(trimmed, "RequestId")
-                .or_else(|| element(trimmed, "RequestID"))
+            message: element(trimmed, "<Message>", "</Message>").map(str::to_owned),
+            request_id: element(trimmed, "<RequestId>", "</RequestId>")
+                .or_else(|| element(trimmed, "<RequestID>", "</RequestID>"))
                 .map(str::to_owned),
             ..Found::default()
         };
@@ -713,53 +723,13 @@ fn not_json(body: &[u8]) -> Found {
     }
 }
 
-/// A request id from the headers, in [`REQUEST_ID_HEADERS`]'s order, else
-/// `traceparent`'s trace id.
-pub fn request_id_from_headers(headers: &HeaderMap) -> Option<String> {
-    REQUEST_ID_HEADERS
-        .iter()
-        .find_map(|name| headers.get(*name))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| {
-            let parent = headers.get("traceparent")?.to_str().ok()?;
-            let trace = parent.split('-').nth(1)?;
-            (trace.len() == 32).then(|| trace.to_owned())
-        })
-}
-
-/// Whether `X-RateLimit-Remaining` (or the draft's `RateLimit-Remaining`) says the quota
-/// is spent, and the wait its reset gives when it is a delta in seconds (an epoch time,
-/// above 10⁹, needs a clock and is left to the client).
-fn quota_headers(headers: &HeaderMap) -> (bool, Option<Duration>) {
-    let number = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    let spent =
-        number("x-ratelimit-remaining").or_else(|| number("ratelimit-remaining")) == Some(0);
-    let reset = number("x-ratelimit-reset")
-        .or_else(|| number("ratelimit-reset"))
-        .filter(|&n| n < 1_000_000_000)
-        .map(Duration::from_secs);
-    (spent, reset)
-}
-
-/// Reads a body in none of apierr's dialects. `problem_type` says the content type was
-/// `application/problem+json`.
-pub(crate) fn recognise(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-    problem_type: bool,
-) -> ApiError {
-    let mut found = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(root)) => json(&root, problem_type),
-        Ok(Value::String(s)) => Found {
+/// Reads a body in none of apierr's dialects, with what its headers say.
+pub(crate) fn recognise(status: StatusCode, facts: &HeaderFacts<'_>, body: &[u8]) -> ApiError {
+    let mut found = match Json::parse(body) {
+        Ok(Json::Object(root)) => json(&root, facts.problem),
+        Ok(Json::Str(s)) => Found {
             format: "text",
-            message: Some(s),
+            message: Some(s.into_owned()),
             ..Found::default()
         },
         Ok(_) => Found {
@@ -770,18 +740,19 @@ pub(crate) fn recognise(
     };
     let message = found
         .message
-        .unwrap_or_else(|| reason_phrase(status).to_owned());
+        .map_or_else(|| Cow::Borrowed(reason_phrase(status)), Cow::Owned);
     let code = found
         .code
         .unwrap_or_else(|| Code::Numeric(u32::from(status.as_u16())));
-    let mut error = ApiError::new(status, code, message)
-        .with_format(found.format)
-        .with_violations(found.violations);
-    let (spent, reset) = quota_headers(headers);
-    if let Some(reset) = reset.filter(|_| spent && found.retry_after.is_none()) {
-        found.retry_after = Some(reset);
+    let mut error = ApiError::new(status, code, message).with_format(found.format);
+    if !found.violations.is_empty() {
+        error = error.with_violations(found.violations);
     }
-    if (found.rate_limited || (spent && matches!(status.as_u16(), 403 | 429)))
+    let quota = facts.quota(None);
+    if found.retry_after.is_none() && quota.spent {
+        found.retry_after = quota.reset;
+    }
+    if (found.rate_limited || (quota.spent && matches!(status.as_u16(), 403 | 429)))
         && !status.is_server_error()
     {
         error = error.with_category(Category::RateLimited);
@@ -792,10 +763,7 @@ pub(crate) fn recognise(
     if let Some(url) = found.doc_url {
         error = error.with_doc_url(url);
     }
-    if let Some(id) = found
-        .request_id
-        .or_else(|| request_id_from_headers(headers))
-    {
+    if let Some(id) = found.request_id {
         error = error.with_request_id(id);
     }
     error

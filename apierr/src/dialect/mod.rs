@@ -24,7 +24,9 @@ pub use self::problem::Problem;
 pub use self::specific_code::SpecificCode;
 pub use self::wrapper::Wrapper;
 
-use self::wire::{ErrorMember, StatusMember, Wire};
+pub(crate) use self::problem::CONTENT_TYPE as PROBLEM_CONTENT_TYPE;
+use self::wire::{ErrorMember, Filled, StatusMember, Wire};
+use crate::hints::HeaderFacts;
 use crate::{ApiError, ViolationSupport};
 
 /// `application/json`, the content type of every dialect but `problem`, made at compile
@@ -171,7 +173,8 @@ pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
 /// what none reads gives the status's code and reason, keeping a top-level `message`
 /// and `code` if the body has them.
 ///
-/// Headers supply what a body may lack: `Retry-After` (in seconds) and `X-Request-Id`.
+/// Headers supply what a body may lack: `Retry-After` (in seconds) and a request id
+/// (see [`retry_hint`](crate::retry_hint) and [`REQUEST_ID_HEADERS`](crate::REQUEST_ID_HEADERS)).
 ///
 /// ```
 /// use apierr::{Code, parse_any};
@@ -187,31 +190,40 @@ pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
 pub fn parse_any(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
     let facts = HeaderFacts::scan(headers);
     let mut wire = Wire::default();
-    let recognise = || crate::recognise::recognise(status, headers, body, facts.problem);
-    let error = if !wire.fill(body) {
-        // Not JSON, or JSON of shapes no dialect of apierr's has.
-        recognise()
-    } else if !wire.is_foreign() {
+    let recognise = || crate::recognise::recognise(status, &facts, body);
+    let error = match wire.fill(body, true) {
         // Nothing apierr does not write: one of its dialects, or a body that says too
         // little for any reader (its `message` and `code`, read here without a second
         // parse).
-        detect(status, facts.problem, &mut wire)
-            .unwrap_or_else(|| unknown(status, headers, &mut wire))
-    } else {
+        Filled::Whole if !wire.is_foreign() => {
+            detect(status, facts.problem, &mut wire).unwrap_or_else(|| unknown(status, &mut wire))
+        }
         // Members apierr does not write: another vendor's format, unless none of the
         // recognisers knows it better than the dialect that matches.
-        let recognised = recognise();
-        match recognised.format() {
-            Some("json") => detect(status, facts.problem, &mut wire).unwrap_or(recognised),
-            _ => recognised,
+        filled @ (Filled::Whole | Filled::Foreign) => {
+            let recognised = recognise();
+            if recognised.format() != Some("json") {
+                recognised
+            } else if filled == Filled::Foreign {
+                // The fill stopped at the foreign member: read the body whole.
+                let mut wire = Wire::default();
+                match wire.fill(body, false) {
+                    Filled::Whole => detect(status, facts.problem, &mut wire).unwrap_or(recognised),
+                    _ => recognised,
+                }
+            } else {
+                detect(status, facts.problem, &mut wire).unwrap_or(recognised)
+            }
         }
+        // Not JSON, or JSON of shapes no dialect of apierr's has.
+        Filled::Failed => recognise(),
     };
-    facts.fill(error)
+    fill(&facts, error)
 }
 
 /// A JSON body in no known format, with apierr's member names only: the status speaks,
 /// with what the body said.
-fn unknown(status: StatusCode, headers: &HeaderMap, wire: &mut Wire<'_>) -> ApiError {
+fn unknown(status: StatusCode, wire: &mut Wire<'_>) -> ApiError {
     // `{"detail": "…"}` alone is FastAPI's (and Django REST framework's) default.
     let format = if wire.message.is_none() && wire.detail.is_some() {
         "fastapi"
@@ -238,8 +250,6 @@ fn unknown(status: StatusCode, headers: &HeaderMap, wire: &mut Wire<'_>) -> ApiE
         .or_else(|| wire.request_id_camel.take())
     {
         error = error.with_request_id(std::borrow::Cow::from(id));
-    } else if let Some(id) = crate::recognise::request_id_from_headers(headers) {
-        error = error.with_request_id(id);
     }
     error
 }
@@ -278,56 +288,26 @@ pub(crate) fn parse_with(
     read: impl FnOnce(&mut Wire<'_>) -> Option<ApiError>,
 ) -> Option<ApiError> {
     let mut wire = Wire::default();
-    if !wire.fill(body) {
+    if wire.fill(body, false) != Filled::Whole {
         return None;
     }
-    read(&mut wire).map(|e| HeaderFacts::scan(headers).fill(e))
+    read(&mut wire).map(|e| fill(&HeaderFacts::scan(headers), e))
 }
 
-/// What the response headers say about an error, read in one pass over them (cheaper
-/// than three hashed look-ups for the few headers an error response has).
-#[derive(Default)]
-struct HeaderFacts<'h> {
-    /// `Content-Type` is `application/problem+json`.
-    problem: bool,
-    retry_after: Option<&'h HeaderValue>,
-    request_id: Option<&'h HeaderValue>,
-}
-
-impl<'h> HeaderFacts<'h> {
-    fn scan(headers: &'h HeaderMap) -> Self {
-        let mut facts = HeaderFacts::default();
-        for (name, value) in headers {
-            if name == CONTENT_TYPE {
-                facts.problem = value
-                    .as_bytes()
-                    .starts_with(problem::CONTENT_TYPE.as_bytes());
-            } else if name == RETRY_AFTER {
-                facts.retry_after = Some(value);
-            } else if name == REQUEST_ID {
-                facts.request_id = Some(value);
-            }
-        }
-        facts
+/// Fills in what the body did not say: `Retry-After` in seconds (the HTTP-date form
+/// needs a clock: [`retry_hint`](crate::retry_hint)) and the request id.
+fn fill(facts: &HeaderFacts<'_>, mut error: ApiError) -> ApiError {
+    if let Some(after) = facts.retry_after(None) {
+        error = error.with_retry_after(after);
     }
-
-    /// Fills in what the body did not say: `Retry-After` in seconds (the HTTP-date form
-    /// needs a clock and is left to the client) and the request id.
-    fn fill(&self, mut error: ApiError) -> ApiError {
-        if let Some(secs) = self
-            .retry_after
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-        {
-            error = error.with_retry_after(Duration::from_secs(secs));
-        }
-        if error.request_id().is_none()
-            && let Some(id) = self.request_id
-        {
+    if error.request_id().is_none() {
+        if let Some(id) = facts.request_id_header() {
             error.set_request_id_header(id);
+        } else if let Some(trace) = facts.trace_id() {
+            error.set_request_id(trace.to_owned());
         }
-        error
     }
+    error
 }
 
 #[cfg(test)]

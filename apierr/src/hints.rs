@@ -107,9 +107,14 @@ impl<'h> HeaderFacts<'h> {
 
     /// `traceparent`'s trace id, when it has the W3C form.
     pub(crate) fn trace_id(&self) -> Option<&'h str> {
-        let parent = self.traceparent?.to_str().ok()?;
-        let trace = parent.split('-').nth(1)?;
-        (trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit())).then_some(trace)
+        // `version-traceid-parentid-flags`: the trace id is bytes 3 to 35.
+        let parent = self.traceparent?.as_bytes();
+        let trace = parent.get(3..35)?;
+        let well_formed = parent.get(2) == Some(&b'-')
+            && parent.get(35) == Some(&b'-')
+            && trace.iter().all(u8::is_ascii_hexdigit);
+        // Hex digits are ASCII, so this cannot fail.
+        well_formed.then(|| std::str::from_utf8(trace).ok())?
     }
 
     /// `Retry-After`: seconds, or an HTTP-date when there is a clock (a date already past
@@ -140,8 +145,14 @@ impl<'h> HeaderFacts<'h> {
 }
 
 /// A header's value as a number of seconds (Discord and others send decimals).
+#[allow(clippy::cast_precision_loss)] // seconds below 2^53 are exact
 fn number(value: &HeaderValue) -> Option<f64> {
-    let n = value.to_str().ok()?.trim().parse::<f64>().ok()?;
+    let text = value.to_str().ok()?.trim();
+    // Integers, the usual form, without the float parser's cost.
+    if let Ok(n) = text.parse::<u64>() {
+        return Some(n as f64);
+    }
+    let n = text.parse::<f64>().ok()?;
     (n.is_finite() && n >= 0.0).then_some(n)
 }
 

@@ -356,7 +356,7 @@ fn github(root: &Obj<'_>) -> Option<Found> {
     if found
         .message
         .as_deref()
-        .is_some_and(|m| m.to_ascii_lowercase().contains("rate limit"))
+        .is_some_and(|m| find_ignoring_case(m, "rate limit").is_some())
     {
         found.rate_limited = true;
     }

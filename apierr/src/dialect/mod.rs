@@ -205,7 +205,7 @@ pub fn parse_any(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiErr
             if recognised.format() != Some("json") {
                 recognised
             } else if filled == Filled::Foreign {
-                // The fill stopped at the foreign member: read the body whole.
+                // The skim said another vendor's: read the body for the dialects.
                 let mut wire = Wire::default();
                 match wire.fill(body, false) {
                     Filled::Whole => detect(status, facts.problem, &mut wire).unwrap_or(recognised),

@@ -112,11 +112,9 @@ enum Member {
     Other,
 }
 
-/// Reads a body's members into a [`Wire`] in place; with `stop`, only until the first
-/// member no dialect of apierr's writes.
+/// Reads a body's members into a [`Wire`] in place.
 struct Fill<'w, 'a> {
     wire: &'w mut Wire<'a>,
-    stop: bool,
 }
 
 impl<'de: 'a, 'a> de::DeserializeSeed<'de> for Fill<'_, 'a> {
@@ -144,7 +142,11 @@ impl<'de: 'a, 'a> Visitor<'de> for Fill<'_, 'a> {
                 Member::Detail => w.detail = map.next_value()?,
                 Member::Code => w.code = map.next_value()?,
                 Member::RequestId => w.request_id = map.next_value()?,
-                Member::Errors => w.errors = map.next_value()?,
+                Member::Errors => match map.next_value()? {
+                    ListOrMap::List(items) => w.errors = items,
+                    // A map from field to messages (Rails, ASP.NET): another format.
+                    ListOrMap::Map => w.foreign = true,
+                },
                 Member::Messages => w.messages = map.next_value()?,
                 Member::Error => w.error = map.next_value()?,
                 Member::ErrorDescription => w.error_description = map.next_value()?,
@@ -159,11 +161,6 @@ impl<'de: 'a, 'a> Visitor<'de> for Fill<'_, 'a> {
                 }
                 Member::Other => {
                     w.foreign = true;
-                    if self.stop {
-                        // Another vendor's body: the recognisers read it whole, so the
-                        // rest need not be read here.
-                        return Err(de::Error::custom("a member of another format"));
-                    }
                     map.next_value::<de::IgnoredAny>()?;
                 }
             }
@@ -172,34 +169,82 @@ impl<'de: 'a, 'a> Visitor<'de> for Fill<'_, 'a> {
     }
 }
 
+/// `errors`: a list in apierr's dialects, a map from field to messages in Rails' and
+/// ASP.NET's formats (only noticed: reading it as a list would fail with an error of
+/// `serde_json`'s, which costs more than skipping it).
+enum ListOrMap<'a> {
+    List(Option<Vec<Item<'a>>>),
+    Map,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ListOrMap<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = ListOrMap<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of errors")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ListOrMap<'a>, E> {
+                Ok(ListOrMap::List(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<ListOrMap<'a>, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(|items| ListOrMap::List(Some(items)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ListOrMap<'a>, A::Error> {
+                de::IgnoredAny::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(ListOrMap::Map)
+            }
+        }
+        deserializer.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
 /// One element of an error or violation list, in any dialect.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub(crate) struct Item<'a> {
-    #[serde(rename = "errorCode")]
+    /// `errorCode`.
     pub(crate) error_code: Option<Code>,
-    #[serde(borrow)]
     pub(crate) message: Option<Str<'a>>,
-    #[serde(borrow)]
     pub(crate) subject: Option<Str<'a>>,
-    #[serde(rename = "subjectType")]
-    #[serde(borrow)]
+    /// `subjectType`.
     pub(crate) subject_type: Option<Str<'a>>,
-    #[serde(borrow)]
     pub(crate) detail: Option<Str<'a>>,
-    #[serde(borrow)]
     pub(crate) field: Option<Str<'a>>,
-    #[serde(rename = "in")]
-    #[serde(borrow)]
+    /// `in`.
     pub(crate) location: Option<Str<'a>>,
     /// Seed 003 (as apierr writes it): the error's additional messages, on its first
     /// element.
-    #[serde(borrow)]
     pub(crate) messages: Option<Vec<Str<'a>>>,
+    /// It holds a member of other vendors' items ([`ItemMember::Foreign`]).
+    foreign: bool,
+}
+
+/// The names of [`Item`]'s members.
+#[derive(Deserialize)]
+#[serde(field_identifier)]
+enum ItemMember {
+    #[serde(rename = "errorCode")]
+    ErrorCode,
+    #[serde(rename = "message")]
+    Message,
+    #[serde(rename = "subject")]
+    Subject,
+    #[serde(rename = "subjectType")]
+    SubjectType,
+    #[serde(rename = "detail")]
+    Detail,
+    #[serde(rename = "field")]
+    Field,
+    #[serde(rename = "in")]
+    In,
+    #[serde(rename = "messages")]
+    Messages,
     /// Members of other vendors' items (JSON:API, GraphQL, GitHub, RFC 9457's
-    /// `pointer`), only noticed. Two of them in one item fail the read, which also
-    /// leaves the body to the recognisers.
+    /// `pointer`), only noticed.
     #[serde(
-        default,
+        rename = "pointer",
         alias = "source",
         alias = "title",
         alias = "status",
@@ -209,28 +254,42 @@ pub(crate) struct Item<'a> {
         alias = "resource",
         alias = "code"
     )]
-    pointer: Option<de::IgnoredAny>,
+    Foreign,
+    #[serde(other)]
+    Other,
 }
 
 impl Item<'_> {
     /// Whether it holds a member no dialect of apierr's writes in an item.
     pub(crate) fn is_foreign(&self) -> bool {
-        self.pointer.is_some()
+        self.foreign
     }
 }
 
 /// The `error` object of the `nested` dialect.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub(crate) struct NestedError<'a> {
     pub(crate) code: Option<Code>,
-    #[serde(borrow)]
     pub(crate) message: Option<Str<'a>>,
-    #[serde(borrow)]
     pub(crate) extra: Option<NestedExtra<'a>>,
+    /// It holds a member of other vendors' `error` objects ([`NestedMember::Foreign`]).
+    foreign: bool,
+}
+
+/// The names of [`NestedError`]'s members.
+#[derive(Deserialize)]
+#[serde(field_identifier)]
+enum NestedMember {
+    #[serde(rename = "code")]
+    Code,
+    #[serde(rename = "message")]
+    Message,
+    #[serde(rename = "extra")]
+    Extra,
     /// Members of other vendors' `error` objects (Google, Microsoft, Stripe), only
     /// noticed.
     #[serde(
-        default,
+        rename = "status",
         alias = "details",
         alias = "innererror",
         alias = "innerError",
@@ -239,13 +298,93 @@ pub(crate) struct NestedError<'a> {
         alias = "param",
         alias = "doc_url"
     )]
-    status: Option<de::IgnoredAny>,
+    Foreign,
+    #[serde(other)]
+    Other,
 }
 
 impl NestedError<'_> {
     /// Whether it holds a member the `nested` dialect does not write.
     pub(crate) fn is_foreign(&self) -> bool {
-        self.status.is_some()
+        self.foreign
+    }
+}
+
+/// Whether `name` is a member of an item, or of an `error` object, that only other
+/// vendors' formats have.
+fn names_foreign<'de, M: Deserialize<'de>>(name: &'de str, foreign: impl Fn(&M) -> bool) -> bool {
+    M::deserialize(de::value::BorrowedStrDeserializer::<de::value::Error>::new(
+        name,
+    ))
+    .is_ok_and(|m| foreign(&m))
+}
+
+/// A repeated member keeps its last value, as in [`Wire`].
+impl<'de: 'a, 'a> Deserialize<'de> for Item<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Item<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an error item (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item<'a>, A::Error> {
+                let mut item = Item::default();
+                while let Some(member) = map.next_key()? {
+                    match member {
+                        ItemMember::ErrorCode => item.error_code = map.next_value()?,
+                        ItemMember::Message => item.message = map.next_value()?,
+                        ItemMember::Subject => item.subject = map.next_value()?,
+                        ItemMember::SubjectType => item.subject_type = map.next_value()?,
+                        ItemMember::Detail => item.detail = map.next_value()?,
+                        ItemMember::Field => item.field = map.next_value()?,
+                        ItemMember::In => item.location = map.next_value()?,
+                        ItemMember::Messages => item.messages = map.next_value()?,
+                        ItemMember::Foreign => {
+                            item.foreign = true;
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                        ItemMember::Other => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(item)
+            }
+        }
+        deserializer.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// A repeated member keeps its last value, as in [`Wire`].
+impl<'de: 'a, 'a> Deserialize<'de> for NestedError<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = NestedError<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an error object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NestedError<'a>, A::Error> {
+                let mut error = NestedError::default();
+                while let Some(member) = map.next_key()? {
+                    match member {
+                        NestedMember::Code => error.code = map.next_value()?,
+                        NestedMember::Message => error.message = map.next_value()?,
+                        NestedMember::Extra => error.extra = map.next_value()?,
+                        NestedMember::Foreign => {
+                            error.foreign = true;
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                        NestedMember::Other => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(error)
+            }
+        }
+        deserializer.deserialize_map(V(std::marker::PhantomData))
     }
 }
 
@@ -328,48 +467,226 @@ impl<'de: 'a, 'a> Deserialize<'de> for ErrorMember<'a> {
 pub(crate) enum Filled {
     /// Whole: a JSON object of compatible member types.
     Whole,
-    /// Up to a top-level member that no dialect of apierr's writes, where it stopped.
+    /// Not read: a top-level member says it is another vendor's body.
     Foreign,
     /// Not a JSON object of compatible member types, or not JSON.
     Failed,
 }
 
-/// The body length from which stopping at a foreign member pays: stopping costs an
-/// error of `serde_json`'s (about 650 instructions, most of them spent formatting and
-/// searching its message), which is what reading a few hundred more bytes costs.
-const STOP_FROM_LEN: usize = 512;
+/// Whether a JSON object has a member no dialect of apierr's writes, at its top, in an
+/// item of its `errors` list or in its `error` object (or an `errors` map, Rails' and
+/// ASP.NET's form), found by skimming member names without reading their values: the
+/// same names the full read marks foreign ([`Member::Other`], [`ItemMember::Foreign`],
+/// [`NestedMember::Foreign`]), so the answer is the one [`Wire::is_foreign`] would give.
+/// Cheaper than reading the body into a [`Wire`] only to find it is another vendor's (a
+/// vectorised search for quotes, with `memchr`, against serde's reading of every
+/// string). `false` when the body is not plainly an object: the full read decides then.
+fn has_foreign_member(body: &[u8]) -> bool {
+    let mut skim = Skim { body, at: 0 };
+    if skim.next() != Some(b'{') {
+        return false;
+    }
+    skim.object(|skim, name, first| {
+        match Member::deserialize(de::value::BorrowedStrDeserializer::<de::value::Error>::new(
+            name,
+        )) {
+            Ok(Member::Other) => Some(true),
+            // A string member holding anything else fails the full read: the body is
+            // another vendor's (FastAPI's `detail` list), for the recognisers at once.
+            Ok(
+                Member::Type
+                | Member::Title
+                | Member::Detail
+                | Member::RequestId
+                | Member::ErrorDescription
+                | Member::Message
+                | Member::RequestIdCamel,
+            ) if !matches!(first, Some(b'"' | b'n')) => Some(true),
+            Ok(Member::Errors) if first == Some(b'{') => Some(true),
+            Ok(Member::Errors) if first == Some(b'[') => skim.items(),
+            Ok(Member::Error) if first == Some(b'{') => skim.object(|skim, name, first| {
+                if names_foreign(name, |m| matches!(m, NestedMember::Foreign)) {
+                    Some(true)
+                } else {
+                    skim.value(first).then_some(false)
+                }
+            }),
+            _ => skim.value(first).then_some(false),
+        }
+    })
+    .unwrap_or(false)
+}
 
-/// The first member name of a JSON object, when it is plain (no escapes).
-fn first_member(body: &[u8]) -> Option<&str> {
-    let rest = body.trim_ascii_start().strip_prefix(b"{")?;
-    let rest = rest.trim_ascii_start().strip_prefix(b"\"")?;
-    let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
-    (rest[end] == b'"').then(|| std::str::from_utf8(&rest[..end]).ok())?
+/// A cursor over a body for [`has_foreign_member`].
+struct Skim<'a> {
+    body: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Skim<'a> {
+    /// The members of an object whose `{` is consumed, each given to `member` with its
+    /// name and the first byte of its value (consumed): `member` says whether it is
+    /// foreign, having skimmed the value when not (`None`: the body is malformed).
+    /// `Some(true)` at the first foreign member, `Some(false)` at the object's end.
+    fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &'a str, Option<u8>) -> Option<bool>,
+    ) -> Option<bool> {
+        if self.peek() == Some(b'}') {
+            self.next();
+            return Some(false);
+        }
+        loop {
+            if self.next() != Some(b'"') {
+                return None;
+            }
+            let start = self.at;
+            if !self.string() {
+                return None;
+            }
+            let name = std::str::from_utf8(&self.body[start..self.at - 1]).ok()?;
+            if self.next() != Some(b':') {
+                return None;
+            }
+            let first = self.next();
+            if member(self, name, first)? {
+                return Some(true);
+            }
+            match self.next() {
+                Some(b',') => {}
+                Some(b'}') => return Some(false),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The items of a list whose `[` is consumed: `Some(true)` when an item has a member
+    /// of other vendors' items.
+    fn items(&mut self) -> Option<bool> {
+        if self.peek() == Some(b']') {
+            self.next();
+            return Some(false);
+        }
+        loop {
+            let first = self.next();
+            if first == Some(b'{') {
+                let foreign = self.object(|skim, name, first| {
+                    if names_foreign(name, |m| matches!(m, ItemMember::Foreign)) {
+                        Some(true)
+                    } else {
+                        skim.value(first).then_some(false)
+                    }
+                })?;
+                if foreign {
+                    return Some(true);
+                }
+            } else if !self.value(first) {
+                return None;
+            }
+            match self.next() {
+                Some(b',') => {}
+                Some(b']') => return Some(false),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The next byte that is not white space, not consumed.
+    fn peek(&mut self) -> Option<u8> {
+        let b = self.next()?;
+        self.at -= 1;
+        Some(b)
+    }
+
+    /// The next byte that is not white space, consumed.
+    fn next(&mut self) -> Option<u8> {
+        while let Some(&b) = self.body.get(self.at) {
+            self.at += 1;
+            if !b.is_ascii_whitespace() {
+                return Some(b);
+            }
+        }
+        None
+    }
+
+    /// Past the rest of a string whose opening quote is consumed, leaving the cursor
+    /// after its closing quote; `false` at the end of the body or at an escape in a
+    /// member name (the full read handles those).
+    fn string(&mut self) -> bool {
+        let rest = &self.body[self.at..];
+        match memchr::memchr2(b'"', b'\\', rest) {
+            Some(end) if rest[end] == b'"' => {
+                self.at += end + 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Past a value whose first byte, `first`, is consumed.
+    fn value(&mut self, first: Option<u8>) -> bool {
+        match first {
+            Some(b'"') => self.escaped_string(),
+            Some(b'{' | b'[') => {
+                let mut depth = 1usize;
+                while depth > 0 {
+                    let Some(&b) = self.body.get(self.at) else {
+                        return false;
+                    };
+                    self.at += 1;
+                    match b {
+                        b'"' if !self.escaped_string() => return false,
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                true
+            }
+            Some(_) => {
+                // A number or literal: up to the next delimiter.
+                let rest = &self.body[self.at..];
+                let end = rest
+                    .iter()
+                    .position(|&b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+                    .unwrap_or(rest.len());
+                self.at += end;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Past the rest of a string that may hold escapes.
+    fn escaped_string(&mut self) -> bool {
+        loop {
+            let rest = &self.body[self.at..];
+            let Some(end) = memchr::memchr2(b'"', b'\\', rest) else {
+                return false;
+            };
+            if rest[end] == b'"' {
+                self.at += end + 1;
+                return true;
+            }
+            // An escape: skip it and the character it escapes.
+            self.at += end + 2;
+        }
+    }
 }
 
 impl<'a> Wire<'a> {
     /// Reads a body into an empty wire (a repeated member keeps its last value); with
-    /// `stop`, only until the first top-level member of another format: at once when it
-    /// is the first member, else on a body long enough for stopping to pay.
-    pub(crate) fn fill(&mut self, body: &'a [u8], stop: bool) -> Filled {
-        if stop
-            && let Some(name) = first_member(body)
-            && matches!(
-                Member::deserialize(de::value::BorrowedStrDeserializer::<de::value::Error>::new(
-                    name
-                )),
-                Ok(Member::Other)
-            )
-        {
+    /// `skim`, not when its member names say it is another vendor's body
+    /// ([`Filled::Foreign`]).
+    pub(crate) fn fill(&mut self, body: &'a [u8], skim: bool) -> Filled {
+        if skim && has_foreign_member(body) {
             self.foreign = true;
             return Filled::Foreign;
         }
-        let stop = stop && body.len() >= STOP_FROM_LEN;
         let mut de = serde_json::Deserializer::from_slice(body);
-        let read = de::DeserializeSeed::deserialize(Fill { wire: self, stop }, &mut de);
+        let read = de::DeserializeSeed::deserialize(Fill { wire: self }, &mut de);
         match read.and_then(|()| de.end()) {
             Ok(()) => Filled::Whole,
-            Err(_) if stop && self.foreign => Filled::Foreign,
             Err(_) => Filled::Failed,
         }
     }

@@ -310,15 +310,6 @@ impl NestedError<'_> {
     }
 }
 
-/// Whether `name` is a member of an item, or of an `error` object, that only other
-/// vendors' formats have.
-fn names_foreign<'de, M: Deserialize<'de>>(name: &'de str, foreign: impl Fn(&M) -> bool) -> bool {
-    M::deserialize(de::value::BorrowedStrDeserializer::<de::value::Error>::new(
-        name,
-    ))
-    .is_ok_and(|m| foreign(&m))
-}
-
 /// A repeated member keeps its last value, as in [`Wire`].
 impl<'de: 'a, 'a> Deserialize<'de> for Item<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -473,48 +464,56 @@ pub(crate) enum Filled {
     Failed,
 }
 
-/// Whether a JSON object has a member no dialect of apierr's writes, at its top, in an
-/// item of its `errors` list or in its `error` object (or an `errors` map, Rails' and
-/// ASP.NET's form), found by skimming member names without reading their values: the
-/// same names the full read marks foreign ([`Member::Other`], [`ItemMember::Foreign`],
-/// [`NestedMember::Foreign`]), so the answer is the one [`Wire::is_foreign`] would give.
-/// Cheaper than reading the body into a [`Wire`] only to find it is another vendor's (a
-/// vectorised search for quotes, with `memchr`, against serde's reading of every
-/// string). `false` when the body is not plainly an object: the full read decides then.
+/// Whether a JSON object's first member says, by its name alone, that the body is
+/// another vendor's: a name no dialect of apierr's writes ([`Member::Other`]), an
+/// `errors` map (Rails', ASP.NET's), a string member holding something else (FastAPI's
+/// `detail` list), or a first item of `errors` or an `error` object whose own first
+/// member only other formats have ([`ItemMember::Foreign`], [`NestedMember::Foreign`]).
+/// Each is a case the full read marks foreign or fails on, so the outcome is the same;
+/// only the read into a [`Wire`], which the recognisers would follow with a second parse,
+/// is spared.
+///
+/// Only first members are looked at: skimming every member name costs apierr's own
+/// bodies, which have none of these, a third of their parse (measured with
+/// `benches/instructions.py apierr dialects parse`); a foreign member further on is
+/// found by the full read.
 fn has_foreign_member(body: &[u8]) -> bool {
     let mut skim = Skim { body, at: 0 };
-    if skim.next() != Some(b'{') {
+    let Some((name, value)) = skim.first_member() else {
         return false;
-    }
-    skim.object(|skim, name, first| {
-        match Member::deserialize(de::value::BorrowedStrDeserializer::<de::value::Error>::new(
-            name,
-        )) {
-            Ok(Member::Other) => Some(true),
-            // A string member holding anything else fails the full read: the body is
-            // another vendor's (FastAPI's `detail` list), for the recognisers at once.
-            Ok(
-                Member::Type
-                | Member::Title
-                | Member::Detail
-                | Member::RequestId
-                | Member::ErrorDescription
-                | Member::Message
-                | Member::RequestIdCamel,
-            ) if !matches!(first, Some(b'"' | b'n')) => Some(true),
-            Ok(Member::Errors) if first == Some(b'{') => Some(true),
-            Ok(Member::Errors) if first == Some(b'[') => skim.items(),
-            Ok(Member::Error) if first == Some(b'{') => skim.object(|skim, name, first| {
-                if names_foreign(name, |m| matches!(m, NestedMember::Foreign)) {
-                    Some(true)
-                } else {
-                    skim.value(first).then_some(false)
-                }
-            }),
-            _ => skim.value(first).then_some(false),
+    };
+    let classify = de::value::BorrowedStrDeserializer::<de::value::Error>::new;
+    match Member::deserialize(classify(name)) {
+        Ok(Member::Other) => true,
+        Ok(
+            Member::Type
+            | Member::Title
+            | Member::Detail
+            | Member::RequestId
+            | Member::ErrorDescription
+            | Member::Message
+            | Member::RequestIdCamel,
+        ) => !matches!(value, b'"' | b'n'),
+        Ok(Member::Errors) if value == b'{' => true,
+        // The list's `[` is consumed: its first item starts here.
+        Ok(Member::Errors) if value == b'[' => skim.first_member().is_some_and(|(name, _)| {
+            matches!(
+                ItemMember::deserialize(classify(name)),
+                Ok(ItemMember::Foreign)
+            )
+        }),
+        Ok(Member::Error) if value == b'{' => {
+            // Back to the object's `{`, consumed as the value's first byte.
+            skim.at -= 1;
+            skim.first_member().is_some_and(|(name, _)| {
+                matches!(
+                    NestedMember::deserialize(classify(name)),
+                    Ok(NestedMember::Foreign)
+                )
+            })
         }
-    })
-    .unwrap_or(false)
+        _ => false,
+    }
 }
 
 /// A cursor over a body for [`has_foreign_member`].
@@ -524,80 +523,6 @@ struct Skim<'a> {
 }
 
 impl<'a> Skim<'a> {
-    /// The members of an object whose `{` is consumed, each given to `member` with its
-    /// name and the first byte of its value (consumed): `member` says whether it is
-    /// foreign, having skimmed the value when not (`None`: the body is malformed).
-    /// `Some(true)` at the first foreign member, `Some(false)` at the object's end.
-    fn object(
-        &mut self,
-        mut member: impl FnMut(&mut Self, &'a str, Option<u8>) -> Option<bool>,
-    ) -> Option<bool> {
-        if self.peek() == Some(b'}') {
-            self.next();
-            return Some(false);
-        }
-        loop {
-            if self.next() != Some(b'"') {
-                return None;
-            }
-            let start = self.at;
-            if !self.string() {
-                return None;
-            }
-            let name = std::str::from_utf8(&self.body[start..self.at - 1]).ok()?;
-            if self.next() != Some(b':') {
-                return None;
-            }
-            let first = self.next();
-            if member(self, name, first)? {
-                return Some(true);
-            }
-            match self.next() {
-                Some(b',') => {}
-                Some(b'}') => return Some(false),
-                _ => return None,
-            }
-        }
-    }
-
-    /// The items of a list whose `[` is consumed: `Some(true)` when an item has a member
-    /// of other vendors' items.
-    fn items(&mut self) -> Option<bool> {
-        if self.peek() == Some(b']') {
-            self.next();
-            return Some(false);
-        }
-        loop {
-            let first = self.next();
-            if first == Some(b'{') {
-                let foreign = self.object(|skim, name, first| {
-                    if names_foreign(name, |m| matches!(m, ItemMember::Foreign)) {
-                        Some(true)
-                    } else {
-                        skim.value(first).then_some(false)
-                    }
-                })?;
-                if foreign {
-                    return Some(true);
-                }
-            } else if !self.value(first) {
-                return None;
-            }
-            match self.next() {
-                Some(b',') => {}
-                Some(b']') => return Some(false),
-                _ => return None,
-            }
-        }
-    }
-
-    /// The next byte that is not white space, not consumed.
-    fn peek(&mut self) -> Option<u8> {
-        let b = self.next()?;
-        self.at -= 1;
-        Some(b)
-    }
-
     /// The next byte that is not white space, consumed.
     fn next(&mut self) -> Option<u8> {
         while let Some(&b) = self.body.get(self.at) {
@@ -609,68 +534,23 @@ impl<'a> Skim<'a> {
         None
     }
 
-    /// Past the rest of a string whose opening quote is consumed, leaving the cursor
-    /// after its closing quote; `false` at the end of the body or at an escape in a
-    /// member name (the full read handles those).
-    fn string(&mut self) -> bool {
+    /// The name of the first member of the object that starts here, and the first byte
+    /// of its value (consumed); `None` when there is none or its name has an escape.
+    fn first_member(&mut self) -> Option<(&'a str, u8)> {
+        if self.next()? != b'{' || self.next()? != b'"' {
+            return None;
+        }
         let rest = &self.body[self.at..];
-        match memchr::memchr2(b'"', b'\\', rest) {
-            Some(end) if rest[end] == b'"' => {
-                self.at += end + 1;
-                true
-            }
-            _ => false,
+        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[end] != b'"' {
+            return None;
         }
-    }
-
-    /// Past a value whose first byte, `first`, is consumed.
-    fn value(&mut self, first: Option<u8>) -> bool {
-        match first {
-            Some(b'"') => self.escaped_string(),
-            Some(b'{' | b'[') => {
-                let mut depth = 1usize;
-                while depth > 0 {
-                    let Some(&b) = self.body.get(self.at) else {
-                        return false;
-                    };
-                    self.at += 1;
-                    match b {
-                        b'"' if !self.escaped_string() => return false,
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => depth -= 1,
-                        _ => {}
-                    }
-                }
-                true
-            }
-            Some(_) => {
-                // A number or literal: up to the next delimiter.
-                let rest = &self.body[self.at..];
-                let end = rest
-                    .iter()
-                    .position(|&b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
-                    .unwrap_or(rest.len());
-                self.at += end;
-                true
-            }
-            None => false,
+        let name = std::str::from_utf8(&rest[..end]).ok()?;
+        self.at += end + 1;
+        if self.next()? != b':' {
+            return None;
         }
-    }
-
-    /// Past the rest of a string that may hold escapes.
-    fn escaped_string(&mut self) -> bool {
-        loop {
-            let rest = &self.body[self.at..];
-            let Some(end) = memchr::memchr2(b'"', b'\\', rest) else {
-                return false;
-            };
-            if rest[end] == b'"' {
-                self.at += end + 1;
-                return true;
-            }
-            // An escape: skip it and the character it escapes.
-            self.at += end + 2;
-        }
+        Some((name, self.next()?))
     }
 }
 

@@ -86,6 +86,9 @@ impl CallReport {
             "retry_after_secs": e.retry_after().map(|d| d.as_secs()),
             "attempts": e.attempts(),
             "stopped": e.stop_reason().as_str(),
+            // The vendor's body as it came: JSON as JSON, anything else as text.
+            "body": e.body().map(|b| serde_json::from_slice::<Value>(b)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned()))),
         })
     }
 
@@ -152,6 +155,12 @@ impl CallReport {
                         "  violation: {}: {}\n",
                         printable(violation["field"].as_str().unwrap_or(""), false),
                         printable(violation["message"].as_str().unwrap_or(""), false)
+                    ));
+                }
+                if let Some(body) = e.body().filter(|b| !b.is_empty()) {
+                    out.push_str(&format!(
+                        "  body:\n{}\n",
+                        printable(&String::from_utf8_lossy(body), true)
                     ));
                 }
             }

@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use apierr::Profile;
-use http::header::{AUTHORIZATION, COOKIE, LOCATION, RETRY_AFTER};
+use http::header::{AUTHORIZATION, COOKIE, LOCATION};
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use reqwest::{Request, Response, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use crate::error::{Error, Kind, Sent, StopReason};
+use crate::error::{Answer, Error, Kind, Sent, StopReason};
 use crate::policy::{RetryBudget, RetryPolicy, is_idempotent};
 
 /// The request header that makes a POST safe to retry.
@@ -466,27 +466,27 @@ impl Client {
             None => apierr::parse_any(status, &headers, &body),
         };
         if error.retry_after().is_none()
-            && let Some(wait) = headers
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
+            && let Some(wait) = apierr::retry_hint(&headers, SystemTime::now())
         {
-            // The HTTP-date form: how long from now (a date already past means now).
-            let wait = wait
-                .duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO);
+            // What only a clock can read: a `Retry-After` date, a quota reset given as a
+            // Unix time.
             error = error.with_retry_after(wait);
         }
-        // The dialect that reads the body as the error it is, for reports.
-        let dialect = apierr::DIALECTS
-            .iter()
-            .find(|d| {
-                d.parse(status, &headers, &body)
-                    .is_some_and(|e| e.code() == error.code())
-            })
-            .map(|d| d.name());
+        // The dialect that reads the body as the error it is, for reports; a body
+        // recognised in another vendor's format is in none.
+        let dialect = match error.format() {
+            Some(_) => None,
+            None => apierr::DIALECTS
+                .iter()
+                .find(|d| {
+                    d.parse(status, &headers, &body)
+                        .is_some_and(|e| e.code() == error.code())
+                })
+                .map(|d| d.name()),
+        };
         let mut error = Error::new(Kind::Api(error), None);
         error.dialect = dialect;
+        error.answer = Some(Box::new(Answer { headers, body }));
         error
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use apierr::{ApiError, Category};
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -59,6 +59,13 @@ impl fmt::Display for StopReason {
     }
 }
 
+/// An error answer as received.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
 #[derive(Debug)]
 pub(crate) enum Kind {
     /// The server answered with an error status; its body parsed in whatever dialect.
@@ -79,6 +86,8 @@ pub(crate) enum Kind {
 pub struct Error {
     pub(crate) kind: Kind,
     pub(crate) dialect: Option<&'static str>,
+    /// The error answer as it came, kept beside what was read from it.
+    pub(crate) answer: Option<Box<Answer>>,
     pub(crate) attempts: u32,
     pub(crate) stop: StopReason,
     pub(crate) source: Option<BoxError>,
@@ -89,6 +98,7 @@ impl Error {
         Error {
             kind,
             dialect: None,
+            answer: None,
             attempts: 1,
             stop: StopReason::NotRetryable,
             source,
@@ -170,6 +180,17 @@ impl Error {
     /// matched one.
     pub fn dialect(&self) -> Option<&'static str> {
         self.dialect
+    }
+
+    /// The body of the last error answer, as it came (up to the client's
+    /// `max_error_body`): the vendor's own words, whatever was or was not read from them.
+    pub fn body(&self) -> Option<&[u8]> {
+        self.answer.as_ref().map(|a| a.body.as_slice())
+    }
+
+    /// The headers of the last error answer, as they came.
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        self.answer.as_ref().map(|a| &a.headers)
     }
 
     /// The HTTP status of the last answer, if there was one.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use apierr_client::WebhookVerifier;
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{CONTENT_TYPE, USER_AGENT};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -247,15 +247,6 @@ fn refused_by_policy(e: &reqwest::Error) -> bool {
         source = s.source();
     }
     false
-}
-
-fn retry_after(value: Option<&HeaderValue>, now: SystemTime) -> Option<Duration> {
-    let text = value?.to_str().ok()?.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(text).ok()?;
-    Some(at.duration_since(now).unwrap_or_default())
 }
 
 impl Dispatcher {
@@ -624,7 +615,9 @@ impl Dispatcher {
             }
         };
         let status = response.status();
-        let wait = retry_after(response.headers().get(RETRY_AFTER), now);
+        // `Retry-After` (seconds or date), else a spent quota's reset: apierr's one
+        // reading of them.
+        let wait = apierr::retry_hint(response.headers(), now);
         let mut head = Vec::new();
         while head.len() < RESPONSE_HEAD {
             match response.chunk().await {

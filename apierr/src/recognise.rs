@@ -725,7 +725,7 @@ fn not_json(body: &[u8]) -> Found {
 
 /// Reads a body in none of apierr's dialects, with what its headers say.
 pub(crate) fn recognise(status: StatusCode, facts: &HeaderFacts<'_>, body: &[u8]) -> ApiError {
-    let mut found = match Json::parse(body) {
+    let found = match Json::parse(body) {
         Ok(Json::Object(root)) => json(&root, facts.problem),
         Ok(Json::Str(s)) => Found {
             format: "text",
@@ -748,13 +748,9 @@ pub(crate) fn recognise(status: StatusCode, facts: &HeaderFacts<'_>, body: &[u8]
     if !found.violations.is_empty() {
         error = error.with_violations(found.violations);
     }
-    let quota = facts.quota(None);
-    if found.retry_after.is_none() && quota.spent {
-        found.retry_after = quota.reset;
-    }
-    if (found.rate_limited || (quota.spent && matches!(status.as_u16(), 403 | 429)))
-        && !status.is_server_error()
-    {
+    // A spent quota in the headers is read for every body of no dialect of apierr's
+    // (`dialect::fill`).
+    if found.rate_limited && !status.is_server_error() {
         error = error.with_category(Category::RateLimited);
     }
     if let Some(after) = found.retry_after {

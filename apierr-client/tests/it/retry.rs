@@ -241,22 +241,47 @@ async fn the_deadline_is_never_exceeded() {
 #[tokio::test(start_paused = true)]
 async fn other_vendors_spent_quotas_are_waited_for_like_a_429() {
     // Scenario: a GitHub-style 403 whose `X-RateLimit-Remaining` is 0 and whose reset is
-    // 3 s away, and a Google 429 whose RetryInfo says 1.5 s: each is rate-limited (never
-    // auth), waited out exactly, and retried once into a 200.
-    for (status, headers, body, wait) in [
+    // 3 s away, the same with the reset as a Unix time 5 s ahead (read with the client's
+    // clock, so in whole seconds: 4 to 5 s), a 403 with the IETF draft's `RateLimit`
+    // field, and a Google 429 whose RetryInfo says 1.5 s: each is rate-limited (never
+    // auth), waited out, and retried once into a 200; the body is kept as it came.
+    let reset_at: &'static str = Box::leak(
+        (SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 5)
+        .to_string()
+        .into_boxed_str(),
+    );
+    let secs = Duration::from_secs;
+    for (status, headers, body, (least, most)) in [
         (
             403u16,
             vec![("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "3")],
             r#"{"message":"API rate limit exceeded","documentation_url":"https://docs.github.com/rest"}"#,
-            Duration::from_secs(3),
+            (secs(3), secs(3)),
+        ),
+        (
+            403u16,
+            vec![("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", reset_at)],
+            r#"{"message":"API rate limit exceeded","documentation_url":"https://docs.github.com/rest"}"#,
+            (secs(4), secs(5)),
+        ),
+        (
+            403u16,
+            vec![("ratelimit", r#""default";r=0;t=2"#)],
+            r#"{"message":"Quota exceeded"}"#,
+            (secs(2), secs(2)),
         ),
         (
             429,
             vec![],
             r#"{"error":{"code":429,"message":"Quota exceeded.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1.5s"}]}}"#,
-            Duration::from_millis(1_500),
+            (Duration::from_millis(1_500), Duration::from_millis(1_500)),
         ),
     ] {
+        let sent = headers.len();
         let hits = Arc::new(AtomicU32::new(0));
         let seen = hits.clone();
         let router = Router::new().route(
@@ -284,7 +309,10 @@ async fn other_vendors_spent_quotas_are_waited_for_like_a_429() {
             Some(apierr::Category::RateLimited),
             "{status}"
         );
-        assert_eq!(e.retry_after(), Some(wait), "{status}");
+        let wait = e.retry_after().expect("a wait");
+        assert!(least <= wait && wait <= most, "{status}: {wait:?}");
+        assert_eq!(e.body(), Some(body.as_bytes()), "{status}");
+        assert!(e.headers().is_some_and(|h| h.len() >= sent));
         hits.store(0, Ordering::SeqCst);
         let client = Client::new().with_policy(fast());
         let start = Instant::now();
@@ -292,7 +320,7 @@ async fn other_vendors_spent_quotas_are_waited_for_like_a_429() {
         assert_eq!(r.status(), 200, "{status}");
         let took = start.elapsed();
         assert!(
-            took >= wait && took < wait + Duration::from_millis(100),
+            took >= least && took < most + Duration::from_millis(100),
             "{status}: {took:?}"
         );
         assert_eq!(hits.load(Ordering::SeqCst), 2);

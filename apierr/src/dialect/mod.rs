@@ -296,9 +296,24 @@ pub(crate) fn parse_with(
 
 /// Fills in what the body did not say: `Retry-After` in seconds (the HTTP-date form
 /// needs a clock: [`retry_hint`](crate::retry_hint)) and the request id.
+///
+/// A body of no dialect of apierr's (one with a [`format`](ApiError::format)) may also
+/// be refused for a quota the rate-limit headers say is spent: a 403 or 429 so is
+/// rate-limited (never auth), and waits for the quota's reset unless told otherwise.
 fn fill(facts: &HeaderFacts<'_>, mut error: ApiError) -> ApiError {
     if let Some(after) = facts.retry_after(None) {
         error = error.with_retry_after(after);
+    }
+    if error.format().is_some() {
+        let quota = facts.quota(None);
+        if quota.spent {
+            if let (None, Some(reset)) = (error.retry_after(), quota.reset) {
+                error = error.with_retry_after(reset);
+            }
+            if matches!(error.status().as_u16(), 403 | 429) {
+                error = error.with_category(crate::Category::RateLimited);
+            }
+        }
     }
     if error.request_id().is_none() {
         if let Some(id) = facts.request_id_header() {

@@ -122,7 +122,9 @@ impl<'h> HeaderFacts<'h> {
     pub(crate) fn retry_after(&self, now: Option<SystemTime>) -> Option<Duration> {
         let text = self.retry_after?.to_str().ok()?.trim();
         if let Ok(secs) = text.parse::<u64>() {
-            return Some(Duration::from_secs(secs));
+            // Beyond a century is no wait anyone can honour (nor add to a clock).
+            #[allow(clippy::cast_precision_loss)]
+            return ((secs as f64) < MAX_WAIT_SECS).then(|| Duration::from_secs(secs));
         }
         let at = httpdate::parse_http_date(text).ok()?;
         Some(at.duration_since(now?).unwrap_or_default())

@@ -264,7 +264,10 @@ async fn other_vendors_spent_quotas_are_waited_for_like_a_429() {
         ),
         (
             403u16,
-            vec![("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", reset_at)],
+            vec![
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", reset_at),
+            ],
             r#"{"message":"API rate limit exceeded","documentation_url":"https://docs.github.com/rest"}"#,
             (secs(4), secs(5)),
         ),

@@ -663,3 +663,87 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
         deserializer.deserialize_str(V(std::marker::PhantomData))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{Filled, Wire, has_foreign_member};
+
+    /// Objects whose members (and items' and `error`'s) mix apierr's names and others'.
+    fn bodies() -> impl Strategy<Value = String> {
+        let names = prop::sample::select(vec![
+            "type",
+            "title",
+            "status",
+            "detail",
+            "code",
+            "errors",
+            "error",
+            "message",
+            "errorCode",
+            "source",
+            "pointer",
+            "details",
+            "ok",
+            "instance",
+            "innererror",
+            "field",
+            "extra",
+            "messages",
+        ]);
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("1".to_owned()),
+            "\"[a-z\\\\\" ]{0,6}\"",
+        ];
+        leaf.prop_recursive(3, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((names.clone(), inner), 0..4).prop_map(|kv| {
+                    let m: Vec<_> = kv.iter().map(|(k, v)| format!("\"{k}\" : {v}")).collect();
+                    format!("{{ {} }}", m.join(", "))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_skim_agrees_with_the_full_read(body in bodies()) {
+            // Scenario: whenever the skim calls a body foreign, the full read would have
+            // failed or found it foreign too, so skipping the read changes no outcome.
+            if has_foreign_member(body.as_bytes()) {
+                let mut wire = Wire::default();
+                let filled = wire.fill(body.as_bytes(), false);
+                prop_assert!(
+                    filled == Filled::Failed || wire.is_foreign(),
+                    "{body}: {filled:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_skim_reads_first_members_only() {
+        // Scenario: the forms it knows, and a foreign member it is not meant to see.
+        for (body, foreign) in [
+            (r#"{"ok": false, "error": "x"}"#, true),
+            (r#" { "errors" : {"email": ["bad"]}}"#, true),
+            (r#"{"detail": [{"loc": ["body"]}]}"#, true),
+            (r#"{"errors": [{"source": {"pointer": "/a"}}]}"#, true),
+            (r#"{"error": {"status": "X", "code": 1}}"#, true),
+            (r#"{"error": {"code": 1, "status": "X"}}"#, false),
+            (r#"{"message": "m", "documentation_url": "u"}"#, false),
+            (r#"{"type": "about:blank", "title": "t"}"#, false),
+            (r#"{"detail": null}"#, false),
+            (r#"{"\u0074ype": 1}"#, false),
+            ("[1]", false),
+            ("", false),
+            ("{", false),
+        ] {
+            assert_eq!(has_foreign_member(body.as_bytes()), foreign, "{body}");
+        }
+    }
+}

@@ -286,6 +286,144 @@ proptest! {
     }
 }
 
+/// JSON bodies built from the member names other vendors' formats use (and apierr's),
+/// with values of every kind: the recognisers' inputs, deep and malformed-ish.
+fn vendorish() -> impl Strategy<Value = Vec<u8>> {
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        Just("false".to_owned()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        Just("1.5e300".to_owned()),
+        "\"[a-zA-Z0-9_./#:@\\\\ -]{0,12}\"".prop_map(|s| s),
+        Just("\"30s\"".to_owned()),
+        Just("\"type.googleapis.com/google.rpc.RetryInfo\"".to_owned()),
+        Just("\"RESOURCE_EXHAUSTED\"".to_owned()),
+    ];
+    let keys = prop::sample::select(vec![
+        "error",
+        "errors",
+        "code",
+        "message",
+        "Message",
+        "status",
+        "detail",
+        "title",
+        "type",
+        "details",
+        "@type",
+        "retryDelay",
+        "fieldViolations",
+        "field",
+        "description",
+        "reason",
+        "innererror",
+        "target",
+        "param",
+        "doc_url",
+        "request_log_url",
+        "__type",
+        "ok",
+        "documentation_url",
+        "source",
+        "pointer",
+        "parameter",
+        "header",
+        "extensions",
+        "locations",
+        "path",
+        "loc",
+        "msg",
+        "timestamp",
+        "requestId",
+        "traceId",
+        "seconds",
+        "nanos",
+        "links",
+        "url",
+        "invalid-params",
+        "errorCode",
+        "data",
+        "error_code",
+        "description",
+        "name",
+    ]);
+    leaf.prop_recursive(5, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| {
+                let members: Vec<_> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", members.join(","))
+            }),
+        ]
+    })
+    .prop_map(String::into_bytes)
+}
+
+/// Header values of the forms the hints read, well and badly formed.
+fn hint_headers() -> impl Strategy<Value = Vec<(&'static str, String)>> {
+    let name = prop::sample::select(vec![
+        "retry-after",
+        "ratelimit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "traceparent",
+        "x-request-id",
+        "request-id",
+        "x-amzn-requestid",
+        "content-type",
+    ]);
+    let value = prop_oneof![
+        "[0-9]{1,14}",
+        "-?[0-9]{1,3}\\.[0-9]{1,4}",
+        "\"[a-z]{1,5}\";r=[0-9-]{1,3};t=[0-9-]{1,12}",
+        "limit=[0-9]{1,3}, remaining=[0-9]{1,2}, reset=[0-9]{1,9}",
+        "[ -~]{0,40}",
+        Just("application/problem+json".to_owned()),
+        Just("Tue, 14 Nov 2023 22:13:40 GMT".to_owned()),
+    ];
+    prop::collection::vec((name, value), 0..5)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn recognisers_never_panic_and_never_invent(
+        status in 100u16..=599,
+        body in vendorish(),
+        headers in hint_headers(),
+        now in 0u64..4_000_000_000,
+    ) {
+        // Scenario (the recognisers' fuzz target): vendor-shaped JSON with any hint
+        // headers is read without a panic; the status is the response's, a wait is
+        // bounded, a 5xx of another format is never "rate-limited", and a clock-bound
+        // hint never panics whatever the clock says.
+        let status = StatusCode::from_u16(status).unwrap();
+        let mut map = HeaderMap::new();
+        for (k, v) in &headers {
+            if let Ok(v) = http::HeaderValue::from_str(v) {
+                map.append(*k, v);
+            }
+        }
+        let e = parse_any(status, &map, &body);
+        prop_assert_eq!(e.status(), status);
+        if let Some(wait) = e.retry_after() {
+            prop_assert!(wait.as_secs_f64() < 3.3e9, "{:?}", wait);
+        }
+        if e.format().is_some() && status.is_server_error() {
+            prop_assert_ne!(e.category(), apierr::Category::RateLimited);
+        }
+        let clock = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now);
+        if let Some(wait) = apierr::retry_hint(&map, clock) {
+            prop_assert!(wait.as_secs_f64() < 3.3e9, "{:?}", wait);
+        }
+        let _ = apierr::request_id_from_headers(&map);
+    }
+}
+
 #[test]
 fn deeply_nested_input_does_not_overflow() {
     // Scenario: a hostile body nested far past any real error is refused, not a stack overflow.

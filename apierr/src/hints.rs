@@ -180,31 +180,18 @@ fn structured_quota(value: &[u8]) -> Option<Quota> {
         t.and_then(|t| u64::try_from(t).ok())
             .map(Duration::from_secs)
     };
-    if let Ok(list) = sfv::Parser::new(value).parse::<sfv::List>() {
-        let mut quota = None;
-        for entry in &list {
-            let sfv::ListEntry::Item(item) = entry else {
-                continue;
-            };
-            let param = |k: &str| {
-                item.params
-                    .iter()
-                    .find(|(key, _)| key.as_str() == k)
-                    .and_then(|(_, v)| int(v))
-            };
-            let Some(remaining) = param("r") else {
-                continue;
-            };
-            let this = Quota {
-                spent: remaining == 0,
-                reset: wait(param("t")),
-            };
-            if this.spent {
-                return Some(this);
-            }
-            quota.get_or_insert(this);
-        }
-        return quota;
+    // Draft 08's policies are strings; draft 07's members are keys. Telling them apart
+    // by the first byte spares a parse that fails.
+    let list_form = value.trim_ascii_start().first() == Some(&b'"');
+    if list_form {
+        let mut policies = Policies::default();
+        sfv::Parser::new(value)
+            .parse_list_with_visitor(&mut policies)
+            .ok()?;
+        return policies.first_spent.or(policies.first).map(|(r, t)| Quota {
+            spent: r == 0,
+            reset: wait(t),
+        });
     }
     let dict = sfv::Parser::new(value).parse::<sfv::Dictionary>().ok()?;
     let member = |k: &str| match dict.iter().find(|(key, _)| key.as_str() == k)?.1 {
@@ -216,6 +203,98 @@ fn structured_quota(value: &[u8]) -> Option<Quota> {
         spent: remaining == 0,
         reset: wait(member("reset")),
     })
+}
+
+/// Draft 08's policies as `sfv`'s visitor reads them, without building the parsed
+/// types (a hash map of parameters per policy, which cost most of reading a response):
+/// the `r` and `t` parameters of the first policy that has `r`, and of the first spent.
+#[derive(Default)]
+struct Policies {
+    first: Option<(i64, Option<i64>)>,
+    first_spent: Option<(i64, Option<i64>)>,
+}
+
+/// One policy's parameters, kept in [`Policies`] when it is done.
+struct Policy<'p> {
+    policies: &'p mut Policies,
+    remaining: Option<i64>,
+    reset: Option<i64>,
+}
+
+impl<'de> sfv::visitor::ListVisitor<'de> for &mut Policies {
+    type Out = ();
+    type Error = std::convert::Infallible;
+
+    fn entry(&mut self) -> Result<impl sfv::visitor::EntryVisitor<'de>, Self::Error> {
+        Ok(&mut **self)
+    }
+
+    fn finish(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+impl<'de> sfv::visitor::EntryVisitor<'de> for &mut Policies {
+    type Error = std::convert::Infallible;
+
+    fn item(self) -> Result<impl sfv::visitor::ItemVisitor<'de>, Self::Error> {
+        Ok(PolicyItem(self))
+    }
+
+    fn inner_list(self) -> Result<impl sfv::visitor::InnerListVisitor<'de>, Self::Error> {
+        Ok(sfv::visitor::Ignored)
+    }
+}
+
+/// A policy's item: its name is not needed, only its parameters.
+struct PolicyItem<'p>(&'p mut Policies);
+
+impl<'de> sfv::visitor::ItemVisitor<'de> for PolicyItem<'_> {
+    type Out = ();
+    type Error = std::convert::Infallible;
+
+    fn bare_item(
+        self,
+        _: sfv::BareItemFromInput<'de>,
+    ) -> Result<impl sfv::visitor::ParameterVisitor<'de, Out = ()>, Self::Error> {
+        Ok(Policy {
+            policies: self.0,
+            remaining: None,
+            reset: None,
+        })
+    }
+}
+
+impl<'de> sfv::visitor::ParameterVisitor<'de> for Policy<'_> {
+    type Out = ();
+    type Error = std::convert::Infallible;
+
+    fn parameter(
+        &mut self,
+        key: &'de sfv::KeyRef,
+        value: sfv::BareItemFromInput<'de>,
+    ) -> Result<(), Self::Error> {
+        let n = value.as_integer().map(i64::from);
+        match key.as_str() {
+            "r" => self.remaining = n,
+            "t" => self.reset = n,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), Self::Error> {
+        if let Some(r) = self.remaining {
+            let policy = Some((r, self.reset));
+            if self.policies.first.is_none() {
+                self.policies.first = policy;
+            }
+            if r == 0 && self.policies.first_spent.is_none() {
+                self.policies.first_spent = policy;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How long the headers of a refused response ask a client to wait, read with the

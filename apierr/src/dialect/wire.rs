@@ -540,8 +540,9 @@ impl<'a> Skim<'a> {
         if self.next()? != b'{' || self.next()? != b'"' {
             return None;
         }
+        // Member names are short: a plain loop beats `memchr`'s set-up.
         let rest = &self.body[self.at..];
-        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
         if rest[end] != b'"' {
             return None;
         }

@@ -122,6 +122,34 @@ fn serde_app() -> Router {
         .fallback(not_found)
 }
 
+/// `problem_details` 0.11 as its documentation has it: a handler returning
+/// `Result<_, ProblemDetails>`.
+fn problem_details_app() -> Router {
+    let not_found = || async {
+        Err::<(), _>(
+            problem_details::ProblemDetails::from_status_code(StatusCode::NOT_FOUND)
+                .with_detail("resource not found"),
+        )
+    };
+    Router::new()
+        .route("/accounts/{id}", get(not_found))
+        .fallback(not_found)
+}
+
+/// `http-api-problem` 0.60 as its documentation has it: a handler returning
+/// `Result<_, HttpApiProblem>`.
+fn http_api_problem_app() -> Router {
+    let not_found = || async {
+        Err::<(), _>(
+            http_api_problem::HttpApiProblem::with_title(StatusCode::NOT_FOUND)
+                .detail("resource not found"),
+        )
+    };
+    Router::new()
+        .route("/accounts/{id}", get(not_found))
+        .fallback(not_found)
+}
+
 /// A request as it arrives over HTTP/1.1, which always names its host (RFC 9112 §3.2).
 fn request(method: http::Method, path: &str) -> http::request::Builder {
     Request::builder()
@@ -193,6 +221,24 @@ fn main() {
         "stack/problem-vs-serde/handler-404/axum",
         move || rt.block_on(serde.clone().oneshot(request())).unwrap(),
     ));
+    // The same 404 from a handler through the RFC 9457 crates a user might pick instead,
+    // each used as its documentation recommends (they add no request id, catalog or
+    // staleness layer).
+    let apierr = apierr_app(Profile::PROBLEM);
+    cases.push(Case::new("stack/peers/handler-404/apierr", move || {
+        rt.block_on(apierr.clone().oneshot(request())).unwrap()
+    }));
+    for (name, app) in [
+        ("problem_details", problem_details_app()),
+        ("http_api_problem", http_api_problem_app()),
+    ] {
+        let r = rt.block_on(app.clone().oneshot(request())).unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{name}");
+        cases.push(Case::new(
+            format!("stack/peers/handler-404/{name}"),
+            move || rt.block_on(app.clone().oneshot(request())).unwrap(),
+        ));
+    }
     // A successful authenticated GET, with the failure limit and without it: what the
     // limit costs a request that passes (one lookup in its map of blocked addresses).
     let authenticated = |limit: bool| {

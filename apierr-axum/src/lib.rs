@@ -44,6 +44,9 @@
 //! - `openapi` (feature `openapi`): the extractors' part of an aide document, and
 //!   `openapi::finish`, which states their conditions in the router's profile.
 //! - `request_id`: [`RequestId`].
+//! - [`telemetry`]: the request span's OpenTelemetry fields (`error.type` is the catalog
+//!   code), and with the feature `telemetry` the route of each request and the HTTP
+//!   server metrics; with `prometheus`, their exporter.
 //! - `serve`: [`serve()`], an accept loop with [`Limits`] (head and body timeouts, a
 //!   connection cap) and a drain with a grace period.
 //! - `boxed`: the `call` preamble the boxed layers (auth, idempotency, rate limits,
@@ -67,6 +70,7 @@ mod request_id;
 mod serve;
 mod stale;
 mod success;
+pub mod telemetry;
 
 pub use apierr::REQUEST_ID;
 /// The network type of [`ContractLayer::trust_proxies`], from `ipnet`.

@@ -23,7 +23,18 @@ pin_project! {
         // Entered around every poll, so that whatever the inner service logs carries
         // the request id.
         span: tracing::Span,
+        answer: Answer,
     }
+}
+
+/// What the telemetry of a request's answer needs from the request.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Answer {
+    #[cfg(feature = "telemetry")]
+    method: &'static str,
+    /// When the request arrived, where its duration is measured.
+    #[cfg(feature = "telemetry")]
+    started: Option<std::time::Instant>,
 }
 
 pin_project! {
@@ -48,11 +59,25 @@ impl<F> std::fmt::Debug for ResponseFuture<F> {
     }
 }
 
+impl Answer {
+    /// What the answer's telemetry needs of `req`.
+    pub(super) fn of<B>(req: &http::Request<B>, config: &super::Config) -> Self {
+        let _ = (req, config);
+        Answer {
+            #[cfg(feature = "telemetry")]
+            method: crate::telemetry::method_label(req.method()),
+            #[cfg(feature = "telemetry")]
+            started: config.metrics.then(std::time::Instant::now),
+        }
+    }
+}
+
 impl<F> ResponseFuture<F> {
     pub(super) fn new(
         inner: F,
         contract: RequestContract,
         span: tracing::Span,
+        answer: Answer,
         timeout: Option<Duration>,
     ) -> Self {
         ResponseFuture {
@@ -62,6 +87,7 @@ impl<F> ResponseFuture<F> {
             },
             contract,
             span,
+            answer,
         }
     }
 
@@ -70,6 +96,7 @@ impl<F> ResponseFuture<F> {
         response: Response,
         contract: RequestContract,
         span: tracing::Span,
+        answer: Answer,
     ) -> Self {
         ResponseFuture {
             state: State::Ready {
@@ -77,6 +104,7 @@ impl<F> ResponseFuture<F> {
             },
             contract,
             span,
+            answer,
         }
     }
 }
@@ -112,8 +140,36 @@ where
                 }
             }
         };
-        Poll::Ready(Ok(render::finish(response, contract)))
+        let response = render::finish(response, contract);
+        Poll::Ready(Ok(record(response, this.span, *this.answer)))
     }
+}
+
+/// Records the answer on the request span, and in the metrics where they are on.
+fn record(response: Response, span: &tracing::Span, answer: Answer) -> Response {
+    let status = response.status().as_u16();
+    crate::telemetry::record_status(span, status);
+    #[cfg(feature = "telemetry")]
+    if let Some(started) = answer.started {
+        let mut response = response;
+        let route = response
+            .extensions_mut()
+            .remove::<crate::telemetry::Route>()
+            .map(|crate::telemetry::Route(route)| route);
+        let error_type = response
+            .extensions_mut()
+            .remove::<crate::telemetry::ErrorType>();
+        crate::telemetry::record_metrics(
+            answer.method,
+            route.as_ref().map(axum::extract::MatchedPath::as_str),
+            status,
+            error_type,
+            started.elapsed(),
+        );
+        return response;
+    }
+    let _ = answer;
+    response
 }
 
 /// The answer to a panic: a 500 in the contract, with the panic logged, never shown.

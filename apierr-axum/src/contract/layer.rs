@@ -112,6 +112,17 @@ impl ContractLayer {
         self.with(|c| c.trusted_proxies = networks)
     }
 
+    /// Whether to count and time every answer in the HTTP server metrics (see
+    /// [`telemetry`](crate::telemetry)): requests by method, route, status and catalog
+    /// code, and durations by method and route, through the `metrics` facade, to whatever
+    /// recorder the process installed ([`Prometheus`](crate::telemetry::Prometheus) with
+    /// the feature `prometheus`). Add [`RouteLayer`](crate::telemetry::RouteLayer) to the
+    /// router for the route label. Default is off: a request then costs nothing more.
+    #[cfg(feature = "telemetry")]
+    pub fn metrics(self, on: bool) -> Self {
+        self.with(|c| c.metrics = on)
+    }
+
     /// What the layer was configured with.
     #[cfg(feature = "openapi")]
     pub(crate) fn config(&self) -> &Config {

@@ -45,6 +45,9 @@ pub(crate) struct Config {
     /// [`ClientAddress`](crate::ClientAddress)); none by default, so that a client cannot
     /// choose its own address.
     pub(crate) trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Whether each answer is counted and timed in the HTTP server metrics.
+    #[cfg(feature = "telemetry")]
+    pub(crate) metrics: bool,
 }
 
 impl Config {
@@ -56,6 +59,8 @@ impl Config {
             challenge: HeaderValue::from_static("Bearer realm=\"api\""),
             body_limit: crate::fingerprint::DEFAULT_BODY_LIMIT as u64,
             trusted_proxies: Arc::new([]),
+            #[cfg(feature = "telemetry")]
+            metrics: false,
         }
     }
 }
@@ -109,40 +114,41 @@ where
             }
         };
         let contract = RequestContract::new(self.config.clone(), request_id);
-        // At error level so that every line a request logs, whatever the filter lets
-        // through, carries its id; with no subscriber interested it costs a load.
-        let span = tracing::error_span!("request", id = %contract.request_id());
-        if !is_known_method(req.method()) {
-            let response = contract.response(Condition::NotImplemented.into());
-            return ResponseFuture::ready(response, contract, span);
-        }
-        if self.config.check_accept && !accepts_json(req.headers().get(ACCEPT)) {
-            let response = contract.response(Condition::NotAcceptable.into());
-            return ResponseFuture::ready(response, contract, span);
-        }
-        // The declared length (hyper's size hint is exactly `Content-Length`); a chunked
-        // body is bounded as it arrives, by whatever reads it.
-        if http_body::Body::size_hint(req.body()).lower() > self.config.body_limit {
-            let response = contract.response(Condition::PayloadTooLarge.into());
-            return ResponseFuture::ready(response, contract, span);
+        let span = crate::telemetry::request_span(&req, contract.request_id());
+        let answer = future::Answer::of(&req, &self.config);
+        // Entered while the layer answers or calls inside, so that whatever is logged or
+        // recorded meanwhile is the request's.
+        let entered = span.enter();
+        let early = if !is_known_method(req.method()) {
+            Some(Condition::NotImplemented)
+        } else if self.config.check_accept && !accepts_json(req.headers().get(ACCEPT)) {
+            Some(Condition::NotAcceptable)
+        } else if http_body::Body::size_hint(req.body()).lower() > self.config.body_limit {
+            // The declared length (hyper's size hint is exactly `Content-Length`); a
+            // chunked body is bounded as it arrives, by whatever reads it.
+            Some(Condition::PayloadTooLarge)
+        } else {
+            None
+        };
+        if let Some(condition) = early {
+            let response = contract.response(condition.into());
+            drop(entered);
+            return ResponseFuture::ready(response, contract, span, answer);
         }
         if !self.config.trusted_proxies.is_empty() {
             resolve_client(&mut req, &self.config.trusted_proxies);
         }
         req.extensions_mut().insert(contract.clone());
-        let called = {
-            let _entered = span.enter();
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.inner.call(req)))
+        let called =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.inner.call(req)));
+        let future = match called {
+            Ok(inner) => Ok(inner),
+            Err(panic) => Err(future::panic_response(&contract, panic)),
         };
-        match called {
-            Ok(inner) => ResponseFuture::new(inner, contract, span, self.config.timeout),
-            Err(panic) => {
-                let response = {
-                    let _entered = span.enter();
-                    future::panic_response(&contract, panic)
-                };
-                ResponseFuture::ready(response, contract, span)
-            }
+        drop(entered);
+        match future {
+            Ok(inner) => ResponseFuture::new(inner, contract, span, answer, self.config.timeout),
+            Err(response) => ResponseFuture::ready(response, contract, span, answer),
         }
     }
 }

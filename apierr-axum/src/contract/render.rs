@@ -82,6 +82,13 @@ fn render_into(mut parts: Parts, contract: &RequestContract, error: ApiError) ->
     if error.status().is_server_error() {
         log_server_error(&error);
     }
+    crate::telemetry::record_error(&error);
+    #[cfg(feature = "telemetry")]
+    if contract.config().metrics {
+        parts
+            .extensions
+            .insert(crate::telemetry::ErrorType::of(&error));
+    }
     // Adopted just now, so the dialect renders it as it is.
     let rendered = contract.profile().dialect().render(&error);
     parts.status = rendered.status;

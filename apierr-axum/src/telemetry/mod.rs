@@ -1,0 +1,169 @@
+//! Telemetry by catalog code: the request span's OpenTelemetry fields, and (feature
+//! `telemetry`) the route of each request and the HTTP server metrics.
+//!
+//! Every request the [`ContractLayer`](crate::ContractLayer) answers runs in one span,
+//! `request`, whose fields follow OpenTelemetry's HTTP server conventions:
+//! `http.request.method`, `url.scheme`, `url.path`, `http.route`,
+//! `http.response.status_code`, `error.type` (the catalog code of the error that
+//! answered, a bounded set) and `apierr.condition` (the framework condition it stands
+//! for), with `otel.kind = "server"`, `otel.name` (`GET /accounts/{id}`) and the request
+//! id as `id`. A `tracing-opentelemetry` layer exports it as an OpenTelemetry span; with no
+//! subscriber interested it costs a load.
+//!
+//! With the feature `telemetry`, [`RouteLayer`] (added with `Router::layer`, inside the
+//! contract layer) names each request's matched route, and
+//! [`ContractLayer::metrics`](crate::ContractLayer::metrics) records, through the
+//! [`metrics`](https://docs.rs/metrics) facade:
+//!
+//! - `http_server_requests_total{http_request_method, http_route, http_response_status_code, error_type}`,
+//! - `http_server_request_duration_seconds{http_request_method, http_route}` (a histogram).
+//!
+//! Labels are bounded: the method is one RFC 9110 defines or `_OTHER`, the route is the
+//! router's template (`/accounts/{id}`) or `unmatched`, never the raw path, and
+//! `error_type` is a catalog code or empty. With the feature `prometheus`,
+//! [`Prometheus`] installs the exporter and serves them.
+
+#[cfg(feature = "telemetry")]
+use std::borrow::Cow;
+
+use http::Method;
+
+/// The method as a bounded label: one RFC 9110 or RFC 5789 defines, `QUERY`, or `_OTHER`
+/// (OpenTelemetry's value for any other).
+pub(crate) fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ if method.as_str() == "QUERY" => "QUERY",
+        _ => "_OTHER",
+    }
+}
+
+/// The request span, its answer fields empty until the response is known.
+pub(crate) fn request_span<B>(req: &http::Request<B>, id: &crate::RequestId) -> tracing::Span {
+    // At error level so that every line a request logs, whatever the filter lets through,
+    // carries its id; with no subscriber interested it costs a load.
+    let span = tracing::error_span!(
+        "request",
+        id = %id,
+        otel.kind = "server",
+        otel.name = tracing::field::Empty,
+        http.request.method = method_label(req.method()),
+        url.scheme = tracing::field::Empty,
+        url.path = tracing::field::Empty,
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        apierr.condition = tracing::field::Empty,
+    );
+    if !span.is_disabled() {
+        // A request over plain HTTP/1 carries no scheme in its target.
+        let scheme = req.uri().scheme_str().unwrap_or("http");
+        span.record("url.scheme", scheme);
+        span.record("url.path", req.uri().path());
+        span.record("otel.name", method_label(req.method()));
+    }
+    span
+}
+
+/// Records the error that answered on the current request span.
+pub(crate) fn record_error(error: &apierr::ApiError) {
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return;
+    }
+    span.record("error.type", tracing::field::display(error.code()));
+    if let Some(condition) = error.condition() {
+        span.record("apierr.condition", condition.default_code());
+    }
+}
+
+/// Records the answer's status on a request span.
+pub(crate) fn record_status(span: &tracing::Span, status: u16) {
+    if !span.is_disabled() {
+        span.record("http.response.status_code", status);
+    }
+}
+
+/// Records the matched route on the current request span, and names the span after it.
+#[cfg(feature = "telemetry")]
+pub(crate) fn record_route(method: &http::Method, route: &str) {
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return;
+    }
+    span.record("http.route", route);
+    span.record("otel.name", format!("{} {route}", method_label(method)));
+}
+
+/// The catalog code that answered a response, put on it by the contract layer when it
+/// records metrics.
+#[cfg(feature = "telemetry")]
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorType(pub(crate) Cow<'static, str>);
+
+#[cfg(feature = "telemetry")]
+impl ErrorType {
+    pub(crate) fn of(error: &apierr::ApiError) -> Self {
+        ErrorType(match error.code() {
+            apierr::Code::Text(text) => text.clone(),
+            code => Cow::Owned(code.to_string()),
+        })
+    }
+}
+
+#[cfg(feature = "telemetry")]
+pub use self::route::{RouteLayer, RouteService};
+
+#[cfg(feature = "telemetry")]
+mod route;
+
+#[cfg(feature = "telemetry")]
+pub(crate) use self::route::Route;
+
+#[cfg(feature = "prometheus")]
+mod prometheus;
+
+#[cfg(feature = "prometheus")]
+pub use self::prometheus::{InstallError, Prometheus};
+
+/// The metrics a finished request records, when the contract layer records them.
+#[cfg(feature = "telemetry")]
+pub(crate) fn record_metrics(
+    method: &'static str,
+    route: Option<&str>,
+    status: u16,
+    error_type: Option<ErrorType>,
+    elapsed: std::time::Duration,
+) {
+    let route: metrics::SharedString = match route {
+        Some(route) => metrics::SharedString::from(route.to_owned()),
+        None => metrics::SharedString::const_str("unmatched"),
+    };
+    let error_type = match error_type {
+        Some(ErrorType(Cow::Borrowed(code))) => metrics::SharedString::const_str(code),
+        Some(ErrorType(Cow::Owned(code))) => metrics::SharedString::from(code),
+        None => metrics::SharedString::const_str(""),
+    };
+    metrics::counter!(
+        "http_server_requests_total",
+        "http_request_method" => method,
+        "http_route" => route.clone(),
+        "http_response_status_code" => status.to_string(),
+        "error_type" => error_type,
+    )
+    .increment(1);
+    metrics::histogram!(
+        "http_server_request_duration_seconds",
+        "http_request_method" => method,
+        "http_route" => route,
+    )
+    .record(elapsed.as_secs_f64());
+}

@@ -147,8 +147,10 @@ impl FailureLimit {
             }
         };
         if decision.allowed {
+            count("counted");
             return None;
         }
+        count("limited");
         let wait = Duration::from_secs(ceil_secs(decision.retry_after).max(1));
         let until = now + wait;
         match key {
@@ -162,6 +164,7 @@ impl FailureLimit {
     /// The answer to a blocked request: the rate-limited condition with `Retry-After`
     /// and the limit's headers, for the contract layer to render.
     pub fn response(&self, wait: Duration) -> Response {
+        count("blocked");
         let mut response = self.error(wait).into_response();
         self.stamp(response.headers_mut(), wait);
         response
@@ -207,4 +210,10 @@ fn insert<K: std::hash::Hash + Eq>(
     if map.len() < MAX_BLOCKED {
         map.insert(key, until);
     }
+}
+
+/// Counts a failed authentication (`counted`, or `limited` when it went over the quota)
+/// or a request refused while its source is blocked (`blocked`).
+fn count(outcome: &'static str) {
+    crate::telemetry::count("apierr_auth_failures_total", "outcome", outcome);
 }

@@ -15,6 +15,7 @@ use http::{HeaderValue, Method};
 use http_body::Body as _;
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument;
 
 use crate::fingerprint::{DEFAULT_BODY_LIMIT, fingerprint};
 use crate::future::BoxResponseFuture;
@@ -358,6 +359,7 @@ where
                     Ok(Some(key)) => key,
                     Ok(None) if !config.required => return inner.call(req).await,
                     Ok(None) => {
+                        outcome("missing");
                         return Ok(ApiError::from(Condition::IdempotencyKeyMissing).into_response());
                     }
                     Err(error) => return Ok(error.into_response()),
@@ -377,9 +379,18 @@ where
                     lock_for: config.lock_for,
                     keep_for: config.keep_for,
                 };
-                let token = match config.store.claim(&claim).await {
-                    Ok(Claim::Acquired { token }) => token,
+                let claimed = config
+                    .store
+                    .claim(&claim)
+                    .instrument(tracing::info_span!("idempotency.claim"))
+                    .await;
+                let token = match claimed {
+                    Ok(Claim::Acquired { token }) => {
+                        outcome("executed");
+                        token
+                    }
                     Ok(Claim::Completed(stored)) => {
+                        outcome("replayed");
                         return Ok(match config.open(&scope, &key, stored) {
                             Ok(stored) => replay(stored),
                             Err(error) => {
@@ -389,9 +400,11 @@ where
                         });
                     }
                     Ok(Claim::Mismatch) => {
+                        outcome("reused");
                         return Ok(ApiError::from(Condition::IdempotencyKeyReused).into_response());
                     }
                     Ok(Claim::InFlight { lock_expires_in }) => {
+                        outcome("in_flight");
                         // The first request may finish any moment; its lock ends at the latest
                         // then. A second is a fair first wait.
                         let wait = lock_expires_in.min(Duration::from_secs(1));
@@ -401,6 +414,7 @@ where
                     }
                     Err(e) => {
                         // Without the store nothing can be run exactly once: refuse, retryably.
+                        outcome("store_down");
                         tracing::error!(error = %e, "idempotency store unavailable");
                         let error = ApiError::from(Condition::ServiceUnavailable)
                             .with_retry_after(Duration::from_secs(1))
@@ -470,6 +484,7 @@ where
                     match config
                         .store
                         .complete(&scope, &key, token, (config.clock)(), &stored)
+                        .instrument(tracing::info_span!("idempotency.complete"))
                         .await
                     {
                         Ok(true) => {}
@@ -498,6 +513,11 @@ where
             },
         )
     }
+}
+
+/// Counts what became of a request under the idempotency layer.
+fn outcome(outcome: &'static str) {
+    crate::telemetry::count("apierr_idempotency_outcomes_total", "outcome", outcome);
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue};
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument;
 
 use crate::future::BoxResponseFuture;
 use crate::{Caller, Clock};
@@ -198,15 +199,18 @@ where
                 let decision = config
                     .store
                     .check(&key, config.quota, (config.clock)())
+                    .instrument(tracing::info_span!("rate_limit.check", class = %config.class))
                     .await;
                 let decision = match decision {
                     Ok(decision) => decision,
                     Err(e) => match config.when_down {
                         WhenStoreDown::FailOpen => {
+                            decided("store_down_open");
                             tracing::warn!(error = %e, "rate-limit store unavailable: request let through unlimited");
                             return inner.call(req).await;
                         }
                         WhenStoreDown::FailClosed => {
+                            decided("store_down_closed");
                             tracing::error!(error = %e, "rate-limit store unavailable: request refused");
                             let error = ApiError::from(Condition::ServiceUnavailable)
                                 .with_retry_after(Duration::from_secs(1))
@@ -215,6 +219,11 @@ where
                         }
                     },
                 };
+                decided(if decision.allowed {
+                    "allowed"
+                } else {
+                    "limited"
+                });
                 if !decision.allowed {
                     let wait = Duration::from_secs(ceil_secs(decision.retry_after).max(1));
                     let mut response = ApiError::from(Condition::RateLimited)
@@ -232,4 +241,9 @@ where
             },
         )
     }
+}
+
+/// Counts a rate-limit decision.
+fn decided(decision: &'static str) {
+    crate::telemetry::count("apierr_rate_limit_decisions_total", "decision", decision);
 }

@@ -3,6 +3,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use tracing::Instrument;
 
 use apierr::Condition;
 use apierr_store::{Entry, Outcome, ReconciliationLog};
@@ -122,8 +123,16 @@ impl Pending {
 }
 
 async fn record(log: &dyn ReconciliationLog, entry: &Entry) {
-    if let Err(e) = log.record(entry).await {
-        tracing::error!(error = %e, request_id = %entry.request_id, route = %entry.route, "could not record a request to reconcile");
+    let written = log
+        .record(entry)
+        .instrument(tracing::info_span!("reconciliation.record"))
+        .await;
+    match written {
+        Ok(()) => crate::telemetry::count("apierr_reconciliation_entries_total", "log", "written"),
+        Err(e) => {
+            crate::telemetry::count("apierr_reconciliation_entries_total", "log", "failed");
+            tracing::error!(error = %e, request_id = %entry.request_id, route = %entry.route, "could not record a request to reconcile");
+        }
     }
 }
 

@@ -390,6 +390,8 @@ enum Webhooks {
         delivery: Delivery,
         #[command(flatten)]
         grace: Grace,
+        #[command(flatten)]
+        telemetry: Telemetry,
     },
 }
 
@@ -584,6 +586,24 @@ struct Serve {
     delivery: Delivery,
     #[command(flatten)]
     connections: Connections,
+    #[command(flatten)]
+    telemetry: Telemetry,
+}
+
+/// What the process tells its operator beyond the log.
+#[derive(Debug, Clone, clap::Args)]
+struct Telemetry {
+    /// Serve the metrics in Prometheus's text format at /metrics on this address (a
+    /// listener of its own, never the partner port), e.g. 127.0.0.1:9464. They cover
+    /// every partner's traffic: keep the address internal.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+}
+
+impl Telemetry {
+    fn apply(&self, config: &mut apierr_reference::Config) {
+        config.metrics_listen = self.metrics_listen;
+    }
 }
 
 fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
@@ -741,6 +761,7 @@ impl Serve {
         config.webhook_dispatcher = !self.no_webhook_dispatcher;
         config.public_url = self.public_url;
         self.delivery.apply(&mut config);
+        self.telemetry.apply(&mut config);
         config.limits = self
             .connections
             .limits()
@@ -803,6 +824,7 @@ fn webhooks(command: Webhooks) -> ExitCode {
             retention,
             delivery,
             grace,
+            telemetry,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -819,6 +841,7 @@ fn webhooks(command: Webhooks) -> ExitCode {
                 }
             };
             delivery.apply(&mut config);
+            telemetry.apply(&mut config);
             config.retention = retention.retention();
             config.limits = match Limits::default().grace_period(grace.shutdown_grace.into()) {
                 Ok(limits) => limits,

@@ -137,6 +137,10 @@ pub struct Config {
     /// The bounds of every connection (head and body timeouts, the connection cap) and
     /// the grace period of a drain.
     pub limits: apierr_axum::Limits,
+    /// Where the metrics are served, in Prometheus's text format at `/metrics` (requests
+    /// by route, status and catalog code, rate-limit, idempotency and webhook figures):
+    /// a listener of its own, never the partner port. None (the default) records none.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// The base URL of a server listening where `apierr serve` does by default.
@@ -284,6 +288,7 @@ impl Config {
             webhook_replay_max: DEFAULT_WEBHOOK_REPLAY_MAX,
             public_url: None,
             limits: apierr_axum::Limits::default(),
+            metrics_listen: None,
             auth_failure_limit: apierr_axum::DEFAULT_FAILURE_QUOTA,
             trust_proxies: Vec::new(),
             secret_keys: crate::SecretKeys::default(),

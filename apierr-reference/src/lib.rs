@@ -322,11 +322,43 @@ pub async fn run_worker(
         config.clock.clone(),
     );
     tracing::info!(database = %config::redact_database_url(&config.database_url), "delivering webhooks");
+    let metrics = serve_metrics(&config, None).await?;
     let stop = Stop::new(shutdown);
     let signal = stop.signal();
     let delivering = tokio::spawn(async move { dispatcher.run(signal).await });
     stop.finish(delivering, config.limits.grace()).await;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     Ok(())
+}
+
+/// Installs the metrics recorder and serves `/metrics` on [`Config::metrics_listen`],
+/// which may not be the partner listener's address (`partner`).
+async fn serve_metrics(
+    config: &Config,
+    partner: Option<std::net::SocketAddr>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, ServeError> {
+    let Some(address) = config.metrics_listen else {
+        return Ok(None);
+    };
+    if partner.is_some_and(|p| p.port() == address.port() && p.port() != 0) {
+        return Err(ServeError::Config(format!(
+            "the metrics listener {address} is on the partner port: it must have a port of its own"
+        )));
+    }
+    let metrics = apierr_axum::telemetry::Prometheus::install()
+        .map_err(|e| ServeError::Config(format!("the metrics recorder: {e}")))?;
+    let listener = TcpListener::bind(address).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving metrics at /metrics");
+    let router = metrics.router().fallback(not_found);
+    // Scrapers ask for Prometheus's own types: the text answer is what they all read.
+    let app = routes::contract(config).check_accept(false).layer(router);
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = apierr_axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics listener failed");
+        }
+    })))
 }
 
 /// A process's stop: the signal, shared by the server and the dispatcher, and when it
@@ -447,11 +479,15 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
     if let Some(token) = &config.admin_token {
         router = router.merge(admin::router(token, safety.log.clone()));
     }
-    let router = router.fallback(not_found).with_state(state);
+    let mut router = router.fallback(not_found).with_state(state);
+    if config.metrics_listen.is_some() {
+        // The route of each request, for the metrics' `http_route` label.
+        router = router.layer(apierr_axum::telemetry::RouteLayer);
+    }
     // Around the whole router rather than with `Router::layer`, which would wrap (and box)
     // every route on its own.
     let stack = (
-        routes::contract(config),
+        routes::contract(config).metrics(config.metrics_listen.is_some()),
         // The token routes check the date themselves (`routes`); the document needs none.
         staleness.exempt(&["/openapi.json", "/oauth/token"]),
         DefaultBodyLimit::max(config.body_limit),
@@ -493,6 +529,7 @@ pub async fn run(
     if config.public_url.is_none() {
         config.public_url = Some(format!("http://{}", listener.local_addr()?));
     }
+    let metrics = serve_metrics(&config, Some(listener.local_addr()?)).await?;
     let (app, dispatcher) = build(&config).await?;
     // The dispatcher stops with the server, at the same signal: its attempts in flight
     // finish within the same grace period and its unstarted claims are given back.
@@ -511,6 +548,9 @@ pub async fn run(
         .limits(config.limits.clone())
         .with_graceful_shutdown(stop.signal())
         .await;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     if let Some(delivering) = delivering {
         stop.finish(delivering, config.limits.grace()).await;
     }

@@ -347,6 +347,21 @@ impl Dispatcher {
                 }
             })
         };
+        // The queue's gauges, read apart from the claims so that a slow count never
+        // holds one up.
+        #[cfg(feature = "metrics")]
+        let gauges = {
+            let pool = self.outbox.pool().clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(crate::telemetry::QUEUE_EVERY);
+                loop {
+                    every.tick().await;
+                    if let Err(e) = crate::telemetry::read_queue(&pool, SystemTime::now()).await {
+                        tracing::debug!(error = %e, "could not read the webhook queue's depth");
+                    }
+                }
+            })
+        };
         let load = Load::new(self.settings.caps());
         let (queue, claimed_rx) = mpsc::unbounded_channel::<(Claimed, OwnedSemaphorePermit)>();
         let stopping = Arc::new(AtomicBool::new(false));
@@ -413,6 +428,8 @@ impl Dispatcher {
         drop(queue);
         let _ = attempts.await;
         let _ = recorder.await;
+        #[cfg(feature = "metrics")]
+        gauges.abort();
     }
 
     /// The attempts of [`Dispatcher::run`]: starts the claims it is handed, up to the

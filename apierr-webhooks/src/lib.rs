@@ -71,6 +71,7 @@ mod report;
 mod retention;
 mod schema;
 mod sealing;
+mod telemetry;
 
 pub use crate::dispatch::{
     DEFAULT_CONCURRENCY, DEFAULT_ENDPOINT_CONCURRENCY, Dispatcher, DispatcherBuilder, RESPONSE_HEAD,

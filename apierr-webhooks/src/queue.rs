@@ -48,6 +48,19 @@ pub(crate) enum Verdict {
     Gone,
 }
 
+impl Verdict {
+    /// The verdict as a metrics label.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Delivered => "delivered",
+            Verdict::Retry => "retry",
+            Verdict::Refused => "refused",
+            Verdict::Gone => "gone",
+        }
+    }
+}
+
 /// One attempt's result.
 #[derive(Debug)]
 pub(crate) struct Outcome {
@@ -309,6 +322,8 @@ impl Outbox {
         }
         self.record_delivered(&mut tx, outcomes, now).await?;
         let mut notify = Vec::new();
+        // The reports written, counted once the transaction commits.
+        let mut written: Vec<ReportKind> = Vec::new();
         // The delivered are marked above; here, the failed attempts.
         for o in outcomes.iter().filter(|o| o.verdict != Verdict::Delivered) {
             let c = &o.claimed;
@@ -387,6 +402,7 @@ impl Outbox {
                     now,
                 )
                 .await?;
+            written.push(ReportKind::MessageFailed);
             if self
                 .first_this_hour(&mut tx, &c.endpoint_id, ReportKind::MessageFailed, now)
                 .await?
@@ -439,6 +455,7 @@ impl Outbox {
             let report = self
                 .insert_report(&mut tx, c, kind, &summary, None, now)
                 .await?;
+            written.push(kind);
             if self
                 .first_this_hour(&mut tx, &c.endpoint_id, kind, now)
                 .await?
@@ -455,6 +472,7 @@ impl Outbox {
             .await?;
         }
         tx.commit().await?;
+        crate::telemetry::recorded(outcomes, &written);
         Ok(notify)
     }
 

@@ -18,6 +18,21 @@
 //! - `http_server_requests_total{http_request_method, http_route, http_response_status_code, error_type}`,
 //! - `http_server_request_duration_seconds{http_request_method, http_route}` (a histogram).
 //!
+//! The other layers count their decisions the same way (feature `telemetry`):
+//!
+//! - `apierr_rate_limit_decisions_total{decision}`: `allowed`, `limited`, `store_down_open`
+//!   (let through unlimited), `store_down_closed` (refused);
+//! - `apierr_idempotency_outcomes_total{outcome}`: `executed`, `replayed`, `in_flight`,
+//!   `reused` (another body under the key), `missing` (a required key absent),
+//!   `store_down`;
+//! - `apierr_reconciliation_entries_total{log}`: entries of the reconciliation log
+//!   `written`, or `failed` to be written;
+//! - `apierr_auth_failures_total{outcome}`: failed authentications `counted`, those that
+//!   went over the quota (`limited`), and requests `blocked` while their source waits.
+//!
+//! Store calls run in spans of their own: `rate_limit.check`, `idempotency.claim`,
+//! `idempotency.complete`, `reconciliation.record`.
+//!
 //! Labels are bounded: the method is one RFC 9110 defines or `_OTHER`, the route is the
 //! router's template (`/accounts/{id}`) or `unmatched`, never the raw path, and
 //! `error_type` is a catalog code or empty. With the feature `prometheus`,
@@ -117,6 +132,14 @@ impl ErrorType {
             code => Cow::Owned(code.to_string()),
         })
     }
+}
+
+/// Counts one decision of a layer: `name{key="value"}` (feature `telemetry`; nothing
+/// without it). Every value is one of a fixed set.
+#[cfg_attr(not(feature = "telemetry"), allow(unused_variables))]
+pub(crate) fn count(name: &'static str, key: &'static str, value: &'static str) {
+    #[cfg(feature = "telemetry")]
+    metrics::counter!(name, key => value).increment(1);
 }
 
 #[cfg(feature = "telemetry")]

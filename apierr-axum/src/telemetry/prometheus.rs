@@ -1,5 +1,6 @@
 //! [`Prometheus`]: the metrics of the layers in Prometheus's text format.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -38,14 +39,20 @@ pub struct Prometheus {
 pub type InstallError = metrics_exporter_prometheus::BuildError;
 
 impl Prometheus {
-    /// Installs the Prometheus recorder as the process's metrics recorder. Inside a Tokio
-    /// runtime it also starts the upkeep task; outside one, call
-    /// [`Prometheus::render`] often (it runs the upkeep itself).
+    /// The process's Prometheus recorder: installed as the metrics recorder on the first
+    /// call, the same one on every later call. Inside a Tokio runtime the first call also
+    /// starts the upkeep task; outside one, call [`Prometheus::render`] often (it runs the
+    /// upkeep itself).
     ///
     /// # Errors
     ///
-    /// When the process has a metrics recorder already.
+    /// When the process has another metrics recorder already.
     pub fn install() -> Result<Self, InstallError> {
+        static INSTALLED: Mutex<Option<Prometheus>> = Mutex::new(None);
+        let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(this) = installed.as_ref() {
+            return Ok(this.clone());
+        }
         let handle = PrometheusBuilder::new()
             .set_buckets(&DURATION_BUCKETS)?
             .install_recorder()?;
@@ -59,7 +66,9 @@ impl Prometheus {
                 }
             });
         }
-        Ok(Prometheus { handle })
+        let this = Prometheus { handle };
+        *installed = Some(this.clone());
+        Ok(this)
     }
 
     /// The metrics now, in Prometheus's text exposition format.

@@ -17,6 +17,7 @@ mod retention;
 mod safe;
 mod secrets;
 mod success;
+mod telemetry;
 mod support;
 mod upgrade;
 mod webhooks;

@@ -185,12 +185,13 @@ async fn each_failure_is_a_span_with_its_catalog_code_as_error_type() {
             assert_eq!(span["url.scheme"], "http", "{id}");
             assert_eq!(span["otel.kind"], "server", "{id}");
             assert_eq!(span.get("http.route").map(String::as_str), route, "{id}");
-            let method = span["http.request.method"].clone();
-            let name = match route {
-                Some(route) => format!("{method} {route}"),
-                None => method,
-            };
-            assert_eq!(span["otel.name"], name, "{id}");
+            assert_eq!(span["otel.name"], span["http.request.method"], "{id}");
+            let failed = (status >= 500).then_some("ERROR");
+            assert_eq!(
+                span.get("otel.status_code").map(String::as_str),
+                failed,
+                "{id}"
+            );
         }
     }
     // A success has no error type.

@@ -6,8 +6,10 @@
 //! # Layout
 //!
 //! - `call`: [`call`], its [`CallRequest`] and [`CallReport`].
-//! - `main.rs`: argument parsing (clap), tracing, and the stop signal.
+//! - [`telemetry`]: the process's log lines and OTLP span export.
+//! - `main.rs`: argument parsing (clap) and the stop signal.
 
 mod call;
+pub mod telemetry;
 
 pub use crate::call::{CallReport, CallRequest, call};

@@ -68,7 +68,7 @@ enum Command {
     },
     /// Webhooks: failure reports, replay, and a worker that delivers without serving.
     #[command(subcommand)]
-    Webhooks(Webhooks),
+    Webhooks(Box<Webhooks>),
     /// The key that seals webhook signing secrets and stored responses at rest:
     /// generate one, or rotate to a new one.
     #[command(subcommand)]
@@ -598,11 +598,31 @@ struct Telemetry {
     /// every partner's traffic: keep the address internal.
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
+    /// Export every span (one per request, with its route, status and catalog code as
+    /// `error.type`; one per store call and webhook attempt) to this OpenTelemetry
+    /// collector's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318 (spans go to its
+    /// /v1/traces, as protobuf). Off by default.
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
 }
 
 impl Telemetry {
     fn apply(&self, config: &mut apierr_reference::Config) {
         config.metrics_listen = self.metrics_listen;
+    }
+
+    /// The process's tracing, installed on `runtime`: log lines, and spans exported where
+    /// an OTLP endpoint is given.
+    fn tracing(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        service: &'static str,
+    ) -> Result<apierr_cli::telemetry::Tracing, ExitCode> {
+        let _entered = runtime.enter();
+        apierr_cli::telemetry::init(self.otlp_endpoint.as_deref(), service).map_err(|e| {
+            eprintln!("apierr: {e}");
+            ExitCode::FAILURE
+        })
     }
 }
 
@@ -685,7 +705,7 @@ fn main() -> ExitCode {
             }
             ExitCode::from(report.exit_code())
         }
-        Command::Webhooks(command) => webhooks(command),
+        Command::Webhooks(command) => webhooks(*command),
         Command::Partners(command) => partners(command),
         Command::Keys(command) => keys(command),
         Command::Purge {
@@ -713,14 +733,12 @@ fn main() -> ExitCode {
         }
         Command::Reconcile(reconcile) => reconcile_command(reconcile),
         Command::Serve(serve) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-                )
-                .init();
             let runtime = match runtime() {
                 Ok(rt) => rt,
+                Err(code) => return code,
+            };
+            let _tracing = match serve.telemetry.tracing(&runtime, "apierr-serve") {
+                Ok(tracing) => tracing,
                 Err(code) => return code,
             };
             match runtime.block_on(serve.run()) {
@@ -826,12 +844,10 @@ fn webhooks(command: Webhooks) -> ExitCode {
             grace,
             telemetry,
         } => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-                )
-                .init();
+            let _tracing = match telemetry.tracing(&runtime, "apierr-webhooks-worker") {
+                Ok(tracing) => tracing,
+                Err(code) => return code,
+            };
             let mut config = apierr_reference::Config::new(database.url);
             config.secret_keys = match keys.keys() {
                 Ok(keys) => keys,

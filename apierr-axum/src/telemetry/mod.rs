@@ -6,8 +6,9 @@
 //! `http.request.method`, `url.scheme`, `url.path`, `http.route`,
 //! `http.response.status_code`, `error.type` (the catalog code of the error that
 //! answered, a bounded set) and `apierr.condition` (the framework condition it stands
-//! for), with `otel.kind = "server"`, `otel.name` (`GET /accounts/{id}`) and the request
-//! id as `id`. A `tracing-opentelemetry` layer exports it as an OpenTelemetry span; with no
+//! for), with `otel.kind = "server"`, `otel.name` (the method: the route is not known
+//! when the span starts, and an exported span keeps its first name),
+//! `otel.status_code = "ERROR"` on a 5xx, and the request id as `id`. A `tracing-opentelemetry` layer exports it as an OpenTelemetry span; with no
 //! subscriber interested it costs a load.
 //!
 //! With the feature `telemetry`, [`RouteLayer`] (added with `Router::layer`, inside the
@@ -69,7 +70,10 @@ pub(crate) fn request_span<B>(req: &http::Request<B>, id: &crate::RequestId) -> 
         "request",
         id = %id,
         otel.kind = "server",
-        otel.name = tracing::field::Empty,
+        // OpenTelemetry's name for a server span whose route is not known when it starts
+        // (`tracing-opentelemetry` cannot rename a started span; `http.route` says it).
+        otel.name = method_label(req.method()),
+        otel.status_code = tracing::field::Empty,
         http.request.method = method_label(req.method()),
         url.scheme = tracing::field::Empty,
         url.path = tracing::field::Empty,
@@ -83,7 +87,6 @@ pub(crate) fn request_span<B>(req: &http::Request<B>, id: &crate::RequestId) -> 
         let scheme = req.uri().scheme_str().unwrap_or("http");
         span.record("url.scheme", scheme);
         span.record("url.path", req.uri().path());
-        span.record("otel.name", method_label(req.method()));
     }
     span
 }
@@ -104,18 +107,17 @@ pub(crate) fn record_error(error: &apierr::ApiError) {
 pub(crate) fn record_status(span: &tracing::Span, status: u16) {
     if !span.is_disabled() {
         span.record("http.response.status_code", status);
+        // A server span is an error only when the server failed (a 4xx is the client's).
+        if status >= 500 {
+            span.record("otel.status_code", "ERROR");
+        }
     }
 }
 
-/// Records the matched route on the current request span, and names the span after it.
+/// Records the matched route on the current request span.
 #[cfg(feature = "telemetry")]
-pub(crate) fn record_route(method: &http::Method, route: &str) {
-    let span = tracing::Span::current();
-    if span.is_disabled() {
-        return;
-    }
-    span.record("http.route", route);
-    span.record("otel.name", format!("{} {route}", method_label(method)));
+pub(crate) fn record_route(route: &str) {
+    tracing::Span::current().record("http.route", route);
 }
 
 /// The catalog code that answered a response, put on it by the contract layer when it

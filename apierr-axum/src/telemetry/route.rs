@@ -68,7 +68,7 @@ where
         // On the span now, so that a handler that panics still has its route there; the
         // metrics take it from the response, and a panic's answer counts as `unmatched`.
         if let Some(route) = &route {
-            super::record_route(req.method(), route.as_str());
+            super::record_route(route.as_str());
         }
         RouteFuture {
             inner: self.inner.call(req),

@@ -17,7 +17,7 @@ mod retention;
 mod safe;
 mod secrets;
 mod success;
-mod telemetry;
 mod support;
+mod telemetry;
 mod upgrade;
 mod webhooks;

@@ -66,7 +66,11 @@ async fn metrics_show_bad_requests_by_catalog_code_and_a_failing_webhook() {
             .unwrap();
         assert_eq!(registered.status(), 201, "{backend:?}");
         for _ in 0..2 {
-            let r = client.get(format!("{base}/no/such/{}", 7)).send().await.unwrap();
+            let r = client
+                .get(format!("{base}/no/such/{}", 7))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 404);
         }
         let malformed = client
@@ -83,7 +87,9 @@ async fn metrics_show_bad_requests_by_catalog_code_and_a_failing_webhook() {
         let created = client
             .post(format!("{base}/accounts"))
             .header("x-api-key", "acme-key")
-            .json(&serde_json::json!({"email": "m@example.com", "first_name": "M", "last_name": "N"}))
+            .json(
+                &serde_json::json!({"email": "m@example.com", "first_name": "M", "last_name": "N"}),
+            )
             .send()
             .await
             .unwrap();
@@ -179,5 +185,89 @@ async fn metrics_show_bad_requests_by_catalog_code_and_a_failing_webhook() {
         // No label carries a raw path or an id.
         assert!(!text.contains("/no/such"), "{text}");
         assert!(!text.contains("acme"), "{text}");
+    }
+}
+
+/// A collector's OTLP/HTTP trace endpoint that keeps every export's body.
+async fn collector() -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = received.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        post(move |body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().extend_from_slice(&body);
+                http::StatusCode::OK
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_are_exported_over_otlp_with_the_catalog_code_as_error_type() {
+    // Scenario: `apierr serve --otlp-endpoint` answers a request for an account that does
+    // not exist; the collector receives (OTLP/HTTP, protobuf) the request's span, with
+    // its route template, `error.type` the catalog's not-found code, the condition, and
+    // the service name.
+    let (endpoint, received) = collector().await;
+    let place = database(crate::support::Backend::Sqlite).await;
+    let listen = free_address();
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
+        .args(["serve", "--demo", "--no-webhook-dispatcher"])
+        .args(["--listen", &listen, "--database-url", place.url()])
+        .args(["--otlp-endpoint", &endpoint])
+        .env("RUST_LOG", "info")
+        // Batches leave every 100 ms rather than every 5 s.
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("APIERR_SECRET_KEY", crate::support::TEST_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the apierr binary");
+    assert_eq!(acme_status_once_up(&listen, &mut serve).await, 200);
+    let missing = reqwest::Client::new()
+        .get(format!("http://{listen}/accounts/acc_missing"))
+        .header("x-api-key", "acme-key")
+        .header("x-request-id", "otlp-probe-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let code = Profile::PROBLEM
+        .error(Condition::NotFound)
+        .code()
+        .to_string();
+    let wanted: [&[u8]; 7] = [
+        b"otlp-probe-1",
+        b"error.type",
+        code.as_bytes(),
+        b"apierr.condition",
+        b"http.route",
+        b"/accounts/{id}",
+        b"apierr-serve",
+    ];
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got = received.lock().unwrap().clone();
+        if wanted.iter().all(|w| contains(&got, w)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = serve.kill();
+    let _ = serve.wait();
+    for w in wanted {
+        assert!(
+            contains(&got, w),
+            "the export lacks {:?} ({} bytes received)",
+            String::from_utf8_lossy(w),
+            got.len()
+        );
     }
 }

@@ -248,6 +248,20 @@ impl ApiError {
         self
     }
 
+    /// The condition of an error whose body, once its catalog resolves it, is the
+    /// condition's alone: made from the condition and given nothing the body shows (no
+    /// message of the application's, violation, additional message, `Retry-After` or
+    /// request id). Resolving it sets every other part the body shows from the entry.
+    pub(crate) fn bare_condition(&self) -> Option<Condition> {
+        let inner = &*self.inner;
+        let bare = !inner.custom_message
+            && inner.violations.is_empty()
+            && inner.messages.is_empty()
+            && inner.retry_after.is_none()
+            && inner.request_id.is_none();
+        inner.condition.filter(|_| bare)
+    }
+
     /// The parts, to change: in place when no one else holds them, else a copy.
     fn inner_mut(&mut self) -> &mut Inner {
         Arc::make_mut(&mut self.inner)

@@ -66,6 +66,7 @@ mod hints;
 #[cfg(feature = "axum")]
 mod into_response;
 mod oauth_token;
+mod prerendered;
 mod profile;
 mod recognise;
 pub mod seeds;
@@ -84,6 +85,7 @@ pub use crate::hints::{REQUEST_ID_HEADERS, request_id_from_headers, retry_hint};
 #[cfg(feature = "axum")]
 pub use crate::into_response::ErrorResponse;
 pub use crate::oauth_token::{OAUTH_TOKEN, TokenError};
+pub use crate::prerendered::{Prerendered, PrerenderedError};
 pub use crate::profile::Profile;
 pub use crate::violation::{FieldViolation, ViolationKind, ViolationSupport};
 

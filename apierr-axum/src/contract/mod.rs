@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use apierr::{ApiError, Condition, Profile};
+use apierr::{ApiError, Condition, Prerendered, Profile};
 use axum::extract::Request;
 use axum::response::Response;
 use http::HeaderValue;
@@ -33,6 +33,8 @@ pub struct Contract<S> {
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) profile: Profile,
+    /// The profile's condition bodies, rendered once (see [`Prerendered`]).
+    pub(crate) prerendered: Prerendered,
     pub(crate) timeout: Option<Duration>,
     pub(crate) check_accept: bool,
     /// The `WWW-Authenticate` challenge a 401 gets when nothing inside gave one: RFC 9110
@@ -53,6 +55,7 @@ pub(crate) struct Config {
 impl Config {
     pub(crate) fn new(profile: Profile) -> Self {
         Config {
+            prerendered: Prerendered::new(&profile),
             profile,
             timeout: None,
             check_accept: true,

@@ -76,39 +76,89 @@ pub(crate) fn error_response(
 /// `error` rendered in the contract into `parts`, which already carry the mark of a
 /// rendered response: the status, `Content-Type` and `Retry-After` are the rendering's,
 /// the other headers the application set stay, and a server error's internal cause is
-/// logged.
+/// logged. A bare condition is answered from the layer's pre-rendered bodies.
 fn render_into(mut parts: Parts, contract: &RequestContract, error: ApiError) -> Response {
-    let error = contract.adopt(error);
-    if error.status().is_server_error() {
-        log_server_error(&error);
+    let config = contract.config();
+    if let Some(fast) = config
+        .prerendered
+        .render(&error, contract.request_id().header_value())
+    {
+        // The error was not adopted: what it answered with is the template's.
+        note(&mut parts, contract, fast.status, fast.code, &error);
+        let answer = Answer {
+            status: fast.status,
+            content_type: fast.content_type,
+            retry_after: None,
+            body: Body::from(fast.body),
+        };
+        return answer.into_parts(parts, contract);
     }
-    crate::telemetry::record_error(&error);
+    let error = contract.adopt(error);
+    note(&mut parts, contract, error.status(), error.code(), &error);
+    // Adopted just now, so the dialect renders it as it is.
+    let rendered = config.profile.dialect().render(&error);
+    let answer = Answer {
+        status: rendered.status,
+        content_type: rendered.content_type,
+        retry_after: rendered.retry_after,
+        body: Body::from(rendered.body),
+    };
+    answer.into_parts(parts, contract)
+}
+
+/// Logs a server error and records what answered in the telemetry: `code` and `status`
+/// are the contract's, `error` the error as made (for its condition and cause).
+#[cfg_attr(not(feature = "telemetry"), allow(unused_variables))]
+fn note(
+    parts: &mut Parts,
+    contract: &RequestContract,
+    status: StatusCode,
+    code: &Code,
+    error: &ApiError,
+) {
+    if status.is_server_error() {
+        log_server_error(code, error);
+    }
+    crate::telemetry::record_error(code, error.condition());
     #[cfg(feature = "telemetry")]
     if contract.config().metrics {
         parts
             .extensions
-            .insert(crate::telemetry::ErrorType::of(&error));
+            .insert(crate::telemetry::ErrorType::of(code));
     }
-    // Adopted just now, so the dialect renders it as it is.
-    let rendered = contract.profile().dialect().render(&error);
-    parts.status = rendered.status;
-    let headers = &mut parts.headers;
-    // `IntoResponse` sets `Content-Type`, and `Retry-After` when the error has one;
-    // anything more the application added, and it may describe a body this one replaces.
-    if headers.len() > 1 + usize::from(rendered.retry_after.is_some()) {
-        headers.remove(http::header::CONTENT_LENGTH);
-        headers.remove(http::header::CONTENT_ENCODING);
+}
+
+/// What an error answers with, rendered.
+struct Answer {
+    status: StatusCode,
+    content_type: HeaderValue,
+    retry_after: Option<u64>,
+    body: Body,
+}
+
+impl Answer {
+    /// The response of `parts` with this answer.
+    fn into_parts(self, mut parts: Parts, contract: &RequestContract) -> Response {
+        parts.status = self.status;
+        let headers = &mut parts.headers;
+        // `IntoResponse` sets `Content-Type`, and `Retry-After` when the error has one;
+        // anything more the application added, and it may describe a body this one
+        // replaces.
+        if headers.len() > 1 + usize::from(self.retry_after.is_some()) {
+            headers.remove(http::header::CONTENT_LENGTH);
+            headers.remove(http::header::CONTENT_ENCODING);
+        }
+        headers.insert(CONTENT_TYPE, self.content_type);
+        // A `Retry-After` the application set itself stays unless the error has its own.
+        if let Some(secs) = self.retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED && !headers.contains_key(WWW_AUTHENTICATE) {
+            headers.insert(WWW_AUTHENTICATE, contract.config().challenge.clone());
+        }
+        stamp(headers, contract);
+        Response::from_parts(parts, self.body)
     }
-    headers.insert(CONTENT_TYPE, rendered.content_type);
-    // A `Retry-After` the application set itself stays unless the error has its own.
-    if let Some(secs) = rendered.retry_after {
-        headers.insert(RETRY_AFTER, HeaderValue::from(secs));
-    }
-    if rendered.status == StatusCode::UNAUTHORIZED && !headers.contains_key(WWW_AUTHENTICATE) {
-        headers.insert(WWW_AUTHENTICATE, contract.config().challenge.clone());
-    }
-    stamp(headers, contract);
-    Response::from_parts(parts, Body::from(rendered.body))
 }
 
 /// An error response that no contract layer rendered (axum's router, a tower-http
@@ -169,12 +219,13 @@ fn stamp(headers: &mut HeaderMap, contract: &RequestContract) {
     );
 }
 
-/// Logs a server error's code and internal cause; the request's span carries its id.
-fn log_server_error(error: &ApiError) {
+/// Logs a server error's code (the contract's) and internal cause; the request's span
+/// carries its id.
+fn log_server_error(code: &Code, error: &ApiError) {
     match error.internal_source() {
         Some(source) => {
-            tracing::error!(code = %error.code(), error = %source, "server error");
+            tracing::error!(code = %code, error = %source, "server error");
         }
-        None => tracing::error!(code = %error.code(), "server error"),
+        None => tracing::error!(code = %code, "server error"),
     }
 }

@@ -48,6 +48,10 @@ impl Dialect for ErrorsArray {
         ViolationSupport::All
     }
 
+    fn is_pure(&self) -> bool {
+        true
+    }
+
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
         let messages = e.additional_messages();
         json::object(out, |body| {

@@ -173,6 +173,33 @@ fn is_plain(bytes: &[u8]) -> bool {
     plain_word(u64::from_le_bytes(tail))
 }
 
+/// Whether `bytes` are visible ASCII or spaces that need no escaping in JSON: no control
+/// character, `"`, `\\`, DEL or byte above it. A request id of such bytes reads the same
+/// as header text and as a JSON string.
+pub(crate) fn is_plain_ascii(bytes: &[u8]) -> bool {
+    const LOWS: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    let mut words = bytes.chunks_exact(8);
+    let ascii = |w: u64| {
+        // A lane's low seven bits plus one carries into its high bit only from 0x7f, and
+        // never into the next lane; with the lane's own high bit, that is "0x7f or above".
+        (((w & LOWS) + ONES) | w) & HIGHS == 0
+    };
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        if !(ascii(w) && plain_word(w)) {
+            return false;
+        }
+    }
+    let mut tail = [b'a'; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    let w = u64::from_le_bytes(tail);
+    ascii(w) && plain_word(w)
+}
+
 /// Whether none of the eight bytes of `w` needs escaping. Each test sets the high bit of
 /// a byte's lane when that byte matches (exact as to whether any byte does).
 fn plain_word(w: u64) -> bool {
@@ -257,6 +284,13 @@ mod tests {
             let mut out = Vec::new();
             number(&mut out, n);
             prop_assert_eq!(out, serde_json::to_vec(&n).unwrap());
+        }
+
+        #[test]
+        fn plain_ascii_is_exact(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            // Scenario: the word test agrees with the byte test on any bytes.
+            let expected = bytes.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+            prop_assert_eq!(is_plain_ascii(&bytes), expected);
         }
 
         #[test]

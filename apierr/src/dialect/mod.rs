@@ -1,7 +1,7 @@
 //! Dialects: how an [`ApiError`] looks on the wire, both ways.
 
 mod errors_array;
-mod json;
+pub(crate) mod json;
 mod nested;
 mod oauth;
 mod problem;
@@ -70,6 +70,15 @@ pub trait Dialect: fmt::Debug + Send + Sync {
     /// one's own states its shape by overriding it.
     fn error_schema(&self) -> serde_json::Value {
         serde_json::json!({"type": "object"})
+    }
+
+    /// Whether [`Dialect::write_body`] writes nothing but what the error it is given
+    /// holds (no clock, counter or randomness), and writes the request id as given, so
+    /// that a server may render each condition's body once and copy it around the
+    /// request id ([`Prerendered`](crate::Prerendered)). Default is false: a dialect of
+    /// one's own renders every answer until it says so. Every built-in dialect is pure.
+    fn is_pure(&self) -> bool {
+        false
     }
 
     /// Writes the body of `error`. Never fails: every part of an [`ApiError`] is

@@ -48,6 +48,10 @@ impl Dialect for Nested {
         ViolationSupport::All
     }
 
+    fn is_pure(&self) -> bool {
+        true
+    }
+
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
         json::object(out, |body| {
             body.object("error", |error| {

@@ -46,6 +46,10 @@ impl Dialect for OAuth {
         ViolationSupport::None
     }
 
+    fn is_pure(&self) -> bool {
+        true
+    }
+
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
         write_body(e, out);
     }

@@ -62,6 +62,10 @@ impl Dialect for Problem {
         CONTENT_TYPE_VALUE
     }
 
+    fn is_pure(&self) -> bool {
+        true
+    }
+
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
         let (type_uri, title) = match e.doc_url() {
             Some(url) => (url, e.title().unwrap_or(e.message())),

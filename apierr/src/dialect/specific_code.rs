@@ -54,6 +54,10 @@ impl Dialect for SpecificCode {
         ViolationSupport::FirstOnly
     }
 
+    fn is_pure(&self) -> bool {
+        true
+    }
+
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
         let status = e.status().as_u16();
         let reason = e.violations().first().and_then(|v| {

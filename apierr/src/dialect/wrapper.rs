@@ -60,6 +60,10 @@ impl Dialect for Wrapper {
         true
     }
 
+    fn is_pure(&self) -> bool {
+        true
+    }
+
     fn write_body(&self, e: &ApiError, out: &mut Vec<u8>) {
         if oauth::is_oauth_code(e.code()) {
             return oauth::write_body(e, out);

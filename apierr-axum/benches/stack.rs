@@ -38,6 +38,37 @@ fn apierr_app(profile: Profile) -> Contract<Staleness<Router>> {
     ContractLayer::new(profile).layer(StalenessLayer::new().required(false).layer(router))
 }
 
+/// The stack with telemetry on: the route recorded by `RouteLayer`, every answer counted
+/// and timed by the contract layer into the installed recorder.
+fn telemetry_app(profile: Profile) -> Contract<Staleness<Router>> {
+    let router = Router::new()
+        .route(
+            "/accounts/{id}",
+            get(|| async { ApiError::from(Condition::NotFound) }),
+        )
+        .route(
+            "/accounts",
+            post(|Json(v): Json<serde_json::Value>| async move { v.to_string() }),
+        )
+        .fallback(not_found)
+        .layer(apierr_axum::telemetry::RouteLayer);
+    ContractLayer::new(profile)
+        .metrics(true)
+        .layer(StalenessLayer::new().required(false).layer(router))
+}
+
+/// apierr as its documentation recommends it, like the peers below: the contract layer
+/// around the router, nothing more.
+fn contract_app(profile: Profile) -> Contract<Router> {
+    let router = Router::new()
+        .route(
+            "/accounts/{id}",
+            get(|| async { ApiError::from(Condition::NotFound) }),
+        )
+        .fallback(not_found);
+    ContractLayer::new(profile).layer(router)
+}
+
 /// What a hand-written axum service does: the same status, content type and body bytes.
 fn bare_app(profile: Profile) -> Router {
     let render = |c: Condition| {
@@ -180,6 +211,13 @@ fn requests() -> Vec<Named> {
 }
 
 fn main() {
+    // Only with the telemetry cases: a recorder and a registry change how every other
+    // case allocates, and so its count. Installed outside the runtime, so that no upkeep
+    // task runs between iterations.
+    let telemetry = wanted("stack/telemetry");
+    if telemetry {
+        apierr_axum::telemetry::Prometheus::install().expect("the bench's metrics recorder");
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -205,6 +243,29 @@ fn main() {
             }));
         }
     }
+    // With telemetry on: metrics into the Prometheus recorder, and then spans into a
+    // `tracing` registry too (the subscriber an OpenTelemetry pipeline is built on).
+    for (name, request) in requests().into_iter().filter(|_| telemetry) {
+        let apierr = telemetry_app(Profile::PROBLEM);
+        let registry = tracing::Dispatch::new(tracing_subscriber::registry());
+        for spans in [false, true] {
+            let group = match spans {
+                false => format!("stack/telemetry-metrics/{name}"),
+                true => format!("stack/telemetry-spans/{name}"),
+            };
+            let (app, registry) = (apierr.clone(), registry.clone());
+            cases.push(Case::new(format!("{group}/apierr"), move || match spans {
+                false => rt.block_on(app.clone().oneshot(request())).unwrap(),
+                true => tracing::dispatcher::with_default(&registry, || {
+                    rt.block_on(app.clone().oneshot(request())).unwrap()
+                }),
+            }));
+            let bare = bare_app(Profile::PROBLEM);
+            cases.push(Case::new(format!("{group}/axum"), move || {
+                rt.block_on(bare.clone().oneshot(request())).unwrap()
+            }));
+        }
+    }
     // The problem profile's 404 against a handler serialising the same body per request.
     let request = || {
         request(http::Method::GET, "/accounts/42")
@@ -222,9 +283,9 @@ fn main() {
         move || rt.block_on(serde.clone().oneshot(request())).unwrap(),
     ));
     // The same 404 from a handler through the RFC 9457 crates a user might pick instead,
-    // each used as its documentation recommends (they add no request id, catalog or
-    // staleness layer).
-    let apierr = apierr_app(Profile::PROBLEM);
+    // each used as its documentation recommends, as apierr is here (the contract layer
+    // around the router, as the README has it): they add no request id or catalog.
+    let apierr = contract_app(Profile::PROBLEM);
     cases.push(Case::new("stack/peers/handler-404/apierr", move || {
         rt.block_on(apierr.clone().oneshot(request())).unwrap()
     }));
@@ -273,6 +334,12 @@ fn main() {
         }));
     }
     cases::main(cases);
+}
+
+/// Whether cases named from `prefix` may run: false when one case was asked for
+/// (`APIERR_BENCH_CASE`, as `benches/instructions.py` does) and it is not one of them.
+fn wanted(prefix: &str) -> bool {
+    std::env::var("APIERR_BENCH_CASE").map_or(true, |case| case.starts_with(prefix))
 }
 
 /// The benchmark's credentials: one key.

@@ -141,29 +141,31 @@ where
             }
         };
         let response = render::finish(response, contract);
-        Poll::Ready(Ok(record(response, this.span, *this.answer)))
+        Poll::Ready(Ok(record(response, contract, this.span, *this.answer)))
     }
 }
 
 /// Records the answer on the request span, and in the metrics where they are on.
-fn record(response: Response, span: &tracing::Span, answer: Answer) -> Response {
+#[cfg_attr(not(feature = "telemetry"), allow(unused_variables))]
+fn record(
+    response: Response,
+    contract: &RequestContract,
+    span: &tracing::Span,
+    answer: Answer,
+) -> Response {
     let status = response.status().as_u16();
     crate::telemetry::record_status(span, status);
     #[cfg(feature = "telemetry")]
     if let Some(started) = answer.started {
-        let mut response = response;
-        let route = response
-            .extensions_mut()
-            .remove::<crate::telemetry::Route>()
-            .map(|crate::telemetry::Route(route)| route);
-        let error_type = response
-            .extensions_mut()
-            .remove::<crate::telemetry::ErrorType>();
-        crate::telemetry::record_metrics(
+        // Read, not removed: the response drops them with the rest of its extensions.
+        let extensions = response.extensions();
+        let route = extensions.get::<crate::telemetry::Route>();
+        let error_type = extensions.get::<crate::telemetry::ErrorType>();
+        contract.config().server_metrics.record(
             answer.method,
-            route.as_ref().map(axum::extract::MatchedPath::as_str),
+            route.map(|crate::telemetry::Route(route)| route.as_str()),
             status,
-            error_type,
+            error_type.map(|crate::telemetry::ErrorType(code)| code),
             started.elapsed(),
         );
         return response;

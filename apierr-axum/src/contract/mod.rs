@@ -50,6 +50,9 @@ pub(crate) struct Config {
     /// Whether each answer is counted and timed in the HTTP server metrics.
     #[cfg(feature = "telemetry")]
     pub(crate) metrics: bool,
+    /// The handles of the HTTP server metrics, shared by the layer's clones.
+    #[cfg(feature = "telemetry")]
+    pub(crate) server_metrics: Arc<crate::telemetry::ServerMetrics>,
 }
 
 impl Config {
@@ -64,6 +67,8 @@ impl Config {
             trusted_proxies: Arc::new([]),
             #[cfg(feature = "telemetry")]
             metrics: false,
+            #[cfg(feature = "telemetry")]
+            server_metrics: Arc::default(),
         }
     }
 }

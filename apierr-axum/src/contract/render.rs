@@ -124,7 +124,7 @@ fn note(
     if contract.config().metrics {
         parts
             .extensions
-            .insert(crate::telemetry::ErrorType::of(code));
+            .insert(crate::telemetry::ErrorType(code.clone()));
     }
 }
 
@@ -148,7 +148,11 @@ impl Answer {
             headers.remove(http::header::CONTENT_LENGTH);
             headers.remove(http::header::CONTENT_ENCODING);
         }
-        headers.insert(CONTENT_TYPE, self.content_type);
+        // Most often `IntoResponse` set this very type (the default profile's): a look-up
+        // is cheaper than replacing it.
+        if headers.get(CONTENT_TYPE) != Some(&self.content_type) {
+            headers.insert(CONTENT_TYPE, self.content_type);
+        }
         // A `Retry-After` the application set itself stays unless the error has its own.
         if let Some(secs) = self.retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(secs));

@@ -39,9 +39,6 @@
 //! `error_type` is a catalog code or empty. With the feature `prometheus`,
 //! [`Prometheus`] installs the exporter and serves them.
 
-#[cfg(feature = "telemetry")]
-use std::borrow::Cow;
-
 use http::Method;
 
 /// The method as a bounded label: one RFC 9110 or RFC 5789 defines, `QUERY`, or `_OTHER`
@@ -133,17 +130,7 @@ pub(crate) fn record_route(route: &str) {
 /// records metrics.
 #[cfg(feature = "telemetry")]
 #[derive(Debug, Clone)]
-pub(crate) struct ErrorType(pub(crate) Cow<'static, str>);
-
-#[cfg(feature = "telemetry")]
-impl ErrorType {
-    pub(crate) fn of(code: &apierr::Code) -> Self {
-        ErrorType(match code {
-            apierr::Code::Text(text) => text.clone(),
-            code => Cow::Owned(code.to_string()),
-        })
-    }
-}
+pub(crate) struct ErrorType(pub(crate) apierr::Code);
 
 /// Counts one decision of a layer: `name{key="value"}` (feature `telemetry`; nothing
 /// without it). Every value is one of a fixed set.
@@ -168,36 +155,8 @@ mod prometheus;
 #[cfg(feature = "prometheus")]
 pub use self::prometheus::{InstallError, Prometheus};
 
-/// The metrics a finished request records, when the contract layer records them.
 #[cfg(feature = "telemetry")]
-pub(crate) fn record_metrics(
-    method: &'static str,
-    route: Option<&str>,
-    status: u16,
-    error_type: Option<ErrorType>,
-    elapsed: std::time::Duration,
-) {
-    let route: metrics::SharedString = match route {
-        Some(route) => metrics::SharedString::from(route.to_owned()),
-        None => metrics::SharedString::const_str("unmatched"),
-    };
-    let error_type = match error_type {
-        Some(ErrorType(Cow::Borrowed(code))) => metrics::SharedString::const_str(code),
-        Some(ErrorType(Cow::Owned(code))) => metrics::SharedString::from(code),
-        None => metrics::SharedString::const_str(""),
-    };
-    metrics::counter!(
-        "http_server_requests_total",
-        "http_request_method" => method,
-        "http_route" => route.clone(),
-        "http_response_status_code" => status.to_string(),
-        "error_type" => error_type,
-    )
-    .increment(1);
-    metrics::histogram!(
-        "http_server_request_duration_seconds",
-        "http_request_method" => method,
-        "http_route" => route,
-    )
-    .record(elapsed.as_secs_f64());
-}
+pub(crate) use self::server::ServerMetrics;
+
+#[cfg(feature = "telemetry")]
+mod server;

@@ -20,7 +20,7 @@ use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http_body::{Frame, SizeHint};
 
 use crate::catalog::GENERAL_STATIC;
-use crate::{ApiError, Dialect, Problem, Profile};
+use crate::{ApiError, Code, Dialect, Problem, Profile};
 
 /// The extension an [`ApiError`] turned into a response carries, for the layer that
 /// renders it in the router's contract; once rendered, it marks the response as done so
@@ -37,35 +37,85 @@ use crate::{ApiError, Dialect, Problem, Profile};
 /// assert!(carried.is_rendered());
 /// ```
 #[derive(Debug)]
-pub struct ErrorResponse(Option<ApiError>);
+pub struct ErrorResponse(State);
+
+#[derive(Debug)]
+enum State {
+    /// Waiting for a layer to render it.
+    Pending(ApiError),
+    /// Rendered, with the code it was answered with when the layer said it.
+    Rendered(Option<Code>),
+}
 
 impl Clone for ErrorResponse {
     fn clone(&self) -> Self {
-        ErrorResponse(self.0.as_ref().map(ApiError::share))
+        ErrorResponse(match &self.0 {
+            State::Pending(error) => State::Pending(error.share()),
+            State::Rendered(code) => State::Rendered(code.clone()),
+        })
     }
 }
 
 impl ErrorResponse {
     /// The mark of a response whose body a contract layer has rendered.
     pub fn rendered() -> Self {
-        ErrorResponse(None)
+        ErrorResponse(State::Rendered(None))
+    }
+
+    /// The mark of a response a contract layer has rendered with `code`, the catalog code
+    /// of its answer (what telemetry records as the response's `error.type`).
+    ///
+    /// ```
+    /// use apierr::{Code, ErrorResponse};
+    ///
+    /// let mark = ErrorResponse::rendered_as(Code::text("not_found"));
+    /// assert!(mark.is_rendered());
+    /// assert_eq!(mark.code(), Some(&Code::text("not_found")));
+    /// assert_eq!(ErrorResponse::rendered().code(), None);
+    /// ```
+    pub fn rendered_as(code: Code) -> Self {
+        ErrorResponse(State::Rendered(Some(code)))
     }
 
     /// The error, until a layer takes it to render it.
     pub fn error(&self) -> Option<&ApiError> {
-        self.0.as_ref()
+        match &self.0 {
+            State::Pending(error) => Some(error),
+            State::Rendered(_) => None,
+        }
     }
 
     /// Takes the error to render it, leaving the response marked as rendered. The error
     /// shares its parts with the response's body until the body is dropped; changing it
     /// before then costs a copy of them.
     pub fn take(&mut self) -> Option<ApiError> {
-        self.0.take()
+        match std::mem::replace(&mut self.0, State::Rendered(None)) {
+            State::Pending(error) => Some(error),
+            State::Rendered(code) => {
+                self.0 = State::Rendered(code);
+                None
+            }
+        }
+    }
+
+    /// The catalog code the response was answered with, once a layer has rendered it and
+    /// said so ([`ErrorResponse::rendered_as`], [`ErrorResponse::answered_with`]).
+    pub fn code(&self) -> Option<&Code> {
+        match &self.0 {
+            State::Rendered(code) => code.as_ref(),
+            State::Pending(_) => None,
+        }
+    }
+
+    /// Marks the response as rendered with `code` (the error it carried, if any, is
+    /// dropped).
+    pub fn answered_with(&mut self, code: Code) {
+        self.0 = State::Rendered(Some(code));
     }
 
     /// Whether a contract layer has rendered the error into the response's body.
     pub fn is_rendered(&self) -> bool {
-        self.0.is_none()
+        matches!(self.0, State::Rendered(_))
     }
 }
 
@@ -92,7 +142,9 @@ impl IntoResponse for ApiError {
                 HeaderValue::from(crate::dialect::retry_after_secs(after)),
             );
         }
-        response.extensions_mut().insert(ErrorResponse(Some(error)));
+        response
+            .extensions_mut()
+            .insert(ErrorResponse(State::Pending(error)));
         response
     }
 }

@@ -160,12 +160,14 @@ fn record(
         // Read, not removed: the response drops them with the rest of its extensions.
         let extensions = response.extensions();
         let route = extensions.get::<crate::telemetry::Route>();
-        let error_type = extensions.get::<crate::telemetry::ErrorType>();
+        let error_type = extensions
+            .get::<apierr::ErrorResponse>()
+            .and_then(apierr::ErrorResponse::code);
         contract.config().server_metrics.record(
             answer.method,
             route.map(|crate::telemetry::Route(route)| route.as_str()),
             status,
-            error_type.map(|crate::telemetry::ErrorType(code)| code),
+            error_type,
             started.elapsed(),
         );
         return response;

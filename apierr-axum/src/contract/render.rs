@@ -39,7 +39,7 @@ pub(crate) fn finish(mut response: Response, contract: &RequestContract) -> Resp
                 let (parts, body) = response.into_parts();
                 // The body shares the error's parts until it is dropped.
                 drop(body);
-                return render_into(parts, contract, error);
+                return render_into(parts, contract, error, Marked::Yes);
             }
             // Rendered by an inner contract layer.
         }
@@ -65,26 +65,38 @@ pub(crate) fn finish(mut response: Response, contract: &RequestContract) -> Resp
 /// `error` rendered in the contract into `parts`, marked as rendered for enclosing
 /// contract layers (see [`render_into`]).
 pub(crate) fn error_response(
-    mut parts: Parts,
+    parts: Parts,
     contract: &RequestContract,
     error: ApiError,
 ) -> Response {
-    parts.extensions.insert(ErrorResponse::rendered());
-    render_into(parts, contract, error)
+    render_into(parts, contract, error, Marked::No)
 }
 
-/// `error` rendered in the contract into `parts`, which already carry the mark of a
-/// rendered response: the status, `Content-Type` and `Retry-After` are the rendering's,
-/// the other headers the application set stay, and a server error's internal cause is
-/// logged. A bare condition is answered from the layer's pre-rendered bodies.
-fn render_into(mut parts: Parts, contract: &RequestContract, error: ApiError) -> Response {
+/// Whether the parts of a response carry an [`ErrorResponse`] already.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Marked {
+    Yes,
+    No,
+}
+
+/// `error` rendered in the contract into `parts`, which then carry the mark of a
+/// rendered response (with the code answered, where metrics record it): the status,
+/// `Content-Type` and `Retry-After` are the rendering's, the other headers the
+/// application set stay, and a server error's internal cause is logged. A bare
+/// condition is answered from the layer's pre-rendered bodies.
+fn render_into(
+    mut parts: Parts,
+    contract: &RequestContract,
+    error: ApiError,
+    marked: Marked,
+) -> Response {
     let config = contract.config();
     if let Some(fast) = config
         .prerendered
         .render(&error, contract.request_id().header_value())
     {
         // The error was not adopted: what it answered with is the template's.
-        note(&mut parts, contract, fast.status, fast.code, &error);
+        note(&mut parts, contract, fast.status, fast.code, &error, marked);
         let answer = Answer {
             status: fast.status,
             content_type: fast.content_type,
@@ -94,7 +106,14 @@ fn render_into(mut parts: Parts, contract: &RequestContract, error: ApiError) ->
         return answer.into_parts(parts, contract);
     }
     let error = contract.adopt(error);
-    note(&mut parts, contract, error.status(), error.code(), &error);
+    note(
+        &mut parts,
+        contract,
+        error.status(),
+        error.code(),
+        &error,
+        marked,
+    );
     // Adopted just now, so the dialect renders it as it is.
     let rendered = config.profile.dialect().render(&error);
     let answer = Answer {
@@ -106,8 +125,11 @@ fn render_into(mut parts: Parts, contract: &RequestContract, error: ApiError) ->
     answer.into_parts(parts, contract)
 }
 
-/// Logs a server error and records what answered in the telemetry: `code` and `status`
-/// are the contract's, `error` the error as made (for its condition and cause).
+/// Logs a server error, records what answered on the request span, and marks the
+/// parts as rendered, with the code where metrics count it (the contract layer's future
+/// reads it there, also for an error an inner layer or an extractor rendered): `code`
+/// and `status` are the contract's, `error` the error as made (for its condition and
+/// cause).
 #[cfg_attr(not(feature = "telemetry"), allow(unused_variables))]
 fn note(
     parts: &mut Parts,
@@ -115,16 +137,29 @@ fn note(
     status: StatusCode,
     code: &Code,
     error: &ApiError,
+    marked: Marked,
 ) {
     if status.is_server_error() {
         log_server_error(code, error);
     }
     crate::telemetry::record_error(code, error.condition());
     #[cfg(feature = "telemetry")]
-    if contract.config().metrics {
-        parts
-            .extensions
-            .insert(crate::telemetry::ErrorType(code.clone()));
+    let counted = contract.config().metrics.then(|| code.clone());
+    #[cfg(not(feature = "telemetry"))]
+    let counted: Option<Code> = None;
+    match (marked, counted) {
+        (Marked::No, None) => {
+            parts.extensions.insert(ErrorResponse::rendered());
+        }
+        (Marked::No, Some(code)) => {
+            parts.extensions.insert(ErrorResponse::rendered_as(code));
+        }
+        (Marked::Yes, Some(code)) => {
+            if let Some(mark) = parts.extensions.get_mut::<ErrorResponse>() {
+                mark.answered_with(code);
+            }
+        }
+        (Marked::Yes, None) => {}
     }
 }
 

@@ -126,12 +126,6 @@ pub(crate) fn record_route(route: &str) {
     tracing::Span::current().record("http.route", route);
 }
 
-/// The catalog code that answered a response, put on it by the contract layer when it
-/// records metrics.
-#[cfg(feature = "telemetry")]
-#[derive(Debug, Clone)]
-pub(crate) struct ErrorType(pub(crate) apierr::Code);
-
 /// Counts one decision of a layer: `name{key="value"}` (feature `telemetry`; nothing
 /// without it). Every value is one of a fixed set.
 #[cfg_attr(not(feature = "telemetry"), allow(unused_variables))]

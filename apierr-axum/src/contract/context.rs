@@ -111,14 +111,14 @@ impl RequestContract {
     /// The contract layer passes a finished response on untouched, so a layer inside it
     /// that keeps responses (for replay, say) keeps exactly what the client gets.
     pub fn finish(&self, response: Response) -> Response {
-        super::render::finish(response, self)
+        super::render::finish(response, self, None)
     }
 
     /// `error` as a finished response in the contract, with the request id header. The
     /// contract layer passes it on untouched.
     pub fn response(&self, error: ApiError) -> Response {
         let (parts, ()) = Response::new(()).into_parts();
-        super::render::error_response(parts, self, error)
+        super::render::error_response(parts, self, error, None)
     }
 }
 

@@ -140,7 +140,7 @@ where
                 }
             }
         };
-        let response = render::finish(response, contract);
+        let response = render::finish(response, contract, Some(this.span));
         Poll::Ready(Ok(record(response, contract, this.span, *this.answer)))
     }
 }

@@ -29,7 +29,11 @@ const KEPT_ON_REDRAW: [HeaderName; 8] = [
 /// is rendered in the profile; an error response that no contract layer rendered is
 /// redrawn in the contract with its status; a success is wrapped where the dialect wraps
 /// successes; every response gets the request id.
-pub(crate) fn finish(mut response: Response, contract: &RequestContract) -> Response {
+pub(crate) fn finish(
+    mut response: Response,
+    contract: &RequestContract,
+    span: Option<&tracing::Span>,
+) -> Response {
     // The error's own extension, emptied, marks the response as rendered for enclosing
     // layers: one look-up, and no extension added.
     let status = response.status();
@@ -39,12 +43,12 @@ pub(crate) fn finish(mut response: Response, contract: &RequestContract) -> Resp
                 let (parts, body) = response.into_parts();
                 // The body shares the error's parts until it is dropped.
                 drop(body);
-                return render_into(parts, contract, error, Marked::Yes);
+                return render_into(parts, contract, error, Marked::Yes, span);
             }
             // Rendered by an inner contract layer.
         }
         None if status.is_client_error() || status.is_server_error() => {
-            return redraw(response, contract);
+            return redraw(response, contract, span);
         }
         None => {}
     }
@@ -63,13 +67,15 @@ pub(crate) fn finish(mut response: Response, contract: &RequestContract) -> Resp
 }
 
 /// `error` rendered in the contract into `parts`, marked as rendered for enclosing
-/// contract layers (see [`render_into`]).
+/// contract layers (see [`render_into`]); recorded on `span`, the request's, or where
+/// the caller has none at hand, on the current span.
 pub(crate) fn error_response(
     parts: Parts,
     contract: &RequestContract,
     error: ApiError,
+    span: Option<&tracing::Span>,
 ) -> Response {
-    render_into(parts, contract, error, Marked::No)
+    render_into(parts, contract, error, Marked::No, span)
 }
 
 /// Whether the parts of a response carry an [`ErrorResponse`] already.
@@ -89,6 +95,7 @@ fn render_into(
     contract: &RequestContract,
     error: ApiError,
     marked: Marked,
+    span: Option<&tracing::Span>,
 ) -> Response {
     let config = contract.config();
     if let Some(fast) = config
@@ -96,7 +103,15 @@ fn render_into(
         .render(&error, contract.request_id().header_value())
     {
         // The error was not adopted: what it answered with is the template's.
-        note(&mut parts, contract, fast.status, fast.code, &error, marked);
+        note(
+            &mut parts,
+            contract,
+            fast.status,
+            fast.code,
+            &error,
+            marked,
+            span,
+        );
         let answer = Answer {
             status: fast.status,
             content_type: fast.content_type,
@@ -113,6 +128,7 @@ fn render_into(
         error.code(),
         &error,
         marked,
+        span,
     );
     // Adopted just now, so the dialect renders it as it is.
     let rendered = config.profile.dialect().render(&error);
@@ -138,11 +154,12 @@ fn note(
     code: &Code,
     error: &ApiError,
     marked: Marked,
+    span: Option<&tracing::Span>,
 ) {
     if status.is_server_error() {
         log_server_error(code, error);
     }
-    crate::telemetry::record_error(code, error.condition());
+    crate::telemetry::record_error(span, code, error.condition());
     #[cfg(feature = "telemetry")]
     let counted = contract.config().metrics.then(|| code.clone());
     #[cfg(not(feature = "telemetry"))]
@@ -205,7 +222,11 @@ impl Answer {
 /// changes: it becomes the condition of that status where the catalog gives the
 /// condition that status, else an error with the status as its code. Only the headers
 /// of [`KEPT_ON_REDRAW`] stay.
-fn redraw(response: Response, contract: &RequestContract) -> Response {
+fn redraw(
+    response: Response,
+    contract: &RequestContract,
+    span: Option<&tracing::Span>,
+) -> Response {
     let (mut parts, _body) = response.into_parts();
     let status = parts.status;
     if status.is_server_error() {
@@ -228,7 +249,7 @@ fn redraw(response: Response, contract: &RequestContract) -> Response {
     parts.headers = kept;
     // A foreign `Retry-After` is among the kept headers: the redrawn answer says when to
     // come back as the foreign one did.
-    error_response(parts, contract, error)
+    error_response(parts, contract, error, span)
 }
 
 /// The error a status stands for when the catalog has no condition of that status: the

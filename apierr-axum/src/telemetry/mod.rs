@@ -78,28 +78,35 @@ pub(crate) fn request_span<B>(req: &http::Request<B>, id: &crate::RequestId) -> 
         otel.name = method_label(req.method()),
         otel.status_code = tracing::field::Empty,
         http.request.method = method_label(req.method()),
-        url.scheme = tracing::field::Empty,
-        url.path = tracing::field::Empty,
+        // A request over plain HTTP/1 carries no scheme in its target.
+        url.scheme = req.uri().scheme_str().unwrap_or("http"),
+        url.path = req.uri().path(),
         http.route = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
         error.type = tracing::field::Empty,
         apierr.condition = tracing::field::Empty,
     );
-    if !span.is_disabled() {
-        // A request over plain HTTP/1 carries no scheme in its target.
-        let scheme = req.uri().scheme_str().unwrap_or("http");
-        span.record("url.scheme", scheme);
-        span.record("url.path", req.uri().path());
-    }
     span
 }
 
-/// Records the error that answered on the current request span.
-pub(crate) fn record_error(code: &apierr::Code, condition: Option<apierr::Condition>) {
+/// Records the error that answered on the request's span: `span` where the caller holds
+/// it (a look-up of the current span costs as much as the record), else the current one.
+pub(crate) fn record_error(
+    span: Option<&tracing::Span>,
+    code: &apierr::Code,
+    condition: Option<apierr::Condition>,
+) {
     if !tracing::dispatcher::has_been_set() {
         return;
     }
-    let span = tracing::Span::current();
+    let current;
+    let span = match span {
+        Some(span) => span,
+        None => {
+            current = tracing::Span::current();
+            &current
+        }
+    };
     if span.is_disabled() {
         return;
     }

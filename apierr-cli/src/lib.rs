@@ -6,10 +6,12 @@
 //! # Layout
 //!
 //! - `call`: [`call`], its [`CallRequest`] and [`CallReport`].
+//! - [`diff`]: `apierr catalog diff`, the changes between two error contracts.
 //! - [`telemetry`]: the process's log lines and OTLP span export.
 //! - `main.rs`: argument parsing (clap) and the stop signal.
 
 mod call;
+pub mod diff;
 pub mod telemetry;
 
 pub use crate::call::{CallReport, CallRequest, call};

@@ -21,11 +21,15 @@ struct Cli {
 enum Command {
     /// Run the reference Partner API.
     Serve(Box<Serve>),
-    /// Print a profile's catalog as Markdown, with an example body per code.
+    /// Print a profile's catalog as Markdown, with an example body per code; `export` it
+    /// as JSON, or `diff` two exports or OpenAPI documents.
+    #[command(args_conflicts_with_subcommands = true)]
     Catalog {
         /// The profile.
         #[arg(long, default_value = "problem", value_parser = profile_names())]
         profile: String,
+        #[command(subcommand)]
+        action: Option<CatalogAction>,
     },
     /// Print the reference server's OpenAPI 3.1 document in a profile (what it serves at
     /// /openapi.json), without starting it.
@@ -118,6 +122,43 @@ struct Reconcile {
 }
 
 /// `apierr reconcile …`
+#[derive(Debug, Subcommand)]
+enum CatalogAction {
+    /// Print the catalogs as JSON: every code each profile can send (status, category,
+    /// message, description, the conditions that raise it) and the members of its error
+    /// bodies, for `apierr catalog diff` and other tools.
+    Export {
+        /// The profiles (repeatable; default every one).
+        #[arg(long = "profile", value_parser = profile_names())]
+        profiles: Vec<String>,
+    },
+    /// Compare two catalog exports, or two OpenAPI documents, and classify each change
+    /// breaking or not, with its rule. Exit code: 0 nothing breaking, 1 a breaking change
+    /// not allowed, 2 a document that cannot be read.
+    Diff {
+        /// The contract as it was (a file, or `-` for standard input).
+        old: std::path::PathBuf,
+        /// The contract as it is now.
+        new: std::path::PathBuf,
+        /// Print the changes as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Do not fail on changes of this rule (repeatable), e.g. `status-added`.
+        #[arg(long = "allow", value_name = "RULE", value_parser = rule_names())]
+        allow: Vec<String>,
+    },
+}
+
+/// The names `--allow` takes.
+fn rule_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        apierr_cli::diff::Rule::ALL
+            .iter()
+            .map(|rule| rule.name())
+            .collect::<Vec<_>>(),
+    )
+}
+
 #[derive(Debug, Subcommand)]
 enum ReconcileAction {
     /// Marks entries reconciled (by their SEQ): they leave `--open`, and stay in the
@@ -645,11 +686,47 @@ fn profile_names() -> clap::builder::PossibleValuesParser {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Catalog { profile } => {
+        Command::Catalog {
+            action: None,
+            profile,
+        } => {
             let profile = Profile::by_name(&profile).unwrap_or(Profile::PROBLEM);
             println!("{}", apierr_reference::catalog_docs(&profile));
             ExitCode::SUCCESS
         }
+        Command::Catalog {
+            action: Some(CatalogAction::Export { profiles }),
+            ..
+        } => {
+            let profiles: Vec<Profile> = match profiles.is_empty() {
+                true => Profile::ALL.to_vec(),
+                false => profiles
+                    .iter()
+                    .filter_map(|p| Profile::by_name(p))
+                    .collect(),
+            };
+            let export = apierr::CatalogExport::of(&profiles);
+            match serde_json::to_string_pretty(&export) {
+                Ok(json) => {
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("apierr: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Catalog {
+            action:
+                Some(CatalogAction::Diff {
+                    old,
+                    new,
+                    json,
+                    allow,
+                }),
+            ..
+        } => catalog_diff(&old, &new, json, &allow),
         Command::Openapi {
             profile,
             public_url,
@@ -1044,6 +1121,65 @@ fn partners(command: PartnersCommand) -> ExitCode {
 }
 
 /// The runtime a command runs on, or the exit of one that could not start it.
+/// `apierr catalog diff`: the changes, one per line or as JSON, and the exit code.
+fn catalog_diff(
+    old: &std::path::Path,
+    new: &std::path::Path,
+    json: bool,
+    allow: &[String],
+) -> ExitCode {
+    let read = |path: &std::path::Path| -> Result<serde_json::Value, String> {
+        let text = match path.as_os_str() == "-" {
+            true => std::io::read_to_string(std::io::stdin()),
+            false => std::fs::read_to_string(path),
+        }
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))
+    };
+    let changes = match (read(old), read(new)) {
+        (Ok(old), Ok(new)) => apierr_cli::diff::diff(&old, &new).map_err(|e| e.to_string()),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    let changes = match changes {
+        Ok(changes) => changes,
+        Err(e) => {
+            eprintln!("apierr: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let failing = changes
+        .iter()
+        .filter(|c| c.breaking && !allow.iter().any(|a| a == c.rule.name()))
+        .count();
+    let out = if json {
+        format!(
+            "{:#}\n",
+            serde_json::json!({"changes": changes, "breaking": failing})
+        )
+    } else {
+        let mut out = String::new();
+        for change in &changes {
+            out.push_str(&format!("{change}\n"));
+        }
+        out.push_str(&format!(
+            "{} change(s), {} breaking{}\n",
+            changes.len(),
+            changes.iter().filter(|c| c.breaking).count(),
+            match allow.is_empty() {
+                true => String::new(),
+                false => format!(", {failing} not allowed"),
+            }
+        ));
+        out
+    };
+    // A reader that stopped early (`| head`) is not an error of the diff's.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+    match failing {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Runtime::new().map_err(|e| {
         eprintln!("apierr: cannot start the runtime: {e}");

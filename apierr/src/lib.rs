@@ -53,6 +53,7 @@
 //! - `oauth_token`: [`OAUTH_TOKEN`], RFC 6749's token endpoint errors.
 //! - [`seeds`]: the catalogs of the seed contracts.
 //! - `docs`: [`Catalog::markdown`].
+//! - [`export`]: [`CatalogExport`], the catalog as data for tools.
 
 mod catalog;
 mod catalog_macro;
@@ -62,6 +63,7 @@ mod condition;
 mod dialect;
 mod docs;
 mod error;
+pub mod export;
 mod hints;
 #[cfg(feature = "axum")]
 mod into_response;
@@ -81,6 +83,7 @@ pub use crate::dialect::{
     Wrapper, dialect, parse_any,
 };
 pub use crate::error::ApiError;
+pub use crate::export::{CatalogExport, CodeExport, Member, ProfileExport};
 pub use crate::hints::{REQUEST_ID_HEADERS, request_id_from_headers, retry_hint};
 #[cfg(feature = "axum")]
 pub use crate::into_response::ErrorResponse;

@@ -41,6 +41,22 @@ enum Command {
         #[arg(long, default_value = apierr_reference::DEFAULT_PUBLIC_URL, value_parser = apierr_reference::parse_public_url)]
         public_url: String,
     },
+    /// Print the error-handling plan (seed 001): for every operation, every error it can
+    /// answer (status, code, when, an example body) and what the partner does about it.
+    /// Made from the reference server's document in a profile, or any OpenAPI document;
+    /// `serve` serves its own at /docs/errors.
+    Plan {
+        /// The profile (of the reference server, or whose catalog explains the codes of
+        /// `--openapi`'s).
+        #[arg(long, default_value = "problem", value_parser = profile_names())]
+        profile: String,
+        /// An OpenAPI 3.x document to plan instead: a file, or an http(s) URL.
+        #[arg(long, value_name = "URL|FILE")]
+        openapi: Option<String>,
+        /// The output format.
+        #[arg(long, default_value = "markdown", value_parser = ["markdown", "html", "json"])]
+        format: String,
+    },
     /// Send one logical request through apierr's client and tell what happened: every
     /// attempt (outcome, delay, reason), then the answer or the parsed error. The exit
     /// code is the category: 0 success, 2 content, 3 auth, 4 rate-limited, 5 server,
@@ -727,6 +743,11 @@ fn main() -> ExitCode {
                 }),
             ..
         } => catalog_diff(&old, &new, json, &allow),
+        Command::Plan {
+            profile,
+            openapi,
+            format,
+        } => plan(&profile, openapi.as_deref(), &format),
         Command::Openapi {
             profile,
             public_url,
@@ -1121,6 +1142,77 @@ fn partners(command: PartnersCommand) -> ExitCode {
 }
 
 /// The runtime a command runs on, or the exit of one that could not start it.
+/// `apierr plan`: the plan of the reference server's document or of `openapi`'s.
+fn plan(profile: &str, openapi: Option<&str>, format: &str) -> ExitCode {
+    let profile = Profile::by_name(profile).unwrap_or(Profile::PROBLEM);
+    let document = match openapi {
+        None => {
+            // The document needs no database: the URL is never opened.
+            let mut config = apierr_reference::Config::new("sqlite::memory:");
+            config.profile = profile.clone();
+            Ok(apierr_reference::openapi_document(&config))
+        }
+        Some(source) => read_document(source),
+    };
+    let document = match document {
+        Ok(document) => document,
+        Err(e) => {
+            eprintln!("apierr: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let plan = apierr::Plan::from_openapi(&document, &profile);
+    let out = match format {
+        "html" => plan.html(),
+        "json" => format!("{:#}\n", serde_json::json!(plan)),
+        _ => plan.markdown(),
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+    ExitCode::SUCCESS
+}
+
+/// The most an OpenAPI document fetched or read may weigh.
+const MAX_DOCUMENT: usize = 16 << 20;
+
+/// A JSON document from a file or an http(s) URL (fetched without following redirects,
+/// within 30 seconds and 16 MiB).
+fn read_document(source: &str) -> Result<serde_json::Value, String> {
+    let bytes = if source.starts_with("http://") || source.starts_with("https://") {
+        let runtime = runtime().map_err(|_| "no runtime".to_owned())?;
+        runtime.block_on(async {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .map_err(|e| e.to_string())?;
+            let mut response = client
+                .get(source)
+                .send()
+                .await
+                .map_err(|e| format!("{source}: {e}"))?;
+            if !response.status().is_success() {
+                return Err(format!("{source}: {}", response.status()));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+                body.extend_from_slice(&chunk);
+                if body.len() > MAX_DOCUMENT {
+                    return Err(format!("{source}: larger than {MAX_DOCUMENT} bytes"));
+                }
+            }
+            Ok(body)
+        })?
+    } else {
+        let bytes = std::fs::read(source).map_err(|e| format!("{source}: {e}"))?;
+        if bytes.len() > MAX_DOCUMENT {
+            return Err(format!("{source}: larger than {MAX_DOCUMENT} bytes"));
+        }
+        bytes
+    };
+    serde_json::from_slice(&bytes).map_err(|e| format!("{source}: not JSON: {e}"))
+}
+
 /// `apierr catalog diff`: the changes, one per line or as JSON, and the exit code.
 fn catalog_diff(
     old: &std::path::Path,
@@ -1129,12 +1221,11 @@ fn catalog_diff(
     allow: &[String],
 ) -> ExitCode {
     let read = |path: &std::path::Path| -> Result<serde_json::Value, String> {
-        let text = match path.as_os_str() == "-" {
-            true => std::io::read_to_string(std::io::stdin()),
-            false => std::fs::read_to_string(path),
+        if path.as_os_str() != "-" {
+            return read_document(&path.to_string_lossy());
         }
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))
+        let text = std::io::read_to_string(std::io::stdin()).map_err(|e| format!("-: {e}"))?;
+        serde_json::from_str(&text).map_err(|e| format!("-: not JSON: {e}"))
     };
     let changes = match (read(old), read(new)) {
         (Ok(old), Ok(new)) => apierr_cli::diff::diff(&old, &new).map_err(|e| e.to_string()),

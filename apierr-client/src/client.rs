@@ -330,13 +330,13 @@ impl Client {
         // A 429, or a 403 (or 429) whose body or headers say the quota is spent, as the
         // recognisers of other vendors' formats read them.
         let throttled = error.category() == Some(apierr::Category::RateLimited);
-        let retryable = match (&error.kind, error.status().map(|s| s.as_u16())) {
-            // Refused before it was processed: any method may come back.
-            (Kind::Api(_), _) if throttled => true,
-            (Kind::Api(_), Some(408 | 502 | 503 | 504)) => safe,
-            (Kind::Api(_), Some(500)) => safe && policy.retry_500,
-            (Kind::Network(Sent::NotSent), _) => true,
-            (Kind::Network(Sent::MaybeProcessed), _) => safe,
+        let retryable = match (&error.kind, error.status(), error.category()) {
+            // The contract's rule for answers, shared with the error-handling plan.
+            (Kind::Api(_), Some(status), Some(category)) => {
+                apierr::advice::retryable(status.as_u16(), category, safe, policy.retry_500)
+            }
+            (Kind::Network(Sent::NotSent), _, _) => true,
+            (Kind::Network(Sent::MaybeProcessed), _, _) => safe,
             _ => false,
         };
         if !retryable {

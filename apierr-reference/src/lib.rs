@@ -48,6 +48,7 @@ mod api;
 mod auth;
 mod config;
 mod counts;
+mod docs;
 mod errors;
 mod partners;
 mod retention;
@@ -467,15 +468,23 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
         staleness: staleness.clone(),
     };
     let (mut router, doc) = routes::routes(config, Some(layers));
-    let openapi = serde_json::to_vec(&apierr_axum::openapi::to_json(&doc)).unwrap_or_default();
-    // Undocumented: the document itself, and the operator's routes.
-    router = router.route(
-        "/openapi.json",
-        get(move || {
-            let body = openapi.clone();
-            async move { ([(CONTENT_TYPE, "application/json")], body) }
-        }),
-    );
+    let document = apierr_axum::openapi::to_json(&doc);
+    let plan = docs::ErrorPlan::new(&document, &config.profile);
+    let openapi = serde_json::to_vec(&document).unwrap_or_default();
+    // Undocumented: the document itself, the error-handling plan made from it, and the
+    // operator's routes.
+    router = router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let body = openapi.clone();
+                async move { ([(CONTENT_TYPE, "application/json")], body) }
+            }),
+        )
+        .route(
+            docs::ERRORS_PATH,
+            get(move |query| plan.clone().answer(query)),
+        );
     if let Some(token) = &config.admin_token {
         router = router.merge(admin::router(token, safety.log.clone()));
     }
@@ -491,7 +500,7 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
     let stack = (
         routes::contract(config).metrics(config.metrics_listen.is_some()),
         // The token routes check the date themselves (`routes`); the document needs none.
-        staleness.exempt(&["/openapi.json", "/oauth/token"]),
+        staleness.exempt(&["/openapi.json", docs::ERRORS_PATH, "/oauth/token"]),
         DefaultBodyLimit::max(config.body_limit),
     );
     stack.layer(router)

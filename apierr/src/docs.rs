@@ -105,7 +105,7 @@ impl Catalog {
 }
 
 /// Text safe inside a Markdown table cell.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     text.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

@@ -37,6 +37,7 @@
 //!
 //! # Layout
 //!
+//! - [`advice`]: the retry rules, and what a partner does about each error.
 //! - `code`: [`Code`], numeric with sub-codes or text.
 //! - `category`: [`Category`], the kind of failure and its retry meaning.
 //! - `violation`: [`FieldViolation`], [`ViolationKind`], [`ViolationSupport`].
@@ -54,7 +55,9 @@
 //! - [`seeds`]: the catalogs of the seed contracts.
 //! - `docs`: [`Catalog::markdown`].
 //! - [`export`]: [`CatalogExport`], the catalog as data for tools.
+//! - `plan`: [`Plan`], seed 001's error-handling plan from an OpenAPI document.
 
+pub mod advice;
 mod catalog;
 mod catalog_macro;
 mod category;
@@ -68,6 +71,7 @@ mod hints;
 #[cfg(feature = "axum")]
 mod into_response;
 mod oauth_token;
+mod plan;
 mod prerendered;
 mod profile;
 mod recognise;
@@ -88,6 +92,7 @@ pub use crate::hints::{REQUEST_ID_HEADERS, request_id_from_headers, retry_hint};
 #[cfg(feature = "axum")]
 pub use crate::into_response::ErrorResponse;
 pub use crate::oauth_token::{OAUTH_TOKEN, TokenError};
+pub use crate::plan::{OperationPlan, Plan, PlannedError, Repeatable};
 pub use crate::prerendered::{Prerendered, PrerenderedError};
 pub use crate::profile::Profile;
 pub use crate::violation::{FieldViolation, ViolationKind, ViolationSupport};

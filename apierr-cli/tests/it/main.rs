@@ -13,6 +13,7 @@ mod listing;
 mod oauth;
 mod openapi;
 mod partners;
+mod plan;
 mod replicas;
 mod retention;
 mod safe;

@@ -1,0 +1,316 @@
+//! The error-handling plan: served at `/docs/errors`, it lists for `POST /accounts` every
+//! code the server answers when each is provoked, in every profile on both backends; its
+//! Markdown parses into whole tables (pulldown-cmark); `apierr plan` prints the same.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+use apierr::{Condition, Profile};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::support::{BACKENDS, Server, every_profile, expect_condition};
+
+const ACME: &str = "acme-key";
+
+/// `(status, code)` of every error the plan lists for `method path`.
+fn planned(plan: &Value, method: &str, path: &str) -> BTreeSet<(u16, String)> {
+    let operation = plan["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["method"] == method && o["path"] == path)
+        .unwrap_or_else(|| panic!("no {method} {path} in the plan"));
+    operation["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["status"].as_u64().unwrap() as u16, code_text(&e["code"])))
+        .collect()
+}
+
+fn code_text(code: &Value) -> String {
+    match code {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+async fn served_plan(s: &Server) -> Value {
+    let r = s.get("/docs/errors?format=json").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    r.json().await.unwrap()
+}
+
+/// Asserts that the answer is `condition` and that the plan lists its status and code.
+async fn provoked(
+    s: &Server,
+    plan: &BTreeSet<(u16, String)>,
+    r: reqwest::Response,
+    condition: Condition,
+    seen: &mut Vec<Condition>,
+) {
+    let a = expect_condition(s, r, condition).await;
+    let key = (a.status, a.error.code().to_string());
+    assert!(
+        plan.contains(&key),
+        "{}: {condition} answered {key:?}, which the plan of POST /accounts does not list: {plan:?}",
+        s.profile.name()
+    );
+    seen.push(condition);
+}
+
+fn account(email: &str) -> String {
+    format!(r#"{{"email": "{email}", "first_name": "A", "last_name": "B"}}"#)
+}
+
+#[tokio::test]
+async fn the_plan_of_post_accounts_lists_every_code_it_answers() {
+    // Scenario: each condition POST /accounts can answer is provoked from outside and
+    // its status and code are in the served plan.
+    every_profile(|s| async move {
+        let plan = planned(&served_plan(&s).await, "POST", "/accounts");
+        let mut seen = Vec::new();
+        let post = |key: &str, body: &str| s.post_json("/accounts", key, body);
+        let r = post(ACME, r#"{"email": "a@b.co", "first_na"#)
+            .send()
+            .await
+            .unwrap();
+        provoked(&s, &plan, r, Condition::MalformedBody, &mut seen).await;
+        let r = post(ACME, r#"{"email": 5, "first_name": "A", "last_name": "B"}"#)
+            .send()
+            .await
+            .unwrap();
+        provoked(&s, &plan, r, Condition::InvalidParameter, &mut seen).await;
+        let r = post(ACME, r#"{"email": "m@b.co"}"#).send().await.unwrap();
+        provoked(&s, &plan, r, Condition::MissingParameter, &mut seen).await;
+        let r = s
+            .with_key(Method::POST, "/accounts", ACME)
+            .body(account("t@b.co"))
+            .send()
+            .await
+            .unwrap();
+        provoked(&s, &plan, r, Condition::UnsupportedMediaType, &mut seen).await;
+        let r = post(ACME, &account("n@b.co"))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        provoked(&s, &plan, r, Condition::NotAcceptable, &mut seen).await;
+        let big = account(&format!("{}@b.co", "x".repeat(100_000)));
+        let r = post(ACME, &big).send().await.unwrap();
+        provoked(&s, &plan, r, Condition::PayloadTooLarge, &mut seen).await;
+        let r = s
+            .request(Method::POST, "/accounts")
+            .header("content-type", "application/json")
+            .body(account("u@b.co"))
+            .send()
+            .await
+            .unwrap();
+        provoked(&s, &plan, r, Condition::Unauthenticated, &mut seen).await;
+        let r = s
+            .request(Method::POST, "/accounts")
+            .bearer_auth("not-a-token")
+            .header("content-type", "application/json")
+            .body(account("i@b.co"))
+            .send()
+            .await
+            .unwrap();
+        provoked(&s, &plan, r, Condition::InvalidToken, &mut seen).await;
+        let r = post("viewer-key", &account("v@b.co")).send().await.unwrap();
+        provoked(&s, &plan, r, Condition::Forbidden, &mut seen).await;
+        let r = post("retired-key", &account("r@b.co"))
+            .send()
+            .await
+            .unwrap();
+        provoked(&s, &plan, r, Condition::KeyRevoked, &mut seen).await;
+        let r = post(ACME, &account("d@b.co"))
+            .header("date", "2000-06-01 00:00:00")
+            .send()
+            .await
+            .unwrap();
+        provoked(&s, &plan, r, Condition::StaleRequest, &mut seen).await;
+        let r = post(ACME, &account("dup@b.co")).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        let r = post(ACME, &account("dup@b.co")).send().await.unwrap();
+        provoked(&s, &plan, r, Condition::AlreadyExists, &mut seen).await;
+        let keyed = |body: String| post(ACME, &body).header("idempotency-key", "plan-key-1");
+        assert_eq!(
+            keyed(account("k1@b.co")).send().await.unwrap().status(),
+            201
+        );
+        let r = keyed(account("k2@b.co")).send().await.unwrap();
+        provoked(&s, &plan, r, Condition::IdempotencyKeyReused, &mut seen).await;
+        // Credentials that were good: a revoked session, then an expired token.
+        let token = s.token("acme").await;
+        let r = s
+            .request(Method::DELETE, "/oauth/token")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let with_token = |token: &str| {
+            s.request(Method::POST, "/accounts")
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(account("s@b.co"))
+        };
+        let r = with_token(&token).send().await.unwrap();
+        provoked(&s, &plan, r, Condition::SessionExpired, &mut seen).await;
+        let token = s.token("acme").await;
+        s.advance(Duration::from_secs(6 * 3600 + 1));
+        let r = with_token(&token).send().await.unwrap();
+        provoked(&s, &plan, r, Condition::ExpiredToken, &mut seen).await;
+        assert_eq!(seen.len(), 15);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_plan_lists_the_rate_limit_and_the_server_failures() {
+    // Scenario: a partner over its quota gets the plan's 429; the plan also names the
+    // answers no request from outside can provoke on demand (a 500, 503s, the key in
+    // flight), each with its action.
+    for backend in BACKENDS {
+        let s = Server::start_with(Profile::PROBLEM, backend, |c| {
+            c.rate_limit = (2, Duration::from_secs(60));
+        })
+        .await;
+        let served = served_plan(&s).await;
+        let plan = planned(&served, "POST", "/accounts");
+        let mut seen = Vec::new();
+        let mut last = None;
+        for n in 0..3 {
+            last = Some(
+                s.post_json("/accounts", ACME, &account(&format!("q{n}@b.co")))
+                    .send()
+                    .await
+                    .unwrap(),
+            );
+        }
+        provoked(&s, &plan, last.unwrap(), Condition::RateLimited, &mut seen).await;
+        for (status, code) in [
+            (500, "internal_error"),
+            (503, "service_unavailable"),
+            (503, "timeout"),
+            (409, "idempotency_in_flight"),
+        ] {
+            assert!(
+                plan.contains(&(status, code.to_owned())),
+                "{code}: {plan:?}"
+            );
+        }
+        let errors = served["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["method"] == "POST" && o["path"] == "/accounts")
+            .unwrap()["errors"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let action = |code: &str| {
+            let e = errors.iter().find(|e| e["code"] == code).unwrap();
+            (e["action"].clone(), e["without_key"].clone())
+        };
+        // POST /accounts takes an Idempotency-Key: with one a 503 is retried, without
+        // one it is reconciled first.
+        assert_eq!(
+            action("service_unavailable"),
+            ("retry_safely".into(), "reconcile".into())
+        );
+        assert_eq!(action("rate_limited").0, "wait_and_retry");
+        assert_eq!(action("idempotency_in_flight").0, "wait_and_retry");
+        assert_eq!(action("expired_token").0, "reauthenticate");
+        assert_eq!(action("key_revoked").0, "do_not_retry");
+        assert_eq!(action("stale_request").0, "send_current_date");
+        assert_eq!(action("malformed_body").0, "fix_request");
+    }
+}
+
+#[tokio::test]
+async fn the_plan_is_served_as_html_and_markdown_and_refuses_other_formats() {
+    // Scenario: /docs/errors answers HTML by default, Markdown on request, and a 400 in
+    // the contract for a format it does not have.
+    let s = Server::start(Profile::ERRORS_ARRAY, BACKENDS[0]).await;
+    let r = s.get("/docs/errors").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let html = r.text().await.unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains("<code>POST /accounts</code>"));
+    let r = s.get("/docs/errors?format=markdown").send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "text/markdown; charset=utf-8");
+    assert!(r.text().await.unwrap().contains("| 404 | `3001` |"));
+    let r = s.get("/docs/errors?format=pdf").send().await.unwrap();
+    expect_condition(&s, r, Condition::InvalidParameter).await;
+}
+
+/// The tables of a Markdown text, as rows of cell texts, by pulldown-cmark.
+fn tables(markdown: &str) -> Vec<Vec<Vec<String>>> {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let mut tables = Vec::new();
+    let (mut table, mut row, mut cell): (Vec<Vec<String>>, Vec<String>, Option<String>) =
+        (Vec::new(), Vec::new(), None);
+    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::TableCell) => cell = Some(String::new()),
+            Event::End(TagEnd::TableCell) => row.push(cell.take().unwrap_or_default()),
+            Event::End(TagEnd::TableHead | TagEnd::TableRow) => {
+                table.push(std::mem::take(&mut row))
+            }
+            Event::End(TagEnd::Table) => tables.push(std::mem::take(&mut table)),
+            Event::Text(text) | Event::Code(text) => {
+                if let Some(cell) = &mut cell {
+                    cell.push_str(&text);
+                }
+            }
+            _ => {}
+        }
+    }
+    tables
+}
+
+#[test]
+fn apierr_plan_prints_markdown_whose_tables_are_whole() {
+    // Scenario: in every profile, each operation's table parses with four cells in every
+    // row, none empty, one row per planned error; the JSON form says the same.
+    for profile in Profile::ALL {
+        let run = |format: &str| {
+            let out = Command::new(env!("CARGO_BIN_EXE_apierr"))
+                .args(["plan", "--profile", profile.name(), "--format", format])
+                .output()
+                .expect("the apierr binary");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let markdown = run("markdown");
+        let plan: Value = serde_json::from_str(&run("json")).unwrap();
+        let operations = plan["operations"].as_array().unwrap();
+        let tables = tables(&markdown);
+        assert_eq!(tables.len(), operations.len(), "{}", profile.name());
+        for (table, operation) in tables.iter().zip(operations) {
+            let errors = operation["errors"].as_array().unwrap();
+            assert_eq!(table[0], ["Status", "Code", "When", "What to do"]);
+            assert_eq!(
+                table.len() - 1,
+                errors.len(),
+                "{} {}",
+                profile.name(),
+                operation["path"]
+            );
+            for (row, error) in table[1..].iter().zip(errors) {
+                assert_eq!(row.len(), 4, "{row:?}");
+                assert!(row.iter().all(|c| !c.trim().is_empty()), "{row:?}");
+                assert_eq!(row[0], error["status"].to_string());
+                assert_eq!(row[1], code_text(&error["code"]));
+            }
+        }
+    }
+}

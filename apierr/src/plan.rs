@@ -1,0 +1,377 @@
+//! The error-handling plan of seed 001: for every operation of an API, every error it can
+//! answer (status, code, when it happens, an example body) and what the partner does
+//! about it, made from an OpenAPI document, the catalog and the retry rules
+//! ([`advice`](crate::advice)); as Markdown, HTML or JSON.
+
+use std::fmt::Write;
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::advice::Action;
+use crate::export::resolve;
+use crate::{Category, Code, Condition, Profile};
+
+/// The plan of an API.
+///
+/// ```
+/// use apierr::{Plan, Profile};
+/// use serde_json::json;
+///
+/// let document = json!({"openapi": "3.1.0", "info": {"title": "Shop", "version": "1"},
+///     "paths": {"/orders": {"post": {"parameters": [{"name": "Idempotency-Key", "in": "header"}],
+///         "responses": {"503": {"description": "Unavailable", "content": {
+///             "application/problem+json": {"examples": {"service_unavailable": {
+///                 "value": {"status": 503, "code": "service_unavailable", "title": "x"}}}}}}}}}}});
+/// let plan = Plan::from_openapi(&document, &Profile::PROBLEM);
+/// let error = &plan.operations[0].errors[0];
+/// assert_eq!(error.code.to_string(), "service_unavailable");
+/// assert_eq!(error.action, apierr::advice::Action::RetrySafely, "it takes a key");
+/// assert_eq!(error.without_key, Some(apierr::advice::Action::Reconcile));
+/// assert!(plan.markdown().contains("| 503 | `service_unavailable` |"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The API's title, from the document.
+    pub title: String,
+    /// The profile the plan was made with.
+    pub profile: String,
+    /// Every operation, in the document's order of paths, then of methods.
+    pub operations: Vec<OperationPlan>,
+}
+
+/// One operation's errors.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperationPlan {
+    /// The method, upper-case.
+    pub method: String,
+    /// The path template.
+    pub path: String,
+    /// The document's `operationId`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
+    /// Whether it may be repeated: by its method, with an `Idempotency-Key`, or not.
+    pub repeatable: Repeatable,
+    /// Every error it can answer.
+    pub errors: Vec<PlannedError>,
+}
+
+/// Whether an operation may be sent again without doing it twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Repeatable {
+    /// Its method is idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE).
+    ByMethod,
+    /// It takes an `Idempotency-Key`: repeatable when one is sent.
+    WithKey,
+    /// Neither: a retry after an unknown outcome may do it twice.
+    No,
+}
+
+/// One error an operation can answer, and what the partner does about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The code it comes with.
+    pub code: Code,
+    /// The framework condition it stands for, when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// When it happens.
+    pub when: String,
+    /// Its category.
+    pub category: String,
+    /// What the partner does (with an `Idempotency-Key` where the operation takes one).
+    pub action: Action,
+    /// What the partner does when it sent no `Idempotency-Key`, where that differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub without_key: Option<Action>,
+    /// An example body, as the document has it.
+    pub example: Value,
+}
+
+const METHODS: [&str; 9] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace", "query",
+];
+
+impl Plan {
+    /// The plan of the API `document` describes (OpenAPI 3.x), its codes looked up in
+    /// `profile`'s catalog (a code it does not have keeps its status's category). The
+    /// errors of an operation are its 4xx and 5xx responses: one per example (whose name,
+    /// in apierr's documents, is the condition), or one per response without examples.
+    pub fn from_openapi(document: &Value, profile: &Profile) -> Plan {
+        let title = document
+            .pointer("/info/title")
+            .and_then(Value::as_str)
+            .unwrap_or("API")
+            .to_owned();
+        let mut operations = Vec::new();
+        let paths = document.get("paths").and_then(Value::as_object);
+        for (path, item) in paths.into_iter().flatten() {
+            let item = resolve(item, document);
+            for method in METHODS {
+                if let Some(operation) = item.get(method) {
+                    operations.push(operation_plan(
+                        method, path, item, operation, document, profile,
+                    ));
+                }
+            }
+        }
+        Plan {
+            title,
+            profile: profile.name().to_owned(),
+            operations,
+        }
+    }
+
+    /// The plan as Markdown: a table per operation, then the example bodies.
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "# Error-handling plan: {}\n", self.title);
+        let _ = writeln!(
+            md,
+            "Every error each operation can answer (profile `{}`), and what to do about it.\n",
+            self.profile
+        );
+        for op in &self.operations {
+            let _ = writeln!(md, "## `{} {}`\n", op.method, op.path);
+            let _ = writeln!(md, "{}\n", op.repeatable.describe());
+            md.push_str("| Status | Code | When | What to do |\n|---|---|---|---|\n");
+            for e in &op.errors {
+                let mut todo = e.action.describe().to_owned();
+                if let Some(without) = e.without_key {
+                    let _ = write!(todo, " Without an Idempotency-Key: {}", without.describe());
+                }
+                let _ = writeln!(
+                    md,
+                    "| {} | `{}` | {} | {} |",
+                    e.status,
+                    crate::docs::cell(&e.code.to_string()).replace('`', ""),
+                    crate::docs::cell(&e.when),
+                    crate::docs::cell(&todo),
+                );
+            }
+            md.push('\n');
+            for e in &op.errors {
+                let _ = writeln!(
+                    md,
+                    "<details><summary>{} {}</summary>\n\n```json\n{}\n```\n\n</details>\n",
+                    e.status,
+                    html_escape(&e.code.to_string()),
+                    serde_json::to_string_pretty(&e.example).unwrap_or_default()
+                );
+            }
+        }
+        md
+    }
+
+    /// The plan as a standalone HTML page.
+    pub fn html(&self) -> String {
+        let mut page = String::new();
+        let title = html_escape(&self.title);
+        let _ = write!(
+            page,
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>Error-handling plan: {title}</title><style>\
+             body{{font:16px/1.5 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#111}}\
+             table{{border-collapse:collapse;width:100%}}th,td{{border:1px solid #888;padding:.3rem .5rem;text-align:left;vertical-align:top}}\
+             code,pre{{background:#f3f3f3}}pre{{padding:.5rem;overflow-x:auto}}</style></head><body>\n\
+             <h1>Error-handling plan: {title}</h1>\n<p>Every error each operation can answer \
+             (profile <code>{}</code>), and what to do about it.</p>\n",
+            html_escape(&self.profile)
+        );
+        for op in &self.operations {
+            let _ = write!(
+                page,
+                "<section><h2><code>{} {}</code></h2>\n<p>{}</p>\n<table><thead><tr><th scope=\"col\">Status</th>\
+                 <th scope=\"col\">Code</th><th scope=\"col\">When</th><th scope=\"col\">What to do</th>\
+                 <th scope=\"col\">Example</th></tr></thead><tbody>\n",
+                html_escape(&op.method),
+                html_escape(&op.path),
+                op.repeatable.describe()
+            );
+            for e in &op.errors {
+                let mut todo = html_escape(e.action.describe());
+                if let Some(without) = e.without_key {
+                    let _ = write!(
+                        todo,
+                        "<br>Without an Idempotency-Key: {}",
+                        html_escape(without.describe())
+                    );
+                }
+                let _ = writeln!(
+                    page,
+                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{todo}</td>\
+                     <td><details><summary>body</summary><pre>{}</pre></details></td></tr>",
+                    e.status,
+                    html_escape(&e.code.to_string()),
+                    html_escape(&e.when),
+                    html_escape(&serde_json::to_string_pretty(&e.example).unwrap_or_default()),
+                );
+            }
+            page.push_str("</tbody></table></section>\n");
+        }
+        page.push_str("</body></html>\n");
+        page
+    }
+}
+
+impl Repeatable {
+    /// The rule in a sentence.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Repeatable::ByMethod => "Safe to repeat: its method is idempotent.",
+            Repeatable::WithKey => {
+                "Repeatable when it carries an Idempotency-Key: send one, and the same one on every retry."
+            }
+            Repeatable::No => "Not safe to repeat: after an unknown outcome, reconcile first.",
+        }
+    }
+}
+
+fn operation_plan(
+    method: &str,
+    path: &str,
+    item: &Value,
+    operation: &Value,
+    document: &Value,
+    profile: &Profile,
+) -> OperationPlan {
+    let takes_key = [item.get("parameters"), operation.get("parameters")]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .map(|p| resolve(p, document))
+        .any(|p| {
+            p.get("in").and_then(Value::as_str) == Some("header")
+                && p.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.eq_ignore_ascii_case("idempotency-key"))
+        });
+    let repeatable = match method {
+        "get" | "head" | "put" | "delete" | "options" | "trace" | "query" => Repeatable::ByMethod,
+        _ if takes_key => Repeatable::WithKey,
+        _ => Repeatable::No,
+    };
+    let mut errors = Vec::new();
+    let responses = operation.get("responses").and_then(Value::as_object);
+    for (status, response) in responses.into_iter().flatten() {
+        let Some(status) = status
+            .parse::<u16>()
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .filter(|s| s.is_client_error() || s.is_server_error())
+        else {
+            continue;
+        };
+        let response = resolve(response, document);
+        let description = response
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let mut examples = Vec::new();
+        let contents = response.get("content").and_then(Value::as_object);
+        for (media, content) in contents.into_iter().flatten() {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(media) {
+                headers.insert(http::header::CONTENT_TYPE, value);
+            }
+            let named = content
+                .get("examples")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(name, e)| (Some(name.as_str()), resolve(e, document)))
+                .filter_map(|(name, e)| {
+                    let summary = e.get("summary").and_then(Value::as_str);
+                    Some((name, summary, e.get("value")?.clone()))
+                });
+            let single = content.get("example").map(|v| (None, None, v.clone()));
+            for (name, summary, body) in named.chain(single) {
+                examples.push((headers.clone(), name, summary, body));
+            }
+        }
+        if examples.is_empty() {
+            examples.push((HeaderMap::new(), None, None, Value::Null));
+        }
+        for (headers, name, summary, body) in examples {
+            let bytes = match &body {
+                Value::Null => Vec::new(),
+                body => serde_json::to_vec(body).unwrap_or_default(),
+            };
+            let parsed = crate::parse_any(status, &headers, &bytes);
+            let condition = name.and_then(Condition::from_name);
+            let code = parsed.code().clone();
+            let entry = profile.catalog().lookup(&code);
+            let category = entry.map_or_else(|| Category::from_status(status), |e| e.category());
+            let when = summary
+                .map(str::to_owned)
+                .or_else(|| entry.map(|e| e.description().to_owned()))
+                .unwrap_or_else(|| description.to_owned());
+            let action = Action::of(status, category, condition, repeatable != Repeatable::No);
+            let without_key = (repeatable == Repeatable::WithKey)
+                .then(|| Action::of(status, category, condition, false))
+                .filter(|without| *without != action);
+            let planned = PlannedError {
+                status: status.as_u16(),
+                code,
+                condition: condition.map(|c| c.default_code().to_owned()),
+                when,
+                category: category.as_str().to_owned(),
+                action,
+                without_key,
+                example: body,
+            };
+            if !errors.contains(&planned) {
+                errors.push(planned);
+            }
+        }
+    }
+    OperationPlan {
+        method: method.to_uppercase(),
+        path: path.to_owned(),
+        operation_id: operation
+            .get("operationId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        repeatable,
+        errors,
+    }
+}
+
+/// Text safe in HTML, in an element or an attribute.
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped_everywhere() {
+        // Scenario: a document whose title, path and example carry markup shows it as
+        // text.
+        let document = serde_json::json!({"info": {"title": "<script>x</script>"},
+            "paths": {"/a<b>": {"get": {"responses": {"404": {"description": "<i>",
+                "content": {"application/json": {"example": {"message": "<img src=x>"}}}}}}}}});
+        let html = Plan::from_openapi(&document, &Profile::PROBLEM).html();
+        assert!(!html.contains("<script>x") && !html.contains("<img") && !html.contains("/a<b>"));
+        assert!(html.contains("&lt;script&gt;"));
+    }
+}

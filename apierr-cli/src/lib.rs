@@ -7,11 +7,13 @@
 //!
 //! - `call`: [`call`], its [`CallRequest`] and [`CallReport`].
 //! - [`diff`]: `apierr catalog diff`, the changes between two error contracts.
+//! - [`probe`]: `apierr probe`, a live API's answers held to the error contract.
 //! - [`telemetry`]: the process's log lines and OTLP span export.
 //! - `main.rs`: argument parsing (clap) and the stop signal.
 
 mod call;
 pub mod diff;
+pub mod probe;
 pub mod telemetry;
 
 pub use crate::call::{CallReport, CallRequest, call};

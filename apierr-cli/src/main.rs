@@ -41,6 +41,12 @@ enum Command {
         #[arg(long, default_value = apierr_reference::DEFAULT_PUBLIC_URL, value_parser = apierr_reference::parse_public_url)]
         public_url: String,
     },
+    /// Send a fixed, bounded battery of bad requests to a live API and check its answers
+    /// against the error contract: one error format everywhere, no 5xx for bad input,
+    /// Allow on 405, WWW-Authenticate on 401, Retry-After on 429/503, no internal detail,
+    /// request ids, and (with --openapi) every status declared. Exit code: 0 no violation,
+    /// 1 a violation not allowed, 2 a probe that could not run.
+    Probe(Box<ProbeArgs>),
     /// Print the error-handling plan (seed 001): for every operation, every error it can
     /// answer (status, code, when, an example body) and what the partner does about it.
     /// Made from the reference server's document in a profile, or any OpenAPI document;
@@ -138,6 +144,56 @@ struct Reconcile {
 }
 
 /// `apierr reconcile …`
+/// `apierr probe`'s arguments.
+#[derive(Debug, clap::Args)]
+struct ProbeArgs {
+    /// The API's base URL; only its origin is sent to.
+    base_url: String,
+    /// The API's OpenAPI document (a file or an http(s) URL): the operations to probe and
+    /// what each declares. Without it only unknown routes are probed.
+    #[arg(long, value_name = "URL|FILE")]
+    openapi: Option<String>,
+    /// A header for every request, `Name: value` (repeatable): the credentials go here.
+    #[arg(short = 'H', long = "header")]
+    headers: Vec<String>,
+    /// An access token that has expired, for the expired-token check.
+    #[arg(long)]
+    expired_token: Option<String>,
+    /// Also send the body checks (malformed JSON, wrong types, missing fields, wrong
+    /// content type, an oversized body) to an operation that writes. Each is built to be
+    /// refused; a broken server might create data.
+    #[arg(long)]
+    allow_writes: bool,
+    /// The most requests to send.
+    #[arg(long, default_value_t = 100)]
+    max_requests: usize,
+    /// Requests a second.
+    #[arg(long, default_value_t = 5.0)]
+    rate: f64,
+    /// Do not fail on findings of this rule (repeatable).
+    #[arg(long = "allow", value_name = "RULE", value_parser = probe_rule_names())]
+    allow: Vec<String>,
+    /// Print the report as JSON.
+    #[arg(long, conflicts_with = "markdown")]
+    json: bool,
+    /// Print the report as Markdown.
+    #[arg(long)]
+    markdown: bool,
+    /// Also write the report as an HTML page to this file.
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
+}
+
+/// The names `apierr probe --allow` takes.
+fn probe_rule_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        apierr_cli::probe::ProbeRule::ALL
+            .iter()
+            .map(|rule| rule.name())
+            .collect::<Vec<_>>(),
+    )
+}
+
 #[derive(Debug, Subcommand)]
 enum CatalogAction {
     /// Print the catalogs as JSON: every code each profile can send (status, category,
@@ -743,6 +799,7 @@ fn main() -> ExitCode {
                 }),
             ..
         } => catalog_diff(&old, &new, json, &allow),
+        Command::Probe(args) => probe(*args),
         Command::Plan {
             profile,
             openapi,
@@ -1142,6 +1199,69 @@ fn partners(command: PartnersCommand) -> ExitCode {
 }
 
 /// The runtime a command runs on, or the exit of one that could not start it.
+/// `apierr probe`: the battery, the report, and the exit code.
+fn probe(args: ProbeArgs) -> ExitCode {
+    let fail = |e: String| {
+        eprintln!("apierr: {e}");
+        ExitCode::from(2)
+    };
+    let base = match reqwest::Url::parse(&args.base_url) {
+        Ok(base) => base,
+        Err(e) => return fail(format!("{}: {e}", args.base_url)),
+    };
+    let openapi = match args.openapi.as_deref().map(read_document).transpose() {
+        Ok(openapi) => openapi,
+        Err(e) => return fail(e),
+    };
+    let mut headers = Vec::new();
+    for header in &args.headers {
+        let parsed = header.split_once(':').and_then(|(name, value)| {
+            Some((
+                http::HeaderName::try_from(name.trim()).ok()?,
+                http::HeaderValue::try_from(value.trim()).ok()?,
+            ))
+        });
+        match parsed {
+            Some(pair) => headers.push(pair),
+            None => return fail(format!("-H {header:?}: not `Name: value`")),
+        }
+    }
+    let config = apierr_cli::probe::ProbeConfig {
+        base,
+        openapi,
+        headers,
+        expired_token: args.expired_token,
+        allow_writes: args.allow_writes,
+        max_requests: args.max_requests,
+        rate: args.rate,
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let report = match runtime.block_on(apierr_cli::probe::probe(&config)) {
+        Ok(report) => report,
+        Err(e) => return fail(e),
+    };
+    if let Some(path) = &args.html
+        && let Err(e) = std::fs::write(path, report.html())
+    {
+        return fail(format!("{}: {e}", path.display()));
+    }
+    let out = if args.json {
+        format!("{:#}\n", serde_json::json!(report))
+    } else if args.markdown {
+        report.markdown()
+    } else {
+        report.text()
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+    match report.failing(&args.allow) {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    }
+}
+
 /// `apierr plan`: the plan of the reference server's document or of `openapi`'s.
 fn plan(profile: &str, openapi: Option<&str>, format: &str) -> ExitCode {
     let profile = Profile::by_name(profile).unwrap_or(Profile::PROBLEM);

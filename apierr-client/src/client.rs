@@ -476,13 +476,7 @@ impl Client {
         // recognised in another vendor's format is in none.
         let dialect = match error.format() {
             Some(_) => None,
-            None => apierr::DIALECTS
-                .iter()
-                .find(|d| {
-                    d.parse(status, &headers, &body)
-                        .is_some_and(|e| e.code() == error.code())
-                })
-                .map(|d| d.name()),
+            None => apierr::format_of(&error, status, &headers, &body),
         };
         let mut error = Error::new(Kind::Api(error), None);
         error.dialect = dialect;

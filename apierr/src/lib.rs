@@ -84,7 +84,7 @@ pub use crate::code::Code;
 pub use crate::condition::Condition;
 pub use crate::dialect::{
     DIALECTS, Dialect, ErrorsArray, Nested, OAuth, Problem, REQUEST_ID, Rendered, SpecificCode,
-    Wrapper, dialect, parse_any,
+    Wrapper, dialect, format_of, parse_any,
 };
 pub use crate::error::ApiError;
 pub use crate::export::{CatalogExport, CodeExport, Member, ProfileExport};

@@ -14,6 +14,7 @@ mod oauth;
 mod openapi;
 mod partners;
 mod plan;
+mod probe;
 mod replicas;
 mod retention;
 mod safe;

@@ -169,6 +169,37 @@ pub static DIALECTS: &[&dyn Dialect] = &[
     &SpecificCode,
 ];
 
+/// The name of the format `error` was read in from this answer: the vendor format a
+/// recogniser named ([`ApiError::format`]), else the built-in dialect that reads the body
+/// as that same error, else `None` (a body no dialect writes).
+///
+/// ```
+/// use apierr::{format_of, parse_any};
+/// use http::{HeaderMap, StatusCode};
+///
+/// let body = br#"{"errors":[{"errorCode":3001,"message":"entity not found"}]}"#;
+/// let error = parse_any(StatusCode::NOT_FOUND, &HeaderMap::new(), body);
+/// assert_eq!(format_of(&error, StatusCode::NOT_FOUND, &HeaderMap::new(), body), Some("errors-array"));
+/// let html = parse_any(StatusCode::NOT_FOUND, &HeaderMap::new(), b"<html><title>x</title></html>");
+/// assert_eq!(html.format(), Some("html"));
+/// ```
+pub fn format_of(
+    error: &ApiError,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<&'static str> {
+    error.format().or_else(|| {
+        DIALECTS
+            .iter()
+            .find(|d| {
+                d.parse(status, headers, body)
+                    .is_some_and(|e| e.code() == error.code())
+            })
+            .map(|d| d.name())
+    })
+}
+
 /// The built-in dialect with this name.
 pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
     DIALECTS.iter().copied().find(|d| d.name() == name)

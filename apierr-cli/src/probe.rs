@@ -1,0 +1,958 @@
+//! `apierr probe`: a fixed, bounded battery of requests a well-behaved API answers in its
+//! error contract, sent to a live server, and what its answers break.
+//!
+//! The battery (each request named by its check):
+//!
+//! | check | request | needs |
+//! |---|---|---|
+//! | `unknown-route` | `GET` a path no API has | — |
+//! | `unknown-route-accept` | the same with `Accept: application/x-apierr-probe` | — |
+//! | `wrong-method` | `GET` on a path that declares no `GET` | document |
+//! | `unacceptable-accept` | a `GET` with `Accept: application/x-apierr-probe` | document |
+//! | `missing-credentials` | a secured `GET` without the credential headers | document |
+//! | `invalid-credentials` | the same with a credential no server issued | document |
+//! | `expired-token` | the same with `--expired-token` | document, token |
+//! | `stale-date` | a `GET` dated 1 June 2000 | document |
+//! | `unknown-query` | a `GET` with a query parameter it does not declare | document |
+//! | `wrong-path-id` | a `GET` whose integer or UUID path id is neither | document |
+//! | `malformed-json` | a JSON body cut short | document, `--allow-writes` |
+//! | `wrong-content-type` | a `text/plain` body | document, `--allow-writes` |
+//! | `wrong-field-types` | every declared field with a value of another type | document, `--allow-writes` |
+//! | `missing-required` | `{}` where fields are required | document, `--allow-writes` |
+//! | `oversized-body` | a 2 MiB JSON body | document, `--allow-writes` |
+//!
+//! Safety: only the base URL's origin is ever sent to, and only the paths and methods
+//! above; a redirect off the origin is not followed; at most `--max-requests` requests
+//! at `--rate` a second; no request with a body to a mutating operation unless
+//! `--allow-writes` (each is built to be refused, but a broken server might not).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// What to probe and how.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// The API's base URL (`http://127.0.0.1:8080`).
+    pub base: reqwest::Url,
+    /// Its OpenAPI document, which names the operations to probe and what each declares.
+    pub openapi: Option<Value>,
+    /// Headers sent with every request (the credentials among them).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// An access token that has expired, for the `expired-token` check.
+    pub expired_token: Option<String>,
+    /// Whether requests with bodies may go to mutating operations.
+    pub allow_writes: bool,
+    /// The most requests to send.
+    pub max_requests: usize,
+    /// Requests a second.
+    pub rate: f64,
+}
+
+/// A rule an answer can break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ProbeRule {
+    /// Bad input answered with a 5xx.
+    ServerError,
+    /// Bad input answered with a success.
+    AcceptsBadInput,
+    /// Error answers come in more than one format.
+    MixedFormats,
+    /// An error body without a `Content-Type`, or one that does not match the body.
+    ErrorContentType,
+    /// A 405 without `Allow` (RFC 9110 §15.5.6).
+    AllowOn405,
+    /// A 401 without `WWW-Authenticate` (RFC 9110 §15.5.2).
+    WwwAuthenticateOn401,
+    /// A 429 or 503 without `Retry-After`.
+    RetryAfter,
+    /// A body showing a stack trace, SQL or a file path.
+    InternalDetail,
+    /// An answer without a request id header.
+    RequestId,
+    /// A request id header, but not the one the request sent.
+    RequestIdEcho,
+    /// A status the document does not declare for the operation.
+    UndeclaredStatus,
+}
+
+impl ProbeRule {
+    /// Every rule.
+    pub const ALL: &'static [ProbeRule] = &[
+        ProbeRule::ServerError,
+        ProbeRule::AcceptsBadInput,
+        ProbeRule::MixedFormats,
+        ProbeRule::ErrorContentType,
+        ProbeRule::AllowOn405,
+        ProbeRule::WwwAuthenticateOn401,
+        ProbeRule::RetryAfter,
+        ProbeRule::InternalDetail,
+        ProbeRule::RequestId,
+        ProbeRule::RequestIdEcho,
+        ProbeRule::UndeclaredStatus,
+    ];
+
+    /// The rule's name, as `--allow` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeRule::ServerError => "server-error",
+            ProbeRule::AcceptsBadInput => "accepts-bad-input",
+            ProbeRule::MixedFormats => "mixed-formats",
+            ProbeRule::ErrorContentType => "error-content-type",
+            ProbeRule::AllowOn405 => "allow-on-405",
+            ProbeRule::WwwAuthenticateOn401 => "www-authenticate-on-401",
+            ProbeRule::RetryAfter => "retry-after",
+            ProbeRule::InternalDetail => "internal-detail",
+            ProbeRule::RequestId => "request-id",
+            ProbeRule::RequestIdEcho => "request-id-echo",
+            ProbeRule::UndeclaredStatus => "undeclared-status",
+        }
+    }
+
+    /// A violation fails the probe; a warning lowers the score only.
+    pub fn is_violation(self) -> bool {
+        !matches!(
+            self,
+            ProbeRule::RetryAfter | ProbeRule::RequestId | ProbeRule::RequestIdEcho
+        )
+    }
+}
+
+impl Serialize for ProbeRule {
+    /// As [`ProbeRule::name`] has it, the name `--allow` takes.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// One request of the battery and its answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exchange {
+    /// The check it makes.
+    pub check: &'static str,
+    /// Method and path as sent.
+    pub request: String,
+    /// The status, or `None` when no answer came.
+    pub status: Option<u16>,
+    /// The error format that answered (`problem`, `html`, `fastapi`…), for an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// The code read from the error body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Why no answer came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// A rule an exchange broke.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// The rule.
+    pub rule: ProbeRule,
+    /// Whether it fails the probe (and is not waived).
+    pub violation: bool,
+    /// The exchange's check and request.
+    pub check: &'static str,
+    /// What was wrong.
+    pub detail: String,
+}
+
+/// What a probe found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    /// The base URL.
+    pub base: String,
+    /// Every exchange, in order.
+    pub exchanges: Vec<Exchange>,
+    /// Every finding.
+    pub findings: Vec<Finding>,
+    /// The formats error answers came in, with how many answers each.
+    pub formats: BTreeMap<String, usize>,
+    /// The checks not run, and why.
+    pub skipped: Vec<String>,
+    /// 100 less 10 for each violation and 2 for each warning, at least 0.
+    pub score: u32,
+}
+
+impl ProbeReport {
+    /// Violations not waived by `allow`.
+    pub fn failing(&self, allow: &[String]) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.violation && !allow.iter().any(|a| a == f.rule.name()))
+            .count()
+    }
+
+    /// The findings with this rule.
+    pub fn with_rule(&self, rule: ProbeRule) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.rule == rule)
+    }
+
+    /// The report as text, one line an exchange, then the findings and the score.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "probe of {}", self.base);
+        for e in &self.exchanges {
+            let status = e.status.map_or_else(|| "---".to_owned(), |s| s.to_string());
+            let _ = writeln!(
+                out,
+                "  {status} {:22} {:40} {} {}",
+                e.check,
+                e.request,
+                e.format.as_deref().unwrap_or(""),
+                e.failure.as_deref().or(e.code.as_deref()).unwrap_or("")
+            );
+        }
+        for f in &self.findings {
+            let kind = if f.violation { "VIOLATION" } else { "warning" };
+            let _ = writeln!(
+                out,
+                "{kind:9} {:24} {}: {}",
+                f.rule.name(),
+                f.check,
+                f.detail
+            );
+        }
+        for s in &self.skipped {
+            let _ = writeln!(out, "skipped   {s}");
+        }
+        let _ = writeln!(out, "error formats: {:?}", self.formats);
+        let _ = writeln!(out, "score {}/100", self.score);
+        out
+    }
+
+    /// The report as Markdown.
+    pub fn markdown(&self) -> String {
+        let mut md = format!(
+            "# Probe of {}\n\nScore **{}/100**.\n\n",
+            self.base, self.score
+        );
+        md.push_str("| Check | Request | Status | Format | Code |\n|---|---|---|---|---|\n");
+        for e in &self.exchanges {
+            let _ = writeln!(
+                md,
+                "| {} | `{}` | {} | {} | {} |",
+                e.check,
+                e.request.replace('|', "\\|"),
+                e.status
+                    .map_or_else(|| "no answer".to_owned(), |s| s.to_string()),
+                e.format.as_deref().unwrap_or("—"),
+                e.code.as_deref().unwrap_or("—").replace('|', "\\|"),
+            );
+        }
+        md.push_str("\n| Finding | Rule | Check | Detail |\n|---|---|---|---|\n");
+        for f in &self.findings {
+            let _ = writeln!(
+                md,
+                "| {} | `{}` | {} | {} |",
+                if f.violation { "violation" } else { "warning" },
+                f.rule.name(),
+                f.check,
+                f.detail.replace('|', "\\|").replace('\n', " "),
+            );
+        }
+        md
+    }
+
+    /// The report as an HTML page.
+    pub fn html(&self) -> String {
+        let esc = |t: &str| {
+            t.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        };
+        let mut page = format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Probe of {0}</title>\
+             <style>body{{font:16px/1.5 system-ui,sans-serif;margin:2rem}}td,th{{border:1px solid #888;padding:.2rem .4rem;text-align:left}}\
+             table{{border-collapse:collapse}}</style></head><body><h1>Probe of {0}</h1><p>Score <strong>{1}/100</strong></p>\
+             <table><thead><tr><th scope=\"col\">Finding</th><th scope=\"col\">Rule</th><th scope=\"col\">Check</th>\
+             <th scope=\"col\">Detail</th></tr></thead><tbody>",
+            esc(&self.base),
+            self.score
+        );
+        for f in &self.findings {
+            let _ = write!(
+                page,
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                if f.violation { "violation" } else { "warning" },
+                f.rule.name(),
+                f.check,
+                esc(&f.detail)
+            );
+        }
+        page.push_str("</tbody></table><h2>Requests</h2><table><thead><tr><th scope=\"col\">Check</th>\
+            <th scope=\"col\">Request</th><th scope=\"col\">Status</th><th scope=\"col\">Format</th></tr></thead><tbody>");
+        for e in &self.exchanges {
+            let _ = write!(
+                page,
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                e.check,
+                esc(&e.request),
+                e.status
+                    .map_or_else(|| "no answer".to_owned(), |s| s.to_string()),
+                esc(e.format.as_deref().unwrap_or(""))
+            );
+        }
+        page.push_str("</tbody></table></body></html>\n");
+        page
+    }
+}
+
+/// A request of the battery, before it is sent.
+struct Planned {
+    check: &'static str,
+    method: Method,
+    /// The path and query, concrete.
+    target: String,
+    /// The operation's path template and method in the document, if it is one.
+    operation: Option<(String, String)>,
+    /// Whether the answer must be an error (bad input).
+    must_refuse: bool,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// Credential headers the request goes without.
+    drop_credentials: bool,
+    body: Option<(&'static str, Vec<u8>)>,
+}
+
+const PROBE_MEDIA: &str = "application/x-apierr-probe";
+const STALE_DATE: &str = "Thu, 01 Jun 2000 00:00:00 GMT";
+const OVERSIZED: usize = 2 << 20;
+const MAX_BODY_READ: usize = 1 << 20;
+
+/// Sends the battery and reports what the answers break.
+pub async fn probe(config: &ProbeConfig) -> Result<ProbeReport, String> {
+    if !matches!(config.base.scheme(), "http" | "https") {
+        return Err(format!("{}: not an http(s) URL", config.base));
+    }
+    let origin = config.base.origin();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.url().origin() == origin && attempt.previous().len() < 3 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let credentials = credential_headers(config);
+    let (battery, skipped) = battery(config);
+    let mut report = ProbeReport {
+        base: config.base.to_string(),
+        exchanges: Vec::new(),
+        findings: Vec::new(),
+        formats: BTreeMap::new(),
+        skipped,
+        score: 0,
+    };
+    let pause = Duration::from_secs_f64(1.0 / config.rate.max(0.01));
+    let mut error_formats: Vec<(usize, String)> = Vec::new();
+    for (n, planned) in battery.into_iter().enumerate() {
+        if n >= config.max_requests {
+            report.skipped.push(format!(
+                "{}: the request budget (--max-requests {}) is spent",
+                planned.check, config.max_requests
+            ));
+            continue;
+        }
+        if n > 0 {
+            tokio::time::sleep(pause).await;
+        }
+        let url = join(&config.base, &planned.target);
+        let id = format!("apierr-probe-{n}");
+        let mut request = client
+            .request(planned.method.clone(), url)
+            .header("x-request-id", &id);
+        for (name, value) in &config.headers {
+            let replaced = planned.headers.iter().any(|(n, _)| n == name);
+            if (planned.drop_credentials && credentials.contains(name)) || replaced {
+                continue;
+            }
+            request = request.header(name, value);
+        }
+        for (name, value) in &planned.headers {
+            request = request.header(name, value);
+        }
+        if let Some((content_type, body)) = planned.body.clone() {
+            request = request.header("content-type", content_type).body(body);
+        }
+        let request_line = format!("{} {}", planned.method, planned.target);
+        let answer = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                report.exchanges.push(Exchange {
+                    check: planned.check,
+                    request: request_line,
+                    status: None,
+                    format: None,
+                    code: None,
+                    failure: Some(e.without_url().to_string()),
+                });
+                continue;
+            }
+        };
+        let status = answer.status();
+        let headers = answer.headers().clone();
+        let body = read_bounded(answer).await;
+        let mut exchange = Exchange {
+            check: planned.check,
+            request: request_line,
+            status: Some(status.as_u16()),
+            format: None,
+            code: None,
+            failure: None,
+        };
+        let mut find = |rule: ProbeRule, detail: String| {
+            report.findings.push(Finding {
+                rule,
+                violation: rule.is_violation(),
+                check: planned.check,
+                detail,
+            });
+        };
+        if status.is_client_error() || status.is_server_error() {
+            let error = apierr::parse_any(status, &headers, &body);
+            let format = apierr::format_of(&error, status, &headers, &body).unwrap_or("unknown");
+            exchange.format = Some(format.to_owned());
+            exchange.code = Some(error.code().to_string());
+            error_formats.push((report.exchanges.len(), format.to_owned()));
+            check_error_answer(status, &headers, &body, format, &mut find);
+        } else if planned.must_refuse {
+            find(
+                ProbeRule::AcceptsBadInput,
+                format!("answered {status} to {}", exchange.request),
+            );
+        }
+        if status.is_server_error() {
+            find(
+                ProbeRule::ServerError,
+                format!("answered {status} to {}", exchange.request),
+            );
+        }
+        check_request_id(&headers, &id, &mut find);
+        if let (Some(document), Some((path, method))) = (&config.openapi, &planned.operation) {
+            check_declared(document, path, method, status, &mut find);
+        }
+        report.exchanges.push(exchange);
+    }
+    for (_, format) in &error_formats {
+        *report.formats.entry(format.clone()).or_default() += 1;
+    }
+    if report.formats.len() > 1 {
+        let formats: Vec<String> = report
+            .formats
+            .iter()
+            .map(|(f, n)| format!("{f} ({n})"))
+            .collect();
+        report.findings.push(Finding {
+            rule: ProbeRule::MixedFormats,
+            violation: true,
+            check: "all",
+            detail: format!("error answers come in {}", formats.join(", ")),
+        });
+    }
+    let violations = report.findings.iter().filter(|f| f.violation).count() as u32;
+    let warnings = report.findings.len() as u32 - violations;
+    report.score = 100u32.saturating_sub(10 * violations + 2 * warnings);
+    Ok(report)
+}
+
+/// `path_and_query` under the base URL's path.
+fn join(base: &reqwest::Url, path_and_query: &str) -> reqwest::Url {
+    let mut url = base.clone();
+    let (path, query) = path_and_query
+        .split_once('?')
+        .map_or((path_and_query, None), |(p, q)| (p, Some(q)));
+    let prefix = base.path().trim_end_matches('/');
+    url.set_path(&format!("{prefix}{path}"));
+    url.set_query(query);
+    url
+}
+
+async fn read_bounded(mut response: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_BODY_READ.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if room <= chunk.len() {
+            break;
+        }
+    }
+    body
+}
+
+/// The checks every error answer is held to.
+fn check_error_answer(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    format: &str,
+    find: &mut impl FnMut(ProbeRule, String),
+) {
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    match &content_type {
+        None if !body.is_empty() => find(
+            ProbeRule::ErrorContentType,
+            format!("a {status} body with no Content-Type"),
+        ),
+        Some(ct) if is_json_format(format) && !is_json_type(ct) => find(
+            ProbeRule::ErrorContentType,
+            format!("a {format} (JSON) body sent as {ct}"),
+        ),
+        _ => {}
+    }
+    if status == StatusCode::METHOD_NOT_ALLOWED && !headers.contains_key(http::header::ALLOW) {
+        find(ProbeRule::AllowOn405, "405 without Allow".into());
+    }
+    if status == StatusCode::UNAUTHORIZED && !headers.contains_key(http::header::WWW_AUTHENTICATE) {
+        find(
+            ProbeRule::WwwAuthenticateOn401,
+            "401 without WWW-Authenticate".into(),
+        );
+    }
+    if matches!(status.as_u16(), 429 | 503) && !headers.contains_key(http::header::RETRY_AFTER) {
+        find(
+            ProbeRule::RetryAfter,
+            format!("{status} without Retry-After"),
+        );
+    }
+    if let Some(leak) = internal_detail(body) {
+        find(
+            ProbeRule::InternalDetail,
+            format!("the {status} body shows {leak}"),
+        );
+    }
+}
+
+/// Whether a format is written in JSON (all but the markup and text ones).
+fn is_json_format(format: &str) -> bool {
+    !matches!(format, "html" | "text" | "empty" | "aws-xml" | "unknown")
+}
+
+/// Whether a `Content-Type` (lower-case) is JSON's.
+fn is_json_type(content_type: &str) -> bool {
+    content_type.starts_with("application/json") || content_type.contains("+json")
+}
+
+/// What in a body looks like a stack trace, SQL or a file path.
+fn internal_detail(body: &[u8]) -> Option<&'static str> {
+    let text = String::from_utf8_lossy(body);
+    const SIGNS: [(&str, &str); 14] = [
+        ("Traceback (most recent call last)", "a Python traceback"),
+        ("panicked at", "a Rust panic"),
+        ("stack backtrace", "a backtrace"),
+        ("    at ", "a stack trace"),
+        ("&nbsp; &nbsp;at ", "a stack trace"),
+        ("node_modules/", "a file path"),
+        ("SQLSTATE", "an SQL error"),
+        ("syntax error at or near", "an SQL error"),
+        ("SQLITE_", "an SQL error"),
+        ("sqlx::", "an SQL error"),
+        ("/home/", "a file path"),
+        ("/usr/lib/", "a file path"),
+        (".py\", line ", "a Python traceback"),
+        ("java.lang.", "a Java exception"),
+    ];
+    SIGNS
+        .iter()
+        .find(|(sign, _)| text.contains(sign))
+        .map(|(_, what)| *what)
+}
+
+fn check_request_id(headers: &HeaderMap, sent: &str, find: &mut impl FnMut(ProbeRule, String)) {
+    let ids: Vec<&str> = apierr::REQUEST_ID_HEADERS
+        .iter()
+        .filter_map(|name| headers.get(*name))
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if ids.is_empty() {
+        find(ProbeRule::RequestId, "no request id header".into());
+    } else if !ids.contains(&sent) {
+        find(
+            ProbeRule::RequestIdEcho,
+            format!("sent X-Request-Id {sent}, got {}", ids.join(", ")),
+        );
+    }
+}
+
+fn check_declared(
+    document: &Value,
+    path: &str,
+    method: &str,
+    status: StatusCode,
+    find: &mut impl FnMut(ProbeRule, String),
+) {
+    let responses = document
+        .pointer(&format!(
+            "/paths/{}/{method}/responses",
+            pointer_escape(path)
+        ))
+        .and_then(Value::as_object);
+    let Some(responses) = responses else { return };
+    let exact = status.as_str();
+    let range = format!("{}XX", exact.chars().next().unwrap_or('0'));
+    if !responses.contains_key(exact)
+        && !responses.contains_key(&range)
+        && !responses.contains_key("default")
+    {
+        find(
+            ProbeRule::UndeclaredStatus,
+            format!(
+                "{} {path} answered {status}; it declares {}",
+                method.to_uppercase(),
+                responses.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+}
+
+fn pointer_escape(path: &str) -> String {
+    path.replace('~', "~0").replace('/', "~1")
+}
+
+/// The headers that carry credentials: `Authorization`, `X-API-Key`, and the header
+/// of every API-key scheme the document declares.
+fn credential_headers(config: &ProbeConfig) -> HashSet<HeaderName> {
+    let mut names: HashSet<HeaderName> = [
+        http::header::AUTHORIZATION,
+        HeaderName::from_static("x-api-key"),
+    ]
+    .into_iter()
+    .collect();
+    let schemes = config
+        .openapi
+        .as_ref()
+        .and_then(|d| d.pointer("/components/securitySchemes"))
+        .and_then(Value::as_object);
+    for scheme in schemes.into_iter().flatten().map(|(_, s)| s) {
+        if scheme.get("type").and_then(Value::as_str) == Some("apiKey")
+            && scheme.get("in").and_then(Value::as_str) == Some("header")
+            && let Some(name) = scheme.get("name").and_then(Value::as_str)
+            && let Ok(name) = HeaderName::try_from(name)
+        {
+            names.insert(name);
+        }
+    }
+    names
+}
+
+/// An operation of the document.
+struct Operation<'a> {
+    path: &'a str,
+    method: &'a str,
+    item: &'a Value,
+    operation: &'a Value,
+}
+
+impl Operation<'_> {
+    fn has_path_params(&self) -> bool {
+        self.path.contains('{')
+    }
+
+    fn secured(&self, document: &Value) -> bool {
+        match self
+            .operation
+            .get("security")
+            .or_else(|| document.get("security"))
+        {
+            Some(Value::Array(schemes)) => schemes
+                .iter()
+                .any(|s| s.as_object().is_some_and(|o| !o.is_empty())),
+            _ => false,
+        }
+    }
+
+    /// The declared parameters of the operation and its path.
+    fn parameters<'d>(&'d self, document: &'d Value) -> impl Iterator<Item = &'d Value> + 'd {
+        [
+            self.item.get("parameters"),
+            self.operation.get("parameters"),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .map(move |p| apierr::export::resolve(p, document))
+    }
+
+    /// The JSON schema of the request body, where it takes JSON.
+    fn json_body<'d>(&'d self, document: &'d Value) -> Option<&'d Value> {
+        let body = apierr::export::resolve(self.operation.get("requestBody")?, document);
+        let content = body.get("content")?.as_object()?;
+        let (_, media) = content
+            .iter()
+            .find(|(m, _)| m.starts_with("application/json") || m.contains("+json"))?;
+        Some(apierr::export::resolve(media.get("schema")?, document))
+    }
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+fn operations(document: &Value) -> Vec<Operation<'_>> {
+    let mut found = Vec::new();
+    let paths = document.get("paths").and_then(Value::as_object);
+    for (path, item) in paths.into_iter().flatten() {
+        for method in METHODS {
+            if let Some(operation) = item.get(method) {
+                found.push(Operation {
+                    path,
+                    method,
+                    item,
+                    operation,
+                });
+            }
+        }
+    }
+    found
+}
+
+fn header(name: &'static str, value: &str) -> (HeaderName, HeaderValue) {
+    (
+        HeaderName::from_static(name),
+        HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("invalid")),
+    )
+}
+
+/// The battery for `config`, and the checks it cannot run.
+fn battery(config: &ProbeConfig) -> (Vec<Planned>, Vec<String>) {
+    let mut planned = Vec::new();
+    let mut skipped = Vec::new();
+    let base = |check, method, target: &str, must_refuse| Planned {
+        check,
+        method,
+        target: target.to_owned(),
+        operation: None,
+        must_refuse,
+        headers: Vec::new(),
+        drop_credentials: false,
+        body: None,
+    };
+    let unknown = "/apierr-probe/no-such-route";
+    planned.push(base("unknown-route", Method::GET, unknown, true));
+    let mut with_accept = base("unknown-route-accept", Method::GET, unknown, true);
+    with_accept.headers.push(header("accept", PROBE_MEDIA));
+    planned.push(with_accept);
+    let Some(document) = &config.openapi else {
+        skipped.push("every check of an operation: no --openapi document".into());
+        return (planned, skipped);
+    };
+    let operations = operations(document);
+    let of = |op: &Operation<'_>| Some((op.path.to_owned(), op.method.to_owned()));
+    let simple_get = operations
+        .iter()
+        .find(|o| o.method == "get" && !o.has_path_params());
+    // A path that declares no GET: GET is safe to send to it.
+    let paths = document.get("paths").and_then(Value::as_object);
+    match paths
+        .into_iter()
+        .flatten()
+        .find(|(path, item)| item.get("get").is_none() && !path.contains('{'))
+    {
+        Some((path, _)) => planned.push(base("wrong-method", Method::GET, path, true)),
+        None => skipped.push("wrong-method: every plain path declares GET".into()),
+    }
+    match simple_get {
+        Some(op) => {
+            let mut accept = base("unacceptable-accept", Method::GET, op.path, false);
+            accept.operation = of(op);
+            accept.headers.push(header("accept", PROBE_MEDIA));
+            planned.push(accept);
+            let mut stale = base("stale-date", Method::GET, op.path, false);
+            stale.operation = of(op);
+            stale.headers.push(header("date", STALE_DATE));
+            planned.push(stale);
+            let mut query = base(
+                "unknown-query",
+                Method::GET,
+                &format!("{}?apierr_probe_unknown=1", op.path),
+                false,
+            );
+            query.operation = of(op);
+            planned.push(query);
+        }
+        None => skipped.push(
+            "unacceptable-accept, stale-date, unknown-query: no GET without path parameters".into(),
+        ),
+    }
+    match operations
+        .iter()
+        .find(|o| o.method == "get" && !o.has_path_params() && o.secured(document))
+    {
+        Some(op) => {
+            let mut missing = base("missing-credentials", Method::GET, op.path, true);
+            missing.operation = of(op);
+            missing.drop_credentials = true;
+            planned.push(missing);
+            let mut invalid = base("invalid-credentials", Method::GET, op.path, true);
+            invalid.operation = of(op);
+            invalid.drop_credentials = true;
+            invalid
+                .headers
+                .push(header("authorization", "Bearer apierr-probe-invalid"));
+            planned.push(invalid);
+            match &config.expired_token {
+                Some(token) => {
+                    let mut expired = base("expired-token", Method::GET, op.path, true);
+                    expired.operation = of(op);
+                    expired.drop_credentials = true;
+                    expired
+                        .headers
+                        .push(header("authorization", &format!("Bearer {token}")));
+                    planned.push(expired);
+                }
+                None => skipped.push("expired-token: no --expired-token".into()),
+            }
+        }
+        None => skipped.push(
+            "missing-credentials, invalid-credentials: no secured GET without path parameters"
+                .into(),
+        ),
+    }
+    let id_op = operations.iter().find_map(|o| {
+        (o.method == "get").then_some(())?;
+        let param = o.parameters(document).find(|p| {
+            p.get("in").and_then(Value::as_str) == Some("path") && {
+                let schema = p.get("schema").unwrap_or(&Value::Null);
+                let kind = schema.get("type").and_then(Value::as_str);
+                let format = schema.get("format").and_then(Value::as_str);
+                matches!(kind, Some("integer" | "number")) || format == Some("uuid")
+            }
+        })?;
+        Some((o, param.get("name")?.as_str()?.to_owned()))
+    });
+    match id_op {
+        Some((op, name)) => {
+            let target = fill_path(op.path, Some(&name));
+            let mut wrong = base("wrong-path-id", Method::GET, &target, true);
+            wrong.operation = of(op);
+            planned.push(wrong);
+        }
+        None => skipped.push("wrong-path-id: no GET with an integer or UUID path id".into()),
+    }
+    if !config.allow_writes {
+        skipped.push("malformed-json, wrong-content-type, wrong-field-types, missing-required, oversized-body: they send bodies to mutating operations (--allow-writes)".into());
+        return (planned, skipped);
+    }
+    let Some((op, schema)) = operations
+        .iter()
+        .filter(|o| matches!(o.method, "post" | "put" | "patch"))
+        .find_map(|o| Some((o, o.json_body(document)?)))
+    else {
+        skipped.push("body checks: no operation takes a JSON body".into());
+        return (planned, skipped);
+    };
+    let method = Method::from_bytes(op.method.to_uppercase().as_bytes()).unwrap_or(Method::POST);
+    let target = fill_path(op.path, None);
+    let mut with_body = |check, content_type, body: Vec<u8>| {
+        let mut p = base(check, method.clone(), &target, true);
+        p.operation = of(op);
+        p.body = Some((content_type, body));
+        planned.push(p);
+    };
+    with_body(
+        "malformed-json",
+        "application/json",
+        br#"{"apierr-probe": "#.to_vec(),
+    );
+    with_body("wrong-content-type", "text/plain", b"apierr probe".to_vec());
+    let properties = schema.get("properties").and_then(Value::as_object);
+    let wrong: serde_json::Map<String, Value> = properties
+        .into_iter()
+        .flatten()
+        .map(|(name, p)| {
+            let p = apierr::export::resolve(p, document);
+            let value = match p.get("type").and_then(Value::as_str) {
+                Some("string") => json!(12345),
+                Some("integer" | "number") => json!("not a number"),
+                Some("boolean") => json!("not a boolean"),
+                Some("array") => json!({"not": "an array"}),
+                _ => json!([]),
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    with_body(
+        "wrong-field-types",
+        "application/json",
+        serde_json::to_vec(&wrong).unwrap_or_default(),
+    );
+    if schema
+        .get("required")
+        .and_then(Value::as_array)
+        .is_some_and(|r| !r.is_empty())
+    {
+        with_body("missing-required", "application/json", b"{}".to_vec());
+    } else {
+        skipped.push("missing-required: the body requires no field".into());
+    }
+    let mut oversized = br#"{"apierr-probe": ""#.to_vec();
+    oversized.resize(OVERSIZED, b'x');
+    oversized.extend_from_slice(br#""}"#);
+    with_body("oversized-body", "application/json", oversized);
+    (planned, skipped)
+}
+
+/// A path template with every parameter filled: `wrong` with a value of the wrong form,
+/// the others with `1`.
+fn fill_path(template: &str, wrong: Option<&str>) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 1..start + end];
+        out.push_str(if Some(name) == wrong {
+            "apierr-probe-not-an-id"
+        } else {
+            "1"
+        });
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_filled_and_joined_under_the_base() {
+        // Scenario: a template's parameters are filled, and the base URL's own path
+        // stays in front.
+        assert_eq!(
+            fill_path("/a/{id}/b/{x}", Some("id")),
+            "/a/apierr-probe-not-an-id/b/1"
+        );
+        let base = reqwest::Url::parse("http://127.0.0.1:9/api/").unwrap();
+        assert_eq!(
+            join(&base, "/x?y=1").as_str(),
+            "http://127.0.0.1:9/api/x?y=1"
+        );
+    }
+
+    #[test]
+    fn internal_details_are_recognised() {
+        // Scenario: a traceback, an SQL error and a clean body.
+        assert!(
+            internal_detail(b"Traceback (most recent call last):\n  File \"a.py\", line 3")
+                .is_some()
+        );
+        assert!(internal_detail(b"error: SQLSTATE 42P01").is_some());
+        assert!(internal_detail(br#"{"code":"not_found"}"#).is_none());
+    }
+}

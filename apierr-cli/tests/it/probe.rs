@@ -1,0 +1,220 @@
+//! `apierr probe` against the reference server in every profile on both backends (no
+//! violation, the whole battery run) and against a router broken on purpose (each break
+//! found).
+
+use apierr_cli::probe::{ProbeConfig, ProbeRule, probe};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::support::every_profile;
+
+fn config(base: &str, openapi: Value, key: &str) -> ProbeConfig {
+    ProbeConfig {
+        base: base.parse().unwrap(),
+        openapi: Some(openapi),
+        headers: vec![("x-api-key".parse().unwrap(), key.parse().unwrap())],
+        expired_token: None,
+        allow_writes: true,
+        max_requests: 50,
+        rate: 1000.0,
+    }
+}
+
+#[tokio::test]
+async fn the_reference_server_keeps_its_contract_under_the_probe() {
+    // Scenario: in every profile, every check runs and no answer breaks a rule (the
+    // request-id warnings included).
+    every_profile(|s| async move {
+        let document: Value = s
+            .get("/openapi.json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let report = probe(&config(&s.base, document, "acme-key")).await.unwrap();
+        assert!(
+            report.findings.is_empty(),
+            "{}: {}",
+            s.profile.name(),
+            report.text()
+        );
+        assert_eq!(report.exchanges.len(), 13, "{}", report.text());
+        assert_eq!(report.formats.len(), 1, "{}", report.text());
+        assert_eq!(report.score, 100);
+        let refused = |check: &str| {
+            report
+                .exchanges
+                .iter()
+                .find(|e| e.check == check)
+                .and_then(|e| e.status)
+                .unwrap_or_else(|| panic!("{check} not run"))
+        };
+        assert_eq!(refused("missing-credentials"), 401);
+        assert_eq!(refused("wrong-method"), 405);
+        assert_eq!(refused("oversized-body"), 413);
+    })
+    .await;
+}
+
+/// A router that breaks the contract the classic ways: an HTML 404 from the router, a
+/// 500 with a traceback for a bad body, a 405 without `Allow`, a 401 without a
+/// challenge and with a JSON body labelled as text, and no request ids.
+fn broken() -> Router {
+    let problem = |status: StatusCode, code: &str| {
+        (
+            status,
+            [("content-type", "application/problem+json")],
+            json!({"type": "about:blank", "title": "x", "status": status.as_u16(), "code": code})
+                .to_string(),
+        )
+    };
+    Router::new()
+        .route(
+            "/accounts",
+            get(move |headers: axum::http::HeaderMap| async move {
+                match headers.get("x-api-key") {
+                    Some(_) => (StatusCode::OK, [("content-type", "application/json")], "[]".to_owned()),
+                    // Problem details, labelled as plain text.
+                    None => (
+                        StatusCode::UNAUTHORIZED,
+                        [("content-type", "text/plain")],
+                        json!({"type": "about:blank", "title": "x", "status": 401, "code": "unauthenticated"})
+                            .to_string(),
+                    ),
+                }
+            })
+            .post(|| async {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Traceback (most recent call last):\n  File \"/srv/app.py\", line 12, in create\n",
+                )
+            }),
+        )
+        .route(
+            "/oauth/token",
+            get(move || async move { problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed") })
+                .post(|| async { "{}" }),
+        )
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                [("content-type", "text/html")],
+                "<html><head><title>404 Not Found</title></head><body>nope</body></html>",
+            )
+        })
+}
+
+fn broken_document() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "broken", "version": "1"},
+        "security": [{"key": []}],
+        "components": {"securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "x-api-key"}}},
+        "paths": {
+            "/accounts": {
+                "get": {"responses": {"200": {"description": "ok"}, "401": {"description": "no"}}},
+                "post": {
+                    "requestBody": {"content": {"application/json": {"schema": {
+                        "type": "object", "required": ["email"],
+                        "properties": {"email": {"type": "string"}}}}}},
+                    "responses": {"201": {"description": "made"}, "400": {"description": "bad"}}
+                }
+            },
+            "/oauth/token": {"post": {"responses": {"200": {"description": "token"}}}}
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_broken_router_has_each_break_found() {
+    // Scenario: every break of the router above is a finding of its rule, and the probe
+    // fails.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, broken()).await });
+    let report = probe(&config(&base, broken_document(), "k")).await.unwrap();
+    let text = report.text();
+    for rule in [
+        ProbeRule::MixedFormats,
+        ProbeRule::InternalDetail,
+        ProbeRule::ServerError,
+        ProbeRule::AllowOn405,
+        ProbeRule::WwwAuthenticateOn401,
+        ProbeRule::UndeclaredStatus,
+        ProbeRule::ErrorContentType,
+        ProbeRule::RequestId,
+    ] {
+        assert!(
+            report.with_rule(rule).next().is_some(),
+            "{}: {text}",
+            rule.name()
+        );
+    }
+    // The stale date and the unknown query were answered 200: no rule says otherwise.
+    assert!(
+        report
+            .with_rule(ProbeRule::AcceptsBadInput)
+            .all(|f| f.check != "unknown-query")
+    );
+    assert!(report.failing(&[]) > 0 && report.score < 50, "{text}");
+    assert_eq!(report.formats.get("html"), Some(&2), "{text}");
+}
+
+#[test]
+fn the_command_fails_on_a_violation_and_waives_what_is_allowed() {
+    // Scenario: `apierr probe` against the broken router exits 1; with every violation
+    // allowed it exits 0; an unreachable address is a probe that ran, with no answers.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move { axum::serve(listener, broken()).await });
+    let document = std::env::temp_dir().join(format!(
+        "apierr-probe-{}.json",
+        apierr_testkit::unique("doc")
+    ));
+    std::fs::write(&document, broken_document().to_string()).unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
+            .args([
+                "probe",
+                &base,
+                "--openapi",
+                document.to_str().unwrap(),
+                "--rate",
+                "200",
+            ])
+            .args(extra)
+            .output()
+            .expect("the apierr binary")
+    };
+    let out = run(&["--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rules: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["violation"] == true)
+        .map(|f| f["rule"].as_str().unwrap().to_owned())
+        .collect();
+    rules.sort();
+    rules.dedup();
+    let mut allow = Vec::new();
+    for rule in &rules {
+        allow.push("--allow");
+        allow.push(rule.as_str());
+    }
+    assert_eq!(run(&allow).status.code(), Some(0));
+    let _ = std::fs::remove_file(&document);
+}

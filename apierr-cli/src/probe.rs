@@ -324,7 +324,8 @@ struct Planned {
 const PROBE_MEDIA: &str = "application/x-apierr-probe";
 const STALE_DATE: &str = "Thu, 01 Jun 2000 00:00:00 GMT";
 const OVERSIZED: usize = 2 << 20;
-const MAX_BODY_READ: usize = 1 << 20;
+/// More than the oversized body, which some frameworks echo back in their error.
+const MAX_BODY_READ: usize = 8 << 20;
 
 /// Sends the battery and reports what the answers break.
 pub async fn probe(config: &ProbeConfig) -> Result<ProbeReport, String> {

@@ -8,6 +8,7 @@ mod client;
 mod conditions;
 mod demo;
 mod durable;
+mod frameworks;
 mod fuzz;
 mod listing;
 mod oauth;

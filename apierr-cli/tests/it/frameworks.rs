@@ -1,0 +1,196 @@
+//! `apierr probe` against small JSON APIs written with other ecosystems' popular
+//! frameworks (Flask, FastAPI on uvicorn, from PyPI, pinned in `.ci/requirements.txt`),
+//! each in its default configuration, started on loopback: what their defaults really do
+//! is found, and each finding is asserted.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use apierr_cli::probe::{ProbeConfig, ProbeReport, probe};
+use serde_json::Value;
+
+use crate::support::free_address;
+
+/// A framework's server process, killed when dropped.
+struct App(Child);
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn app_file(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/frameworks")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Starts `script` with the venv's Python (which must import `package`) on a free
+/// loopback port, and waits (at most 30 s) until it answers.
+async fn start(package: &str, script: &str) -> (App, String) {
+    let python = apierr_testkit::python_with(package);
+    let address = free_address();
+    let port = address.rsplit(':').next().unwrap().to_owned();
+    let child = Command::new(python)
+        .arg(app_file(script))
+        .arg(&port)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the venv's Python");
+    let mut app = App(child);
+    let base = format!("http://{address}");
+    for _ in 0..300 {
+        if let Some(status) = app.0.try_wait().unwrap() {
+            panic!("{script} exited with {status} before answering");
+        }
+        if reqwest::get(format!("{base}/items")).await.is_ok() {
+            return (app, base);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{script} did not answer at {base} within 30 s");
+}
+
+async fn run(base: &str, openapi: Value) -> ProbeReport {
+    let config = ProbeConfig {
+        base: base.parse().unwrap(),
+        openapi: Some(openapi),
+        headers: vec![("x-api-key".parse().unwrap(), "k".parse().unwrap())],
+        expired_token: None,
+        allow_writes: true,
+        max_requests: 50,
+        rate: 200.0,
+    };
+    probe(&config).await.unwrap()
+}
+
+fn violations(report: &ProbeReport) -> BTreeSet<&'static str> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.violation)
+        .map(|f| f.rule.name())
+        .collect()
+}
+
+fn status_of(report: &ProbeReport, check: &str) -> u16 {
+    report
+        .exchanges
+        .iter()
+        .find(|e| e.check == check)
+        .and_then(|e| e.status)
+        .unwrap_or_else(|| panic!("{check} not answered: {}", report.text()))
+}
+
+fn format_of(report: &ProbeReport, check: &str) -> String {
+    report
+        .exchanges
+        .iter()
+        .find(|e| e.check == check)
+        .and_then(|e| e.format.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn flasks_defaults_answer_the_routers_errors_in_html() {
+    // Scenario: Flask (Werkzeug) answers its own errors (unknown route, wrong method,
+    // malformed JSON, wrong content type) as HTML pages while the handlers answer JSON:
+    // two formats. Its 405 carries Allow; the handler's 401 has no challenge; no request
+    // ids; the 415 for a text body is not in the document.
+    let (_app, base) = start("flask", "flask_app.py").await;
+    let document: Value =
+        serde_json::from_str(&std::fs::read_to_string(app_file("flask_openapi.json")).unwrap())
+            .unwrap();
+    let report = run(&base, document).await;
+    let text = report.text();
+    assert_eq!(
+        violations(&report),
+        BTreeSet::from([
+            "mixed-formats",
+            "undeclared-status",
+            "www-authenticate-on-401"
+        ]),
+        "{text}"
+    );
+    for check in [
+        "unknown-route",
+        "wrong-method",
+        "wrong-path-id",
+        "malformed-json",
+        "wrong-content-type",
+    ] {
+        assert_eq!(format_of(&report, check), "html", "{check}: {text}");
+    }
+    assert_ne!(format_of(&report, "missing-credentials"), "html", "{text}");
+    assert_eq!(status_of(&report, "wrong-method"), 405);
+    assert_eq!(status_of(&report, "wrong-content-type"), 415);
+    assert_eq!(
+        report
+            .with_rule(apierr_cli::probe::ProbeRule::RequestId)
+            .count(),
+        report.exchanges.len(),
+        "{text}"
+    );
+    assert!(
+        report
+            .with_rule(apierr_cli::probe::ProbeRule::AllowOn405)
+            .next()
+            .is_none()
+    );
+    assert!(
+        report
+            .with_rule(apierr_cli::probe::ProbeRule::ServerError)
+            .next()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn fastapis_defaults_answer_in_one_format_without_request_ids() {
+    // Scenario: FastAPI answers every error, its router's too, as `{"detail": …}` JSON:
+    // one format, 405 with Allow, every status in its own generated document. What its
+    // defaults leave out: request ids (a warning on every answer); a body of the wrong
+    // content type is a 422 rather than a 415, and `Accept` is not looked at (both
+    // allowed by HTTP, and reported as they are).
+    let (_app, base) = start("fastapi", "fastapi_app.py").await;
+    let document: Value = reqwest::get(format!("{base}/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let report = run(&base, document).await;
+    let text = report.text();
+    assert_eq!(violations(&report), BTreeSet::new(), "{text}");
+    assert_eq!(
+        report.formats.keys().collect::<Vec<_>>(),
+        ["fastapi"],
+        "{text}"
+    );
+    assert_eq!(
+        report
+            .with_rule(apierr_cli::probe::ProbeRule::RequestId)
+            .count(),
+        report.exchanges.len(),
+        "{text}"
+    );
+    assert_eq!(status_of(&report, "wrong-content-type"), 422);
+    assert_eq!(status_of(&report, "unacceptable-accept"), 200);
+    assert_eq!(status_of(&report, "wrong-method"), 405);
+    assert_eq!(status_of(&report, "wrong-path-id"), 422);
+    // No security scheme in its document: the credential checks are named as skipped.
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|s| s.starts_with("missing-credentials")),
+        "{text}"
+    );
+}

@@ -28,11 +28,13 @@
 
 mod database;
 mod names;
+mod node;
 mod python;
 mod redis;
 
 pub use crate::database::{BACKENDS, Backend, TestDatabase, postgres_url};
 pub use crate::names::unique;
+pub use crate::node::{node_modules_with, node_tools};
 pub use crate::python::{python_with, venv};
 pub use crate::redis::{TestRedis, redis_url};
 

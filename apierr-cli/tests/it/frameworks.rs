@@ -1,6 +1,6 @@
 //! `apierr probe` against small JSON APIs written with other ecosystems' popular
-//! frameworks (Flask, FastAPI on uvicorn, from PyPI, pinned in `.ci/requirements.txt`),
-//! each in its default configuration, started on loopback: what their defaults really do
+//! frameworks (Flask, FastAPI on uvicorn, from PyPI, pinned in `.ci/requirements.txt`;
+//! Express from npm, pinned in `.ci/lint`), each in its default configuration, started on loopback: what their defaults really do
 //! is found, and each finding is asserted.
 
 use std::collections::BTreeSet;
@@ -35,15 +35,21 @@ fn app_file(name: &str) -> String {
 /// loopback port, and waits (at most 30 s) until it answers.
 async fn start(package: &str, script: &str) -> (App, String) {
     let python = apierr_testkit::python_with(package);
+    start_with(Command::new(python), script).await
+}
+
+/// Starts `script` with `interpreter` on a free loopback port, and waits (at most 30 s)
+/// until it answers.
+async fn start_with(mut interpreter: Command, script: &str) -> (App, String) {
     let address = free_address();
     let port = address.rsplit(':').next().unwrap().to_owned();
-    let child = Command::new(python)
+    let child = interpreter
         .arg(app_file(script))
         .arg(&port)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("the venv's Python");
+        .expect("the interpreter");
     let mut app = App(child);
     let base = format!("http://{address}");
     for _ in 0..300 {
@@ -106,7 +112,7 @@ async fn flasks_defaults_answer_the_routers_errors_in_html() {
     // ids; the 415 for a text body is not in the document.
     let (_app, base) = start("flask", "flask_app.py").await;
     let document: Value =
-        serde_json::from_str(&std::fs::read_to_string(app_file("flask_openapi.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(app_file("items_openapi.json")).unwrap())
             .unwrap();
     let report = run(&base, document).await;
     let text = report.text();
@@ -191,6 +197,60 @@ async fn fastapis_defaults_answer_in_one_format_without_request_ids() {
             .skipped
             .iter()
             .any(|s| s.starts_with("missing-credentials")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn expresss_defaults_show_stack_traces_in_html() {
+    // Scenario: Express with NODE_ENV unset (its default, development) answers what its
+    // body parser refuses (malformed JSON, a body over its 100 kB limit) with an HTML page
+    // that shows the stack trace and file paths; its router's 404s are HTML too, beside the
+    // handlers' JSON; a wrong method is a 404 (Express has no 405); the handler's 401 has
+    // no challenge; the 413 is not in the document; no request ids.
+    let mut node = Command::new("node");
+    node.env("NODE_PATH", apierr_testkit::node_modules_with("express"))
+        .env_remove("NODE_ENV");
+    let (_app, base) = start_with(node, "express_app.js").await;
+    let document: Value =
+        serde_json::from_str(&std::fs::read_to_string(app_file("items_openapi.json")).unwrap())
+            .unwrap();
+    let report = run(&base, document).await;
+    let text = report.text();
+    assert_eq!(
+        violations(&report),
+        BTreeSet::from([
+            "internal-detail",
+            "mixed-formats",
+            "undeclared-status",
+            "www-authenticate-on-401"
+        ]),
+        "{text}"
+    );
+    let leaks: BTreeSet<&str> = report
+        .with_rule(apierr_cli::probe::ProbeRule::InternalDetail)
+        .map(|f| f.check)
+        .collect();
+    assert_eq!(
+        leaks,
+        BTreeSet::from(["malformed-json", "oversized-body"]),
+        "{text}"
+    );
+    assert_eq!(status_of(&report, "wrong-method"), 404);
+    assert_eq!(status_of(&report, "oversized-body"), 413);
+    for check in [
+        "unknown-route",
+        "wrong-method",
+        "malformed-json",
+        "oversized-body",
+    ] {
+        assert_eq!(format_of(&report, check), "html", "{check}: {text}");
+    }
+    assert_eq!(
+        report
+            .with_rule(apierr_cli::probe::ProbeRule::RequestId)
+            .count(),
+        report.exchanges.len(),
         "{text}"
     );
 }

@@ -56,7 +56,7 @@ enum Command {
         /// `--openapi`'s).
         #[arg(long, default_value = "problem", value_parser = profile_names())]
         profile: String,
-        /// An OpenAPI 3.x document to plan instead: a file, or an http(s) URL.
+        /// An OpenAPI 3.x document to plan instead, JSON or YAML: a file, or an http(s) URL.
         #[arg(long, value_name = "URL|FILE")]
         openapi: Option<String>,
         /// The output format.
@@ -143,14 +143,15 @@ struct Reconcile {
     json: bool,
 }
 
-/// `apierr reconcile …`
 /// `apierr probe`'s arguments.
 #[derive(Debug, clap::Args)]
 struct ProbeArgs {
     /// The API's base URL; only its origin is sent to.
     base_url: String,
-    /// The API's OpenAPI document (a file or an http(s) URL): the operations to probe and
-    /// what each declares. Without it only unknown routes are probed.
+    /// The API's OpenAPI 3 or Swagger 2 document, JSON or YAML (a file or an http(s) URL):
+    /// the operations to probe and what each declares. When the base URL has no path, the
+    /// operations are sent under the document's server path (`servers`, `basePath`).
+    /// Without it only unknown routes are probed.
     #[arg(long, value_name = "URL|FILE")]
     openapi: Option<String>,
     /// A header for every request, `Name: value` (repeatable): the credentials go here.
@@ -1294,7 +1295,7 @@ fn plan(profile: &str, openapi: Option<&str>, format: &str) -> ExitCode {
 /// The most an OpenAPI document fetched or read may weigh.
 const MAX_DOCUMENT: usize = 16 << 20;
 
-/// A JSON document from a file or an http(s) URL (fetched without following redirects,
+/// A JSON or YAML document from a file or an http(s) URL (fetched without following redirects,
 /// within 30 seconds and 16 MiB).
 fn read_document(source: &str) -> Result<serde_json::Value, String> {
     let bytes = if source.starts_with("http://") || source.starts_with("https://") {
@@ -1330,7 +1331,23 @@ fn read_document(source: &str) -> Result<serde_json::Value, String> {
         }
         bytes
     };
-    serde_json::from_slice(&bytes).map_err(|e| format!("{source}: not JSON: {e}"))
+    parse_document(&bytes).map_err(|e| format!("{source}: {e}"))
+}
+
+/// A document in JSON, or else in YAML (as OpenAPI documents often are).
+fn parse_document(bytes: &[u8]) -> Result<serde_json::Value, String> {
+    serde_json::from_slice(bytes).or_else(|json| {
+        // JSON is YAML too: a body that starts as JSON failed as JSON, and says why.
+        let text = bytes.trim_ascii_start();
+        if text.starts_with(b"{") || text.starts_with(b"[") {
+            return Err(format!("not JSON: {json}"));
+        }
+        match yaml_serde::from_slice::<serde_json::Value>(bytes) {
+            Ok(document @ serde_json::Value::Object(_)) => Ok(document),
+            Ok(_) => Err("neither a JSON nor a YAML object".to_owned()),
+            Err(yaml) => Err(format!("neither JSON nor YAML: {yaml}")),
+        }
+    })
 }
 
 /// `apierr catalog diff`: the changes, one per line or as JSON, and the exit code.
@@ -1345,7 +1362,7 @@ fn catalog_diff(
             return read_document(&path.to_string_lossy());
         }
         let text = std::io::read_to_string(std::io::stdin()).map_err(|e| format!("-: {e}"))?;
-        serde_json::from_str(&text).map_err(|e| format!("-: not JSON: {e}"))
+        parse_document(text.as_bytes()).map_err(|e| format!("-: {e}"))
     };
     let changes = match (read(old), read(new)) {
         (Ok(old), Ok(new)) => apierr_cli::diff::diff(&old, &new).map_err(|e| e.to_string()),

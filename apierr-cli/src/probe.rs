@@ -347,8 +347,9 @@ pub async fn probe(config: &ProbeConfig) -> Result<ProbeReport, String> {
         .map_err(|e| e.to_string())?;
     let credentials = credential_headers(config);
     let (battery, skipped) = battery(config);
+    let base = under_document_prefix(&config.base, config.openapi.as_ref());
     let mut report = ProbeReport {
-        base: config.base.to_string(),
+        base: base.to_string(),
         exchanges: Vec::new(),
         findings: Vec::new(),
         formats: BTreeMap::new(),
@@ -368,7 +369,7 @@ pub async fn probe(config: &ProbeConfig) -> Result<ProbeReport, String> {
         if n > 0 {
             tokio::time::sleep(pause).await;
         }
-        let url = join(&config.base, &planned.target);
+        let url = join(&base, &planned.target);
         let id = format!("apierr-probe-{n}");
         let mut request = client
             .request(planned.method.clone(), url)
@@ -465,6 +466,37 @@ pub async fn probe(config: &ProbeConfig) -> Result<ProbeReport, String> {
     let warnings = report.findings.len() as u32 - violations;
     report.score = 100u32.saturating_sub(10 * violations + 2 * warnings);
     Ok(report)
+}
+
+/// The base URL, with the path the document serves its operations under (OpenAPI 3's
+/// first server, Swagger 2's `basePath`) when the URL names no path of its own: the
+/// probe of `http://host` with the Swagger Petstore's document (`servers: [{url:
+/// "/api/v3"}]`) sends to `http://host/api/v3/pet/…`, as a client of the document would.
+/// A server URL with variables is not expanded (no prefix).
+fn under_document_prefix(base: &reqwest::Url, document: Option<&Value>) -> reqwest::Url {
+    let prefix = document.and_then(|document| {
+        let path = match document.get("basePath").and_then(Value::as_str) {
+            Some(base_path) => base_path.to_owned(),
+            None => {
+                let server = document.pointer("/servers/0/url")?.as_str()?;
+                if server.starts_with('/') {
+                    server.to_owned()
+                } else {
+                    reqwest::Url::parse(server).ok()?.path().to_owned()
+                }
+            }
+        };
+        let path = path.trim_end_matches('/');
+        (!path.is_empty() && !path.contains('{')).then(|| path.to_owned())
+    });
+    match prefix {
+        Some(prefix) if base.path().trim_end_matches('/').is_empty() => {
+            let mut base = base.clone();
+            base.set_path(&prefix);
+            base
+        }
+        _ => base.clone(),
+    }
 }
 
 /// `path_and_query` under the base URL's path.
@@ -632,12 +664,11 @@ fn credential_headers(config: &ProbeConfig) -> HashSet<HeaderName> {
     ]
     .into_iter()
     .collect();
-    let schemes = config
-        .openapi
-        .as_ref()
-        .and_then(|d| d.pointer("/components/securitySchemes"))
-        .and_then(Value::as_object);
-    for scheme in schemes.into_iter().flatten().map(|(_, s)| s) {
+    // OpenAPI 3's schemes, Swagger 2's definitions.
+    let schemes = ["/components/securitySchemes", "/securityDefinitions"]
+        .into_iter()
+        .filter_map(|pointer| config.openapi.as_ref()?.pointer(pointer)?.as_object());
+    for scheme in schemes.flatten().map(|(_, s)| s) {
         if scheme.get("type").and_then(Value::as_str) == Some("apiKey")
             && scheme.get("in").and_then(Value::as_str) == Some("header")
             && let Some(name) = scheme.get("name").and_then(Value::as_str)
@@ -688,9 +719,16 @@ impl Operation<'_> {
         .map(move |p| apierr::export::resolve(p, document))
     }
 
-    /// The JSON schema of the request body, where it takes JSON.
+    /// The JSON schema of the request body, where it takes JSON (OpenAPI 3's
+    /// `requestBody`, Swagger 2's `in: body` parameter).
     fn json_body<'d>(&'d self, document: &'d Value) -> Option<&'d Value> {
-        let body = apierr::export::resolve(self.operation.get("requestBody")?, document);
+        let Some(body) = self.operation.get("requestBody") else {
+            let parameter = self
+                .parameters(document)
+                .find(|p| p.get("in").and_then(Value::as_str) == Some("body"))?;
+            return Some(apierr::export::resolve(parameter.get("schema")?, document));
+        };
+        let body = apierr::export::resolve(body, document);
         let content = body.get("content")?.as_object()?;
         let (_, media) = content
             .iter()
@@ -825,7 +863,10 @@ fn battery(config: &ProbeConfig) -> (Vec<Planned>, Vec<String>) {
         (o.method == "get").then_some(())?;
         let param = o.parameters(document).find(|p| {
             p.get("in").and_then(Value::as_str) == Some("path") && {
-                let schema = p.get("schema").unwrap_or(&Value::Null);
+                // OpenAPI 3 types a parameter in its schema, Swagger 2 on itself.
+                let schema = p
+                    .get("schema")
+                    .map_or(*p, |s| apierr::export::resolve(s, document));
                 let kind = schema.get("type").and_then(Value::as_str);
                 let format = schema.get("format").and_then(Value::as_str);
                 matches!(kind, Some("integer" | "number")) || format == Some("uuid")
@@ -944,6 +985,78 @@ mod tests {
             join(&base, "/x?y=1").as_str(),
             "http://127.0.0.1:9/api/x?y=1"
         );
+    }
+
+    #[test]
+    fn the_document_s_server_path_is_used_when_the_base_url_has_none() {
+        // Scenario: OpenAPI 3's relative and absolute servers and Swagger 2's basePath
+        // put the operations under their path; a base URL with a path of its own, a
+        // server at the root, or one with variables leave the base as given.
+        let at = |base: &str, document: Value| {
+            let base = reqwest::Url::parse(base).unwrap();
+            under_document_prefix(&base, Some(&document)).to_string()
+        };
+        let root = "http://127.0.0.1:9";
+        let relative = json!({"servers": [{"url": "/api/v3/"}]});
+        assert_eq!(at(root, relative.clone()), "http://127.0.0.1:9/api/v3");
+        assert_eq!(
+            at("http://127.0.0.1:9/v1", relative),
+            "http://127.0.0.1:9/v1"
+        );
+        let absolute = json!({"servers": [{"url": "https://api.example.com/v2"}]});
+        assert_eq!(at(root, absolute), "http://127.0.0.1:9/v2");
+        assert_eq!(
+            at(root, json!({"basePath": "/v2"})),
+            "http://127.0.0.1:9/v2"
+        );
+        let plain = json!({"servers": [{"url": "http://127.0.0.1:8080"}]});
+        assert_eq!(at(root, plain), "http://127.0.0.1:9/");
+        let variables = json!({"servers": [{"url": "/{version}"}]});
+        assert_eq!(at(root, variables), "http://127.0.0.1:9/");
+        assert_eq!(at(root, json!({})), "http://127.0.0.1:9/");
+    }
+
+    #[test]
+    fn swagger_2_bodies_path_ids_and_key_headers_are_read() {
+        // Scenario: a Swagger 2 operation's `in: body` parameter is its JSON body, its
+        // integer path id is typed on the parameter, and its API-key header counts as a
+        // credential.
+        let document = json!({
+            "swagger": "2.0",
+            "securityDefinitions": {"key": {"type": "apiKey", "in": "header", "name": "X-Token"}},
+            "definitions": {"Pet": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}},
+            "paths": {
+                "/pet": {"post": {"parameters": [{"in": "body", "name": "body", "schema": {"$ref": "#/definitions/Pet"}}], "responses": {"405": {}}}},
+                "/pet/{petId}": {"get": {"parameters": [{"in": "path", "name": "petId", "type": "integer", "required": true}], "responses": {"404": {}}}}
+            }
+        });
+        let config = ProbeConfig {
+            base: reqwest::Url::parse("http://127.0.0.1:9").unwrap(),
+            openapi: Some(document),
+            headers: Vec::new(),
+            expired_token: None,
+            allow_writes: true,
+            max_requests: 100,
+            rate: 10.0,
+        };
+        assert!(credential_headers(&config).contains(&HeaderName::from_static("x-token")));
+        let (battery, _) = battery(&config);
+        let target = |check| {
+            battery
+                .iter()
+                .find(|p| p.check == check)
+                .map(|p| p.target.clone())
+        };
+        assert_eq!(
+            target("wrong-path-id").as_deref(),
+            Some("/pet/apierr-probe-not-an-id")
+        );
+        assert_eq!(target("missing-required").as_deref(), Some("/pet"));
+        let wrong = battery
+            .iter()
+            .find(|p| p.check == "wrong-field-types")
+            .unwrap();
+        assert_eq!(wrong.body.as_ref().unwrap().1, br#"{"name":12345}"#);
     }
 
     #[test]

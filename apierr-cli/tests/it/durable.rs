@@ -7,13 +7,9 @@ use apierr::Profile;
 use sqlx::Connection;
 use tokio::io::AsyncWriteExt;
 
-use crate::support::{BACKENDS, Backend, Server, acme_status_once_up, database, free_address};
-
-/// A connection of the test's own to `url` (SQLite: the server's file).
-async fn connect(url: &str) -> sqlx::AnyConnection {
-    sqlx::any::install_default_drivers();
-    sqlx::AnyConnection::connect(url).await.unwrap()
-}
+use crate::support::{
+    BACKENDS, Backend, Hold, Server, acme_status_once_up, connect, database, free_address,
+};
 
 async fn count(url: &str, sql: &str) -> i64 {
     let mut conn = connect(url).await;
@@ -68,38 +64,6 @@ async fn a_5xx_is_in_the_log_even_when_the_process_is_killed_right_after_answeri
         )
         .await;
         assert_eq!(logged, 1, "{backend:?}: the entry of {request_id}");
-    }
-}
-
-/// Holds what the handler's insert into `accounts` needs until dropped or released: on
-/// PostgreSQL a lock on that table only; on SQLite the file's write lock (the server's
-/// idempotency records are then in Redis, so that the claim is not held up).
-struct Hold {
-    conn: sqlx::AnyConnection,
-}
-
-impl Hold {
-    async fn take(backend: Backend, url: &str) -> Hold {
-        let mut conn = connect(url).await;
-        let statement = match backend {
-            Backend::Postgres => "LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE",
-            Backend::Sqlite => "SELECT 1",
-        };
-        let begin = match backend {
-            Backend::Postgres => "BEGIN",
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-        };
-        sqlx::query(begin).execute(&mut conn).await.unwrap();
-        sqlx::query(statement).execute(&mut conn).await.unwrap();
-        Hold { conn }
-    }
-
-    async fn release(mut self) {
-        sqlx::query("ROLLBACK")
-            .execute(&mut self.conn)
-            .await
-            .unwrap();
-        self.conn.close().await.unwrap();
     }
 }
 

@@ -254,3 +254,72 @@ async fn expresss_defaults_show_stack_traces_in_html() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_swagger_2_yaml_document_is_probed_under_its_base_path() {
+    // Scenario: `apierr probe http://host --openapi items_swagger.yaml` (Swagger 2, YAML,
+    // `basePath: /v1`, statuses as bare YAML numbers) against the Flask app: the binary
+    // reads the YAML, sends every operation under /v1 (the handler's own 401, 400 and
+    // 404 answer there, not the router's 404 for a path it lacks), reads the body schema
+    // from the `in: body` parameter and the path id's type from the parameter itself, and
+    // finds what the JSON document found at the root.
+    let (_app, base) = start("flask", "flask_app.py").await;
+    // The app is another process: the test may block on the probe's.
+    let out = Command::new(env!("CARGO_BIN_EXE_apierr"))
+        .args(["probe", &base, "--openapi", &app_file("items_swagger.yaml")])
+        .args(["--allow-writes", "--json", "-H", "X-Api-Key: k"])
+        .output()
+        .expect("the apierr binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["base"], format!("{base}/v1"), "{report:#}");
+    let exchange = |check: &str| {
+        report["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["check"] == check)
+            .unwrap_or_else(|| panic!("no {check}: {report:#}"))
+            .clone()
+    };
+    // The handlers' JSON (`{"error": …}`) answers where they run; the router's HTML
+    // where it refuses.
+    for (check, status, format) in [
+        ("missing-credentials", 401, "wrapper"),
+        ("invalid-credentials", 401, "wrapper"),
+        ("wrong-field-types", 400, "wrapper"),
+        ("missing-required", 400, "wrapper"),
+        ("wrong-path-id", 404, "html"),
+        ("wrong-method", 405, "html"),
+    ] {
+        let e = exchange(check);
+        assert_eq!(e["status"], status, "{check}: {e}");
+        assert_eq!(e["format"], format, "{check}: {e}");
+    }
+    assert_eq!(
+        exchange("wrong-path-id")["request"],
+        "GET /items/apierr-probe-not-an-id"
+    );
+    let rules: BTreeSet<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["violation"] == true)
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert_eq!(
+        rules,
+        BTreeSet::from([
+            "mixed-formats",
+            "undeclared-status",
+            "www-authenticate-on-401"
+        ]),
+        "{report:#}"
+    );
+}

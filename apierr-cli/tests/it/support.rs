@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use apierr::{ApiError, Condition, Profile};
 use reqwest::{Client, RequestBuilder, Response};
+use sqlx::Connection;
 
 /// Where a test server keeps its data: the test kit's databases.
 pub(crate) use apierr_testkit::{BACKENDS, Backend, TestDatabase};
@@ -279,5 +280,43 @@ where
         for profile in Profile::ALL {
             scenario(Server::start(profile.clone(), backend).await).await;
         }
+    }
+}
+
+/// A connection of the test's own to `url` (SQLite: the server's file).
+pub(crate) async fn connect(url: &str) -> sqlx::AnyConnection {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url).await.unwrap()
+}
+
+/// Holds what the handler's insert into `accounts` needs until dropped or released: on
+/// PostgreSQL a lock on that table only; on SQLite the file's write lock (the server's
+/// idempotency records are then in Redis, so that the claim is not held up).
+pub(crate) struct Hold {
+    conn: sqlx::AnyConnection,
+}
+
+impl Hold {
+    pub(crate) async fn take(backend: Backend, url: &str) -> Hold {
+        let mut conn = connect(url).await;
+        let statement = match backend {
+            Backend::Postgres => "LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE",
+            Backend::Sqlite => "SELECT 1",
+        };
+        let begin = match backend {
+            Backend::Postgres => "BEGIN",
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+        };
+        sqlx::query(begin).execute(&mut conn).await.unwrap();
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
+        Hold { conn }
+    }
+
+    pub(crate) async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .unwrap();
+        self.conn.close().await.unwrap();
     }
 }

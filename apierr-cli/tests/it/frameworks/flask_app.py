@@ -1,22 +1,25 @@
 """A small JSON API in Flask, in Flask's default configuration: what `apierr probe` is
-checked against (apierr-cli/tests/it/frameworks.rs). Usage: python flask_app.py PORT"""
+checked against (apierr-cli/tests/it/frameworks.rs). The routes are served at the root and
+again under /v1, the base path of its Swagger 2 document (items_swagger.yaml).
+Usage: python flask_app.py PORT"""
 
 import sys
 
-from flask import Flask, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 
 app = Flask(__name__)
+items = Blueprint("items", __name__)
 ITEMS = {1: {"id": 1, "name": "one"}}
 
 
-@app.get("/items")
+@items.get("/items")
 def list_items():
     if "X-Api-Key" not in request.headers:
         return jsonify(error="missing api key"), 401
     return jsonify(list(ITEMS.values()))
 
 
-@app.post("/items")
+@items.post("/items")
 def create_item():
     body = request.get_json()
     if not isinstance(body, dict) or not isinstance(body.get("name"), str):
@@ -26,7 +29,7 @@ def create_item():
     return jsonify(item), 201
 
 
-@app.get("/items/<int:item_id>")
+@items.get("/items/<int:item_id>")
 def get_item(item_id):
     item = ITEMS.get(item_id)
     if item is None:
@@ -34,10 +37,13 @@ def get_item(item_id):
     return jsonify(item)
 
 
-@app.post("/imports")
+@items.post("/imports")
 def start_import():
     return jsonify(started=True), 202
 
+
+app.register_blueprint(items)
+app.register_blueprint(items, url_prefix="/v1", name="v1")
 
 if __name__ == "__main__":
     app.run(host="127.0.0.1", port=int(sys.argv[1]))

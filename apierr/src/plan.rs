@@ -26,7 +26,7 @@ use crate::{Category, Code, Condition, Profile};
 ///                 "value": {"status": 503, "code": "service_unavailable", "title": "x"}}}}}}}}}}});
 /// let plan = Plan::from_openapi(&document, &Profile::PROBLEM);
 /// let error = &plan.operations[0].errors[0];
-/// assert_eq!(error.code.to_string(), "service_unavailable");
+/// assert_eq!(error.code.as_ref().unwrap().to_string(), "service_unavailable");
 /// assert_eq!(error.action, apierr::advice::Action::RetrySafely, "it takes a key");
 /// assert_eq!(error.without_key, Some(apierr::advice::Action::Reconcile));
 /// assert!(plan.markdown().contains("| 503 | `service_unavailable` |"));
@@ -74,8 +74,10 @@ pub enum Repeatable {
 pub struct PlannedError {
     /// The HTTP status.
     pub status: u16,
-    /// The code it comes with.
-    pub code: Code,
+    /// The code it comes with, read from its example body (the status, for an API whose
+    /// bodies carry no code); `None` when the document shows no body for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
     /// The framework condition it stands for, when it is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
@@ -89,18 +91,23 @@ pub struct PlannedError {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub without_key: Option<Action>,
     /// An example body, as the document has it.
-    pub example: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<Value>,
 }
+
+/// What a cell shows where the document shows no body.
+const NO_CODE: &str = "—";
 
 const METHODS: [&str; 9] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace", "query",
 ];
 
 impl Plan {
-    /// The plan of the API `document` describes (OpenAPI 3.x), its codes looked up in
-    /// `profile`'s catalog (a code it does not have keeps its status's category). The
-    /// errors of an operation are its 4xx and 5xx responses: one per example (whose name,
-    /// in apierr's documents, is the condition), or one per response without examples.
+    /// The plan of the API `document` describes (OpenAPI 3.x, or Swagger 2), its codes
+    /// looked up in `profile`'s catalog (a code it does not have keeps its status's
+    /// category). The errors of an operation are its 4xx and 5xx responses: one per
+    /// example (whose name, in apierr's documents, is the condition), or one per response
+    /// without examples.
     pub fn from_openapi(document: &Value, profile: &Profile) -> Plan {
         let title = document
             .pointer("/info/title")
@@ -138,29 +145,42 @@ impl Plan {
         for op in &self.operations {
             let _ = writeln!(md, "## `{} {}`\n", op.method, op.path);
             let _ = writeln!(md, "{}\n", op.repeatable.describe());
+            if op.errors.is_empty() {
+                md.push_str("The document declares no error response for it.\n\n");
+                continue;
+            }
             md.push_str("| Status | Code | When | What to do |\n|---|---|---|---|\n");
             for e in &op.errors {
                 let mut todo = e.action.describe().to_owned();
                 if let Some(without) = e.without_key {
                     let _ = write!(todo, " Without an Idempotency-Key: {}", without.describe());
                 }
+                let code = match &e.code {
+                    Some(code) => format!(
+                        "`{}`",
+                        crate::docs::cell(&code.to_string()).replace('`', "")
+                    ),
+                    None => NO_CODE.to_owned(),
+                };
                 let _ = writeln!(
                     md,
-                    "| {} | `{}` | {} | {} |",
+                    "| {} | {code} | {} | {} |",
                     e.status,
-                    crate::docs::cell(&e.code.to_string()).replace('`', ""),
                     crate::docs::cell(&e.when),
                     crate::docs::cell(&todo),
                 );
             }
             md.push('\n');
             for e in &op.errors {
+                let (Some(code), Some(example)) = (&e.code, &e.example) else {
+                    continue;
+                };
                 let _ = writeln!(
                     md,
                     "<details><summary>{} {}</summary>\n\n```json\n{}\n```\n\n</details>\n",
                     e.status,
-                    html_escape(&e.code.to_string()),
-                    serde_json::to_string_pretty(&e.example).unwrap_or_default()
+                    html_escape(&code.to_string()),
+                    serde_json::to_string_pretty(example).unwrap_or_default()
                 );
             }
         }
@@ -202,14 +222,24 @@ impl Plan {
                         html_escape(without.describe())
                     );
                 }
+                let code = e.code.as_ref().map_or_else(
+                    || NO_CODE.to_owned(),
+                    |code| format!("<code>{}</code>", html_escape(&code.to_string())),
+                );
+                let example = e.example.as_ref().map_or_else(
+                    || NO_CODE.to_owned(),
+                    |example| {
+                        format!(
+                            "<details><summary>body</summary><pre>{}</pre></details>",
+                            html_escape(&serde_json::to_string_pretty(example).unwrap_or_default())
+                        )
+                    },
+                );
                 let _ = writeln!(
                     page,
-                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{todo}</td>\
-                     <td><details><summary>body</summary><pre>{}</pre></details></td></tr>",
+                    "<tr><td>{}</td><td>{code}</td><td>{}</td><td>{todo}</td><td>{example}</td></tr>",
                     e.status,
-                    html_escape(&e.code.to_string()),
                     html_escape(&e.when),
-                    html_escape(&serde_json::to_string_pretty(&e.example).unwrap_or_default()),
                 );
             }
             page.push_str("</tbody></table></section>\n");
@@ -292,21 +322,30 @@ fn operation_plan(
                 });
             let single = content.get("example").map(|v| (None, None, v.clone()));
             for (name, summary, body) in named.chain(single) {
-                examples.push((headers.clone(), name, summary, body));
+                examples.push((headers.clone(), name, summary, Some(body)));
             }
         }
+        // Swagger 2: `examples` on the response, by media type.
+        let swagger = response.get("examples").and_then(Value::as_object);
+        for (media, body) in swagger.into_iter().flatten() {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(media) {
+                headers.insert(http::header::CONTENT_TYPE, value);
+            }
+            examples.push((headers, None, None, Some(body.clone())));
+        }
         if examples.is_empty() {
-            examples.push((HeaderMap::new(), None, None, Value::Null));
+            examples.push((HeaderMap::new(), None, None, None));
         }
         for (headers, name, summary, body) in examples {
-            let bytes = match &body {
-                Value::Null => Vec::new(),
-                body => serde_json::to_vec(body).unwrap_or_default(),
-            };
-            let parsed = crate::parse_any(status, &headers, &bytes);
+            let code = body.as_ref().map(|body| {
+                let bytes = serde_json::to_vec(body).unwrap_or_default();
+                crate::parse_any(status, &headers, &bytes).code().clone()
+            });
             let condition = name.and_then(Condition::from_name);
-            let code = parsed.code().clone();
-            let entry = profile.catalog().lookup(&code);
+            let entry = code
+                .as_ref()
+                .and_then(|code| profile.catalog().lookup(code));
             let category = entry.map_or_else(|| Category::from_status(status), |e| e.category());
             let when = summary
                 .map(str::to_owned)
@@ -373,5 +412,39 @@ mod tests {
         let html = Plan::from_openapi(&document, &Profile::PROBLEM).html();
         assert!(!html.contains("<script>x") && !html.contains("<img") && !html.contains("/a<b>"));
         assert!(html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn swagger_2_examples_are_read_and_a_response_without_a_body_has_no_code() {
+        // Scenario: a Swagger 2 response's `examples` (by media type) give the code; a
+        // response with no example has none (the cell shows a dash, no example block);
+        // an operation without error responses has a sentence, not an empty table.
+        let document = serde_json::json!({"swagger": "2.0", "info": {"title": "t"},
+            "paths": {"/a": {
+                "get": {"responses": {
+                    "404": {"description": "gone", "examples": {"application/json":
+                        {"error": {"code": "not_found", "message": "no such a"}}}},
+                    "401": {"description": "no key"}}},
+                "post": {"responses": {"201": {"description": "made"}}}}}});
+        let plan = Plan::from_openapi(&document, &Profile::PROBLEM);
+        let errors = &plan.operations[0].errors;
+        let code = |status| {
+            errors
+                .iter()
+                .find(|e| e.status == status)
+                .unwrap()
+                .code
+                .clone()
+        };
+        assert_eq!(code(404).unwrap().to_string(), "not_found");
+        assert_eq!(code(401), None);
+        let markdown = plan.markdown();
+        assert!(markdown.contains("| 401 | — | no key |"), "{markdown}");
+        assert_eq!(markdown.matches("<details>").count(), 1, "{markdown}");
+        assert!(
+            markdown.contains("declares no error response"),
+            "{markdown}"
+        );
+        assert_eq!(markdown.matches("| Status |").count(), 1, "{markdown}");
     }
 }

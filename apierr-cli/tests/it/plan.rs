@@ -390,7 +390,12 @@ fn apierr_plan_prints_markdown_whose_tables_are_whole() {
         };
         let markdown = run("markdown");
         let plan: Value = serde_json::from_str(&run("json")).unwrap();
-        let operations = plan["operations"].as_array().unwrap();
+        let operations: Vec<&Value> = plan["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| !o["errors"].as_array().unwrap().is_empty())
+            .collect();
         let tables = tables(&markdown);
         assert_eq!(tables.len(), operations.len(), "{}", profile.name());
         for (table, operation) in tables.iter().zip(operations) {

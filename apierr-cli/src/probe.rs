@@ -21,6 +21,9 @@
 //! | `missing-required` | `{}` where fields are required | document, `--allow-writes` |
 //! | `oversized-body` | a 2 MiB JSON body | document, `--allow-writes` |
 //!
+//! Every request carries a current `Date` (unless `-H` gives one), so an API that requires
+//! it answers each check for what the check sends.
+//!
 //! Safety: only the base URL's origin is ever sent to, and only the paths and methods
 //! above; a redirect off the origin is not followed; at most `--max-requests` requests
 //! at `--rate` a second; no request with a body to a mutating operation unless
@@ -383,6 +386,20 @@ pub async fn probe(config: &ProbeConfig) -> Result<ProbeReport, String> {
         }
         for (name, value) in &planned.headers {
             request = request.header(name, value);
+        }
+        // A current Date on every request (RFC 9110 lets a client send one), so that an
+        // API that requires it (seed 000's 300-second window) answers each check for
+        // what the check sends, not for a missing date; `stale-date` sends its own.
+        let dated = planned
+            .headers
+            .iter()
+            .chain(&config.headers)
+            .any(|(n, _)| n == http::header::DATE);
+        if !dated {
+            request = request.header(
+                http::header::DATE,
+                httpdate::fmt_http_date(std::time::SystemTime::now()),
+            );
         }
         if let Some((content_type, body)) = planned.body.clone() {
             request = request.header("content-type", content_type).body(body);

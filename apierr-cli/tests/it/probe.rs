@@ -60,6 +60,43 @@ async fn the_reference_server_keeps_its_contract_under_the_probe() {
     .await;
 }
 
+#[tokio::test]
+async fn a_server_that_requires_a_date_is_probed_with_one() {
+    // Scenario: under `--require-date` (seed 000: a request without a current Date is
+    // refused), every check but `stale-date` is answered for what it sends, because
+    // the probe dates each request; the stale date alone is refused as stale. On both
+    // backends, no finding.
+    for backend in crate::support::BACKENDS {
+        let s = crate::support::Server::start_with(apierr::Profile::ERRORS_ARRAY, backend, |c| {
+            c.require_date = true;
+        })
+        .await;
+        let document = s.document().await;
+        let report = probe(&config(&s.base, document, "acme-key")).await.unwrap();
+        assert!(report.findings.is_empty(), "{backend:?}: {}", report.text());
+        let code = |check: &str| {
+            let e = report.exchanges.iter().find(|e| e.check == check).unwrap();
+            (e.status, e.code.clone())
+        };
+        let stale = s
+            .profile
+            .catalog()
+            .condition(apierr::Condition::StaleRequest);
+        assert_eq!(
+            code("stale-date"),
+            (Some(401), Some(stale.code().to_string()))
+        );
+        assert_eq!(
+            code("unacceptable-accept").0,
+            Some(406),
+            "{}",
+            report.text()
+        );
+        assert_eq!(code("wrong-field-types").0, Some(400), "{}", report.text());
+        assert_eq!(code("unknown-query").0, Some(200), "{}", report.text());
+    }
+}
+
 /// A router that breaks the contract the classic ways: an HTML 404 from the router, a
 /// 500 with a traceback for a bad body, a 405 without `Allow`, a 401 without a
 /// challenge and with a JSON body labelled as text, and no request ids.

@@ -82,10 +82,12 @@ const EVERY_OPERATION: &[Condition] = &[Condition::Internal];
 const RETRY_AFTER: &[Condition] = &[Condition::RateLimited, Condition::IdempotencyInFlight];
 
 /// The conditions of a body the extractors read: no or another `Content-Type`, over the
-/// limit, not the format, a value of the wrong type, a member missing.
+/// limit, not arriving in time (under [`serve`](crate::serve)'s body timeout), not the
+/// format, a value of the wrong type, a member missing.
 const BODY: &[Condition] = &[
     Condition::UnsupportedMediaType,
     Condition::PayloadTooLarge,
+    Condition::RequestTimeout,
     Condition::MalformedBody,
     Condition::InvalidParameter,
     Condition::MissingParameter,

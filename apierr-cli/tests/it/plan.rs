@@ -11,7 +11,8 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::support::{
-    BACKENDS, Backend, Hold, Server, connect, database, every_profile, expect_condition,
+    Answer, BACKENDS, Backend, Hold, Server, answer, check_condition, connect, database,
+    every_profile, expect_condition, raw_answer,
 };
 
 const ACME: &str = "acme-key";
@@ -54,7 +55,19 @@ async fn provoked(
     condition: Condition,
     seen: &mut Vec<Condition>,
 ) {
-    let a = expect_condition(s, r, condition).await;
+    let a = answer(s, r).await;
+    planned_answer(s, plan, a, condition, seen);
+}
+
+/// [`provoked`], of an answer already read.
+fn planned_answer(
+    s: &Server,
+    plan: &BTreeSet<(u16, String)>,
+    a: Answer,
+    condition: Condition,
+    seen: &mut Vec<Condition>,
+) {
+    let a = check_condition(s, a, condition);
     let key = (a.status, a.error.code().to_string());
     assert!(
         plan.contains(&key),
@@ -177,20 +190,22 @@ async fn the_failures_of_the_server_are_answered_as_the_plan_lists_them() {
     // provoked with faults made under a running server, in every profile on both
     // backends, and each status and code is in the served plan of `POST /accounts`: a
     // missing table (500), an idempotency store that fails (503), a second request with
-    // the key of one still running (409), and an insert held past the handler's timeout
-    // (503).
+    // the key of one still running (409), an insert held past the handler's timeout
+    // (503), and a body that stops arriving (408).
     for backend in BACKENDS {
         for profile in Profile::ALL {
             let mut seen = Vec::new();
             broken_tables(profile, backend, &mut seen).await;
             held_insert(profile, backend, &mut seen).await;
+            stalled_body(profile, backend, &mut seen).await;
             assert_eq!(
                 seen,
                 [
                     Condition::Internal,
                     Condition::ServiceUnavailable,
                     Condition::IdempotencyInFlight,
-                    Condition::Timeout
+                    Condition::Timeout,
+                    Condition::RequestTimeout,
                 ],
                 "{} {backend:?}",
                 profile.name()
@@ -277,6 +292,37 @@ async fn held_insert(profile: &Profile, backend: Backend, seen: &mut Vec<Conditi
         profile.name()
     );
     provoked(&s, &plan, first.unwrap(), Condition::Timeout, seen).await;
+}
+
+/// A `POST /accounts` whose body stops arriving: the request-timeout condition once the
+/// body timeout of `apierr_axum::serve` passes (500 ms here).
+async fn stalled_body(profile: &Profile, backend: Backend, seen: &mut Vec<Condition>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limits = apierr_axum::Limits::default()
+        .body_timeout(Duration::from_millis(500))
+        .unwrap();
+    let s = Server::start_with(profile.clone(), backend, |c| c.limits = limits).await;
+    let plan = planned(&served_plan(&s).await, "POST", "/accounts");
+    let address = s.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /accounts HTTP/1.1\r\nhost: {address}\r\nx-api-key: {ACME}\r\n\
+         content-type: application/json\r\ncontent-length: 64\r\n\r\n{{\"email\""
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    // The answer comes, and the server closes the connection it cannot read on.
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    planned_answer(
+        &s,
+        &plan,
+        raw_answer(&s, &raw),
+        Condition::RequestTimeout,
+        seen,
+    );
 }
 
 #[tokio::test]

@@ -106,6 +106,7 @@ impl Server {
         });
         tweak(&mut config);
         let database_url = config.database_url.clone();
+        let limits = config.limits.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         config.public_url.get_or_insert_with(|| base.clone());
@@ -115,6 +116,7 @@ impl Server {
         tokio::spawn(async move {
             // The accept loop `apierr serve` uses, with each request's peer address.
             apierr_axum::serve(listener, app)
+                .limits(limits)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;
                 })
@@ -206,6 +208,38 @@ pub(crate) async fn answer(server: &Server, response: Response) -> Answer {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.bytes().await.unwrap().to_vec();
+    read_answer(server, status, headers, body)
+}
+
+/// An HTTP/1.1 response read off a socket (a head, then a body of its `Content-Length`),
+/// read back through the profile.
+pub(crate) fn raw_answer(server: &Server, raw: &[u8]) -> Answer {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP response: {text}"));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text}"));
+    let mut headers = http::HeaderMap::new();
+    for line in lines {
+        let (name, value) = line.split_once(':').unwrap();
+        headers.append(
+            http::HeaderName::try_from(name.trim()).unwrap(),
+            http::HeaderValue::try_from(value.trim()).unwrap(),
+        );
+    }
+    assert!(
+        !headers.contains_key("transfer-encoding"),
+        "a chunked answer: {text}"
+    );
+    read_answer(server, status, headers, body.as_bytes().to_vec())
+}
+
+fn read_answer(server: &Server, status: u16, headers: http::HeaderMap, body: Vec<u8>) -> Answer {
     let error = server
         .profile
         .parse(http::StatusCode::from_u16(status).unwrap(), &headers, &body);
@@ -234,7 +268,11 @@ pub(crate) async fn expect_condition(
     response: Response,
     condition: Condition,
 ) -> Answer {
-    let a = answer(server, response).await;
+    check_condition(server, answer(server, response).await, condition)
+}
+
+/// Asserts that an answer is `condition`, as [`expect_condition`] does.
+pub(crate) fn check_condition(server: &Server, a: Answer, condition: Condition) -> Answer {
     let entry = server.profile.catalog().condition(condition);
     let body = String::from_utf8_lossy(&a.body);
     assert_eq!(

@@ -470,6 +470,65 @@ fn spring(root: &Obj<'_>) -> Option<Found> {
     Some(found)
 }
 
+/// hapi's Boom payload, which Fastify and NestJS answer too: `{"statusCode", "error",
+/// "message"}`, the `error` the status's reason phrase. Fastify adds its `code`
+/// (`FST_ERR_VALIDATION`) and names a field in its validation message (`body/name must
+/// be string`); NestJS's validation pipe lists its messages, each starting with the
+/// property it is about (`email must be an email`).
+fn boom(root: &Obj<'_>) -> Option<Found> {
+    if !matches!(root.get("statusCode")?, Json::Num(_)) {
+        return None;
+    }
+    text(root.get("error"))?;
+    let mut found = Found {
+        format: "boom",
+        code: code_of(root.get("code")),
+        ..Found::default()
+    };
+    match root.get("message")? {
+        Json::Str(message) => {
+            if let Some((kind, field)) = fastify_field(message) {
+                found.violations.push(FieldViolation::new(
+                    kind,
+                    field,
+                    message.as_ref().to_owned(),
+                ));
+            }
+            found.message = Some(message.as_ref().to_owned());
+        }
+        Json::Array(messages) => {
+            let messages: Vec<String> = messages.iter().filter_map(|m| text(Some(m))).collect();
+            for message in &messages {
+                if let Some((property, _)) = message.split_once(' ') {
+                    found.violations.push(FieldViolation::new(
+                        ViolationKind::Body,
+                        property.to_owned(),
+                        message.clone(),
+                    ));
+                }
+            }
+            found.message = Some(messages.join("; "));
+        }
+        _ => return None,
+    }
+    Some(found)
+}
+
+/// The place and field a Fastify validation message names: `body/name must be string`
+/// (`querystring/`, `params/`, `headers/` likewise; a nested member as `body/a/b`).
+fn fastify_field(message: &str) -> Option<(ViolationKind, String)> {
+    let (path, _) = message.split_once(' ')?;
+    let (place, field) = path.split_once('/')?;
+    let kind = match place {
+        "body" => ViolationKind::Body,
+        "querystring" => ViolationKind::Query,
+        "params" => ViolationKind::Path,
+        "headers" => ViolationKind::Header,
+        _ => return None,
+    };
+    (!field.is_empty()).then(|| (kind, field.replace('/', ".")))
+}
+
 /// `{"ok": false, "error": "invalid_auth"}` (Slack and others).
 fn ok_false(root: &Obj<'_>) -> Option<Found> {
     if !matches!(root.get("ok")?, Json::Bool(false)) {
@@ -639,8 +698,9 @@ fn generic(root: &Obj<'_>) -> Found {
 type Recogniser = fn(&Obj<'_>) -> Option<Found>;
 
 fn json(root: &Obj<'_>, problem_type: bool) -> Found {
-    let recognisers: [Recogniser; 11] = [
-        google, stripe, odata, graphql, jsonapi, github, aws_json, fastapi, spring, ok_false, rails,
+    let recognisers: [Recogniser; 12] = [
+        google, stripe, odata, graphql, jsonapi, github, aws_json, fastapi, spring, boom, ok_false,
+        rails,
     ];
     if let Some(found) = rfc9457(root, problem_type) {
         return found;

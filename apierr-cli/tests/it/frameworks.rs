@@ -1,7 +1,8 @@
 //! `apierr probe` against small JSON APIs written with other ecosystems' popular
 //! frameworks (Flask, FastAPI on uvicorn, from PyPI, pinned in `.ci/requirements.txt`;
-//! Express from npm, pinned in `.ci/lint`), each in its default configuration, started on loopback: what their defaults really do
-//! is found, and each finding is asserted.
+//! Express and Fastify from npm, pinned in `.ci/lint`), each in its default
+//! configuration, started on loopback: what their defaults really do is found, and each
+//! finding is asserted.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -246,6 +247,72 @@ async fn expresss_defaults_show_stack_traces_in_html() {
     ] {
         assert_eq!(format_of(&report, check), "html", "{check}: {text}");
     }
+    assert_eq!(
+        report
+            .with_rule(apierr_cli::probe::ProbeRule::RequestId)
+            .count(),
+        report.exchanges.len(),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn fastifys_defaults_speak_one_format_and_coerce_wrong_types() {
+    // Scenario: Fastify answers every error, its router's, its body parser's, its schema
+    // validation's and the handlers' thrown ones, in hapi's Boom payload (`boom`, with
+    // Fastify's `code`): one format. What its defaults do: a string field sent as a
+    // number is coerced and the item made (201, bad input accepted); a wrong method is a
+    // 404 (no 405); the 401 has no challenge; the validation 400 for a path id and the
+    // 413 of its 1 MiB body limit are not in the document; no request ids.
+    let mut node = Command::new("node");
+    node.env("NODE_PATH", apierr_testkit::node_modules_with("fastify"));
+    let (_app, base) = start_with(node, "fastify_app.js").await;
+    let document: Value =
+        serde_json::from_str(&std::fs::read_to_string(app_file("items_openapi.json")).unwrap())
+            .unwrap();
+    let report = run(&base, document).await;
+    let text = report.text();
+    assert_eq!(
+        violations(&report),
+        BTreeSet::from([
+            "accepts-bad-input",
+            "undeclared-status",
+            "www-authenticate-on-401"
+        ]),
+        "{text}"
+    );
+    assert_eq!(
+        report.formats.keys().collect::<Vec<_>>(),
+        ["boom"],
+        "{text}"
+    );
+    let accepted: Vec<&str> = report
+        .with_rule(apierr_cli::probe::ProbeRule::AcceptsBadInput)
+        .map(|f| f.check)
+        .collect();
+    assert_eq!(accepted, ["wrong-field-types"], "{text}");
+    assert_eq!(status_of(&report, "wrong-field-types"), 201);
+    assert_eq!(status_of(&report, "wrong-method"), 404);
+    assert_eq!(status_of(&report, "oversized-body"), 413);
+    let code = |check: &str| {
+        report
+            .exchanges
+            .iter()
+            .find(|e| e.check == check)
+            .and_then(|e| e.code.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        code("malformed-json"),
+        "FST_ERR_CTP_INVALID_JSON_BODY",
+        "{text}"
+    );
+    assert_eq!(code("missing-required"), "FST_ERR_VALIDATION", "{text}");
+    assert_eq!(
+        code("oversized-body"),
+        "FST_ERR_CTP_BODY_TOO_LARGE",
+        "{text}"
+    );
     assert_eq!(
         report
             .with_rule(apierr_cli::probe::ProbeRule::RequestId)

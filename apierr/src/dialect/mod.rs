@@ -208,8 +208,9 @@ pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
 /// Parses any response into an [`ApiError`], detecting the dialect from the content type
 /// and the shape of the body. Never panics. A body in none of apierr's dialects is read
 /// by the recognisers of other vendors' formats (Google, OData, JSON:API, Stripe, GitHub,
-/// AWS, GraphQL, RFC 9457 extensions, FastAPI, Spring, Rails, Django REST framework,
-/// `{ok: false}`, HTML, text), which name the format they read ([`ApiError::format`]);
+/// AWS, GraphQL, RFC 9457 extensions, FastAPI, Spring, hapi's Boom as Fastify and NestJS
+/// answer it, Rails, Django REST framework, `{ok: false}`, HTML, text), which name the
+/// format they read ([`ApiError::format`]);
 /// what none reads gives the status's code and reason, keeping a top-level `message`
 /// and `code` if the body has them.
 ///

@@ -299,6 +299,7 @@ fn vendorish() -> impl Strategy<Value = Vec<u8>> {
         Just("\"30s\"".to_owned()),
         Just("\"type.googleapis.com/google.rpc.RetryInfo\"".to_owned()),
         Just("\"RESOURCE_EXHAUSTED\"".to_owned()),
+        Just("\"body/a/b must be string\"".to_owned()),
     ];
     let keys = prop::sample::select(vec![
         "error",
@@ -335,6 +336,7 @@ fn vendorish() -> impl Strategy<Value = Vec<u8>> {
         "loc",
         "msg",
         "timestamp",
+        "statusCode",
         "requestId",
         "traceId",
         "seconds",

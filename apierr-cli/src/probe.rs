@@ -24,6 +24,13 @@
 //! Every request carries a current `Date` (unless `-H` gives one), so an API that requires
 //! it answers each check for what the check sends.
 //!
+//! The rules each answer is held to are [`ProbeRule`]s. With a document, an error answer
+//! of an operation must have a status it declares and, where it lists media types for
+//! that status, one of them; a JSON body is validated against the declared schema with
+//! the `jsonschema` crate (OpenAPI 3.1 as JSON Schema 2020-12, 3.0 and Swagger 2 as draft
+//! 4), the document as the root so its references resolve; an external reference is
+//! never fetched.
+//!
 //! Safety: only the base URL's origin is ever sent to, and only the paths and methods
 //! above; a redirect off the origin is not followed; at most `--max-requests` requests
 //! at `--rate` a second; no request with a body to a mutating operation unless
@@ -82,6 +89,13 @@ pub enum ProbeRule {
     RequestIdEcho,
     /// A status the document does not declare for the operation.
     UndeclaredStatus,
+    /// An error body of a media type, or of a shape, the document does not declare for
+    /// the operation's status (its JSON Schema, checked with the `jsonschema` crate).
+    UndeclaredBody,
+    /// A response schema of the document that cannot be read (an external reference,
+    /// which the probe never fetches, or one its JSON Schema draft refuses): the body
+    /// was not checked.
+    UnreadSchema,
 }
 
 impl ProbeRule {
@@ -98,6 +112,8 @@ impl ProbeRule {
         ProbeRule::RequestId,
         ProbeRule::RequestIdEcho,
         ProbeRule::UndeclaredStatus,
+        ProbeRule::UndeclaredBody,
+        ProbeRule::UnreadSchema,
     ];
 
     /// The rule's name, as `--allow` takes it.
@@ -114,6 +130,8 @@ impl ProbeRule {
             ProbeRule::RequestId => "request-id",
             ProbeRule::RequestIdEcho => "request-id-echo",
             ProbeRule::UndeclaredStatus => "undeclared-status",
+            ProbeRule::UndeclaredBody => "undeclared-body",
+            ProbeRule::UnreadSchema => "unread-schema",
         }
     }
 
@@ -121,7 +139,10 @@ impl ProbeRule {
     pub fn is_violation(self) -> bool {
         !matches!(
             self,
-            ProbeRule::RetryAfter | ProbeRule::RequestId | ProbeRule::RequestIdEcho
+            ProbeRule::RetryAfter
+                | ProbeRule::RequestId
+                | ProbeRule::RequestIdEcho
+                | ProbeRule::UnreadSchema
         )
     }
 }
@@ -179,6 +200,8 @@ pub struct ProbeReport {
     pub formats: BTreeMap<String, usize>,
     /// The checks not run, and why.
     pub skipped: Vec<String>,
+    /// How many error bodies were checked against a schema of the document.
+    pub bodies_checked: usize,
     /// 100 less 10 for each violation and 2 for each warning, at least 0.
     pub score: u32,
 }
@@ -226,6 +249,11 @@ impl ProbeReport {
             let _ = writeln!(out, "skipped   {s}");
         }
         let _ = writeln!(out, "error formats: {:?}", self.formats);
+        let _ = writeln!(
+            out,
+            "error bodies checked against the document's schemas: {}",
+            self.bodies_checked
+        );
         let _ = writeln!(out, "score {}/100", self.score);
         out
     }
@@ -357,10 +385,12 @@ pub async fn probe(config: &ProbeConfig) -> Result<ProbeReport, String> {
         findings: Vec::new(),
         formats: BTreeMap::new(),
         skipped,
+        bodies_checked: 0,
         score: 0,
     };
     let pause = Duration::from_secs_f64(1.0 / config.rate.max(0.01));
     let mut error_formats: Vec<(usize, String)> = Vec::new();
+    let mut schemas = Schemas::default();
     for (n, planned) in battery.into_iter().enumerate() {
         if n >= config.max_requests {
             report.skipped.push(format!(
@@ -460,6 +490,19 @@ pub async fn probe(config: &ProbeConfig) -> Result<ProbeReport, String> {
         check_request_id(&headers, &id, &mut find);
         if let (Some(document), Some((path, method))) = (&config.openapi, &planned.operation) {
             check_declared(document, path, method, status, &mut find);
+            if status.is_client_error() || status.is_server_error() {
+                let checked = check_body(
+                    document,
+                    path,
+                    method,
+                    status,
+                    &headers,
+                    &body,
+                    &mut schemas,
+                    &mut find,
+                );
+                report.bodies_checked += usize::from(checked);
+            }
         }
         report.exchanges.push(exchange);
     }
@@ -651,12 +694,7 @@ fn check_declared(
         ))
         .and_then(Value::as_object);
     let Some(responses) = responses else { return };
-    let exact = status.as_str();
-    let range = format!("{}XX", exact.chars().next().unwrap_or('0'));
-    if !responses.contains_key(exact)
-        && !responses.contains_key(&range)
-        && !responses.contains_key("default")
-    {
+    if declared_response(document, path, method, status).is_none() {
         find(
             ProbeRule::UndeclaredStatus,
             format!(
@@ -666,6 +704,191 @@ fn check_declared(
             ),
         );
     }
+}
+
+/// The document's response object for `status` of an operation: the exact status, its
+/// range (`4XX`), or `default`; with its JSON pointer.
+fn declared_response<'d>(
+    document: &'d Value,
+    path: &str,
+    method: &str,
+    status: StatusCode,
+) -> Option<(String, &'d Value)> {
+    let at = format!("/paths/{}/{method}/responses", pointer_escape(path));
+    let responses = document.pointer(&at)?.as_object()?;
+    let range = format!("{}XX", status.as_str().chars().next().unwrap_or('0'));
+    let key = [status.as_str(), &range, "default"]
+        .into_iter()
+        .find(|k| responses.contains_key(*k))?;
+    let response = responses.get(key)?;
+    // A response by reference: its pointer is the target's.
+    let pointer = match response.get("$ref").and_then(Value::as_str) {
+        Some(target) => target.strip_prefix('#')?.to_owned(),
+        None => format!("{at}/{}", pointer_escape(key)),
+    };
+    Some((pointer, apierr::export::resolve(response, document)))
+}
+
+/// What a JSON pointer in a URI fragment has percent-encoded: all but RFC 3986's
+/// unreserved characters, sub-delimiters, `:`, `@` and `/`.
+const FRAGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'/');
+
+/// The JSON Schema validators of the document's response bodies, built once each.
+#[derive(Default)]
+struct Schemas {
+    built: BTreeMap<String, Result<jsonschema::Validator, String>>,
+}
+
+impl Schemas {
+    /// The validator of the schema at `pointer` in `document`, or why it does not build
+    /// (an external reference, which is never fetched, or a schema the draft refuses).
+    fn at(&mut self, document: &Value, pointer: &str) -> &Result<jsonschema::Validator, String> {
+        self.built.entry(pointer.to_owned()).or_insert_with(|| {
+            // The whole document as the root resource, so that its references
+            // (`#/components/schemas/…`, `#/definitions/…`) resolve; the root refers to
+            // the one schema wanted. Its other members are no keywords.
+            let mut root = document.clone();
+            let Value::Object(members) = &mut root else {
+                return Err("the document is not an object".into());
+            };
+            // A pointer in a URI fragment is percent-encoded (RFC 6901 §6): a path
+            // template's braces are no URI characters.
+            let fragment = percent_encoding::utf8_percent_encode(pointer, FRAGMENT);
+            members.insert("$ref".into(), Value::String(format!("#{fragment}")));
+            members.remove("$schema");
+            members.remove("$id");
+            let openapi_31 = document
+                .get("openapi")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.starts_with("3.1"));
+            // OpenAPI 3.1 schemas are JSON Schema 2020-12; 3.0's and Swagger 2's are an
+            // extended subset of draft 4.
+            let draft = if openapi_31 {
+                jsonschema::Draft::Draft202012
+            } else {
+                jsonschema::Draft::Draft4
+            };
+            jsonschema::options()
+                .with_draft(draft)
+                .offline()
+                .build(&root)
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// The error body against what the document declares for its status: a media type it
+/// lists (where it lists any), and for JSON a body its schema accepts. Whether a schema
+/// checked the body.
+#[allow(clippy::too_many_arguments)]
+fn check_body(
+    document: &Value,
+    path: &str,
+    method: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    schemas: &mut Schemas,
+    find: &mut impl FnMut(ProbeRule, String),
+) -> bool {
+    let Some((pointer, response)) = declared_response(document, path, method, status) else {
+        return false;
+    };
+    let media = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let schema_at = match response.get("content").and_then(Value::as_object) {
+        // OpenAPI 3: the media types it lists, exactly or by a range (`application/*`).
+        Some(content) if !content.is_empty() => {
+            let listed = content.keys().find(|m| {
+                let m = m.to_ascii_lowercase();
+                m == media
+                    || m == "*/*"
+                    || m.strip_suffix("/*")
+                        .is_some_and(|kind| media.starts_with(&format!("{kind}/")))
+            });
+            let Some(listed) = listed else {
+                if !body.is_empty() {
+                    find(
+                        ProbeRule::UndeclaredBody,
+                        format!(
+                            "{} {path} answered {status} as {}; it declares {}",
+                            method.to_uppercase(),
+                            if media.is_empty() {
+                                "no media type"
+                            } else {
+                                &media
+                            },
+                            content.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
+                return false;
+            };
+            content
+                .get(listed)
+                .and_then(|c| c.get("schema"))
+                .map(|_| format!("{pointer}/content/{}/schema", pointer_escape(listed)))
+        }
+        // Swagger 2: one schema, for the JSON it produces.
+        _ => response.get("schema").map(|_| format!("{pointer}/schema")),
+    };
+    let Some(schema_at) = schema_at else {
+        return false;
+    };
+    if !is_json_type(&media) {
+        return false;
+    }
+    let Ok(instance) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    let validator = match schemas.at(document, &schema_at) {
+        Ok(validator) => validator,
+        Err(why) => {
+            find(
+                ProbeRule::UnreadSchema,
+                format!("the schema at {schema_at} does not build: {why}"),
+            );
+            return false;
+        }
+    };
+    if let Some(error) = validator.iter_errors(&instance).next() {
+        let at = error.instance_path().to_string();
+        find(
+            ProbeRule::UndeclaredBody,
+            format!(
+                "{} {path} answered {status} with a body its schema refuses: {}{error}",
+                method.to_uppercase(),
+                if at.is_empty() {
+                    String::new()
+                } else {
+                    format!("at {at}: ")
+                },
+            ),
+        );
+    }
+    true
 }
 
 fn pointer_escape(path: &str) -> String {

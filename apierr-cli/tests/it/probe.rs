@@ -43,6 +43,16 @@ async fn the_reference_server_keeps_its_contract_under_the_probe() {
             report.text()
         );
         assert_eq!(report.exchanges.len(), 13, "{}", report.text());
+        // Every error body of an operation was held to the schema the document gives
+        // its status (the unknown route and the wrong method are of none).
+        let errors = report
+            .exchanges
+            .iter()
+            .filter(|e| e.status.is_some_and(|s| s >= 400))
+            .filter(|e| !e.check.starts_with("unknown-route") && e.check != "wrong-method")
+            .count();
+        assert!(errors >= 9, "{}", report.text());
+        assert_eq!(report.bodies_checked, errors, "{}", report.text());
         assert_eq!(report.formats.len(), 1, "{}", report.text());
         assert_eq!(report.score, 100);
         let refused = |check: &str| {
@@ -131,6 +141,17 @@ fn broken() -> Router {
                 )
             }),
         )
+        // A problem body without the `type` and `title` its schema requires.
+        .route(
+            "/accounts/{id}",
+            get(|| async {
+                (
+                    StatusCode::NOT_FOUND,
+                    [("content-type", "application/problem+json")],
+                    json!({"status": 404, "code": "not_found"}).to_string(),
+                )
+            }),
+        )
         .route(
             "/oauth/token",
             get(move || async move { problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed") })
@@ -150,10 +171,16 @@ fn broken_document() -> Value {
         "openapi": "3.1.0",
         "info": {"title": "broken", "version": "1"},
         "security": [{"key": []}],
-        "components": {"securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "x-api-key"}}},
+        "components": {
+            "securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+            "schemas": {"Problem": {"type": "object", "required": ["type", "title", "status"],
+                "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                    "status": {"type": "integer"}}}}
+        },
         "paths": {
             "/accounts": {
-                "get": {"responses": {"200": {"description": "ok"}, "401": {"description": "no"}}},
+                "get": {"responses": {"200": {"description": "ok"}, "401": {"description": "no",
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}},
                 "post": {
                     "requestBody": {"content": {"application/json": {"schema": {
                         "type": "object", "required": ["email"],
@@ -161,6 +188,10 @@ fn broken_document() -> Value {
                     "responses": {"201": {"description": "made"}, "400": {"description": "bad"}}
                 }
             },
+            "/accounts/{id}": {"get": {
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "the account"}, "4XX": {"description": "no",
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}}},
             "/oauth/token": {"post": {"responses": {"200": {"description": "token"}}}}
         }
     })
@@ -184,6 +215,7 @@ async fn a_broken_router_has_each_break_found() {
         ProbeRule::UndeclaredStatus,
         ProbeRule::ErrorContentType,
         ProbeRule::RequestId,
+        ProbeRule::UndeclaredBody,
     ] {
         assert!(
             report.with_rule(rule).next().is_some(),
@@ -191,6 +223,26 @@ async fn a_broken_router_has_each_break_found() {
             rule.name()
         );
     }
+    // The 401 in a media type the document does not list for it; the 404 without the
+    // members its schema (under `4XX`, by reference) requires.
+    let bodies: Vec<(&str, &str)> = report
+        .with_rule(ProbeRule::UndeclaredBody)
+        .map(|f| (f.check, f.detail.as_str()))
+        .collect();
+    assert_eq!(bodies.len(), 3, "{text}");
+    for check in ["missing-credentials", "invalid-credentials"] {
+        assert!(
+            bodies.iter().any(|(c, d)| *c == check
+                && d.contains("as text/plain; it declares application/problem+json")),
+            "{check}: {bodies:?}"
+        );
+    }
+    assert!(
+        bodies
+            .iter()
+            .any(|(c, d)| *c == "wrong-path-id" && d.contains("\"type\" is a required property")),
+        "{bodies:?}"
+    );
     // The stale date and the unknown query were answered 200: no rule says otherwise.
     assert!(
         report

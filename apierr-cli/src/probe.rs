@@ -96,6 +96,9 @@ pub enum ProbeRule {
     /// which the probe never fetches, or one its JSON Schema draft refuses): the body
     /// was not checked.
     UnreadSchema,
+    /// A request that got no answer (the connection refused, reset or timed out): a
+    /// server may close on a body it refuses, but a partner's client sees a network error.
+    NoAnswer,
 }
 
 impl ProbeRule {
@@ -114,6 +117,7 @@ impl ProbeRule {
         ProbeRule::UndeclaredStatus,
         ProbeRule::UndeclaredBody,
         ProbeRule::UnreadSchema,
+        ProbeRule::NoAnswer,
     ];
 
     /// The rule's name, as `--allow` takes it.
@@ -132,6 +136,7 @@ impl ProbeRule {
             ProbeRule::UndeclaredStatus => "undeclared-status",
             ProbeRule::UndeclaredBody => "undeclared-body",
             ProbeRule::UnreadSchema => "unread-schema",
+            ProbeRule::NoAnswer => "no-answer",
         }
     }
 
@@ -143,6 +148,7 @@ impl ProbeRule {
                 | ProbeRule::RequestId
                 | ProbeRule::RequestIdEcho
                 | ProbeRule::UnreadSchema
+                | ProbeRule::NoAnswer
         )
     }
 }
@@ -438,13 +444,27 @@ pub async fn probe(config: &ProbeConfig) -> Result<ProbeReport, String> {
         let answer = match request.send().await {
             Ok(response) => response,
             Err(e) => {
+                // Full chain: "error sending request" alone does not say what broke.
+                let e = e.without_url();
+                let mut failure = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    let _ = write!(failure, ": {cause}");
+                    source = cause.source();
+                }
+                report.findings.push(Finding {
+                    rule: ProbeRule::NoAnswer,
+                    violation: ProbeRule::NoAnswer.is_violation(),
+                    check: planned.check,
+                    detail: format!("{request_line}: {failure}"),
+                });
                 report.exchanges.push(Exchange {
                     check: planned.check,
                     request: request_line,
                     status: None,
                     format: None,
                     code: None,
-                    failure: Some(e.without_url().to_string()),
+                    failure: Some(failure),
                 });
                 continue;
             }
@@ -521,6 +541,11 @@ pub async fn probe(config: &ProbeConfig) -> Result<ProbeReport, String> {
             check: "all",
             detail: format!("error answers come in {}", formats.join(", ")),
         });
+    }
+    // A server that answered nothing was not probed: no score says it keeps a contract.
+    if !report.exchanges.is_empty() && report.exchanges.iter().all(|e| e.status.is_none()) {
+        let why = report.exchanges[0].failure.clone().unwrap_or_default();
+        return Err(format!("{}: no request got an answer ({why})", report.base));
     }
     let violations = report.findings.iter().filter(|f| f.violation).count() as u32;
     let warnings = report.findings.len() as u32 - violations;

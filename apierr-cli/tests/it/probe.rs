@@ -305,5 +305,15 @@ fn the_command_fails_on_a_violation_and_waives_what_is_allowed() {
         allow.push(rule.as_str());
     }
     assert_eq!(run(&allow).status.code(), Some(0));
+    // Nothing listens there: no answer at all is a probe that could not run (2), never
+    // a clean score.
+    let closed = crate::support::free_address();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_apierr"))
+        .args(["probe", &format!("http://{closed}"), "--rate", "200"])
+        .output()
+        .expect("the apierr binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no request got an answer"), "{stderr}");
     let _ = std::fs::remove_file(&document);
 }

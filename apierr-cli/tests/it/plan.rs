@@ -326,6 +326,36 @@ async fn stalled_body(profile: &Profile, backend: Backend, seen: &mut Vec<Condit
 }
 
 #[tokio::test]
+async fn a_missing_key_is_planned_where_keys_are_required_and_only_there() {
+    // Scenario: under `--require-idempotency-key`, a key-less `POST /accounts` is the
+    // missing-key condition and the plan lists it; a server that takes key-less requests
+    // does not list it (the plan names nothing the server cannot send). Both backends.
+    for backend in BACKENDS {
+        let s = Server::start_with(Profile::ERRORS_ARRAY, backend, |c| {
+            c.require_idempotency_key = true;
+        })
+        .await;
+        let plan = planned(&served_plan(&s).await, "POST", "/accounts");
+        let r = s
+            .post_json("/accounts", ACME, &account("nokey@b.co"))
+            .send()
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        provoked(&s, &plan, r, Condition::IdempotencyKeyMissing, &mut seen).await;
+        let relaxed = Server::start(Profile::ERRORS_ARRAY, backend).await;
+        let code = relaxed
+            .profile
+            .catalog()
+            .condition(Condition::IdempotencyKeyMissing)
+            .code()
+            .to_string();
+        let plan = planned(&served_plan(&relaxed).await, "POST", "/accounts");
+        assert!(plan.iter().all(|(_, c)| *c != code), "{plan:?}");
+    }
+}
+
+#[tokio::test]
 async fn the_plan_lists_the_rate_limit_and_the_server_failures() {
     // Scenario: a partner over its quota gets the plan's 429, and each answer of
     // `POST /accounts` has the action the retry rules give it.

@@ -790,7 +790,20 @@ impl Schemas {
             // The whole document as the root resource, so that its references
             // (`#/components/schemas/…`, `#/definitions/…`) resolve; the root refers to
             // the one schema wanted. Its other members are no keywords.
+            let openapi_31 = document
+                .get("openapi")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.starts_with("3.1"));
             let mut root = document.clone();
+            // OpenAPI 3.1 schemas are JSON Schema 2020-12; 3.0's and Swagger 2's are an
+            // extended subset of draft 4, whose one extension that changes what is valid,
+            // 3.0's `nullable`, is written as draft 4 says it.
+            let draft = if openapi_31 {
+                jsonschema::Draft::Draft202012
+            } else {
+                nullable_as_types(&mut root, 0);
+                jsonschema::Draft::Draft4
+            };
             let Value::Object(members) = &mut root else {
                 return Err("the document is not an object".into());
             };
@@ -800,23 +813,51 @@ impl Schemas {
             members.insert("$ref".into(), Value::String(format!("#{fragment}")));
             members.remove("$schema");
             members.remove("$id");
-            let openapi_31 = document
-                .get("openapi")
-                .and_then(Value::as_str)
-                .is_some_and(|v| v.starts_with("3.1"));
-            // OpenAPI 3.1 schemas are JSON Schema 2020-12; 3.0's and Swagger 2's are an
-            // extended subset of draft 4.
-            let draft = if openapi_31 {
-                jsonschema::Draft::Draft202012
-            } else {
-                jsonschema::Draft::Draft4
-            };
             jsonschema::options()
                 .with_draft(draft)
                 .offline()
                 .build(&root)
                 .map_err(|e| e.to_string())
         })
+    }
+}
+
+/// OpenAPI 3.0's `"nullable": true` beside a `type`, as draft 4 writes it: `null` among
+/// the types (an `enum` then admits `null` too). Depth-bounded like the document's other
+/// walks.
+fn nullable_as_types(value: &mut Value, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    match value {
+        Value::Object(members) => {
+            if members.get("nullable") == Some(&Value::Bool(true)) {
+                match members.get_mut("type") {
+                    Some(Value::String(kind)) => {
+                        let kind = std::mem::take(kind);
+                        members.insert("type".into(), json!([kind, "null"]));
+                    }
+                    Some(Value::Array(kinds)) if !kinds.contains(&json!("null")) => {
+                        kinds.push(json!("null"));
+                    }
+                    _ => {}
+                }
+                if let Some(Value::Array(values)) = members.get_mut("enum")
+                    && !values.contains(&Value::Null)
+                {
+                    values.push(Value::Null);
+                }
+            }
+            for member in members.values_mut() {
+                nullable_as_types(member, depth + 1);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                nullable_as_types(item, depth + 1);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -1322,6 +1363,56 @@ mod tests {
             .find(|p| p.check == "wrong-field-types")
             .unwrap();
         assert_eq!(wrong.body.as_ref().unwrap().1, br#"{"name":12345}"#);
+    }
+
+    #[test]
+    fn bodies_are_held_to_the_declared_schema_with_openapi_3_0_s_nullable() {
+        // Scenario: an OpenAPI 3.0 error schema with a `nullable` member (by reference,
+        // under a path template with braces): `null` there is valid, a number is not,
+        // a missing required member is not, and a media type it does not list is a
+        // finding of its own.
+        let document = json!({"openapi": "3.0.3", "paths": {"/a/{id}": {"get": {"responses": {
+            "404": {"description": "gone", "content": {"application/json": {"schema":
+                {"$ref": "#/components/schemas/Error"}}}}}}}},
+            "components": {"schemas": {"Error": {"type": "object", "required": ["code"],
+                "properties": {"code": {"type": "string"},
+                    "hint": {"type": "string", "nullable": true}}}}}});
+        let mut schemas = Schemas::default();
+        let mut check = |media: &str, body: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_str(media).unwrap(),
+            );
+            let mut found = Vec::new();
+            let checked = check_body(
+                &document,
+                "/a/{id}",
+                "get",
+                StatusCode::NOT_FOUND,
+                &headers,
+                body.as_bytes(),
+                &mut schemas,
+                &mut |rule, detail| found.push((rule, detail)),
+            );
+            (checked, found)
+        };
+        assert_eq!(
+            check("application/json", r#"{"code":"x","hint":null}"#),
+            (true, vec![])
+        );
+        let (checked, found) = check("application/json", r#"{"code":"x","hint":5}"#);
+        assert!(
+            checked && found.len() == 1 && found[0].0 == ProbeRule::UndeclaredBody,
+            "{found:?}"
+        );
+        let (_, found) = check("application/json", r#"{"hint":"h"}"#);
+        assert!(
+            found[0].1.contains("\"code\" is a required property"),
+            "{found:?}"
+        );
+        let (checked, found) = check("text/html", "<p>gone</p>");
+        assert!(!checked && found[0].1.contains("as text/html"), "{found:?}");
     }
 
     #[test]

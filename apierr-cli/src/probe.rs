@@ -15,6 +15,7 @@
 //! | `stale-date` | a `GET` dated 1 June 2000 | document |
 //! | `unknown-query` | a `GET` with a query parameter it does not declare | document |
 //! | `wrong-path-id` | a `GET` whose integer or UUID path id is neither | document |
+//! | `unknown-path-id` | where no path id is typed so: a `GET` with an id never issued | document |
 //! | `malformed-json` | a JSON body cut short | document, `--allow-writes` |
 //! | `wrong-content-type` | a `text/plain` body | document, `--allow-writes` |
 //! | `wrong-field-types` | every declared field with a value of another type | document, `--allow-writes` |
@@ -1187,7 +1188,24 @@ fn battery(config: &ProbeConfig) -> (Vec<Planned>, Vec<String>) {
             wrong.operation = of(op);
             planned.push(wrong);
         }
-        None => skipped.push("wrong-path-id: no GET with an integer or UUID path id".into()),
+        None => {
+            skipped.push("wrong-path-id: no GET with an integer or UUID path id".into());
+            // Ids of free form: one the API never issued must be refused (a 404 in the
+            // contract, most often).
+            let any_id = operations.iter().find_map(|o| {
+                (o.method == "get").then_some(())?;
+                let param = o
+                    .parameters(document)
+                    .find(|p| p.get("in").and_then(Value::as_str) == Some("path"))?;
+                Some((o, param.get("name")?.as_str()?.to_owned()))
+            });
+            if let Some((op, name)) = any_id {
+                let target = fill_path(op.path, Some(&name));
+                let mut unknown = base("unknown-path-id", Method::GET, &target, true);
+                unknown.operation = of(op);
+                planned.push(unknown);
+            }
+        }
     }
     if !config.allow_writes {
         skipped.push("malformed-json, wrong-content-type, wrong-field-types, missing-required, oversized-body: they send bodies to mutating operations (--allow-writes)".into());

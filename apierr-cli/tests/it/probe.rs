@@ -42,7 +42,7 @@ async fn the_reference_server_keeps_its_contract_under_the_probe() {
             s.profile.name(),
             report.text()
         );
-        assert_eq!(report.exchanges.len(), 13, "{}", report.text());
+        assert_eq!(report.exchanges.len(), 14, "{}", report.text());
         // Every error body of an operation was held to the schema the document gives
         // its status (the unknown route and the wrong method are of none).
         let errors = report
@@ -66,6 +66,8 @@ async fn the_reference_server_keeps_its_contract_under_the_probe() {
         assert_eq!(refused("missing-credentials"), 401);
         assert_eq!(refused("wrong-method"), 405);
         assert_eq!(refused("oversized-body"), 413);
+        // Its ids are free-form strings: one never issued is not found.
+        assert_eq!(refused("unknown-path-id"), 404);
     })
     .await;
 }

@@ -96,6 +96,34 @@ fn status_of(report: &ProbeReport, check: &str) -> u16 {
         .unwrap_or_else(|| panic!("{check} not answered: {}", report.text()))
 }
 
+/// The items API's document (`items_openapi.json`), as the Flask, Express and Fastify
+/// apps serve it.
+fn items_document() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(app_file("items_openapi.json")).unwrap()).unwrap()
+}
+
+/// Asserts that no answer had a request id: a warning on every exchange.
+fn no_request_ids(report: &ProbeReport) {
+    assert_eq!(
+        report
+            .with_rule(apierr_cli::probe::ProbeRule::RequestId)
+            .count(),
+        report.exchanges.len(),
+        "{}",
+        report.text()
+    );
+}
+
+/// The code read from the answer to `check`.
+fn code_of(report: &ProbeReport, check: &str) -> String {
+    report
+        .exchanges
+        .iter()
+        .find(|e| e.check == check)
+        .and_then(|e| e.code.clone())
+        .unwrap_or_default()
+}
+
 fn format_of(report: &ProbeReport, check: &str) -> String {
     report
         .exchanges
@@ -112,10 +140,7 @@ async fn flasks_defaults_answer_the_routers_errors_in_html() {
     // two formats. Its 405 carries Allow; the handler's 401 has no challenge; no request
     // ids; the 415 for a text body is not in the document.
     let (_app, base) = start("flask", "flask_app.py").await;
-    let document: Value =
-        serde_json::from_str(&std::fs::read_to_string(app_file("items_openapi.json")).unwrap())
-            .unwrap();
-    let report = run(&base, document).await;
+    let report = run(&base, items_document()).await;
     let text = report.text();
     assert_eq!(
         violations(&report),
@@ -138,13 +163,7 @@ async fn flasks_defaults_answer_the_routers_errors_in_html() {
     assert_ne!(format_of(&report, "missing-credentials"), "html", "{text}");
     assert_eq!(status_of(&report, "wrong-method"), 405);
     assert_eq!(status_of(&report, "wrong-content-type"), 415);
-    assert_eq!(
-        report
-            .with_rule(apierr_cli::probe::ProbeRule::RequestId)
-            .count(),
-        report.exchanges.len(),
-        "{text}"
-    );
+    no_request_ids(&report);
     assert!(
         report
             .with_rule(apierr_cli::probe::ProbeRule::AllowOn405)
@@ -181,13 +200,7 @@ async fn fastapis_defaults_answer_in_one_format_without_request_ids() {
         ["fastapi"],
         "{text}"
     );
-    assert_eq!(
-        report
-            .with_rule(apierr_cli::probe::ProbeRule::RequestId)
-            .count(),
-        report.exchanges.len(),
-        "{text}"
-    );
+    no_request_ids(&report);
     assert_eq!(status_of(&report, "wrong-content-type"), 422);
     // Its 422s are held to the schema its document gives them (HTTPValidationError), and
     // keep to it.
@@ -216,10 +229,7 @@ async fn expresss_defaults_show_stack_traces_in_html() {
     node.env("NODE_PATH", apierr_testkit::node_modules_with("express"))
         .env_remove("NODE_ENV");
     let (_app, base) = start_with(node, "express_app.js").await;
-    let document: Value =
-        serde_json::from_str(&std::fs::read_to_string(app_file("items_openapi.json")).unwrap())
-            .unwrap();
-    let report = run(&base, document).await;
+    let report = run(&base, items_document()).await;
     let text = report.text();
     assert_eq!(
         violations(&report),
@@ -250,13 +260,7 @@ async fn expresss_defaults_show_stack_traces_in_html() {
     ] {
         assert_eq!(format_of(&report, check), "html", "{check}: {text}");
     }
-    assert_eq!(
-        report
-            .with_rule(apierr_cli::probe::ProbeRule::RequestId)
-            .count(),
-        report.exchanges.len(),
-        "{text}"
-    );
+    no_request_ids(&report);
 }
 
 #[tokio::test]
@@ -270,10 +274,7 @@ async fn fastifys_defaults_speak_one_format_and_coerce_wrong_types() {
     let mut node = Command::new("node");
     node.env("NODE_PATH", apierr_testkit::node_modules_with("fastify"));
     let (_app, base) = start_with(node, "fastify_app.js").await;
-    let document: Value =
-        serde_json::from_str(&std::fs::read_to_string(app_file("items_openapi.json")).unwrap())
-            .unwrap();
-    let report = run(&base, document).await;
+    let report = run(&base, items_document()).await;
     let text = report.text();
     assert_eq!(
         violations(&report),
@@ -297,32 +298,22 @@ async fn fastifys_defaults_speak_one_format_and_coerce_wrong_types() {
     assert_eq!(status_of(&report, "wrong-field-types"), 201);
     assert_eq!(status_of(&report, "wrong-method"), 404);
     assert_eq!(status_of(&report, "oversized-body"), 413);
-    let code = |check: &str| {
-        report
-            .exchanges
-            .iter()
-            .find(|e| e.check == check)
-            .and_then(|e| e.code.clone())
-            .unwrap_or_default()
-    };
     assert_eq!(
-        code("malformed-json"),
+        code_of(&report, "malformed-json"),
         "FST_ERR_CTP_INVALID_JSON_BODY",
         "{text}"
     );
-    assert_eq!(code("missing-required"), "FST_ERR_VALIDATION", "{text}");
     assert_eq!(
-        code("oversized-body"),
+        code_of(&report, "missing-required"),
+        "FST_ERR_VALIDATION",
+        "{text}"
+    );
+    assert_eq!(
+        code_of(&report, "oversized-body"),
         "FST_ERR_CTP_BODY_TOO_LARGE",
         "{text}"
     );
-    assert_eq!(
-        report
-            .with_rule(apierr_cli::probe::ProbeRule::RequestId)
-            .count(),
-        report.exchanges.len(),
-        "{text}"
-    );
+    no_request_ids(&report);
 }
 
 #[tokio::test]

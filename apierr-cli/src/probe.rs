@@ -265,23 +265,27 @@ impl ProbeReport {
         out
     }
 
-    /// The report as Markdown.
+    /// The report as Markdown. What the server sent (codes, details) is written as text:
+    /// its markup is escaped, its lines joined.
     pub fn markdown(&self) -> String {
         let mut md = format!(
-            "# Probe of {}\n\nScore **{}/100**.\n\n",
-            self.base, self.score
+            "# Probe of {}\n\nScore **{}/100**; error bodies checked against the document's \
+             schemas: {}.\n\n",
+            md_cell(&self.base),
+            self.score,
+            self.bodies_checked
         );
         md.push_str("| Check | Request | Status | Format | Code |\n|---|---|---|---|---|\n");
         for e in &self.exchanges {
             let _ = writeln!(
                 md,
-                "| {} | `{}` | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} |",
                 e.check,
-                e.request.replace('|', "\\|"),
+                md_cell(&e.request),
                 e.status
                     .map_or_else(|| "no answer".to_owned(), |s| s.to_string()),
-                e.format.as_deref().unwrap_or("—"),
-                e.code.as_deref().unwrap_or("—").replace('|', "\\|"),
+                md_cell(e.format.as_deref().unwrap_or("—")),
+                md_cell(e.failure.as_deref().or(e.code.as_deref()).unwrap_or("—")),
             );
         }
         md.push_str("\n| Finding | Rule | Check | Detail |\n|---|---|---|---|\n");
@@ -292,28 +296,30 @@ impl ProbeReport {
                 if f.violation { "violation" } else { "warning" },
                 f.rule.name(),
                 f.check,
-                f.detail.replace('|', "\\|").replace('\n', " "),
+                md_cell(&f.detail),
             );
+        }
+        if !self.skipped.is_empty() {
+            md.push_str("\nNot run:\n\n");
+            for s in &self.skipped {
+                let _ = writeln!(md, "- {}", md_cell(s));
+            }
         }
         md
     }
 
-    /// The report as an HTML page.
+    /// The report as an HTML page, everything the server sent escaped.
     pub fn html(&self) -> String {
-        let esc = |t: &str| {
-            t.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', "&quot;")
-        };
         let mut page = format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Probe of {0}</title>\
              <style>body{{font:16px/1.5 system-ui,sans-serif;margin:2rem}}td,th{{border:1px solid #888;padding:.2rem .4rem;text-align:left}}\
-             table{{border-collapse:collapse}}</style></head><body><h1>Probe of {0}</h1><p>Score <strong>{1}/100</strong></p>\
+             table{{border-collapse:collapse}}</style></head><body><h1>Probe of {0}</h1><p>Score <strong>{1}/100</strong>; \
+             error bodies checked against the document's schemas: {2}.</p>\
              <table><thead><tr><th scope=\"col\">Finding</th><th scope=\"col\">Rule</th><th scope=\"col\">Check</th>\
              <th scope=\"col\">Detail</th></tr></thead><tbody>",
-            esc(&self.base),
-            self.score
+            html_text(&self.base),
+            self.score,
+            self.bodies_checked
         );
         for f in &self.findings {
             let _ = write!(
@@ -322,25 +328,56 @@ impl ProbeReport {
                 if f.violation { "violation" } else { "warning" },
                 f.rule.name(),
                 f.check,
-                esc(&f.detail)
+                html_text(&f.detail)
             );
         }
         page.push_str("</tbody></table><h2>Requests</h2><table><thead><tr><th scope=\"col\">Check</th>\
-            <th scope=\"col\">Request</th><th scope=\"col\">Status</th><th scope=\"col\">Format</th></tr></thead><tbody>");
+            <th scope=\"col\">Request</th><th scope=\"col\">Status</th><th scope=\"col\">Format</th>\
+            <th scope=\"col\">Code</th></tr></thead><tbody>");
         for e in &self.exchanges {
             let _ = write!(
                 page,
-                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 e.check,
-                esc(&e.request),
+                html_text(&e.request),
                 e.status
                     .map_or_else(|| "no answer".to_owned(), |s| s.to_string()),
-                esc(e.format.as_deref().unwrap_or(""))
+                html_text(e.format.as_deref().unwrap_or("")),
+                html_text(e.failure.as_deref().or(e.code.as_deref()).unwrap_or("")),
             );
         }
-        page.push_str("</tbody></table></body></html>\n");
+        page.push_str("</tbody></table>");
+        if !self.skipped.is_empty() {
+            page.push_str("<h2>Not run</h2><ul>");
+            for s in &self.skipped {
+                let _ = write!(page, "<li>{}</li>", html_text(s));
+            }
+            page.push_str("</ul>");
+        }
+        page.push_str("</body></html>\n");
         page
     }
+}
+
+/// Text safe in HTML, in an element or an attribute.
+fn html_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Text from a server, safe in a Markdown table cell: its lines joined, its pipes,
+/// backticks and markup escaped (a renderer would otherwise take them as Markdown or
+/// raw HTML).
+fn md_cell(text: &str) -> String {
+    html_text(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+        .replace('|', "\\|")
+        .replace('`', "\\`")
+        .replace('*', "\\*")
+        .replace('_', "\\_")
+        .replace('[', "\\[")
 }
 
 /// A request of the battery, before it is sent.
@@ -1431,6 +1468,52 @@ mod tests {
         );
         let (checked, found) = check("text/html", "<p>gone</p>");
         assert!(!checked && found[0].1.contains("as text/html"), "{found:?}");
+    }
+
+    #[test]
+    fn what_a_server_sent_is_text_in_the_reports() {
+        // Scenario: a hostile server's code and detail, with markup and table syntax,
+        // come out escaped in the HTML page and as one plain cell in Markdown.
+        let hostile = "<script>alert(1)</script> | `x` [a](javascript:b)\nnext";
+        let report = ProbeReport {
+            base: "http://127.0.0.1:9/".into(),
+            exchanges: vec![Exchange {
+                check: "unknown-route",
+                request: "GET /x".into(),
+                status: Some(404),
+                format: Some("json".into()),
+                code: Some(hostile.into()),
+                failure: None,
+            }],
+            findings: vec![Finding {
+                rule: ProbeRule::InternalDetail,
+                violation: true,
+                check: "unknown-route",
+                detail: hostile.into(),
+            }],
+            formats: BTreeMap::new(),
+            skipped: vec![hostile.into()],
+            bodies_checked: 0,
+            score: 90,
+        };
+        let html = report.html();
+        assert!(
+            !html.contains("<script>") && html.contains("&lt;script&gt;"),
+            "{html}"
+        );
+        let md = report.markdown();
+        // No raw markup, and the link's bracket escaped: no link.
+        assert!(!md.contains("<script>") && !md.contains(" [a]("), "{md}");
+        // Every `|` of the server's text is escaped: each row keeps its cells (five in
+        // the requests' table, four in the findings').
+        for (start, pipes) in [("| unknown-route", 6), ("| violation", 5)] {
+            let line = md.lines().find(|l| l.starts_with(start)).unwrap();
+            assert_eq!(
+                line.replace("\\|", "").matches('|').count(),
+                pipes,
+                "{line}"
+            );
+        }
     }
 
     #[test]

@@ -389,22 +389,15 @@ impl From<Condition> for ApiError {
     /// assert_eq!(rendered.body, br#"{"errors":[{"errorCode":3001,"message":"entity not found"}]}"#);
     /// ```
     fn from(condition: Condition) -> Self {
-        // The error of a bare condition is the same every time: made once per thread and
-        // shared, it costs a reference count instead of an allocation and a free (the
-        // parts are copied on first change, as for any shared error). Per thread rather
-        // than one static, so that a flood of 404s on many cores does not bounce one
-        // reference count between them.
-        thread_local! {
-            static BARE: [std::cell::OnceCell<ApiError>; Condition::COUNT] =
-                const { [const { std::cell::OnceCell::new() }; Condition::COUNT] };
-        }
-        BARE.try_with(|bare| {
-            bare[condition.index()]
-                .get_or_init(|| crate::catalog::GENERAL_STATIC.error(condition))
-                .share()
-        })
-        // During thread teardown the cache is gone: a fresh one.
-        .unwrap_or_else(|_| crate::catalog::GENERAL_STATIC.error(condition))
+        // The error of a bare condition is the same every time: made once and shared, it
+        // costs a reference count instead of an allocation and a free (the parts are
+        // copied on first change, as for any shared error). A constant of the general
+        // catalog, not the contract: the profile is still the edge's to apply.
+        static BARE: [std::sync::OnceLock<ApiError>; Condition::COUNT] =
+            [const { std::sync::OnceLock::new() }; Condition::COUNT];
+        BARE[condition.index()]
+            .get_or_init(|| crate::catalog::GENERAL_STATIC.error(condition))
+            .share()
     }
 }
 

@@ -42,9 +42,13 @@ start() {
     shift 2
     port=$((port + 1))
     # No webhook dispatcher: schemathesis registers endpoints at any host name it makes
-    # up, and test traffic may only go to loopback addresses.
+    # up, and test traffic may only go to loopback addresses. Its test messages
+    # (POST /webhooks/endpoints/{id}/test) are sent from the request: through a proxy
+    # at a closed loopback port, so that they never leave the machine (nor resolve a
+    # name), and fail as a connection failure.
     "$bin" serve --database-url "$url" --demo --profile "$profile" --listen "127.0.0.1:$port" \
-        --secret-key-file "$work/secret.key" --no-webhook-dispatcher "$@" \
+        --secret-key-file "$work/secret.key" --no-webhook-dispatcher \
+        --webhook-proxy http://127.0.0.1:9 "$@" \
         >"$work/serve-$port.log" 2>&1 &
     server=$!
     for _ in $(seq 1 100); do

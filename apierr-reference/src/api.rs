@@ -559,7 +559,14 @@ async fn update(
 ) -> Result<Empty, ApiError> {
     match state
         .store
-        .update_account(&principal.partner.id, id, email, first_name, last_name)
+        .update_account(
+            &principal.partner.id,
+            id,
+            email,
+            first_name,
+            last_name,
+            unix_micros((state.clock)()),
+        )
         .await
         .map_err(internal)?
     {
@@ -617,7 +624,7 @@ pub(crate) async fn delete_account(
     let id = account_id(&id)?;
     if state
         .store
-        .delete_account(&principal.partner.id, id)
+        .delete_account(&principal.partner.id, id, unix_micros((state.clock)()))
         .await
         .map_err(internal)?
     {

@@ -28,10 +28,13 @@
 //! - `retention`: how long each kind of record is kept, the background purge and
 //!   `apierr purge` ([`Retention`]).
 //! - `admin`: the operator routes (the reconciliation log) and `apierr reconcile`.
-//! - `webhooks`: the partner's webhook routes (endpoints, reports, replay) and
-//!   `apierr webhooks report | replay`; account and child creation write their events
-//!   to the outbox in the same transaction (`store`), and [`run`] starts a dispatcher
-//!   unless [`Config::webhook_dispatcher`] is off ([`run_worker`] is one on its own).
+//! - `webhooks`: the partner's webhook routes (endpoints and their subscriptions, event
+//!   types, test messages, reports, replay) and `apierr webhooks report | replay`; every
+//!   change of an account or child writes its event to the outbox in the same
+//!   transaction (`store`), and [`run`] starts a dispatcher unless
+//!   [`Config::webhook_dispatcher`] is off ([`run_worker`] is one on its own).
+//! - `events`: the event types, declared once (names, schemas, examples), and the
+//!   OpenAPI document's `webhooks` made from them.
 //!
 //! # Safe retries
 //!
@@ -50,6 +53,7 @@ mod config;
 mod counts;
 mod docs;
 mod errors;
+mod events;
 mod partners;
 mod retention;
 mod routes;
@@ -63,6 +67,7 @@ use std::future::Future;
 
 use apierr::Profile;
 use std::sync::Arc;
+use std::time::Duration;
 
 use apierr_axum::store::{
     Database, IdempotencyStore, MemoryRateLimiter, Quota, RateLimitStore, RedisStore, SqlStore,
@@ -240,11 +245,14 @@ async fn build(config: &Config) -> Result<(App, Option<Dispatcher>), ServeError>
         Some(dispatcher(
             store.outbox.with_pool(own.pool().clone()),
             config,
+            DELIVERY_TIMEOUT,
         )?)
     } else {
         None
     };
-    Ok((router(store, safety, config), delivery))
+    // Test messages are sent from the request that asks for one, so within its timeout.
+    let tester = dispatcher(store.outbox.clone(), config, config.handler_timeout / 2)?;
+    Ok((router(store, safety, config, tester), delivery))
 }
 
 /// `outbox`, sealing endpoint secrets under `keyring`: every stored secret must open
@@ -276,9 +284,19 @@ fn address_policy(config: &Config) -> AddressPolicy {
         .fold(AddressPolicy::new(), |policy, net| policy.allow(*net))
 }
 
-fn dispatcher(outbox: Outbox, config: &Config) -> Result<Dispatcher, ServeError> {
+/// How long a delivery attempt may take: the dispatcher's default.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A dispatcher of `outbox` as `config` says, each attempt within `timeout` (at most
+/// [`DELIVERY_TIMEOUT`]).
+fn dispatcher(
+    outbox: Outbox,
+    config: &Config,
+    timeout: Duration,
+) -> Result<Dispatcher, ServeError> {
     let mut builder = Dispatcher::builder(outbox)
         .policy(address_policy(config))
+        .timeout(timeout.min(DELIVERY_TIMEOUT))
         .lease(config.webhook_lease)
         .pause_after(config.webhook_pause_after)
         .concurrency(config.webhook_concurrency)
@@ -316,7 +334,11 @@ pub async fn run_worker(
     let outbox = apierr_webhooks::Outbox::connect(&config.database_url)
         .await
         .map_err(ServeError::Database)?;
-    let dispatcher = dispatcher(sealed_outbox(outbox, keyring).await?, &config)?;
+    let dispatcher = dispatcher(
+        sealed_outbox(outbox, keyring).await?,
+        &config,
+        DELIVERY_TIMEOUT,
+    )?;
     retention::spawn_purge(
         retention::Purger::connect(&config.database_url).await?,
         config.retention,
@@ -415,7 +437,7 @@ impl Stop {
     }
 }
 
-fn router(store: Store, safety: Safety, config: &Config) -> App {
+fn router(store: Store, safety: Safety, config: &Config, tester: Dispatcher) -> App {
     let state = AppState {
         api: Api {
             store: store.clone(),
@@ -431,6 +453,8 @@ fn router(store: Store, safety: Safety, config: &Config) -> App {
             clock: config.clock.clone(),
             max_endpoints: config.webhook_max_endpoints,
             replay_max: config.webhook_replay_max,
+            tester,
+            limits: safety.limits.clone(),
         },
     };
     let auth = RequireAuthLayer::new(PartnerAuth {

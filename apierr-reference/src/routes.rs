@@ -30,7 +30,7 @@ use indexmap::IndexMap;
 use crate::auth::PartnerAuth;
 use crate::config::{Config, DEFAULT_PUBLIC_URL};
 use crate::state::AppState;
-use crate::{api, webhooks};
+use crate::{api, events, webhooks};
 
 /// The layers of the served routes (the document needs none of them).
 pub(crate) struct Layers {
@@ -194,7 +194,9 @@ const ACCOUNT_OPERATIONS: &[&str] = &[
 /// The operations that take an endpoint's id.
 const ENDPOINT_OPERATIONS: &[&str] = &[
     "getWebhookEndpoint",
+    "updateWebhookEndpoint",
     "deleteWebhookEndpoint",
+    "testWebhookEndpoint",
     "rotateWebhookSecret",
     "resumeWebhookEndpoint",
 ];
@@ -326,6 +328,15 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
                     &[Condition::NotFound],
                 )
             })
+            .patch_with(webhooks::update_endpoint, |op| {
+                named(
+                    op,
+                    "updateWebhookEndpoint",
+                    "Change which event types a webhook endpoint receives, from the next \
+                     message on",
+                    &[Condition::NotFound],
+                )
+            })
             .delete_with(webhooks::delete_endpoint, |op| {
                 named(
                     op,
@@ -347,6 +358,32 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
                 )
             })),
             |item| partner(item, "/webhooks/endpoints/{id}/rotate", keys),
+        )
+        .api_route_with(
+            "/webhooks/endpoints/{id}/test",
+            keyed(post_with(webhooks::test_endpoint, |op| {
+                named(
+                    op,
+                    "testWebhookEndpoint",
+                    "Send a signed webhook.test message to the endpoint now; the answer is the \
+                     attempt (at most five an endpoint a minute)",
+                    &[Condition::NotFound, Condition::RateLimited],
+                )
+            })),
+            |item| partner(item, "/webhooks/endpoints/{id}/test", keys),
+        )
+        .api_route_with(
+            "/webhooks/event-types",
+            keyed(get_with(webhooks::list_event_types, |op| {
+                named(
+                    op,
+                    "listWebhookEventTypes",
+                    "The event types the API sends, each with its body's JSON Schema and an \
+                     example (also in this document's webhooks)",
+                    &[],
+                )
+            })),
+            |item| partner(item, "/webhooks/event-types", keys),
         )
         .api_route_with(
             "/webhooks/endpoints/{id}/resume",
@@ -440,6 +477,7 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
     let mut doc = OpenApi::default();
     let router = router.finish_api_with(&mut doc, |doc| describe_api(doc, config));
     finish(&mut doc, &contract(config));
+    events::document(&mut doc);
     (router, doc)
 }
 

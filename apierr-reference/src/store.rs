@@ -9,6 +9,8 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::{AnyPool, Row};
 
+use crate::events;
+
 /// The schema, from `migrations/`, embedded at compile time. sqlx's migrator records what
 /// it applied and, on PostgreSQL, holds an advisory lock while it runs, so two replicas
 /// starting at once do not race.
@@ -438,7 +440,7 @@ impl Store {
             .enqueue(
                 &mut tx,
                 partner,
-                "account.created",
+                events::ACCOUNT_CREATED,
                 &json!(account),
                 time(now),
             )
@@ -546,8 +548,9 @@ impl Store {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// Updates the given fields of a partner's account: `None` when there is no such
-    /// account, [`Inserted::Exists`] when the new email belongs to another account.
+    /// Updates the given fields of a partner's account, and writes its
+    /// [`events::ACCOUNT_UPDATED`] event in the same transaction: `None` when there is no
+    /// such account, [`Inserted::Exists`] when the new email belongs to another account.
     pub(crate) async fn update_account(
         &self,
         partner: &str,
@@ -555,33 +558,53 @@ impl Store {
         email: Option<&str>,
         first_name: Option<&str>,
         last_name: Option<&str>,
+        now: i64,
     ) -> Result<Option<Inserted<()>>, Error> {
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE accounts SET email = COALESCE($1, email), first_name = COALESCE($2, first_name),
-             last_name = COALESCE($3, last_name) WHERE partner_id = $4 AND id = $5",
+             last_name = COALESCE($3, last_name) WHERE partner_id = $4 AND id = $5
+             RETURNING id, email, first_name, last_name",
         )
         .bind(email.map(str::to_lowercase))
         .bind(first_name)
         .bind(last_name)
         .bind(partner)
         .bind(id)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await;
-        match result {
-            Ok(done) if done.rows_affected() == 0 => Ok(None),
-            Ok(_) => Ok(Some(Inserted::New(()))),
-            Err(e) if is_unique_violation(&e) => Ok(Some(Inserted::Exists)),
-            Err(e) => Err(e),
-        }
+        let account = match result {
+            Ok(None) => return Ok(None),
+            Ok(Some(row)) => Store::account_row(&row)?,
+            Err(e) if is_unique_violation(&e) => return Ok(Some(Inserted::Exists)),
+            Err(e) => return Err(e),
+        };
+        self.outbox
+            .enqueue(
+                &mut tx,
+                partner,
+                events::ACCOUNT_UPDATED,
+                &json!(account),
+                time(now),
+            )
+            .await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(Some(Inserted::New(())))
     }
 
     /// Deletes a partner's account and its children; whether there was one. A child
     /// registered between the two deletes makes the account's delete fail on its foreign
     /// key; the whole delete is then tried again.
-    pub(crate) async fn delete_account(&self, partner: &str, id: &str) -> Result<bool, Error> {
+    pub(crate) async fn delete_account(
+        &self,
+        partner: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, Error> {
         let mut attempt = 1;
         loop {
-            match self.try_delete_account(partner, id).await {
+            match self.try_delete_account(partner, id, now).await {
                 Err(e) if is_foreign_key_violation(&e) && attempt < DELETE_ATTEMPTS => {
                     attempt += 1;
                 }
@@ -590,7 +613,7 @@ impl Store {
         }
     }
 
-    async fn try_delete_account(&self, partner: &str, id: &str) -> Result<bool, Error> {
+    async fn try_delete_account(&self, partner: &str, id: &str, now: i64) -> Result<bool, Error> {
         let mut tx = self.pool.begin().await?;
         let owned = sqlx::query("SELECT id FROM accounts WHERE partner_id = $1 AND id = $2")
             .bind(partner)
@@ -607,8 +630,20 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            self.outbox
+                .enqueue(
+                    &mut tx,
+                    partner,
+                    events::ACCOUNT_DELETED,
+                    &json!(events::Deleted { id }),
+                    time(now),
+                )
+                .await?;
         }
         tx.commit().await?;
+        if owned {
+            self.outbox.wake();
+        }
         Ok(owned)
     }
 
@@ -672,7 +707,13 @@ impl Store {
         .await;
         if result.is_ok() {
             self.outbox
-                .enqueue(&mut tx, partner, "child.created", &json!(child), time(now))
+                .enqueue(
+                    &mut tx,
+                    partner,
+                    events::CHILD_CREATED,
+                    &json!(child),
+                    time(now),
+                )
                 .await?;
             tx.commit().await?;
             self.outbox.wake();

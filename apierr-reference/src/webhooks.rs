@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use apierr::{ApiError, Condition, FieldViolation, ViolationKind};
+use apierr_axum::store::{Quota, RateLimitStore};
 use apierr_axum::{Authenticated, Clock, Created, Empty, Json, Path, Query};
-use apierr_webhooks::ReportView;
 use apierr_webhooks::{
-    AddressPolicy, DeliveryState, Endpoint, Outbox, Replay, Schedule, Secret, UrlError,
+    AddressPolicy, DeliveryState, Dispatcher, Endpoint, FailureKind, Outbox, Replay, ReportView,
+    Schedule, Secret, Subscription, SubscriptionError, UrlError,
 };
 use axum::extract::State;
 use schemars::JsonSchema;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
 use crate::errors::{internal, invalid};
+use crate::events::EVENT_TYPES;
 use crate::store::{is_id, unix};
 
 /// How long a rotated-out secret keeps signing beside the new one: a day for the
@@ -55,7 +57,16 @@ pub(crate) struct Webhooks {
     pub(crate) max_endpoints: u32,
     /// The most deliveries one replay may queue.
     pub(crate) replay_max: u32,
+    /// Sends test messages (never runs: the deliveries are another dispatcher's).
+    pub(crate) tester: Dispatcher,
+    /// Where the test messages of each endpoint are counted ([`TEST_SENDS`]).
+    pub(crate) limits: Arc<dyn RateLimitStore>,
 }
+
+/// How many test messages an endpoint may be sent a minute: enough to try a fix a few
+/// times, few enough that the API cannot be used to flood a partner's (or anyone's)
+/// server.
+pub(crate) const TEST_SENDS: u32 = 5;
 
 /// Whether `id` has the form of the ids made with `prefix` (32 lower-case hex digits
 /// after it): any other names nothing and never reaches the database.
@@ -86,6 +97,8 @@ pub(crate) struct EndpointView {
     failure_run: i64,
     /// Retries, in seconds after the first attempt.
     retry_schedule: Vec<u64>,
+    /// The event types it receives; null for every type.
+    event_types: Option<Vec<String>>,
     /// Unix seconds.
     created_at: i64,
 }
@@ -94,6 +107,7 @@ impl From<Endpoint> for EndpointView {
     fn from(e: Endpoint) -> Self {
         EndpointView {
             retry_schedule: e.schedule.offsets().iter().map(Duration::as_secs).collect(),
+            event_types: e.subscription.types().map(<[String]>::to_vec),
             id: e.id,
             url: e.url,
             state: e.state.as_str(),
@@ -124,6 +138,66 @@ pub(crate) struct NewEndpoint {
     /// Default is [5, 15, 40].
     #[schemars(length(max = apierr_webhooks::MAX_RETRIES), inner(range(min = 1, max = 86400)))]
     retry_schedule: Option<Vec<u64>>,
+    /// The event types to receive (`GET /webhooks/event-types` lists them; repeats count
+    /// once). Default is every type, those added later included.
+    #[schemars(schema_with = "event_type_list")]
+    event_types: Option<Vec<String>>,
+}
+
+/// A change of an endpoint's subscription.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct EndpointPatch {
+    /// The event types to receive from the next message on; null for every type. Left
+    /// out, the subscription stays as it is.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "event_type_list")]
+    event_types: Option<Option<Vec<String>>>,
+}
+
+/// A field that is present, even as null: `Some(None)` (serde's default for a missing
+/// field gives `None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// The schema of a subscription: null, or one to all of the catalog's names.
+fn event_type_list(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names: Vec<&str> = EVENT_TYPES.all().iter().map(|t| t.name.as_str()).collect();
+    schemars::json_schema!({
+        "type": ["array", "null"],
+        "items": {"type": "string", "enum": names},
+        "minItems": 1,
+        "maxItems": names.len(),
+    })
+}
+
+/// The subscription a request names: every type when it names none, else the catalog's
+/// check (known names, at least one, at most as many as there are types).
+fn subscription(types: Option<Vec<String>>) -> Result<Subscription, ApiError> {
+    let Some(types) = types else {
+        return Ok(Subscription::All);
+    };
+    let refuse = |message: String| {
+        ApiError::from(Condition::InvalidParameter)
+            .with_violation(FieldViolation::body("event_types", message))
+    };
+    let known = EVENT_TYPES.all().len();
+    if types.len() > known {
+        return Err(refuse(format!(
+            "names {} event types; there are {known} (GET /webhooks/event-types lists them)",
+            types.len()
+        )));
+    }
+    EVENT_TYPES.subscription(&types).map_err(|e| match e {
+        SubscriptionError::Unknown(..) => {
+            refuse(format!("{e} (GET /webhooks/event-types lists them)"))
+        }
+        e => refuse(e.to_string()),
+    })
 }
 
 /// An endpoint's id in a path.
@@ -202,6 +276,7 @@ pub(crate) async fn create_endpoint(
             })?
         }
     };
+    let subscription = subscription(new.event_types)?;
     let registered = state
         .outbox
         .endpoint_count(&principal.partner.id)
@@ -221,6 +296,7 @@ pub(crate) async fn create_endpoint(
             url.as_str(),
             &secret,
             &schedule,
+            &subscription,
             (state.clock)(),
         )
         .await
@@ -258,6 +334,133 @@ pub(crate) async fn get_endpoint(
         .map_err(internal)?
         .map(|e| Json(e.into()))
         .ok_or_else(|| Condition::NotFound.into())
+}
+
+/// `PATCH /webhooks/endpoints/{id}`: changes which event types the endpoint receives,
+/// from the next message on (messages already queued for it stay queued).
+pub(crate) async fn update_endpoint(
+    State(state): State<Webhooks>,
+    Authenticated(principal): Authenticated<Principal>,
+    Path(EndpointId { id }): Path<EndpointId>,
+    Json(patch): Json<EndpointPatch>,
+) -> Result<Json<EndpointView>, ApiError> {
+    let id = endpoint_id(&id)?;
+    if let Some(types) = patch.event_types {
+        let subscription = subscription(types)?;
+        let found = state
+            .outbox
+            .subscribe(&principal.partner.id, id, &subscription, (state.clock)())
+            .await
+            .map_err(internal)?;
+        if !found {
+            return Err(Condition::NotFound.into());
+        }
+    }
+    state
+        .outbox
+        .endpoint(&principal.partner.id, id)
+        .await
+        .map_err(internal)?
+        .map(|e| Json(e.into()))
+        .ok_or_else(|| Condition::NotFound.into())
+}
+
+/// An event type as `GET /webhooks/event-types` lists it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct EventTypeView {
+    /// Its name, as in a message's `type` and a subscription.
+    name: String,
+    /// When it is sent.
+    description: String,
+    /// The JSON Schema (2020-12) of a message body of this type.
+    schema: serde_json::Value,
+    /// An example body.
+    example: serde_json::Value,
+}
+
+/// `GET /webhooks/event-types`: every event type the API sends, with the schema of its
+/// body and an example.
+pub(crate) async fn list_event_types(
+    Authenticated(_): Authenticated<Principal>,
+) -> Json<Vec<EventTypeView>> {
+    Json(
+        EVENT_TYPES
+            .all()
+            .iter()
+            .map(|t| EventTypeView {
+                name: t.name.clone(),
+                description: t.description.clone(),
+                schema: t.body_schema(),
+                example: t.body_example(),
+            })
+            .collect(),
+    )
+}
+
+/// What a test message came to.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct TestSent {
+    /// The test message's id (its `webhook-id`).
+    message_id: String,
+    /// Whether the endpoint answered with a 2xx.
+    delivered: bool,
+    /// The endpoint's status, if it answered.
+    status: Option<u16>,
+    /// Milliseconds from sending to the first bytes of the answer (or the failure).
+    latency_ms: u64,
+    /// The first KiB of the answer, as text.
+    response_head: Option<String>,
+    /// Why it failed, if it did.
+    failure: Option<FailureKind>,
+}
+
+/// `POST /webhooks/endpoints/{id}/test`: sends a signed `webhook.test` message at once
+/// and answers with the attempt; at most [`TEST_SENDS`] an endpoint a minute.
+pub(crate) async fn test_endpoint(
+    State(state): State<Webhooks>,
+    Authenticated(principal): Authenticated<Principal>,
+    Path(EndpointId { id }): Path<EndpointId>,
+) -> Result<Json<TestSent>, ApiError> {
+    let id = endpoint_id(&id)?;
+    let now = (state.clock)();
+    if state
+        .outbox
+        .endpoint(&principal.partner.id, id)
+        .await
+        .map_err(internal)?
+        .is_none()
+    {
+        return Err(Condition::NotFound.into());
+    }
+    let quota = Quota::new(TEST_SENDS, Duration::from_secs(60)).ok_or_else(|| {
+        ApiError::from(Condition::Internal).with_message("the test message quota")
+    })?;
+    let decision = state
+        .limits
+        .check(&format!("webhook-test:{id}"), quota, now)
+        .await
+        .map_err(|e| ApiError::from(Condition::ServiceUnavailable).with_source(e))?;
+    if !decision.allowed {
+        return Err(ApiError::from(Condition::RateLimited)
+            .with_message(format!(
+                "an endpoint may be sent {TEST_SENDS} test messages a minute"
+            ))
+            .with_retry_after(decision.retry_after));
+    }
+    let sent = state
+        .tester
+        .send_test(&principal.partner.id, id, now)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::from(Condition::NotFound))?;
+    Ok(Json(TestSent {
+        message_id: sent.message_id,
+        delivered: sent.delivered,
+        status: sent.status,
+        latency_ms: u64::try_from(sent.latency.as_millis()).unwrap_or(u64::MAX),
+        response_head: sent.response_head,
+        failure: sent.failure,
+    }))
 }
 
 /// `DELETE /webhooks/endpoints/{id}`: nothing more is sent to it.

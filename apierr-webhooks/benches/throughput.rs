@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use apierr_client::WebhookVerifier;
-use apierr_webhooks::{AddressPolicy, DeliveryState, Dispatcher, Outbox, Schedule, Secret};
+use apierr_webhooks::{
+    AddressPolicy, DeliveryState, Dispatcher, Outbox, Schedule, Secret, Subscription,
+};
 use axum::http::StatusCode;
 use sqlx::Connection;
 use tokio::sync::Notify;
@@ -136,6 +138,7 @@ async fn outboxed(outbox: &Outbox, url: &str, n: usize, counter: &Counter) -> (D
             url,
             &secret,
             &Schedule::default(),
+            &Subscription::All,
             SystemTime::now(),
         )
         .await

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use apierr_client::WebhookVerifier;
-use apierr_webhooks::{AddressPolicy, Dispatcher, Outbox, Schedule, Secret};
+use apierr_webhooks::{AddressPolicy, Dispatcher, Outbox, Schedule, Secret, Subscription};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -59,6 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             endpoint.as_str(),
             &secret,
             &Schedule::default(),
+            &Subscription::All,
             SystemTime::now(),
         )
         .await?;

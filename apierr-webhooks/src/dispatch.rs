@@ -12,12 +12,13 @@ use reqwest::header::{CONTENT_TYPE, USER_AGENT};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use crate::endpoint::unix_micros;
+use crate::endpoint::{Secret, unix_micros};
+use crate::events::TEST_EVENT;
 use crate::fair::{BUDGET, Caps, Load};
 use crate::network::{AddressPolicy, AddressRefused, GuardedResolver};
 use crate::outbox::Outbox;
 use crate::queue::{Claimed, Outcome, Share, Verdict};
-use crate::report::{FailureKind, LogNotifier, Notifier};
+use crate::report::{FailureKind, LogNotifier, Notifier, rfc3339};
 
 /// How much of a receiver's answer is read and kept for reports: enough for an error
 /// message, and a receiver cannot make the dispatcher read (or store) more.
@@ -157,7 +158,10 @@ impl DispatcherBuilder {
         self
     }
 
-    /// How many messages in a row must fail before an endpoint is paused. Default is 5.
+    /// How many messages in a row must fail before an endpoint is paused. When one more
+    /// failed message would pause it, the partner is warned (an `endpoint_failing`
+    /// report and a [`FAILING_EVENT`](crate::FAILING_EVENT) message to its other
+    /// endpoints); with 1 there is no room for a warning. Default is 5.
     pub fn pause_after(mut self, n: u32) -> Self {
         self.settings.pause_after = i64::from(n.max(1));
         self
@@ -214,6 +218,40 @@ impl DispatcherBuilder {
             policy: Arc::new(self.policy),
         })
     }
+}
+
+/// What one post came to (see `Dispatcher::post`).
+struct Sent {
+    /// When it was made (Unix µs).
+    at: i64,
+    latency: Duration,
+    status: Option<u16>,
+    response_head: Option<String>,
+    failure: Option<FailureKind>,
+    /// The error in full, for the operator.
+    detail: Option<String>,
+    retry_after: Option<Duration>,
+    verdict: Verdict,
+}
+
+/// What a test message came to ([`Dispatcher::send_test`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TestSend {
+    /// The test message's id (its `webhook-id`).
+    pub message_id: String,
+    /// When it was sent.
+    pub at: SystemTime,
+    /// Whether the receiver answered with a success (2xx).
+    pub delivered: bool,
+    /// The receiver's status, if it answered.
+    pub status: Option<u16>,
+    /// From sending to the first bytes of the answer (or the failure).
+    pub latency: Duration,
+    /// The first [`RESPONSE_HEAD`] bytes of the answer, as text.
+    pub response_head: Option<String>,
+    /// Why it failed, if it did.
+    pub failure: Option<FailureKind>,
 }
 
 /// Why a request never got an answer, as kept for the operator: what failed and the
@@ -559,20 +597,50 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// One attempt: signs the message for every current secret, posts it, reads at most
-    /// [`RESPONSE_HEAD`] bytes of the answer.
+    /// One attempt of a claimed delivery.
     async fn attempt(&self, claimed: Claimed, now: SystemTime) -> Outcome {
+        let sent = self
+            .post(
+                &claimed.url,
+                &claimed.message_id,
+                &claimed.payload,
+                &claimed.secrets,
+                now,
+            )
+            .await;
+        Outcome {
+            at: sent.at,
+            latency: sent.latency,
+            status: sent.status,
+            response_head: sent.response_head,
+            failure: sent.failure,
+            detail: sent.detail,
+            retry_after: sent.retry_after,
+            verdict: sent.verdict,
+            claimed,
+        }
+    }
+
+    /// Signs a message for every secret given, posts it to `url`, reads at most
+    /// [`RESPONSE_HEAD`] bytes of the answer, and says what the answer means.
+    async fn post(
+        &self,
+        url: &str,
+        message_id: &str,
+        payload: &str,
+        secrets: &[Secret],
+        now: SystemTime,
+    ) -> Sent {
         let at = unix_micros(now);
         let timestamp = at / 1_000_000;
-        let signatures: Vec<String> = claimed
-            .secrets
+        let signatures: Vec<String> = secrets
             .iter()
             .filter_map(|s| WebhookVerifier::new(s.expose()).ok())
-            .map(|v| v.sign(&claimed.message_id, timestamp, claimed.payload.as_bytes()))
+            .map(|v| v.sign(message_id, timestamp, payload.as_bytes()))
             .collect();
         let started = Instant::now();
-        // Every path ends here once, handing the claim on to be recorded.
-        let outcome = |claimed, verdict, status, head, failure, detail, retry_after| Outcome {
+        // Every path ends here once.
+        let sent = |verdict, status, head, failure, detail, retry_after| Sent {
             at,
             latency: started.elapsed(),
             status,
@@ -581,13 +649,11 @@ impl Dispatcher {
             detail,
             retry_after,
             verdict,
-            claimed,
         };
         // An address literal is not resolved, so the resolver cannot refuse it: checked
         // here (the registered URL was checked too, but the allow-list may have changed).
-        if self.policy.check_url(&claimed.url).is_err() {
-            return outcome(
-                claimed,
+        if self.policy.check_url(url).is_err() {
+            return sent(
                 Verdict::Refused,
                 None,
                 None,
@@ -596,21 +662,21 @@ impl Dispatcher {
                 None,
             );
         }
-        let sent = self
+        let response = self
             .http
-            .post(&claimed.url)
+            .post(url)
             .header(CONTENT_TYPE, "application/json")
             .header(
                 USER_AGENT,
                 concat!("apierr-webhooks/", env!("CARGO_PKG_VERSION")),
             )
-            .header("webhook-id", &claimed.message_id)
+            .header("webhook-id", message_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signatures.join(" "))
-            .body(claimed.payload.clone())
+            .body(payload.to_owned())
             .send()
             .await;
-        let mut response = match sent {
+        let mut response = match response {
             Ok(r) => r,
             Err(e) => {
                 let (verdict, failure) = if refused_by_policy(&e) {
@@ -620,15 +686,7 @@ impl Dispatcher {
                 } else {
                     (Verdict::Retry, FailureKind::Connection)
                 };
-                return outcome(
-                    claimed,
-                    verdict,
-                    None,
-                    None,
-                    Some(failure),
-                    Some(detail(&e)),
-                    None,
-                );
+                return sent(verdict, None, None, Some(failure), Some(detail(&e)), None);
             }
         };
         let status = response.status();
@@ -655,6 +713,40 @@ impl Dispatcher {
             _ => (Verdict::Refused, Some(FailureKind::Status)),
         };
         let wait = matches!(code, 429 | 503).then_some(wait).flatten();
-        outcome(claimed, verdict, Some(code), head, failure, None, wait)
+        sent(verdict, Some(code), head, failure, None, wait)
+    }
+
+    /// Sends a signed [`TEST_EVENT`] message to the endpoint `id` of `owner` at once, in
+    /// whatever state it is (a paused endpoint can be tested before it is resumed), and
+    /// answers with the attempt; `None` if there is no such endpoint. Nothing is stored:
+    /// the test is not a message of the outbox, is never retried, and does not count in
+    /// the endpoint's run of failures. Bound how often a partner may ask (each test is a
+    /// request to its server).
+    pub async fn send_test(
+        &self,
+        owner: &str,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<Option<TestSend>, sqlx::Error> {
+        let Some((url, secrets)) = self.outbox.signing(owner, id, now).await? else {
+            return Ok(None);
+        };
+        let message_id = crate::outbox::new_id("msg_");
+        let payload = serde_json::json!({
+            "type": TEST_EVENT,
+            "timestamp": rfc3339(now),
+            "data": {"endpoint_id": id},
+        })
+        .to_string();
+        let sent = self.post(&url, &message_id, &payload, &secrets, now).await;
+        Ok(Some(TestSend {
+            message_id,
+            at: now,
+            delivered: sent.verdict == Verdict::Delivered,
+            status: sent.status,
+            latency: sent.latency,
+            response_head: sent.response_head,
+            failure: sent.failure,
+        }))
     }
 }

@@ -8,6 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
+use crate::events::Subscription;
+
 /// A signing secret in the Standard Webhooks form, `whsec_` and the base64 of the key.
 /// Its `Debug` never shows the key.
 #[derive(Clone, PartialEq, Eq)]
@@ -248,6 +250,8 @@ pub struct Endpoint {
     pub failure_run: i64,
     /// The retry schedule.
     pub schedule: Schedule,
+    /// The event types it receives.
+    pub subscription: Subscription,
     /// When it was registered.
     pub created_at: SystemTime,
 }

@@ -22,7 +22,14 @@
 //!   partner's slow or dead endpoints cannot delay the others' deliveries
 //!   ([`DispatcherBuilder::endpoint_concurrency`], [`DispatcherBuilder::partner_concurrency`]).
 //! - **Endpoint health**: after a run of failed messages an endpoint is paused (a report
-//!   first); its messages are kept (held), and sent when it is resumed.
+//!   first); its messages are kept (held), and sent when it is resumed. One failed
+//!   message before that, the partner is warned: an `endpoint_failing` report with the
+//!   earliest time of the pause, and a [`FAILING_EVENT`] message to its other endpoints.
+//! - **Event types and subscriptions** ([`EventTypes`], [`Subscription`]): each type with
+//!   the JSON Schema of its data and an example; an endpoint receives every type or the
+//!   ones it names, chosen when the message is written.
+//! - **Test messages** ([`Dispatcher::send_test`]): a signed [`TEST_EVENT`] sent at once,
+//!   answered with the attempt.
 //! - **Replay** ([`Outbox::replay`]): by message, endpoint and time range, state.
 //! - **Safe by default** ([`AddressPolicy`]): URLs checked when registered, addresses
 //!   checked when connected to (private, loopback, link-local and metadata ranges need an
@@ -31,12 +38,14 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::SystemTime;
-//! use apierr_webhooks::{AddressPolicy, Dispatcher, Outbox, Schedule, Secret};
+//! use apierr_webhooks::{AddressPolicy, Dispatcher, Outbox, Schedule, Secret, Subscription};
 //!
 //! let outbox = Outbox::connect("sqlite://app.db").await?;
 //! let url = AddressPolicy::new().check_url("https://partner.example/hooks").unwrap();
 //! let secret = Secret::generate();
-//! outbox.register("acme", url.as_str(), &secret, &Schedule::default(), SystemTime::now()).await?;
+//! outbox.register(
+//!     "acme", url.as_str(), &secret, &Schedule::default(), &Subscription::All, SystemTime::now(),
+//! ).await?;
 //!
 //! // In the application's transaction:
 //! let mut tx = outbox.pool().begin().await?;
@@ -57,12 +66,14 @@
 //!   outcomes); `schema`: the tables.
 //! - `dispatch`: the dispatcher (claims, signs, posts, records); `fair`: the shares of
 //!   its slots and claims per endpoint and partner.
-//! - `endpoint`: endpoints, secrets, retry schedules.
+//! - `endpoint`: endpoints, secrets, retry schedules; `events`: event types and
+//!   subscriptions.
 //! - `report`: failure reports and notifiers.
 //! - `network`: URL checks and the address policy, enforced in the resolver.
 
 mod dispatch;
 mod endpoint;
+mod events;
 mod fair;
 mod network;
 mod outbox;
@@ -74,10 +85,15 @@ mod sealing;
 mod telemetry;
 
 pub use crate::dispatch::{
-    DEFAULT_CONCURRENCY, DEFAULT_ENDPOINT_CONCURRENCY, Dispatcher, DispatcherBuilder, RESPONSE_HEAD,
+    DEFAULT_CONCURRENCY, DEFAULT_ENDPOINT_CONCURRENCY, Dispatcher, DispatcherBuilder,
+    RESPONSE_HEAD, TestSend,
 };
 pub use crate::endpoint::{
     Endpoint, EndpointState, MAX_OFFSET, MAX_RETRIES, Schedule, ScheduleError, Secret,
+};
+pub use crate::events::{
+    EventType, EventTypeError, EventTypes, FAILING_EVENT, MAX_EVENT_TYPE_LEN, Subscription,
+    SubscriptionError, TEST_EVENT,
 };
 pub use crate::network::{AddressPolicy, MAX_URL_LEN, UrlError};
 pub use crate::outbox::{Delivery, DeliveryState, Outbox, Replay};

@@ -9,8 +9,9 @@ use sqlx::{Any, AnyConnection, AnyPool, Row};
 use tokio::sync::Notify;
 
 use crate::endpoint::{Endpoint, EndpointState, Schedule, Secret, from_micros, unix_micros};
+use crate::events::{Subscription, like_pattern};
 use crate::report::{Attempt, FailureKind, Report, ReportKind, rfc3339};
-use crate::schema::{RETENTION, SCHEMA, SCHEMA_COMPONENT};
+use crate::schema::{RETENTION, SCHEMA, SCHEMA_COMPONENT, subscriptions};
 
 /// The outbox. Cheap to clone (a pool and a flag).
 ///
@@ -182,7 +183,8 @@ fn status_of(v: Option<i64>) -> Option<u16> {
     v.and_then(|s| u16::try_from(s).ok())
 }
 
-const ENDPOINT_COLUMNS: &str = "id, owner, url, state, failure_run, schedule, created_at";
+const ENDPOINT_COLUMNS: &str =
+    "id, owner, url, state, failure_run, schedule, event_types, created_at";
 
 fn endpoint_from(row: &sqlx::any::AnyRow) -> Result<Endpoint, sqlx::Error> {
     let schedule: Option<String> = row.try_get("schedule")?;
@@ -193,6 +195,9 @@ fn endpoint_from(row: &sqlx::any::AnyRow) -> Result<Endpoint, sqlx::Error> {
         state: EndpointState::from_column(&row.try_get::<String, _>("state")?),
         failure_run: row.try_get("failure_run")?,
         schedule: Schedule::from_column(schedule.as_deref()),
+        subscription: Subscription::from_column(
+            row.try_get::<Option<String>, _>("event_types")?.as_deref(),
+        ),
         created_at: from_micros(row.try_get("created_at")?),
     })
 }
@@ -220,7 +225,12 @@ impl Outbox {
             // no indexed column, is then a heap-only update (no index written).
             first.push("ALTER TABLE apierr_webhook_deliveries SET (fillfactor = 70)");
         }
-        apierr_store::migrate(&pool, SCHEMA_COMPONENT, &[&first, RETENTION]).await?;
+        apierr_store::migrate(
+            &pool,
+            SCHEMA_COMPONENT,
+            &[&first, RETENTION, subscriptions(postgres)],
+        )
+        .await?;
         Ok(Outbox {
             pool,
             postgres,
@@ -269,11 +279,11 @@ impl Outbox {
         self.wake.clone()
     }
 
-    /// Writes a message of `event_type` with `data` for every endpoint of `owner`, on
-    /// `conn`: pass the application's transaction (`&mut *tx`) so that the message is
-    /// committed, or rolled back, with the change it announces. Endpoints that are paused
-    /// or disabled keep it (held) until they are resumed; when `owner` has no endpoint,
-    /// nothing is written. Returns the message's id, the `webhook-id` every attempt
+    /// Writes a message of `event_type` with `data` for every endpoint of `owner` whose
+    /// subscription includes that type, on `conn`: pass the application's transaction
+    /// (`&mut *tx`) so that the message is committed, or rolled back, with the change it
+    /// announces. Endpoints that are paused or disabled keep it (held) until they are
+    /// resumed; when no endpoint of `owner` takes it, nothing is written. Returns the message's id, the `webhook-id` every attempt
     /// carries. Call [`Outbox::wake`] after the commit.
     ///
     /// The body is Standard Webhooks' suggested form: `{"type", "timestamp", "data"}`.
@@ -281,6 +291,19 @@ impl Outbox {
         &self,
         conn: &mut AnyConnection,
         owner: &str,
+        event_type: &str,
+        data: &serde_json::Value,
+        now: SystemTime,
+    ) -> Result<String, sqlx::Error> {
+        self.fan_out(conn, owner, None, event_type, data, now).await
+    }
+
+    /// [`Outbox::enqueue`], leaving out the endpoint `except` (a warning about it).
+    pub(crate) async fn fan_out(
+        &self,
+        conn: &mut AnyConnection,
+        owner: &str,
+        except: Option<&str>,
         event_type: &str,
         data: &serde_json::Value,
         now: SystemTime,
@@ -301,11 +324,14 @@ impl Outbox {
              SELECT $1 || '.' || e.id, $1, e.id, e.owner,
                     CASE WHEN e.state = 'active' THEN 'pending' ELSE 'held' END, $2, $2, $2
              FROM apierr_webhook_endpoints e
-             WHERE e.owner = $3 AND e.state <> 'deleted'",
+             WHERE e.owner = $3 AND e.state <> 'deleted' AND e.id <> $5
+               AND (e.event_types IS NULL OR e.event_types LIKE $4 ESCAPE '\\')",
         )
         .bind(&id)
         .bind(now)
         .bind(owner)
+        .bind(like_pattern(event_type))
+        .bind(except.unwrap_or(""))
         .execute(&mut *conn)
         .await?
         .rows_affected();
@@ -327,13 +353,15 @@ impl Outbox {
 
     /// Registers an endpoint of `owner` at `url` (check it first with
     /// [`AddressPolicy::check_url`](crate::AddressPolicy::check_url)), signed with
-    /// `secret`, retried on `schedule`.
+    /// `secret`, retried on `schedule`, receiving the event types of `subscription`
+    /// (check a partner's list with [`EventTypes::subscription`](crate::EventTypes::subscription)).
     pub async fn register(
         &self,
         owner: &str,
         url: &str,
         secret: &Secret,
         schedule: &Schedule,
+        subscription: &Subscription,
         now: SystemTime,
     ) -> Result<Endpoint, sqlx::Error> {
         let id = new_id("ep_");
@@ -341,14 +369,16 @@ impl Outbox {
         let column = (schedule != &Schedule::default()).then(|| schedule.to_column());
         sqlx::query(
             "INSERT INTO apierr_webhook_endpoints
-                 (id, owner, url, secret, schedule, state, failure_run, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'active', 0, $6, $6)",
+                 (id, owner, url, secret, schedule, event_types, state, failure_run,
+                  created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'active', 0, $7, $7)",
         )
         .bind(&id)
         .bind(owner)
         .bind(url)
         .bind(self.stored_secret(&id, secret).as_ref())
         .bind(column)
+        .bind(subscription.to_column())
         .bind(at)
         .execute(&self.pool)
         .await?;
@@ -359,8 +389,32 @@ impl Outbox {
             state: EndpointState::Active,
             failure_run: 0,
             schedule: schedule.clone(),
+            subscription: subscription.clone(),
             created_at: from_micros(at),
         })
+    }
+
+    /// Changes which event types an endpoint of `owner` receives, from the next message
+    /// on: messages already written keep the endpoints they were written for. Whether the
+    /// endpoint exists.
+    pub async fn subscribe(
+        &self,
+        owner: &str,
+        id: &str,
+        subscription: &Subscription,
+        now: SystemTime,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE apierr_webhook_endpoints SET event_types = $3, updated_at = $4
+             WHERE owner = $1 AND id = $2 AND state <> 'deleted'",
+        )
+        .bind(owner)
+        .bind(id)
+        .bind(subscription.to_column())
+        .bind(unix_micros(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// The endpoints of `owner`, oldest first.
@@ -386,6 +440,51 @@ impl Outbox {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(endpoint_from).transpose()
+    }
+
+    /// Where an endpoint of `owner` receives and the secrets a message to it is signed
+    /// with at `now` (the current one, and the previous one while it still signs).
+    pub(crate) async fn signing(
+        &self,
+        owner: &str,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<Option<(String, Vec<Secret>)>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT url, secret, previous_secret, previous_until FROM apierr_webhook_endpoints
+             WHERE owner = $1 AND id = $2 AND state <> 'deleted'",
+        )
+        .bind(owner)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let secrets = self.secrets_of(id, &row, unix_micros(now))?;
+        Ok(Some((row.try_get("url")?, secrets)))
+    }
+
+    /// The secrets of an endpoint's row (`secret`, `previous_secret`, `previous_until`)
+    /// that sign at `now` (Unix µs), opened. A secret that does not open is an error: a
+    /// message is never sent unsigned.
+    pub(crate) fn secrets_of(
+        &self,
+        endpoint: &str,
+        row: &sqlx::any::AnyRow,
+        now: i64,
+    ) -> Result<Vec<Secret>, sqlx::Error> {
+        let mut stored = vec![row.try_get::<String, _>("secret")?];
+        let previous: Option<String> = row.try_get("previous_secret")?;
+        let until: Option<i64> = row.try_get("previous_until")?;
+        if let (Some(previous), Some(until)) = (previous, until)
+            && until > now
+        {
+            stored.push(previous);
+        }
+        stored
+            .iter()
+            .map(|s| self.open_secret(endpoint, s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))
     }
 
     /// Deletes an endpoint: nothing more is sent to it, its waiting deliveries are
@@ -638,7 +737,8 @@ impl Outbox {
     ) -> Result<Vec<Report>, sqlx::Error> {
         let mut q = Dynamic::new(
             "SELECT r.id, r.owner, r.endpoint_id, e.url, r.kind, r.delivery_id, r.message_id,
-                    r.event_type, r.first_attempt, r.last_attempt, r.summary, r.created_at
+                    r.event_type, r.first_attempt, r.last_attempt, r.summary, r.pauses_at,
+                    r.created_at
              FROM apierr_webhook_reports r
              JOIN apierr_webhook_endpoints e ON e.id = r.endpoint_id
              WHERE r.created_at >= ",
@@ -665,7 +765,8 @@ impl Outbox {
     ) -> Result<Option<Report>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT r.id, r.owner, r.endpoint_id, e.url, r.kind, r.delivery_id, r.message_id,
-                    r.event_type, r.first_attempt, r.last_attempt, r.summary, r.created_at
+                    r.event_type, r.first_attempt, r.last_attempt, r.summary, r.pauses_at,
+                    r.created_at
              FROM apierr_webhook_reports r
              JOIN apierr_webhook_endpoints e ON e.id = r.endpoint_id
              WHERE r.id = $1",
@@ -726,6 +827,7 @@ impl Outbox {
             summary: row.try_get("summary")?,
             created_at: from_micros(row.try_get("created_at")?),
             attempts,
+            pauses_at: row.try_get::<Option<i64>, _>("pauses_at")?.map(from_micros),
         })
     }
 }

@@ -7,9 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use sqlx::{Any, Row};
 
-use crate::endpoint::{Next, Schedule, Secret, unix_micros};
+use crate::endpoint::{Next, Schedule, Secret, from_micros, unix_micros};
+use crate::events::FAILING_EVENT;
 use crate::outbox::{Arg, Dynamic, Outbox, new_id};
-use crate::report::{FailureKind, ReportKind};
+use crate::report::{FailureKind, ReportKind, rfc3339};
 
 /// A delivery claimed by a worker, with what it needs to attempt it.
 #[derive(Debug)]
@@ -241,19 +242,7 @@ impl Outbox {
         let mut claimed = Vec::with_capacity(rows.len());
         for row in &rows {
             let endpoint: String = row.try_get("endpoint_id")?;
-            let mut stored = vec![row.try_get::<String, _>("secret")?];
-            let previous: Option<String> = row.try_get("previous_secret")?;
-            let until: Option<i64> = row.try_get("previous_until")?;
-            if let (Some(previous), Some(until)) = (previous, until)
-                && until > now
-            {
-                stored.push(previous);
-            }
-            let secrets = match stored
-                .iter()
-                .map(|s| self.open_secret(&endpoint, s))
-                .collect::<Result<Vec<_>, _>>()
-            {
+            let secrets = match self.secrets_of(&endpoint, row, now) {
                 Ok(secrets) => secrets,
                 Err(e) => {
                     // Not sent unsigned: its claim lapses, and it is tried again then.
@@ -399,6 +388,7 @@ impl Outbox {
                     ReportKind::MessageFailed,
                     &summary,
                     Some((n + 1 - made, n)),
+                    None,
                     now,
                 )
                 .await?;
@@ -418,6 +408,14 @@ impl Outbox {
             .fetch_one(&mut *tx)
             .await?
             .try_get("failure_run")?;
+            if o.verdict != Verdict::Gone && run == pause_after - 1 {
+                // One more failed message pauses it: the partner is warned first.
+                if let Some(report) = self.warn(&mut tx, c, run, pause_after, now).await? {
+                    written.push(ReportKind::EndpointFailing);
+                    notify.push(report);
+                }
+                continue;
+            }
             let (kind, state, summary) = if o.verdict == Verdict::Gone {
                 (
                     ReportKind::EndpointDisabled,
@@ -453,7 +451,7 @@ impl Outbox {
                 continue;
             }
             let report = self
-                .insert_report(&mut tx, c, kind, &summary, None, now)
+                .insert_report(&mut tx, c, kind, &summary, None, None, now)
                 .await?;
             written.push(kind);
             if self
@@ -538,6 +536,83 @@ impl Outbox {
         Ok(())
     }
 
+    /// Warns that the endpoint of `c`, with `run` messages in a row failed, is one short
+    /// of being paused: a report (with the earliest time the pause can come), and the
+    /// [`FAILING_EVENT`] message to the owner's other endpoints. The report to notify
+    /// about, if it is the first of its kind this hour; nothing if the endpoint is no
+    /// longer active.
+    async fn warn(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        c: &Claimed,
+        run: i64,
+        pause_after: i64,
+        now: i64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let active: Option<String> = sqlx::query_scalar(
+            "SELECT state FROM apierr_webhook_endpoints WHERE id = $1 AND state = 'active'",
+        )
+        .bind(&c.endpoint_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if active.is_none() {
+            return Ok(None);
+        }
+        // The next message to fail is one already waiting (the oldest round first) or
+        // the next one written: it fails at its last retry at the earliest.
+        let oldest: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(COALESCE(round_started, next_at)) FROM apierr_webhook_deliveries
+             WHERE endpoint_id = $1 AND state = 'pending'",
+        )
+        .bind(&c.endpoint_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let last_retry = c
+            .schedule
+            .offsets()
+            .last()
+            .map_or(0, |o| i64::try_from(o.as_micros()).unwrap_or(i64::MAX));
+        let pauses_at = oldest.unwrap_or(now).max(now).saturating_add(last_retry);
+        let left = Duration::from_micros(u64::try_from(pauses_at - now).unwrap_or(0));
+        let summary = format!(
+            "{run} messages in a row failed; one more failed message pauses the endpoint,              at the earliest at {} (in about {} s): fix the receiver, or new messages will be              kept until the endpoint is resumed",
+            rfc3339(from_micros(pauses_at)),
+            left.as_secs(),
+        );
+        let report = self
+            .insert_report(
+                tx,
+                c,
+                ReportKind::EndpointFailing,
+                &summary,
+                None,
+                Some(pauses_at),
+                now,
+            )
+            .await?;
+        let data = serde_json::json!({
+            "endpoint_id": c.endpoint_id,
+            "report_id": report,
+            "failure_run": run,
+            "pause_after": pause_after,
+            "pauses_at": rfc3339(from_micros(pauses_at)),
+        });
+        self.fan_out(
+            tx,
+            &c.owner,
+            Some(&c.endpoint_id),
+            FAILING_EVENT,
+            &data,
+            from_micros(now),
+        )
+        .await?;
+        let first = self
+            .first_this_hour(tx, &c.endpoint_id, ReportKind::EndpointFailing, now)
+            .await?;
+        Ok(first.then_some(report))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn insert_report(
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
@@ -545,6 +620,7 @@ impl Outbox {
         kind: ReportKind,
         summary: &str,
         attempts: Option<(i64, i64)>,
+        pauses_at: Option<i64>,
         now: i64,
     ) -> Result<String, sqlx::Error> {
         let id = new_id("rpt_");
@@ -552,8 +628,8 @@ impl Outbox {
         sqlx::query(
             "INSERT INTO apierr_webhook_reports
                  (id, owner, endpoint_id, kind, delivery_id, message_id, event_type,
-                  first_attempt, last_attempt, summary, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                  first_attempt, last_attempt, summary, pauses_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&id)
         .bind(&c.owner)
@@ -565,6 +641,7 @@ impl Outbox {
         .bind(attempts.map(|a| a.0))
         .bind(attempts.map(|a| a.1))
         .bind(summary)
+        .bind(pauses_at)
         .bind(now)
         .execute(&mut **tx)
         .await?;

@@ -20,16 +20,20 @@ pub enum ReportKind {
     EndpointPaused,
     /// The receiver answered 410 Gone; the endpoint was disabled, new messages are kept.
     EndpointDisabled,
+    /// A warning: one more failed message pauses the endpoint (see
+    /// [`Report::pauses_at`]).
+    EndpointFailing,
 }
 
 impl ReportKind {
     /// The kind as stored and sent: `message_failed`, `endpoint_paused`,
-    /// `endpoint_disabled`.
+    /// `endpoint_disabled`, `endpoint_failing`.
     pub fn as_str(self) -> &'static str {
         match self {
             ReportKind::MessageFailed => "message_failed",
             ReportKind::EndpointPaused => "endpoint_paused",
             ReportKind::EndpointDisabled => "endpoint_disabled",
+            ReportKind::EndpointFailing => "endpoint_failing",
         }
     }
 
@@ -37,6 +41,7 @@ impl ReportKind {
         match s {
             "endpoint_paused" => ReportKind::EndpointPaused,
             "endpoint_disabled" => ReportKind::EndpointDisabled,
+            "endpoint_failing" => ReportKind::EndpointFailing,
             _ => ReportKind::MessageFailed,
         }
     }
@@ -128,6 +133,9 @@ pub struct Report {
     pub created_at: SystemTime,
     /// The attempts of the failed delivery, oldest first.
     pub attempts: Vec<Attempt>,
+    /// For [`ReportKind::EndpointFailing`]: the earliest time one more failed message
+    /// can pause the endpoint (its last retry).
+    pub pauses_at: Option<SystemTime>,
 }
 
 /// A time as RFC 3339 text in UTC, to the millisecond.
@@ -176,6 +184,7 @@ impl Report {
             event_type: self.event_type.clone(),
             summary: self.summary.clone(),
             created_at: rfc3339(self.created_at),
+            pauses_at: self.pauses_at.map(rfc3339),
             attempts,
             owner: (!for_partner).then(|| self.owner.clone()),
         }
@@ -203,6 +212,10 @@ pub struct ReportView {
     pub summary: String,
     /// When it was written, RFC 3339 in UTC.
     pub created_at: String,
+    /// For a warning (`endpoint_failing`): the earliest time one more failed message can
+    /// pause the endpoint, RFC 3339 in UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pauses_at: Option<String>,
     /// The attempts of the failed delivery, oldest first.
     pub attempts: Vec<AttemptView>,
     /// The partner whose endpoint failed: the operator's view only.
@@ -319,6 +332,7 @@ mod tests {
             ReportKind::MessageFailed,
             ReportKind::EndpointPaused,
             ReportKind::EndpointDisabled,
+            ReportKind::EndpointFailing,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
             assert_eq!(ReportKind::from_column(kind.as_str()), kind);

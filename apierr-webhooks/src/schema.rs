@@ -6,6 +6,25 @@
 /// `apierr_store::migrate`).
 pub(crate) const SCHEMA_COMPONENT: &str = "apierr_webhooks";
 
+/// Version 3: subscriptions (an endpoint's event types, `NULL` for all: see
+/// `Subscription::to_column`) and the time a warned endpoint may be paused at. On
+/// PostgreSQL each statement commits on its own, so a column added before a crash must
+/// not fail the next start (`IF NOT EXISTS`, which SQLite lacks; there the version is one
+/// transaction).
+pub(crate) fn subscriptions(postgres: bool) -> &'static [&'static str] {
+    if postgres {
+        &[
+            "ALTER TABLE apierr_webhook_endpoints ADD COLUMN IF NOT EXISTS event_types TEXT",
+            "ALTER TABLE apierr_webhook_reports ADD COLUMN IF NOT EXISTS pauses_at BIGINT",
+        ]
+    } else {
+        &[
+            "ALTER TABLE apierr_webhook_endpoints ADD COLUMN event_types TEXT",
+            "ALTER TABLE apierr_webhook_reports ADD COLUMN pauses_at BIGINT",
+        ]
+    }
+}
+
 /// Version 2: what retention deletes by, found through indexes (messages and reports by
 /// age, a message's deliveries, a message's report, notices by hour).
 pub(crate) const RETENTION: &[&str] = &[

@@ -92,7 +92,7 @@ pub use crate::hints::{REQUEST_ID_HEADERS, request_id_from_headers, retry_hint};
 #[cfg(feature = "axum")]
 pub use crate::into_response::ErrorResponse;
 pub use crate::oauth_token::{OAUTH_TOKEN, TokenError};
-pub use crate::plan::{OperationPlan, Plan, PlannedError, Repeatable};
+pub use crate::plan::{OperationPlan, Plan, PlannedError, Repeatable, WebhookPlan};
 pub use crate::prerendered::{Prerendered, PrerenderedError};
 pub use crate::profile::Profile;
 pub use crate::violation::{FieldViolation, ViolationKind, ViolationSupport};

@@ -39,6 +39,25 @@ pub struct Plan {
     pub profile: String,
     /// Every operation, in the document's order of paths, then of methods.
     pub operations: Vec<OperationPlan>,
+    /// The webhooks the API sends (OpenAPI 3.1's `webhooks`), in the document's order:
+    /// what the partner's endpoint receives and what its answers mean.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookPlan>,
+}
+
+/// One webhook the API sends, as the partner's endpoint must handle it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookPlan {
+    /// Its name in the document (apierr's documents name the event type).
+    pub event_type: String,
+    /// When it is sent: the operation's summary.
+    pub when: String,
+    /// What each answer of the endpoint means, by status (`2XX`, `410`, `default`…), in
+    /// the document's words.
+    pub answers: Vec<(String, String)>,
+    /// An example body, as the document has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<Value>,
 }
 
 /// One operation's errors.
@@ -126,10 +145,19 @@ impl Plan {
                 }
             }
         }
+        let mut webhooks = Vec::new();
+        let hooks = document.get("webhooks").and_then(Value::as_object);
+        for (name, item) in hooks.into_iter().flatten() {
+            let item = resolve(item, document);
+            for operation in METHODS.iter().filter_map(|m| item.get(*m)) {
+                webhooks.push(webhook_plan(name, operation, document));
+            }
+        }
         Plan {
             title,
             profile: profile.name().to_owned(),
             operations,
+            webhooks,
         }
     }
 
@@ -183,6 +211,25 @@ impl Plan {
                     serde_json::to_string_pretty(example).unwrap_or_default()
                 );
             }
+        }
+        if !self.webhooks.is_empty() {
+            md.push_str("## Webhooks\n\nWhat the API sends to the partner's endpoints, and what each answer of an endpoint means.\n\n");
+            md.push_str("| Event type | When | Answers |\n|---|---|---|\n");
+            for w in &self.webhooks {
+                let answers: Vec<String> = w
+                    .answers
+                    .iter()
+                    .map(|(status, means)| format!("{status}: {means}"))
+                    .collect();
+                let _ = writeln!(
+                    md,
+                    "| `{}` | {} | {} |",
+                    crate::docs::cell(&w.event_type).replace('`', ""),
+                    crate::docs::cell(&w.when),
+                    crate::docs::cell(&answers.join(" ")),
+                );
+            }
+            md.push('\n');
         }
         md
     }
@@ -240,6 +287,40 @@ impl Plan {
                     "<tr><td>{}</td><td>{code}</td><td>{}</td><td>{todo}</td><td>{example}</td></tr>",
                     e.status,
                     html_escape(&e.when),
+                );
+            }
+            page.push_str("</tbody></table></section>\n");
+        }
+        if !self.webhooks.is_empty() {
+            page.push_str(
+                "<section><h2>Webhooks</h2>\n<p>What the API sends to the partner's endpoints, \
+                 and what each answer of an endpoint means.</p>\n<table><thead><tr>\
+                 <th scope=\"col\">Event type</th><th scope=\"col\">When</th>\
+                 <th scope=\"col\">Answers</th><th scope=\"col\">Example</th></tr></thead><tbody>\n",
+            );
+            for w in &self.webhooks {
+                let answers: Vec<String> = w
+                    .answers
+                    .iter()
+                    .map(|(status, means)| {
+                        format!("<b>{}</b>: {}", html_escape(status), html_escape(means))
+                    })
+                    .collect();
+                let example = w.example.as_ref().map_or_else(
+                    || NO_CODE.to_owned(),
+                    |example| {
+                        format!(
+                            "<details><summary>body</summary><pre>{}</pre></details>",
+                            html_escape(&serde_json::to_string_pretty(example).unwrap_or_default())
+                        )
+                    },
+                );
+                let _ = writeln!(
+                    page,
+                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{example}</td></tr>",
+                    html_escape(&w.event_type),
+                    html_escape(&w.when),
+                    answers.join("<br>"),
                 );
             }
             page.push_str("</tbody></table></section>\n");
@@ -382,6 +463,37 @@ fn operation_plan(
     }
 }
 
+fn webhook_plan(name: &str, operation: &Value, document: &Value) -> WebhookPlan {
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let answers = operation
+        .get("responses")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(status, response)| {
+            let response = resolve(response, document);
+            (
+                status.clone(),
+                text(response, "description").unwrap_or_default(),
+            )
+        })
+        .collect();
+    let example = operation
+        .pointer("/requestBody/content")
+        .map(|content| resolve(content, document))
+        .and_then(Value::as_object)
+        .and_then(|content| content.values().find_map(|c| c.get("example")))
+        .cloned();
+    WebhookPlan {
+        event_type: name.to_owned(),
+        when: text(operation, "summary")
+            .or_else(|| text(operation, "description"))
+            .unwrap_or_default(),
+        answers,
+        example,
+    }
+}
+
 /// Text safe in HTML, in an element or an attribute.
 fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -401,6 +513,48 @@ fn html_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhooks_are_planned_with_what_each_answer_means() {
+        // Scenario: a 3.1 document's webhooks become the plan's, with the summary, each
+        // response's meaning and the example body, in Markdown and HTML (escaped).
+        let document = serde_json::json!({"info": {"title": "Hooks"}, "paths": {},
+            "webhooks": {"order.paid": {"post": {"summary": "An <order> was paid.",
+                "requestBody": {"content": {"application/json": {"example": {"type": "order.paid"}}}},
+                "responses": {"2XX": {"description": "Received."},
+                              "410": {"description": "Gone: disabled."}}}}}});
+        let plan = Plan::from_openapi(&document, &Profile::PROBLEM);
+        assert_eq!(plan.webhooks.len(), 1);
+        let hook = &plan.webhooks[0];
+        assert_eq!(hook.event_type, "order.paid");
+        assert_eq!(
+            hook.answers,
+            [
+                ("2XX".to_owned(), "Received.".to_owned()),
+                ("410".to_owned(), "Gone: disabled.".to_owned())
+            ]
+        );
+        assert_eq!(
+            hook.example,
+            Some(serde_json::json!({"type": "order.paid"}))
+        );
+        let md = plan.markdown();
+        assert!(
+            md.contains(
+                "| `order.paid` | An <order> was paid. | 2XX: Received. 410: Gone: disabled. |"
+            ),
+            "{md}"
+        );
+        let html = plan.html();
+        assert!(html.contains("An &lt;order&gt; was paid.") && !html.contains("<order>"));
+        // A document without webhooks has none, and no section.
+        let bare = serde_json::json!({"paths": {}});
+        assert!(
+            !Plan::from_openapi(&bare, &Profile::PROBLEM)
+                .markdown()
+                .contains("## Webhooks")
+        );
+    }
 
     #[test]
     fn html_is_escaped_everywhere() {

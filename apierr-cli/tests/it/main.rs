@@ -8,6 +8,7 @@ mod client;
 mod conditions;
 mod demo;
 mod durable;
+mod events;
 mod frameworks;
 mod fuzz;
 mod listing;

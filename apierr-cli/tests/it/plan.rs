@@ -450,7 +450,8 @@ fn tables(markdown: &str) -> Vec<Vec<Vec<String>>> {
 #[test]
 fn apierr_plan_prints_markdown_whose_tables_are_whole() {
     // Scenario: in every profile, each operation's table parses with four cells in every
-    // row, none empty, one row per planned error; the JSON form says the same.
+    // row, none empty, one row per planned error, and the webhooks' table with three, a
+    // row per event type; the JSON form says the same.
     for profile in Profile::ALL {
         let run = |format: &str| {
             let out = Command::new(env!("CARGO_BIN_EXE_apierr"))
@@ -472,7 +473,17 @@ fn apierr_plan_prints_markdown_whose_tables_are_whole() {
             .iter()
             .filter(|o| !o["errors"].as_array().unwrap().is_empty())
             .collect();
-        let tables = tables(&markdown);
+        let mut tables = tables(&markdown);
+        // The last table is the webhooks': a row per event type, three cells, none empty.
+        let hooks = tables.pop().unwrap();
+        assert_eq!(hooks[0], ["Event type", "When", "Answers"]);
+        let webhooks = plan["webhooks"].as_array().unwrap();
+        assert_eq!(hooks.len() - 1, webhooks.len(), "{}", profile.name());
+        for (row, hook) in hooks[1..].iter().zip(webhooks) {
+            assert_eq!(row.len(), 3, "{row:?}");
+            assert!(row.iter().all(|c| !c.trim().is_empty()), "{row:?}");
+            assert_eq!(row[0], hook["event_type"].as_str().unwrap());
+        }
         assert_eq!(tables.len(), operations.len(), "{}", profile.name());
         for (table, operation) in tables.iter().zip(operations) {
             let errors = operation["errors"].as_array().unwrap();

@@ -374,6 +374,7 @@ async fn a_worker_killed_mid_run_loses_no_message() {
                 &inbox.url,
                 &apierr_webhooks::Secret::generate(),
                 &apierr_webhooks::Schedule::default(),
+                &apierr_webhooks::Subscription::All,
                 SystemTime::now(),
             )
             .await
@@ -604,6 +605,7 @@ async fn proxy_variables_do_not_carry_deliveries_past_the_address_policy() {
                 &inbox.url,
                 &apierr_webhooks::Secret::generate(),
                 &apierr_webhooks::Schedule::default(),
+                &apierr_webhooks::Subscription::All,
                 SystemTime::now(),
             )
             .await

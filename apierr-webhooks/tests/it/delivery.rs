@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use apierr_client::WebhookVerifier;
 use apierr_webhooks::{
     AddressPolicy, DeliveryState, Dispatcher, EndpointState, FailureKind, Outbox, Replay,
-    ReportKind, Schedule, Secret,
+    ReportKind, Schedule, Secret, Subscription,
 };
 
 use crate::support::{Answer, Clock, DBS, Notes, Receiver, dispatcher, enqueue, outbox_on};
@@ -397,6 +397,7 @@ async fn private_and_metadata_addresses_are_refused_without_the_allow_list() {
                     &url,
                     &Secret::generate(),
                     &Schedule::default(),
+                    &Subscription::All,
                     SystemTime::now(),
                 )
                 .await
@@ -578,6 +579,7 @@ async fn a_named_egress_proxy_carries_deliveries_and_resolves_the_name() {
                 "http://hooks.partner.invalid/in",
                 &Secret::generate(),
                 &Schedule::default(),
+                &Subscription::All,
                 SystemTime::now(),
             )
             .await

@@ -1,5 +1,6 @@
 //! The webhooks crate's integration tests, one binary.
 
 mod delivery;
+mod events;
 mod support;
 mod workers;

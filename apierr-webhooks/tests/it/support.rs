@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use apierr_webhooks::{
     AddressPolicy, Dispatcher, DispatcherBuilder, Notifier, Outbox, Report, Schedule, Secret,
+    Subscription,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -213,7 +214,14 @@ pub(crate) async fn endpoint(
 ) -> (String, Secret) {
     let secret = Secret::generate();
     let ep = outbox
-        .register(owner, &receiver.url, &secret, schedule, SystemTime::now())
+        .register(
+            owner,
+            &receiver.url,
+            &secret,
+            schedule,
+            &Subscription::All,
+            SystemTime::now(),
+        )
         .await
         .unwrap();
     (ep.id, secret)

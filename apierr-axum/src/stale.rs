@@ -85,7 +85,8 @@ impl StalenessLayer {
         self
     }
 
-    /// Paths that need no date (exact matches). Default is none.
+    /// Paths that need no date: exact matches, and, for an entry ending in `/*`, every
+    /// path under it (`/portal/*` covers `/portal` and `/portal/a/b`). Default is none.
     pub fn exempt(mut self, paths: &[&'static str]) -> Self {
         self.exempt = paths.into();
         self
@@ -168,7 +169,18 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        if self.layer.exempt.contains(&req.uri().path()) {
+        let path = req.uri().path();
+        let exempt = self
+            .layer
+            .exempt
+            .iter()
+            .any(|e| match e.strip_suffix("/*") {
+                Some(prefix) => path
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+                None => *e == path,
+            });
+        if exempt {
             return EitherFuture::inner(self.inner.call(req));
         }
         match self.layer.check(req.headers()) {

@@ -416,6 +416,20 @@ enum PartnersCommand {
         #[command(flatten)]
         output: PartnerOutput,
     },
+    /// Makes a one-use sign-in link to the partner portal (`/portal`) and prints it
+    /// (once); it expires after the TTL, or when it is used.
+    PortalLink {
+        /// The partner's id.
+        id: String,
+        /// How long the link may be used: `1s` to `1day`.
+        #[arg(long, value_name = "DURATION", default_value_t = apierr_reference::DEFAULT_PORTAL_LINK_TTL.into())]
+        ttl: humantime::Duration,
+        /// The server's public base URL, which the link starts with.
+        #[arg(long, default_value = apierr_reference::DEFAULT_PUBLIC_URL, value_parser = apierr_reference::parse_public_url)]
+        public_url: String,
+        #[command(flatten)]
+        output: PartnerOutput,
+    },
 }
 
 /// Where and how `apierr partners` works.
@@ -1110,7 +1124,7 @@ fn reconcile_command(command: Reconcile) -> ExitCode {
 }
 
 fn partners(command: PartnersCommand) -> ExitCode {
-    use apierr_reference::{Issued, PartnerRecord, Partners};
+    use apierr_reference::{Issued, PartnerRecord, Partners, PortalLink};
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -1120,6 +1134,7 @@ fn partners(command: PartnersCommand) -> ExitCode {
         Records(Vec<PartnerRecord>),
         One(PartnerRecord),
         Issued(Issued),
+        Link(PortalLink, String),
     }
     let (output, done) = runtime.block_on(async {
         let output = match &command {
@@ -1128,7 +1143,8 @@ fn partners(command: PartnersCommand) -> ExitCode {
             | PartnersCommand::Show { output, .. }
             | PartnersCommand::Revoke { output, .. }
             | PartnersCommand::RotateKey { output, .. }
-            | PartnersCommand::RotateSecret { output, .. } => output.clone(),
+            | PartnersCommand::RotateSecret { output, .. }
+            | PartnersCommand::PortalLink { output, .. } => output.clone(),
         };
         let done = async {
             let partners = Partners::connect(&output.database.url).await?;
@@ -1145,6 +1161,15 @@ fn partners(command: PartnersCommand) -> ExitCode {
                 PartnersCommand::RotateSecret { id, overlap, .. } => {
                     Shown::Issued(partners.rotate_secret(id, overlap.overlap.into()).await?)
                 }
+                PartnersCommand::PortalLink {
+                    id,
+                    ttl,
+                    public_url,
+                    ..
+                } => Shown::Link(
+                    partners.portal_link(id, (*ttl).into()).await?,
+                    format!("{}/portal/enter?link=", public_url.trim_end_matches('/')),
+                ),
             })
         }
         .await;
@@ -1161,6 +1186,19 @@ fn partners(command: PartnersCommand) -> ExitCode {
         (Shown::Records(all), true) => serde_json::to_string_pretty(all),
         (Shown::One(one), true) => serde_json::to_string_pretty(one),
         (Shown::Issued(issued), true) => serde_json::to_string_pretty(issued),
+        (Shown::Link(link, base), true) => serde_json::to_string_pretty(&serde_json::json!({
+            "url": format!("{base}{}", link.token),
+            "expires_at": link.expires_at,
+        })),
+        (Shown::Link(link, base), false) => Ok(format!(
+            "{base}{}\n# one use, until {} (Unix {}); shown once: the database keeps only its digest\n",
+            link.token,
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH
+                    + Duration::from_secs(u64::try_from(link.expires_at).unwrap_or(0))
+            ),
+            link.expires_at,
+        )),
         (Shown::Records(all), false) => {
             let mut out = String::from("ID\tNAME\tREAD_ONLY\tREVOKED\n");
             for p in all {

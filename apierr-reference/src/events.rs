@@ -92,6 +92,16 @@ pub(crate) static EVENT_TYPES: LazyLock<EventTypes> = LazyLock::new(|| {
     .unwrap_or_else(|e| panic!("the reference API declares {e}"))
 });
 
+/// The security scheme of the webhooks: the partner's endpoint knows the message is the
+/// API's by its `webhook-signature`.
+pub(crate) const SIGNATURE_SCHEME: &str = "webhookSignature";
+
+/// What the scheme says of the signature.
+pub(crate) const SIGNATURE: &str = "Standard Webhooks signatures: `v1,` and the base64 \
+     HMAC-SHA256, under the endpoint's secret, of `webhook-id.webhook-timestamp.body`; one per \
+     secret that signs (two while a secret is rotated), space-separated. Verify with any \
+     Standard Webhooks library.";
+
 /// The OpenAPI document's `webhooks`: one POST per event type, as a partner's endpoint
 /// receives it (the Standard Webhooks headers, the body's schema and example) and what
 /// its answers mean to the dispatcher.
@@ -118,15 +128,10 @@ pub(crate) fn document(doc: &mut OpenApi) {
                     t.name
                 ),
                 "tags": ["webhooks"],
-                "security": [],
+                "security": [{SIGNATURE_SCHEME: []}],
                 "parameters": [
                     header("webhook-id", "The message's id: the same on every attempt and replay."),
                     header("webhook-timestamp", "Unix seconds when this attempt was signed."),
-                    header(
-                        "webhook-signature",
-                        "`v1,` and the base64 HMAC-SHA256 of id.timestamp.body, one per secret \
-                         that signs (two while a secret is rotated), space-separated.",
-                    ),
                 ],
                 "requestBody": {
                     "required": true,

@@ -55,6 +55,7 @@ mod docs;
 mod errors;
 mod events;
 mod partners;
+mod portal;
 mod retention;
 mod routes;
 mod secrets;
@@ -94,8 +95,9 @@ pub use crate::config::{
     MIN_ADMIN_TOKEN_LEN, parse_admin_token, parse_proxy_url, parse_public_url, redact_database_url,
 };
 pub use crate::partners::{
-    DEFAULT_ROTATION_OVERLAP, Issued, MAX_NAME_CHARS, MAX_ROTATION_OVERLAP, PartnerError,
-    PartnerRecord, Partners, describe as describe_partner,
+    DEFAULT_PORTAL_LINK_TTL, DEFAULT_ROTATION_OVERLAP, Issued, MAX_NAME_CHARS, MAX_PORTAL_LINK_TTL,
+    MAX_ROTATION_OVERLAP, PartnerError, PartnerRecord, Partners, PortalLink,
+    describe as describe_partner,
 };
 pub use crate::retention::{Kind as RecordKind, Purged, Retention, purge};
 pub use crate::secrets::{
@@ -457,6 +459,19 @@ fn router(store: Store, safety: Safety, config: &Config, tester: Dispatcher) -> 
             limits: safety.limits.clone(),
         },
     };
+    let portal = portal::Portal {
+        store: store.clone(),
+        outbox: store.outbox.clone(),
+        clock: config.clock.clone(),
+        origin: config
+            .public_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .map_or_else(
+                || config::DEFAULT_PUBLIC_URL.to_owned(),
+                |u| u.origin().ascii_serialization(),
+            ),
+    };
     let auth = RequireAuthLayer::new(PartnerAuth {
         store,
         clock: config.clock.clone(),
@@ -512,6 +527,8 @@ fn router(store: Store, safety: Safety, config: &Config, tester: Dispatcher) -> 
     if let Some(token) = &config.admin_token {
         router = router.merge(admin::router(token, safety.log.clone()));
     }
+    // The partner portal: a browser's pages, signed in with a link, not a credential.
+    router = router.merge(portal::router(portal));
     // The route of each request, for its span's `http.route` (logged, and exported with
     // `--otlp-endpoint`) and the metrics' `http_route` label: a box more a request, a
     // fraction of a microsecond beside the database.
@@ -524,7 +541,13 @@ fn router(store: Store, safety: Safety, config: &Config, tester: Dispatcher) -> 
     let stack = (
         routes::contract(config).metrics(config.metrics_listen.is_some()),
         // The token routes check the date themselves (`routes`); the document needs none.
-        staleness.exempt(&["/openapi.json", docs::ERRORS_PATH, "/oauth/token"]),
+        // Nor do the portal's pages: browsers send no `Date`.
+        staleness.exempt(&[
+            "/openapi.json",
+            docs::ERRORS_PATH,
+            "/oauth/token",
+            "/portal/*",
+        ]),
         DefaultBodyLimit::max(config.body_limit),
     );
     stack.layer(router)

@@ -25,6 +25,23 @@ pub const DEFAULT_ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 60 * 60)
 /// should not live on for months.
 pub const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
+/// How long a portal link is valid unless the operator says otherwise: long enough to
+/// send it and open it, short enough that a link found later in a mailbox is dead.
+pub const DEFAULT_PORTAL_LINK_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// The longest a portal link may be valid (a day).
+pub const MAX_PORTAL_LINK_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A sign-in link to the partner portal ([`Partners::portal_link`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PortalLink {
+    /// The one-use token, shown this once.
+    pub token: String,
+    /// Unix seconds after which it no longer signs in.
+    pub expires_at: i64,
+}
+
 /// The longest partner name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
@@ -40,6 +57,8 @@ pub enum PartnerError {
     InvalidName(String),
     /// The overlap is longer than [`MAX_ROTATION_OVERLAP`].
     InvalidOverlap(Duration),
+    /// A portal link's lifetime is zero or longer than [`MAX_PORTAL_LINK_TTL`].
+    InvalidLinkTtl(Duration),
     /// The database failed.
     Database(sqlx::Error),
 }
@@ -55,6 +74,12 @@ impl fmt::Display for PartnerError {
                 "an overlap of {} is longer than the {} a rotation may keep",
                 humantime::format_duration(*d),
                 humantime::format_duration(MAX_ROTATION_OVERLAP)
+            ),
+            PartnerError::InvalidLinkTtl(d) => write!(
+                f,
+                "a portal link valid for {} is not one from a second to {}",
+                humantime::format_duration(*d),
+                humantime::format_duration(MAX_PORTAL_LINK_TTL)
             ),
             PartnerError::Database(e) => write!(f, "database: {e}"),
         }
@@ -276,6 +301,32 @@ impl Partners {
             api_key: None,
             client_secret: Some(secret),
         })
+    }
+
+    /// A sign-in link to the partner portal for this partner: a one-use token, valid for
+    /// `ttl` (at most [`MAX_PORTAL_LINK_TTL`]), to append to the server's
+    /// `/portal/enter?link=`. Only its digest is stored; a revoked partner gets none.
+    pub async fn portal_link(&self, id: &str, ttl: Duration) -> Result<PortalLink, PartnerError> {
+        if ttl > MAX_PORTAL_LINK_TTL || ttl.is_zero() {
+            return Err(PartnerError::InvalidLinkTtl(ttl));
+        }
+        if self.show(id).await?.revoked {
+            return Err(PartnerError::Revoked(id.to_owned()));
+        }
+        let token = credential("pl_");
+        let now = self.now();
+        let expires_at = now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+        sqlx::query(
+            "INSERT INTO portal_links (digest, partner_id, expires_at, created_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(digest(&token))
+        .bind(id)
+        .bind(expires_at)
+        .bind(now)
+        .execute(self.store.pool())
+        .await?;
+        Ok(PortalLink { token, expires_at })
     }
 
     /// Moves the current `column` to `previous_column` until now + `overlap` and stores

@@ -3,7 +3,7 @@
 //!
 //! | kind | kept | what goes |
 //! |---|---|---|
-//! | `tokens` | until expiry ([`Retention::expired_tokens`] after it, 0 by default) | expired access tokens |
+//! | `tokens` | until expiry ([`Retention::expired_tokens`] after it, 0 by default) | expired access tokens, portal links and portal sessions |
 //! | `idempotency` | 24 h (the layer's keep-for) | expired idempotency records (in the database; Redis expires its own) |
 //! | `messages` | 30 days | webhook messages whose deliveries are all done and that no kept report shows, with their deliveries and attempts |
 //! | `reports` | 90 days | failure reports, and the notification marks of that age |

@@ -530,6 +530,15 @@ fn describe_api<'t>(doc: TransformOpenApi<'t>, config: &Config) -> TransformOpen
         },
     )
     .security_scheme(
+        events::SIGNATURE_SCHEME,
+        SecurityScheme::ApiKey {
+            location: aide::openapi::ApiKeyLocation::Header,
+            name: "webhook-signature".to_owned(),
+            description: Some(events::SIGNATURE.to_owned()),
+            extensions: IndexMap::default(),
+        },
+    )
+    .security_scheme(
         "clientBasic",
         SecurityScheme::Http {
             scheme: "basic".to_owned(),

@@ -371,26 +371,34 @@ impl Store {
         .transpose()
     }
 
-    /// Deletes the tokens that expired before `before` (Unix seconds), in batches; how
-    /// many.
+    /// Deletes the tokens that expired before `before` (Unix seconds), in batches: access
+    /// tokens, and the partner portal's links and sessions; how many.
     pub(crate) async fn purge_tokens(&self, before: i64) -> Result<u64, Error> {
         const BATCH: i64 = 500;
         let mut purged = 0;
-        loop {
-            let done = sqlx::query(
-                "DELETE FROM tokens WHERE token IN
-                 (SELECT token FROM tokens WHERE expires_at < $1 LIMIT $2)",
-            )
-            .bind(before)
-            .bind(BATCH)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-            purged += done;
-            if done < BATCH as u64 {
-                return Ok(purged);
+        for (table, key) in [
+            ("tokens", "token"),
+            ("portal_links", "digest"),
+            ("portal_sessions", "digest"),
+        ] {
+            let statement = format!(
+                "DELETE FROM {table} WHERE {key} IN
+                 (SELECT {key} FROM {table} WHERE expires_at < $1 LIMIT $2)"
+            );
+            loop {
+                let done = sqlx::query(&statement)
+                    .bind(before)
+                    .bind(BATCH)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                purged += done;
+                if done < BATCH as u64 {
+                    break;
+                }
             }
         }
+        Ok(purged)
     }
 
     /// Revokes a token; later use of it is an ended session.

@@ -96,7 +96,7 @@ pub use crate::events::{
     SubscriptionError, TEST_EVENT,
 };
 pub use crate::network::{AddressPolicy, MAX_URL_LEN, UrlError};
-pub use crate::outbox::{Delivery, DeliveryState, Outbox, Replay};
+pub use crate::outbox::{Delivery, DeliveryState, Message, Outbox, Replay};
 pub use crate::report::{
     Attempt, AttemptView, FailureKind, LogNotifier, Notifier, OperatorWebhook, Report, ReportKind,
     ReportView,

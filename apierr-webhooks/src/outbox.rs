@@ -89,6 +89,21 @@ pub struct Delivery {
     pub created_at: SystemTime,
 }
 
+/// A message as its partner may see it: what was sent, and how each delivery of it
+/// stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Message {
+    /// Its id (its `webhook-id`).
+    pub id: String,
+    /// Its event type.
+    pub event_type: String,
+    /// When it was written.
+    pub created_at: SystemTime,
+    /// Its deliveries, by endpoint (deleted endpoints' included).
+    pub deliveries: Vec<Delivery>,
+}
+
 /// Which deliveries to send again (all the given conditions hold). Delivered, failed and
 /// held deliveries are replayed; pending ones are on their way already.
 #[derive(Debug, Clone, Default)]
@@ -181,6 +196,24 @@ pub(crate) fn new_id(prefix: &str) -> String {
 
 fn status_of(v: Option<i64>) -> Option<u16> {
     v.and_then(|s| u16::try_from(s).ok())
+}
+
+/// An attempt's row (`at, status, latency_us, response_head, error_kind, error`).
+fn attempt_from(a: &sqlx::any::AnyRow) -> Result<Attempt, sqlx::Error> {
+    Ok(Attempt {
+        at: from_micros(a.try_get("at")?),
+        status: status_of(a.try_get("status")?),
+        latency: Duration::from_micros(
+            u64::try_from(a.try_get::<i64, _>("latency_us")?).unwrap_or(0),
+        ),
+        response_head: a.try_get("response_head")?,
+        kind: FailureKind::from_column(
+            a.try_get::<Option<String>, _>("error_kind")?
+                .as_deref()
+                .unwrap_or("status"),
+        ),
+        detail: a.try_get("error")?,
+    })
 }
 
 const ENDPOINT_COLUMNS: &str =
@@ -681,6 +714,67 @@ impl Outbox {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// The newest messages of `owner`, at most `limit`, newest first, with their
+    /// deliveries: through the index of the partner's messages by time, a few rows each.
+    pub async fn messages(&self, owner: &str, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, event_type, created_at FROM apierr_webhook_messages
+             WHERE owner = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(owner)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            messages.push(Message {
+                deliveries: self.deliveries(&id).await?,
+                event_type: row.try_get("event_type")?,
+                created_at: from_micros(row.try_get("created_at")?),
+                id,
+            });
+        }
+        Ok(messages)
+    }
+
+    /// The message `id` of `owner`, with its deliveries.
+    pub async fn message(&self, owner: &str, id: &str) -> Result<Option<Message>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT event_type, created_at FROM apierr_webhook_messages
+             WHERE owner = $1 AND id = $2",
+        )
+        .bind(owner)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Message {
+            deliveries: self.deliveries(id).await?,
+            event_type: row.try_get("event_type")?,
+            created_at: from_micros(row.try_get("created_at")?),
+            id: id.to_owned(),
+        }))
+    }
+
+    /// The failed attempts of a message's delivery to an endpoint, oldest first (a
+    /// delivered attempt is the delivery's state and last status: no history is written
+    /// for it, so that a success costs no extra row).
+    pub async fn attempts(
+        &self,
+        message_id: &str,
+        endpoint_id: &str,
+    ) -> Result<Vec<Attempt>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT at, status, latency_us, response_head, error_kind, error
+             FROM apierr_webhook_attempts WHERE delivery_id = $1 ORDER BY n",
+        )
+        .bind(format!("{message_id}.{endpoint_id}"))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(attempt_from).collect()
+    }
+
     /// The deliveries of a message, by endpoint.
     pub async fn deliveries(&self, message_id: &str) -> Result<Vec<Delivery>, sqlx::Error> {
         let (open, close) = self.id_in();
@@ -796,22 +890,7 @@ impl Outbox {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter()
-                    .map(|a| {
-                        Ok(Attempt {
-                            at: from_micros(a.try_get("at")?),
-                            status: status_of(a.try_get("status")?),
-                            latency: Duration::from_micros(
-                                u64::try_from(a.try_get::<i64, _>("latency_us")?).unwrap_or(0),
-                            ),
-                            response_head: a.try_get("response_head")?,
-                            kind: FailureKind::from_column(
-                                a.try_get::<Option<String>, _>("error_kind")?
-                                    .as_deref()
-                                    .unwrap_or("status"),
-                            ),
-                            detail: a.try_get("error")?,
-                        })
-                    })
+                    .map(attempt_from)
                     .collect::<Result<Vec<_>, sqlx::Error>>()?
             }
             _ => Vec::new(),

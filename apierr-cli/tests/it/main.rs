@@ -16,6 +16,7 @@ mod oauth;
 mod openapi;
 mod partners;
 mod plan;
+mod portal;
 mod probe;
 mod replicas;
 mod retention;

@@ -59,6 +59,14 @@ async fn purge_removes_exactly_what_is_older_than_the_window() {
             format!("INSERT INTO tokens VALUES ('t-old', 'acme', {old}, 0, 1)"),
             format!("INSERT INTO tokens VALUES ('t-young', 'acme', {young}, 0, 1)"),
             format!("INSERT INTO tokens VALUES ('t-live', 'acme', {}, 0, 1)", now + DAY),
+            // The portal's links and sessions, by expiry as tokens.
+            format!("INSERT INTO portal_links VALUES ('l-old', 'acme', {old}, {old})"),
+            format!("INSERT INTO portal_links VALUES ('l-young', 'acme', {young}, {old})"),
+            format!("INSERT INTO portal_sessions VALUES ('s-old', 'acme', 'c', {old}, {old})"),
+            format!(
+                "INSERT INTO portal_sessions VALUES ('s-live', 'acme', 'c', {}, {old})",
+                now + DAY
+            ),
             // Idempotency records: expired, and not yet.
             format!(
                 "INSERT INTO apierr_idempotency (scope, key, fingerprint, token, locked_until, expires_at)
@@ -126,7 +134,7 @@ async fn purge_removes_exactly_what_is_older_than_the_window() {
 
         assert_eq!(
             purge(&url, &["--older-than", "10days", "--kind", "tokens"]),
-            "purged: tokens 1, idempotency records 0, messages 0, reports 0, reconciliation entries 0\n",
+            "purged: tokens 3, idempotency records 0, messages 0, reports 0, reconciliation entries 0\n",
             "{backend:?}"
         );
         assert_eq!(
@@ -137,6 +145,14 @@ async fn purge_removes_exactly_what_is_older_than_the_window() {
         assert_eq!(
             ids(&mut conn, "SELECT token FROM tokens WHERE token LIKE 't-%'").await,
             ["t-live", "t-young"]
+        );
+        assert_eq!(
+            ids(
+                &mut conn,
+                "SELECT digest FROM portal_links UNION ALL SELECT digest FROM portal_sessions"
+            )
+            .await,
+            ["l-young", "s-live"]
         );
         assert_eq!(
             ids(&mut conn, "SELECT key FROM apierr_idempotency").await,

@@ -13,6 +13,8 @@ CREATE TABLE portal_sessions (
     digest TEXT PRIMARY KEY,
     partner_id TEXT NOT NULL REFERENCES partners (id),
     csrf TEXT NOT NULL,
+    -- What the last action came to, shown once on the next page (never a secret).
+    flash TEXT,
     expires_at BIGINT NOT NULL,
     created_at BIGINT NOT NULL
 );

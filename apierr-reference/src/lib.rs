@@ -440,6 +440,15 @@ impl Stop {
 }
 
 fn router(store: Store, safety: Safety, config: &Config, tester: Dispatcher) -> App {
+    let webhooks = webhooks::Webhooks {
+        outbox: store.outbox.clone(),
+        policy: Arc::new(address_policy(config)),
+        clock: config.clock.clone(),
+        max_endpoints: config.webhook_max_endpoints,
+        replay_max: config.webhook_replay_max,
+        tester,
+        limits: safety.limits.clone(),
+    };
     let state = AppState {
         api: Api {
             store: store.clone(),
@@ -449,19 +458,11 @@ fn router(store: Store, safety: Safety, config: &Config, tester: Dispatcher) -> 
             counts: Arc::default(),
             public_url: config.public_url.clone(),
         },
-        webhooks: webhooks::Webhooks {
-            outbox: store.outbox.clone(),
-            policy: Arc::new(address_policy(config)),
-            clock: config.clock.clone(),
-            max_endpoints: config.webhook_max_endpoints,
-            replay_max: config.webhook_replay_max,
-            tester,
-            limits: safety.limits.clone(),
-        },
+        webhooks: webhooks.clone(),
     };
     let portal = portal::Portal {
         store: store.clone(),
-        outbox: store.outbox.clone(),
+        webhooks,
         clock: config.clock.clone(),
         origin: config
             .public_url

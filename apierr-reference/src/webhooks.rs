@@ -126,6 +126,18 @@ pub(crate) struct CreatedEndpoint {
     secret: String,
 }
 
+impl CreatedEndpoint {
+    /// The new endpoint's id.
+    pub(crate) fn id(&self) -> &str {
+        &self.endpoint.id
+    }
+
+    /// Its secret, shown this once.
+    pub(crate) fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
 /// An endpoint to register.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct NewEndpoint {
@@ -133,15 +145,15 @@ pub(crate) struct NewEndpoint {
     /// private, loopback, link-local and metadata ranges are refused), an optional
     /// port, path and query; no credentials, no fragment.
     #[schemars(length(max = apierr_webhooks::MAX_URL_LEN), regex(pattern = URL_PATTERN))]
-    url: String,
+    pub(crate) url: String,
     /// Retries, in seconds after the first attempt (sorted; repeats count once).
     /// Default is [5, 15, 40].
     #[schemars(length(max = apierr_webhooks::MAX_RETRIES), inner(range(min = 1, max = 86400)))]
-    retry_schedule: Option<Vec<u64>>,
+    pub(crate) retry_schedule: Option<Vec<u64>>,
     /// The event types to receive (`GET /webhooks/event-types` lists them; repeats count
     /// once). Default is every type, those added later included.
     #[schemars(schema_with = "event_type_list")]
-    event_types: Option<Vec<String>>,
+    pub(crate) event_types: Option<Vec<String>>,
 }
 
 /// A change of an endpoint's subscription.
@@ -225,6 +237,13 @@ pub(crate) struct Rotated {
     previous_valid_until: i64,
 }
 
+impl Rotated {
+    /// The new secret, shown this once.
+    pub(crate) fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
 /// What resuming an endpoint queued.
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct Resumed {
@@ -232,11 +251,25 @@ pub(crate) struct Resumed {
     requeued: u64,
 }
 
+impl Resumed {
+    /// How many kept messages were queued.
+    pub(crate) fn requeued(&self) -> u64 {
+        self.requeued
+    }
+}
+
 /// What a replay queued.
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct Replayed {
     /// How many deliveries were queued (or kept, for a paused endpoint).
     replayed: u64,
+}
+
+impl Replayed {
+    /// How many deliveries were queued.
+    pub(crate) fn replayed(&self) -> u64 {
+        self.replayed
+    }
 }
 
 fn url_violation(e: &UrlError) -> ApiError {
@@ -250,6 +283,17 @@ pub(crate) async fn create_endpoint(
     Authenticated(principal): Authenticated<Principal>,
     Json(new): Json<NewEndpoint>,
 ) -> Result<Created<CreatedEndpoint>, ApiError> {
+    register(&state, &principal.partner.id, new)
+        .await
+        .map(Created)
+}
+
+/// Registers an endpoint of `partner` (the API's and the portal's way).
+pub(crate) async fn register(
+    state: &Webhooks,
+    partner: &str,
+    new: NewEndpoint,
+) -> Result<CreatedEndpoint, ApiError> {
     // The documented form, or an address literal in a network the operator allowed.
     let url = state
         .policy
@@ -279,7 +323,7 @@ pub(crate) async fn create_endpoint(
     let subscription = subscription(new.event_types)?;
     let registered = state
         .outbox
-        .endpoint_count(&principal.partner.id)
+        .endpoint_count(partner)
         .await
         .map_err(internal)?;
     if registered >= u64::from(state.max_endpoints) {
@@ -292,7 +336,7 @@ pub(crate) async fn create_endpoint(
     let endpoint = state
         .outbox
         .register(
-            &principal.partner.id,
+            partner,
             url.as_str(),
             &secret,
             &schedule,
@@ -301,10 +345,10 @@ pub(crate) async fn create_endpoint(
         )
         .await
         .map_err(internal)?;
-    Ok(Created(CreatedEndpoint {
+    Ok(CreatedEndpoint {
         endpoint: endpoint.into(),
         secret: secret.expose().to_owned(),
-    }))
+    })
 }
 
 /// `GET /webhooks/endpoints`: the partner's endpoints.
@@ -344,24 +388,43 @@ pub(crate) async fn update_endpoint(
     Path(EndpointId { id }): Path<EndpointId>,
     Json(patch): Json<EndpointPatch>,
 ) -> Result<Json<EndpointView>, ApiError> {
-    let id = endpoint_id(&id)?;
-    if let Some(types) = patch.event_types {
-        let subscription = subscription(types)?;
-        let found = state
-            .outbox
-            .subscribe(&principal.partner.id, id, &subscription, (state.clock)())
+    match patch.event_types {
+        Some(types) => subscribe(&state, &principal.partner.id, &id, types)
             .await
-            .map_err(internal)?;
-        if !found {
-            return Err(Condition::NotFound.into());
-        }
+            .map(Json),
+        None => state
+            .outbox
+            .endpoint(&principal.partner.id, endpoint_id(&id)?)
+            .await
+            .map_err(internal)?
+            .map(|e| Json(e.into()))
+            .ok_or_else(|| Condition::NotFound.into()),
+    }
+}
+
+/// Sets which event types an endpoint of `partner` receives (`None`: every type).
+pub(crate) async fn subscribe(
+    state: &Webhooks,
+    partner: &str,
+    id: &str,
+    types: Option<Vec<String>>,
+) -> Result<EndpointView, ApiError> {
+    let id = endpoint_id(id)?;
+    let subscription = subscription(types)?;
+    let found = state
+        .outbox
+        .subscribe(partner, id, &subscription, (state.clock)())
+        .await
+        .map_err(internal)?;
+    if !found {
+        return Err(Condition::NotFound.into());
     }
     state
         .outbox
-        .endpoint(&principal.partner.id, id)
+        .endpoint(partner, id)
         .await
         .map_err(internal)?
-        .map(|e| Json(e.into()))
+        .map(Into::into)
         .ok_or_else(|| Condition::NotFound.into())
 }
 
@@ -414,6 +477,30 @@ pub(crate) struct TestSent {
     failure: Option<FailureKind>,
 }
 
+impl TestSent {
+    /// The attempt in a sentence, for a page.
+    pub(crate) fn describe(&self) -> String {
+        let outcome = match (self.delivered, self.status) {
+            (true, Some(status)) => {
+                format!("Test message delivered: the endpoint answered {status}")
+            }
+            (false, Some(status)) => {
+                format!("Test message not delivered: the endpoint answered {status}")
+            }
+            (_, None) => format!(
+                "Test message not delivered: {}",
+                self.failure.map_or("no answer", FailureKind::as_str)
+            ),
+        };
+        let head = self
+            .response_head
+            .as_deref()
+            .map(|h| format!("; it began: {}", h.chars().take(200).collect::<String>()))
+            .unwrap_or_default();
+        format!("{outcome} in {} ms{head}", self.latency_ms)
+    }
+}
+
 /// `POST /webhooks/endpoints/{id}/test`: sends a signed `webhook.test` message at once
 /// and answers with the attempt; at most [`TEST_SENDS`] an endpoint a minute.
 pub(crate) async fn test_endpoint(
@@ -421,11 +508,22 @@ pub(crate) async fn test_endpoint(
     Authenticated(principal): Authenticated<Principal>,
     Path(EndpointId { id }): Path<EndpointId>,
 ) -> Result<Json<TestSent>, ApiError> {
-    let id = endpoint_id(&id)?;
+    send_test(&state, &principal.partner.id, &id)
+        .await
+        .map(Json)
+}
+
+/// Sends a test message to an endpoint of `partner`, within [`TEST_SENDS`] a minute.
+pub(crate) async fn send_test(
+    state: &Webhooks,
+    partner: &str,
+    id: &str,
+) -> Result<TestSent, ApiError> {
+    let id = endpoint_id(id)?;
     let now = (state.clock)();
     if state
         .outbox
-        .endpoint(&principal.partner.id, id)
+        .endpoint(partner, id)
         .await
         .map_err(internal)?
         .is_none()
@@ -445,22 +543,28 @@ pub(crate) async fn test_endpoint(
             .with_message(format!(
                 "an endpoint may be sent {TEST_SENDS} test messages a minute"
             ))
-            .with_retry_after(decision.retry_after));
+            // Whole seconds, at least one: `Retry-After` has no fractions, and a
+            // zero would say "now".
+            .with_retry_after(Duration::from_secs(
+                (decision.retry_after.as_secs()
+                    + u64::from(decision.retry_after.subsec_nanos() > 0))
+                .max(1),
+            )));
     }
     let sent = state
         .tester
-        .send_test(&principal.partner.id, id, now)
+        .send_test(partner, id, now)
         .await
         .map_err(internal)?
         .ok_or_else(|| ApiError::from(Condition::NotFound))?;
-    Ok(Json(TestSent {
+    Ok(TestSent {
         message_id: sent.message_id,
         delivered: sent.delivered,
         status: sent.status,
         latency_ms: u64::try_from(sent.latency.as_millis()).unwrap_or(u64::MAX),
         response_head: sent.response_head,
         failure: sent.failure,
-    }))
+    })
 }
 
 /// `DELETE /webhooks/endpoints/{id}`: nothing more is sent to it.
@@ -469,14 +573,21 @@ pub(crate) async fn delete_endpoint(
     Authenticated(principal): Authenticated<Principal>,
     Path(EndpointId { id }): Path<EndpointId>,
 ) -> Result<Empty, ApiError> {
-    let id = endpoint_id(&id)?;
+    remove(&state, &principal.partner.id, &id)
+        .await
+        .map(|()| Empty)
+}
+
+/// Deletes an endpoint of `partner`.
+pub(crate) async fn remove(state: &Webhooks, partner: &str, id: &str) -> Result<(), ApiError> {
+    let id = endpoint_id(id)?;
     if state
         .outbox
-        .delete_endpoint(&principal.partner.id, id, (state.clock)())
+        .delete_endpoint(partner, id, (state.clock)())
         .await
         .map_err(internal)?
     {
-        Ok(Empty)
+        Ok(())
     } else {
         Err(Condition::NotFound.into())
     }
@@ -489,21 +600,26 @@ pub(crate) async fn rotate_secret(
     Authenticated(principal): Authenticated<Principal>,
     Path(EndpointId { id }): Path<EndpointId>,
 ) -> Result<Json<Rotated>, ApiError> {
-    let id = endpoint_id(&id)?;
+    rotate(&state, &principal.partner.id, &id).await.map(Json)
+}
+
+/// Gives an endpoint of `partner` a new secret.
+pub(crate) async fn rotate(state: &Webhooks, partner: &str, id: &str) -> Result<Rotated, ApiError> {
+    let id = endpoint_id(id)?;
     let secret = Secret::generate();
     let now = (state.clock)();
     if !state
         .outbox
-        .rotate_secret(&principal.partner.id, id, &secret, ROTATION_OVERLAP, now)
+        .rotate_secret(partner, id, &secret, ROTATION_OVERLAP, now)
         .await
         .map_err(internal)?
     {
         return Err(Condition::NotFound.into());
     }
-    Ok(Json(Rotated {
+    Ok(Rotated {
         secret: secret.expose().to_owned(),
         previous_valid_until: unix(now + ROTATION_OVERLAP),
-    }))
+    })
 }
 
 /// `POST /webhooks/endpoints/{id}/resume`: a paused or disabled endpoint receives
@@ -513,14 +629,19 @@ pub(crate) async fn resume_endpoint(
     Authenticated(principal): Authenticated<Principal>,
     Path(EndpointId { id }): Path<EndpointId>,
 ) -> Result<Json<Resumed>, ApiError> {
-    let id = endpoint_id(&id)?;
+    resume(&state, &principal.partner.id, &id).await.map(Json)
+}
+
+/// Resumes an endpoint of `partner`.
+pub(crate) async fn resume(state: &Webhooks, partner: &str, id: &str) -> Result<Resumed, ApiError> {
+    let id = endpoint_id(id)?;
     let queued = state
         .outbox
-        .resume(&principal.partner.id, id, (state.clock)())
+        .resume(partner, id, (state.clock)())
         .await
         .map_err(internal)?
         .ok_or_else(|| ApiError::from(Condition::NotFound))?;
-    Ok(Json(Resumed { requeued: queued }))
+    Ok(Resumed { requeued: queued })
 }
 
 /// The query of `GET /webhooks/reports`.
@@ -603,18 +724,18 @@ pub(crate) async fn get_report(
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct ReplayRequest {
     /// One message.
-    message_id: Option<String>,
+    pub(crate) message_id: Option<String>,
     /// The messages of one endpoint.
-    endpoint_id: Option<String>,
+    pub(crate) endpoint_id: Option<String>,
     /// Unix seconds: messages written at or after.
     #[schemars(range(max = MAX_UNIX))]
-    since: Option<u64>,
+    pub(crate) since: Option<u64>,
     /// Unix seconds: messages written before.
     #[schemars(range(max = MAX_UNIX))]
-    until: Option<u64>,
+    pub(crate) until: Option<u64>,
     /// The messages in this state.
     #[schemars(extend("enum" = ["delivered", "failed", "held", null]))]
-    state: Option<String>,
+    pub(crate) state: Option<String>,
 }
 
 /// `POST /webhooks/replay`: sends the partner's chosen deliveries again (same message
@@ -624,8 +745,19 @@ pub(crate) async fn replay(
     Authenticated(principal): Authenticated<Principal>,
     Json(request): Json<ReplayRequest>,
 ) -> Result<Json<Replayed>, ApiError> {
+    replay_for(&state, &principal.partner.id, request)
+        .await
+        .map(Json)
+}
+
+/// Sends `partner`'s chosen deliveries again, within the replay bound.
+pub(crate) async fn replay_for(
+    state: &Webhooks,
+    partner: &str,
+    request: ReplayRequest,
+) -> Result<Replayed, ApiError> {
     let filter = Replay {
-        owner: Some(principal.partner.id.clone()),
+        owner: Some(partner.to_owned()),
         message_id: request.message_id,
         endpoint_id: request.endpoint_id,
         since: request
@@ -667,7 +799,7 @@ pub(crate) async fn replay(
             .as_deref()
             .is_some_and(|id| !is_prefixed_id(id, "ep_"));
     if names_nothing {
-        return Ok(Json(Replayed { replayed: 0 }));
+        return Ok(Replayed { replayed: 0 });
     }
     let selected = state.outbox.replay_count(&filter).await.map_err(internal)?;
     if selected > u64::from(state.replay_max) {
@@ -687,7 +819,7 @@ pub(crate) async fn replay(
         .replay(&filter, (state.clock)())
         .await
         .map_err(internal)?;
-    Ok(Json(Replayed { replayed: n }))
+    Ok(Replayed { replayed: n })
 }
 
 /// `apierr webhooks report`: the reports written since `since`, as text or JSON lines;

@@ -2,6 +2,7 @@
 //! answering every condition in every profile.
 
 mod abuse;
+mod browser;
 mod catalog_diff;
 mod cli;
 mod client;

@@ -141,8 +141,12 @@ async fn a_link_opens_one_session_for_its_partner_only() {
         assert_eq!(status, 200);
         assert!(theirs.contains("Viewer"));
         assert!(
-            !theirs.contains("hooks.example.com"),
+            !theirs.contains(endpoint["id"].as_str().unwrap()),
             "another partner's endpoint"
+        );
+        assert!(
+            !theirs.contains("https://hooks.example.com/in</a>"),
+            "another partner's URL"
         );
         assert!(!theirs.contains(&message), "another partner's message");
         let (status, _) = page(&server, &format!("/portal/messages/{message}"), &viewer).await;
@@ -264,4 +268,117 @@ async fn the_operator_makes_a_link_with_the_cli() {
     let revoked = apierr(&["partners", "portal-link", "retired"]).await;
     assert!(!revoked.status.success());
     assert!(String::from_utf8_lossy(&revoked.stderr).contains("revoked"));
+}
+
+#[tokio::test]
+async fn the_portals_actions_follow_the_apis_rules() {
+    // Scenario: actions take the page's form. A browser's gets a page (a new endpoint's
+    // secret, shown once) or a redirect to a page that says once what happened; a
+    // script's (Accept: JSON) gets the API's answer, an error in the profile's contract.
+    // A bad URL or an unknown event type is the API's 400; a form of another type is
+    // 415; a read-only partner's action is 403.
+    for backend in BACKENDS {
+        let server = Server::start(Profile::PROBLEM, backend).await;
+        let (cookie, _) = sign_in(&server, &link(&server, "acme").await).await;
+        let (_, html) = page(&server, "/portal", &cookie).await;
+        let token = csrf(&html);
+        let act = |path: &str, form: String, json: bool| {
+            let mut request = client()
+                .post(format!("{}{path}", server.base))
+                .header("cookie", cookie.clone())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("csrf={token}&{form}"));
+            if json {
+                request = request.header("accept", "application/json");
+            }
+            request.send()
+        };
+
+        let created = act(
+            "/portal/endpoints",
+            "url=https%3A%2F%2Fhooks.example.com%2Fa&every=on".to_owned(),
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(created.status(), 200, "{backend:?}");
+        let shown = created.text().await.unwrap();
+        assert!(shown.contains("whsec_"), "{shown}");
+        let id = shown
+            .split("/portal/endpoints/")
+            .nth(1)
+            .map(|rest| rest[..35].to_owned())
+            .unwrap();
+        assert!(id.starts_with("ep_"), "{id}");
+
+        let refused = act(
+            "/portal/endpoints",
+            "url=http%3A%2F%2F10.0.0.1%2Fx&every=on".to_owned(),
+            true,
+        )
+        .await
+        .unwrap();
+        assert_eq!(refused.status(), 400);
+        let problem: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], "url", "{problem}");
+        let back = act(
+            "/portal/endpoints",
+            "url=ftp%3A%2F%2Fhooks.example.com&every=on".to_owned(),
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(back.status(), 303);
+        let (_, told) = page(&server, "/portal", &cookie).await;
+        assert!(
+            told.contains("class=\"warning\"") && told.contains("url"),
+            "{told}"
+        );
+        let (_, again) = page(&server, "/portal", &cookie).await;
+        assert!(!again.contains("class=\"warning\""), "told once");
+
+        let path = format!("/portal/endpoints/{id}/subscription");
+        let changed = act(&path, "event_types=account.deleted".to_owned(), true)
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), 200);
+        let changed: serde_json::Value = changed.json().await.unwrap();
+        assert_eq!(changed["event_types"], json!(["account.deleted"]));
+        let unknown = act(&path, "event_types=account.nope".to_owned(), true)
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), 400);
+        let none = act(&path, String::new(), true).await.unwrap();
+        assert_eq!(none.status(), 400, "no type checked and not every type");
+        let (_, endpoint_page) = page(&server, &format!("/portal/endpoints/{id}"), &cookie).await;
+        assert!(
+            endpoint_page.contains("value=\"account.deleted\" checked"),
+            "{endpoint_page}"
+        );
+
+        let typed = client()
+            .post(format!("{}/portal/endpoints/{id}/resume", server.base))
+            .header("cookie", cookie.clone())
+            .header("content-type", "application/json")
+            .body(format!("{{\"csrf\":\"{token}\"}}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(typed.status(), 415);
+
+        let (viewer, _) = sign_in(&server, &link(&server, "viewer").await).await;
+        let (_, their_page) = page(&server, "/portal", &viewer).await;
+        let refused = client()
+            .post(format!("{}/portal/endpoints", server.base))
+            .header("cookie", viewer)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "csrf={}&url=https%3A%2F%2Fhooks.example.com%2Fv&every=on",
+                csrf(&their_page)
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "{backend:?}: a read-only partner");
+    }
 }

@@ -62,9 +62,9 @@ async fn purge_removes_exactly_what_is_older_than_the_window() {
             // The portal's links and sessions, by expiry as tokens.
             format!("INSERT INTO portal_links VALUES ('l-old', 'acme', {old}, {old})"),
             format!("INSERT INTO portal_links VALUES ('l-young', 'acme', {young}, {old})"),
-            format!("INSERT INTO portal_sessions VALUES ('s-old', 'acme', 'c', {old}, {old})"),
+            format!("INSERT INTO portal_sessions VALUES ('s-old', 'acme', 'c', NULL, {old}, {old})"),
             format!(
-                "INSERT INTO portal_sessions VALUES ('s-live', 'acme', 'c', {}, {old})",
+                "INSERT INTO portal_sessions VALUES ('s-live', 'acme', 'c', NULL, {}, {old})",
                 now + DAY
             ),
             // Idempotency records: expired, and not yet.

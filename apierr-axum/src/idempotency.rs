@@ -440,11 +440,16 @@ where
                     };
                     let response = contract.finish(inner.call(req).await?);
                     let stored_size = response.body().size_hint().upper();
+                    // A 429 did nothing, and asks for a retry later: stored, it would be
+                    // replayed to that retry (and every one after it).
+                    let status = response.status();
                     let storable = stored_size.is_some_and(|n| n <= MAX_STORED_BODY as u64)
-                        && (config.store_server_errors || !response.status().is_server_error());
+                        && status != http::StatusCode::TOO_MANY_REQUESTS
+                        && (config.store_server_errors || !status.is_server_error());
                     guard.armed = false;
                     if !storable {
-                        // A 5xx (or a stream, or a body too large to keep): a retry runs again.
+                        // A 5xx or a 429 (or a stream, or a body too large to keep): a retry
+                        // runs again.
                         if let Err(e) = config
                             .store
                             .release(&scope, &key, token, (config.clock)())

@@ -463,6 +463,7 @@ fn router(store: Store, safety: Safety, config: &Config, tester: Dispatcher) -> 
     let portal = portal::Portal {
         store: store.clone(),
         webhooks,
+        log: Arc::new(safety.log.clone()),
         clock: config.clock.clone(),
         origin: config
             .public_url

@@ -1,6 +1,7 @@
 //! The partner portal: server-rendered pages at `/portal` where one partner at a time
-//! sees its webhook endpoints, its recent messages with every failed attempt, and its
-//! failure reports.
+//! sees its webhook endpoints, its recent messages with every failed attempt, its
+//! failure reports and its requests whose outcome is unknown (the reconciliation log),
+//! and acts on its endpoints and messages as the API allows.
 //!
 //! # Signing in
 //!
@@ -30,6 +31,7 @@
 use std::time::{Duration, SystemTime};
 
 use apierr::{ApiError, Condition};
+use apierr_axum::store::ReconciliationLog;
 use apierr_axum::{Clock, Form, Path, Query};
 use apierr_webhooks::Delivery;
 use askama::Template;
@@ -66,6 +68,8 @@ pub(crate) struct Portal {
     pub(crate) store: Store,
     /// The API's webhook state: the portal's actions are the API's, by the same rules.
     pub(crate) webhooks: Webhooks,
+    /// The reconciliation log: the partner's requests whose outcome is unknown.
+    pub(crate) log: std::sync::Arc<dyn ReconciliationLog>,
     pub(crate) clock: Clock,
     /// The server's origin (`scheme://host[:port]`): cookies are `Secure` when it is
     /// https, and a POST's `Origin` must be it.
@@ -449,9 +453,25 @@ struct ReportRow {
     summary: String,
 }
 
+/// How many of the partner's reconciliation entries the overview shows.
+const RECONCILIATION_ENTRIES: u32 = 20;
+
+/// A reconciliation entry's row.
+struct EntryRow {
+    at: String,
+    method: String,
+    route: String,
+    status: u16,
+    outcome: &'static str,
+    idempotency_key: String,
+    request_id: String,
+    acknowledged: bool,
+}
+
 #[derive(Template)]
 #[template(path = "portal/overview.html")]
 struct Overview {
+    entries: Vec<EntryRow>,
     partner: String,
     csrf: String,
     flash: Option<Flash>,
@@ -486,7 +506,25 @@ async fn overview(State(portal): State<Portal>, session: Session) -> Result<Resp
         .reports(Some(partner), since, 50)
         .await
         .map_err(internal)?;
+    let entries = portal
+        .log
+        .recent_for(partner, RECONCILIATION_ENTRIES)
+        .await
+        .map_err(|e| ApiError::from(Condition::ServiceUnavailable).with_source(e))?;
     render(&Overview {
+        entries: entries
+            .into_iter()
+            .map(|e| EntryRow {
+                at: time(e.at),
+                status: e.status,
+                outcome: e.outcome.as_str(),
+                idempotency_key: e.idempotency_key.unwrap_or_else(|| "—".to_owned()),
+                acknowledged: e.acknowledged_at.is_some(),
+                method: e.method,
+                route: e.route,
+                request_id: e.request_id,
+            })
+            .collect(),
         flash: portal.take_flash(&session).await?,
         event_types: event_type_names(),
         partner: session.partner_name.clone(),

@@ -189,6 +189,23 @@ impl ReconciliationLog for MemoryStore {
         })
     }
 
+    fn recent_for<'a>(
+        &'a self,
+        caller: &'a str,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, StoreError>> {
+        Box::pin(async move {
+            let log = lock(&self.log);
+            Ok(log
+                .iter()
+                .rev()
+                .filter(|e| e.caller.as_deref() == Some(caller))
+                .take(limit as usize)
+                .cloned()
+                .collect())
+        })
+    }
+
     fn open(&self, after: i64, limit: u32) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
         Box::pin(async move {
             let log = lock(&self.log);

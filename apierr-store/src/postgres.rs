@@ -3,7 +3,7 @@
 
 /// The tables, version by version (see [`crate::migrate`]): the component
 /// `apierr_store`.
-pub(crate) const VERSIONS: &[&[&str]] = &[V1, V2];
+pub(crate) const VERSIONS: &[&[&str]] = &[V1, V2, V3];
 
 /// The idempotency records and the reconciliation log.
 const V1: &[&str] = &[
@@ -42,3 +42,7 @@ const V2: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS apierr_reconciliation_open
         ON apierr_reconciliation (seq) WHERE acknowledged_at IS NULL",
 ];
+
+/// A caller's entries, newest first, for the partner portal: an index by caller.
+const V3: &[&str] = &["CREATE INDEX IF NOT EXISTS apierr_reconciliation_caller
+        ON apierr_reconciliation (caller, seq)"];

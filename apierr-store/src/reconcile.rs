@@ -86,6 +86,15 @@ pub trait ReconciliationLog: Send + Sync + fmt::Debug + 'static {
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>>;
 
+    /// Up to `limit` of `caller`'s newest entries, newest first: what a partner may be
+    /// shown of its own requests whose outcome is unknown (found through an index by
+    /// caller).
+    fn recent_for<'a>(
+        &'a self,
+        caller: &'a str,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, StoreError>>;
+
     /// Up to `limit` open (unacknowledged) entries with a sequence number above `after`,
     /// oldest first: the log as a work queue.
     fn open(&self, after: i64, limit: u32) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>>;

@@ -327,6 +327,24 @@ impl ReconciliationLog for SqlStore {
         })
     }
 
+    fn recent_for<'a>(
+        &'a self,
+        caller: &'a str,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {ENTRY_COLUMNS}
+                 FROM apierr_reconciliation WHERE caller = $1 ORDER BY seq DESC LIMIT $2"
+            ))
+            .bind(caller)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(entry).collect()
+        })
+    }
+
     fn open(&self, after: i64, limit: u32) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
         Box::pin(async move {
             let rows = sqlx::query(&format!(

@@ -57,6 +57,11 @@ async fn order(
         Some("slow") => tokio::time::sleep(Duration::from_millis(50)).await,
         Some("fail") if run == 1 => return Err(Condition::Internal.into()),
         Some("panic") if run == 1 => panic!("the handler broke"),
+        Some("limited") if run == 1 => {
+            return Err(
+                ApiError::from(Condition::RateLimited).with_retry_after(Duration::from_secs(1))
+            );
+        }
         _ => {}
     }
     let body = json!({"run": run, "item": body["item"]}).to_string();
@@ -323,11 +328,13 @@ async fn a_replay_expires(backend: Backend) {
 
 async fn server_errors_and_panics_run_again(backend: Backend) {
     // Scenario: a 5xx is not stored, so the retry runs and succeeds; a panic (answered
-    // 500 by the contract) releases its claim too.
-    for what in ["fail", "panic"] {
+    // 500 by the contract) releases its claim too; so does a handler's 429 (nothing was
+    // done, and a stored one would be replayed to every retry, without its wait).
+    for what in ["fail", "panic", "limited"] {
         let app = idempotent_app(backend).await;
         let r = app.post("/orders", Some("k-4"), json!({"do": what})).await;
-        assert_eq!(r.status(), 500, "{what}");
+        let expected = if what == "limited" { 429 } else { 500 };
+        assert_eq!(r.status(), expected, "{what}");
         let mut retried = None;
         // The release of a panicked request's claim is written as it unwinds.
         for _ in 0..50 {

@@ -98,6 +98,28 @@ async fn a_link_opens_one_session_for_its_partner_only() {
             .unwrap();
         assert_eq!(created.status(), 201);
 
+        // A request of acme's that ended in a server error, as the log records it.
+        let log = apierr_axum::store::SqlStore::connect(&server.database_url)
+            .await
+            .unwrap();
+        apierr_axum::store::ReconciliationLog::record(
+            &log,
+            &apierr_axum::store::Entry {
+                seq: 0,
+                at: std::time::SystemTime::now(),
+                request_id: "req-unknown-outcome".to_owned(),
+                caller: Some("acme".to_owned()),
+                method: "POST".to_owned(),
+                route: "/accounts".to_owned(),
+                idempotency_key: Some("key-1".to_owned()),
+                fingerprint: "ab".repeat(32),
+                status: 503,
+                outcome: apierr_axum::store::Outcome::ServerError,
+                acknowledged_at: None,
+            },
+        )
+        .await
+        .unwrap();
         let acme_link = link(&server, "acme").await;
         let (cookie, set) = sign_in(&server, &acme_link).await;
         for attribute in [
@@ -124,6 +146,7 @@ async fn a_link_opens_one_session_for_its_partner_only() {
         assert!(html.contains(endpoint["id"].as_str().unwrap()));
         assert!(html.contains("https://hooks.example.com/in"));
         assert!(html.contains("account.created"));
+        assert!(html.contains("req-unknown-outcome") && html.contains("server_error"));
         let message = html
             .split("/portal/messages/")
             .nth(1)
@@ -149,6 +172,10 @@ async fn a_link_opens_one_session_for_its_partner_only() {
             "another partner's URL"
         );
         assert!(!theirs.contains(&message), "another partner's message");
+        assert!(
+            !theirs.contains("req-unknown-outcome"),
+            "another partner's request"
+        );
         let (status, _) = page(&server, &format!("/portal/messages/{message}"), &viewer).await;
         assert_eq!(status, 404);
 
@@ -354,6 +381,32 @@ async fn the_portals_actions_follow_the_apis_rules() {
         assert!(
             endpoint_page.contains("value=\"account.deleted\" checked"),
             "{endpoint_page}"
+        );
+
+        let deleted = act(
+            &format!("/portal/endpoints/{id}/delete"),
+            String::new(),
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(deleted.status(), 303);
+        assert_eq!(deleted.headers()["location"], "/portal");
+        let (_, told) = page(&server, "/portal", &cookie).await;
+        assert!(told.contains("Endpoint deleted"), "{told}");
+        let gone = server
+            .with_key(
+                reqwest::Method::GET,
+                &format!("/webhooks/endpoints/{id}"),
+                "acme-key",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            gone.status(),
+            404,
+            "{backend:?}: deleted through the portal"
         );
 
         let typed = client()

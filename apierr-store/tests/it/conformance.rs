@@ -435,6 +435,11 @@ async fn entries_are_listed_in_order_and_paged(log: Arc<dyn ReconciliationLog>) 
     assert_eq!(ids, ["req-4", "req-5", "req-6"]);
     let recent = log.list(at(5), 0, 100).await.unwrap();
     assert_eq!(recent.len(), 2);
+    // One caller's newest first (the even ones are acme's).
+    let theirs = log.recent_for("acme", 3).await.unwrap();
+    let ids: Vec<_> = theirs.iter().map(|e| e.request_id.as_str()).collect();
+    assert_eq!(ids, ["req-6", "req-4", "req-2"]);
+    assert!(log.recent_for("nobody", 10).await.unwrap().is_empty());
 
     // Acknowledged entries leave the queue of open ones and stay in the history.
     assert!(log.acknowledge(first[1].seq, at(9)).await.unwrap());

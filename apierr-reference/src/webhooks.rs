@@ -152,6 +152,8 @@ pub(crate) struct NewEndpoint {
     pub(crate) retry_schedule: Option<Vec<u64>>,
     /// The event types to receive (`GET /webhooks/event-types` lists them; repeats count
     /// once). Default is every type, those added later included.
+    // `default` tells schemars (whose `schema_with` hides the `Option`) it is optional.
+    #[serde(default)]
     #[schemars(schema_with = "event_type_list")]
     pub(crate) event_types: Option<Vec<String>>,
 }

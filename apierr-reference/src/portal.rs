@@ -955,12 +955,39 @@ async fn test(
     .await
 }
 
-/// `POST /portal/endpoints/{id}/delete`.
+/// `POST /portal/endpoints/{id}/delete`: from a browser, a confirmation page first.
 async fn delete(
     State(portal): State<Portal>,
     Path(id): Path<String>,
     posted: Posted,
 ) -> Result<Response, ApiError> {
+    // A browser confirms first, on a page of its own: a deleted endpoint's waiting
+    // messages are cancelled, and it cannot be brought back.
+    if !posted.json && posted.field("confirm") != Some("yes") {
+        let endpoint = portal
+            .webhooks
+            .outbox
+            .endpoint(&posted.session.partner_id, &id)
+            .await
+            .map_err(internal)?;
+        return match endpoint {
+            Some(e) => render(&ConfirmDelete {
+                csrf: &posted.session.csrf,
+                id: &e.id,
+                url: &e.url,
+            }),
+            None => {
+                finish(
+                    &portal,
+                    &posted,
+                    Err::<(), _>(Condition::NotFound.into()),
+                    "/portal",
+                    |_| String::new(),
+                )
+                .await
+            }
+        };
+    }
     let done = webhooks::remove(&portal.webhooks, &posted.session.partner_id, &id)
         .await
         .map(|()| serde_json::json!({"deleted": id}));
@@ -973,6 +1000,14 @@ async fn delete(
         "Endpoint deleted: nothing more is sent to it.".to_owned()
     })
     .await
+}
+
+#[derive(Template)]
+#[template(path = "portal/confirm.html")]
+struct ConfirmDelete<'a> {
+    csrf: &'a str,
+    id: &'a str,
+    url: &'a str,
 }
 
 /// `POST /portal/messages/{id}/replay`: sends one message again.

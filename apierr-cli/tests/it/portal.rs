@@ -383,13 +383,20 @@ async fn the_portals_actions_follow_the_apis_rules() {
             "{endpoint_page}"
         );
 
-        let deleted = act(
-            &format!("/portal/endpoints/{id}/delete"),
-            String::new(),
-            false,
-        )
-        .await
-        .unwrap();
+        // A browser is asked first; the page's own form confirms.
+        let path = format!("/portal/endpoints/{id}/delete");
+        let asked = act(&path, String::new(), false).await.unwrap();
+        assert_eq!(asked.status(), 200);
+        let asked = asked.text().await.unwrap();
+        assert!(asked.contains("name=\"confirm\" value=\"yes\""), "{asked}");
+        assert_eq!(
+            page(&server, &format!("/portal/endpoints/{id}"), &cookie)
+                .await
+                .0,
+            200,
+            "not deleted yet"
+        );
+        let deleted = act(&path, "confirm=yes".to_owned(), false).await.unwrap();
         assert_eq!(deleted.status(), 303);
         assert_eq!(deleted.headers()["location"], "/portal");
         let (_, told) = page(&server, "/portal", &cookie).await;

@@ -273,15 +273,7 @@ impl Plan {
                     || NO_CODE.to_owned(),
                     |code| format!("<code>{}</code>", html_escape(&code.to_string())),
                 );
-                let example = e.example.as_ref().map_or_else(
-                    || NO_CODE.to_owned(),
-                    |example| {
-                        format!(
-                            "<details><summary>body</summary><pre>{}</pre></details>",
-                            html_escape(&serde_json::to_string_pretty(example).unwrap_or_default())
-                        )
-                    },
-                );
+                let example = example_cell(e.example.as_ref());
                 let _ = writeln!(
                     page,
                     "<tr><td>{}</td><td>{code}</td><td>{}</td><td>{todo}</td><td>{example}</td></tr>",
@@ -306,15 +298,7 @@ impl Plan {
                         format!("<b>{}</b>: {}", html_escape(status), html_escape(means))
                     })
                     .collect();
-                let example = w.example.as_ref().map_or_else(
-                    || NO_CODE.to_owned(),
-                    |example| {
-                        format!(
-                            "<details><summary>body</summary><pre>{}</pre></details>",
-                            html_escape(&serde_json::to_string_pretty(example).unwrap_or_default())
-                        )
-                    },
-                );
+                let example = example_cell(w.example.as_ref());
                 let _ = writeln!(
                     page,
                     "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{example}</td></tr>",
@@ -492,6 +476,20 @@ fn webhook_plan(name: &str, operation: &Value, document: &Value) -> WebhookPlan 
         answers,
         example,
     }
+}
+
+/// An example body as an HTML table cell: folded, pretty-printed and escaped; a dash
+/// where the document shows none.
+fn example_cell(example: Option<&Value>) -> String {
+    example.map_or_else(
+        || NO_CODE.to_owned(),
+        |example| {
+            format!(
+                "<details><summary>body</summary><pre>{}</pre></details>",
+                html_escape(&serde_json::to_string_pretty(example).unwrap_or_default())
+            )
+        },
+    )
 }
 
 /// Text safe in HTML, in an element or an attribute.

@@ -52,6 +52,18 @@ async fn subscribed(outbox: &Outbox, receiver: &Receiver, types: &[&str]) -> Str
         .id
 }
 
+/// The warning report about endpoint `ep` (there must be one).
+async fn warning(outbox: &Outbox, clock: Clock, ep: &str) -> apierr_webhooks::Report {
+    let reports = outbox.reports(Some(OWNER), clock.at(0), 10).await.unwrap();
+    let warning = reports
+        .iter()
+        .find(|r| r.kind == ReportKind::EndpointFailing)
+        .unwrap_or_else(|| panic!("a warning in {reports:?}"))
+        .clone();
+    assert_eq!(warning.endpoint_id, ep);
+    warning
+}
+
 /// A time as the outbox keeps it: Unix microseconds.
 fn micros(t: SystemTime) -> u128 {
     t.duration_since(SystemTime::UNIX_EPOCH)
@@ -232,12 +244,7 @@ async fn an_endpoint_one_failure_short_of_a_pause_is_warned_about_first() {
             send(&outbox, "account.created", clock.at(s)).await;
             d.tick(clock.at(s)).await.unwrap();
         }
-        let reports = outbox.reports(Some(OWNER), clock.at(0), 10).await.unwrap();
-        let warning = reports
-            .iter()
-            .find(|r| r.kind == ReportKind::EndpointFailing)
-            .unwrap_or_else(|| panic!("{db}: a warning in {reports:?}"));
-        assert_eq!(warning.endpoint_id, ep);
+        let warning = warning(&outbox, clock, &ep).await;
         assert_eq!(
             warning.pauses_at.map(micros),
             Some(micros(clock.at(1))),
@@ -301,12 +308,7 @@ async fn the_warning_says_when_a_retried_message_can_pause_the_endpoint_at_the_e
         // other; ticks until the warning is written.
         failing.script([Answer::status(400), Answer::status(503)]);
         d.tick(clock.at(100)).await.unwrap();
-        let reports = outbox.reports(Some(OWNER), clock.at(0), 10).await.unwrap();
-        let warning = reports
-            .iter()
-            .find(|r| r.kind == ReportKind::EndpointFailing)
-            .unwrap_or_else(|| panic!("{db}: a warning in {reports:?}"));
-        assert_eq!(warning.endpoint_id, ep);
+        let warning = warning(&outbox, clock, &ep).await;
         assert_eq!(
             warning.pauses_at.map(micros),
             Some(micros(clock.at(140))),

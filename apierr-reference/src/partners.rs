@@ -16,7 +16,7 @@ use apierr_axum::store::Database;
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::store::{Store, digest, new_id, unix};
+use crate::store::{Store, digest, new_id, secret_token, unix};
 
 /// How long a rotated credential keeps working by default.
 pub const DEFAULT_ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 60 * 60);
@@ -155,11 +155,6 @@ impl fmt::Debug for Partners {
     }
 }
 
-/// A new random credential: a prefix that says what it is, then 244 random bits in hex.
-fn credential(prefix: &str) -> String {
-    format!("{prefix}{}{}", new_id(), new_id())
-}
-
 const COLUMNS: &str = "id, name, client_id, read_only, revoked, created_at, revoked_at,
      previous_api_key_until, previous_client_secret_until";
 
@@ -214,8 +209,8 @@ impl Partners {
     pub async fn add(&self, name: &str, read_only: bool) -> Result<Issued, PartnerError> {
         let name = check_name(name)?;
         let id = new_id();
-        let api_key = credential("ak_");
-        let client_secret = credential("cs_");
+        let api_key = secret_token("ak_");
+        let client_secret = secret_token("cs_");
         sqlx::query(
             "INSERT INTO partners
              (id, name, client_id, client_secret, api_key, read_only, revoked, secrets_hashed, created_at)
@@ -282,7 +277,7 @@ impl Partners {
 
     /// A new API key; the current one keeps working for `overlap` (zero: it stops now).
     pub async fn rotate_key(&self, id: &str, overlap: Duration) -> Result<Issued, PartnerError> {
-        let key = credential("ak_");
+        let key = secret_token("ak_");
         self.rotate(id, overlap, "api_key", &key).await?;
         Ok(Issued {
             partner: self.show(id).await?,
@@ -294,7 +289,7 @@ impl Partners {
     /// A new client secret; the current one keeps working for `overlap`. Access tokens
     /// already issued keep their own expiry.
     pub async fn rotate_secret(&self, id: &str, overlap: Duration) -> Result<Issued, PartnerError> {
-        let secret = credential("cs_");
+        let secret = secret_token("cs_");
         self.rotate(id, overlap, "client_secret", &secret).await?;
         Ok(Issued {
             partner: self.show(id).await?,
@@ -313,7 +308,7 @@ impl Partners {
         if self.show(id).await?.revoked {
             return Err(PartnerError::Revoked(id.to_owned()));
         }
-        let token = credential("pl_");
+        let token = secret_token("pl_");
         let now = self.now();
         let expires_at = now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
         sqlx::query(

@@ -46,7 +46,7 @@ use sqlx::Row;
 
 use crate::errors::internal;
 use crate::events::EVENT_TYPES;
-use crate::store::{Store, digest, is_id, new_id, unix};
+use crate::store::{Store, digest, is_id, secret_token, unix};
 use crate::webhooks::{self, NewEndpoint, ReplayRequest, Webhooks};
 
 /// How long a portal session lasts: a working session's length; a partner signs in
@@ -289,11 +289,6 @@ fn cookie_value(headers: &HeaderMap) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
-/// A random token: two v4 UUIDs (244 random bits), hex.
-fn token() -> String {
-    format!("{}{}", new_id(), new_id())
-}
-
 /// The query of `GET /portal/enter`.
 #[derive(Debug, Deserialize)]
 struct Enter {
@@ -320,20 +315,25 @@ async fn enter(
     let Some(partner) = partner else {
         return Ok(Redirect::to("/portal/signed-out?why=link").into_response());
     };
-    let session = token();
+    let session = secret_token("");
     let expires_at = now.saturating_add(i64::try_from(SESSION_TTL.as_secs()).unwrap_or(0));
-    sqlx::query(
+    let opened = sqlx::query(
         "INSERT INTO portal_sessions (digest, partner_id, csrf, expires_at, created_at)
          SELECT $1, id, $2, $3, $4 FROM partners WHERE id = $5 AND revoked = 0",
     )
     .bind(digest(&session))
-    .bind(token())
+    .bind(secret_token(""))
     .bind(expires_at)
     .bind(now)
     .bind(&partner)
     .execute(portal.store.pool())
     .await
-    .map_err(internal)?;
+    .map_err(internal)?
+    .rows_affected();
+    if opened == 0 {
+        // The partner was revoked since the link was made: it opens nothing.
+        return Ok(Redirect::to("/portal/signed-out?why=link").into_response());
+    }
     let mut response = render(&EnterPage)?;
     response
         .headers_mut()
@@ -350,7 +350,6 @@ struct EnterPage;
 struct MessagePage<'a> {
     heading: &'a str,
     text: &'a str,
-    link: Option<&'a str>,
 }
 
 /// The query of `GET /portal/signed-out`.
@@ -370,7 +369,6 @@ async fn signed_out(Query(SignedOut { why }): Query<SignedOut>) -> Result<Respon
     render(&MessagePage {
         heading: "Not signed in",
         text,
-        link: None,
     })
 }
 
@@ -575,10 +573,7 @@ struct AttemptRow {
 
 /// A delivery with its failed attempts.
 struct DeliveryDetail {
-    endpoint_id: String,
-    state: &'static str,
-    attempts: i64,
-    last_status: Option<u16>,
+    delivery: DeliveryRow,
     failed: Vec<AttemptRow>,
 }
 
@@ -620,10 +615,7 @@ async fn message(
             .await
             .map_err(internal)?;
         deliveries.push(DeliveryDetail {
-            endpoint_id: d.endpoint_id.clone(),
-            state: d.state.as_str(),
-            attempts: d.attempts,
-            last_status: d.last_status,
+            delivery: d.into(),
             failed: failed
                 .into_iter()
                 .map(|a| AttemptRow {

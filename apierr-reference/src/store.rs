@@ -154,6 +154,12 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// A new secret token (credentials, access tokens, portal links and sessions): a prefix
+/// that says what it is, then two v4 UUIDs' 244 random bits in hex. Stored as a digest.
+pub(crate) fn secret_token(prefix: &str) -> String {
+    format!("{prefix}{}{}", new_id(), new_id())
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -339,7 +345,7 @@ impl Store {
         partner: &str,
         expires_at: i64,
     ) -> Result<String, Error> {
-        let token = format!("{}{}", new_id(), new_id());
+        let token = secret_token("");
         sqlx::query(
             "INSERT INTO tokens (token, partner_id, expires_at, revoked, hashed)
              VALUES ($1, $2, $3, 0, 1)",

@@ -523,6 +523,7 @@ pub(crate) async fn send_test(
 ) -> Result<TestSent, ApiError> {
     let id = endpoint_id(id)?;
     let now = (state.clock)();
+    // Found first, so that a made-up id never takes a place in the rate-limit store.
     if state
         .outbox
         .endpoint(partner, id)

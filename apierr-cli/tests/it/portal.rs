@@ -183,6 +183,20 @@ async fn a_link_opens_one_session_for_its_partner_only() {
             let (status, _) = page(&server, "/portal", cookie).await;
             assert_eq!(status, 303, "{cookie}");
         }
+        // A partner revoked after its link was made: the link opens nothing.
+        let before = apierr_reference::Partners::connect(&server.database_url)
+            .await
+            .unwrap();
+        let added = before.add("Short-lived", false).await.unwrap();
+        let doomed = link(&server, &added.partner.id).await;
+        before.revoke(&added.partner.id).await.unwrap();
+        let refused = client()
+            .get(format!("{}/portal/enter?link={doomed}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 303, "{backend:?}");
+        assert!(!refused.headers().contains_key("set-cookie"));
         let old = link(&server, "acme").await;
         server.advance(Duration::from_secs(120));
         let late = client()

@@ -316,8 +316,9 @@ impl Outbox {
     /// subscription includes that type, on `conn`: pass the application's transaction
     /// (`&mut *tx`) so that the message is committed, or rolled back, with the change it
     /// announces. Endpoints that are paused or disabled keep it (held) until they are
-    /// resumed; when no endpoint of `owner` takes it, nothing is written. Returns the message's id, the `webhook-id` every attempt
-    /// carries. Call [`Outbox::wake`] after the commit.
+    /// resumed; when no endpoint of `owner` takes it, nothing is written. Returns the
+    /// message's id, the `webhook-id` every attempt carries. Call [`Outbox::wake`] after
+    /// the commit.
     ///
     /// The body is Standard Webhooks' suggested form: `{"type", "timestamp", "data"}`.
     pub async fn enqueue(

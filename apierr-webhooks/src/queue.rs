@@ -575,7 +575,9 @@ impl Outbox {
         let pauses_at = oldest.unwrap_or(now).max(now).saturating_add(last_retry);
         let left = Duration::from_micros(u64::try_from(pauses_at - now).unwrap_or(0));
         let summary = format!(
-            "{run} messages in a row failed; one more failed message pauses the endpoint,              at the earliest at {} (in about {} s): fix the receiver, or new messages will be              kept until the endpoint is resumed",
+            "{run} messages in a row failed; one more failed message pauses the endpoint, \
+             at the earliest at {} (in about {} s): fix the receiver, or new messages will be \
+             kept until the endpoint is resumed",
             rfc3339(from_micros(pauses_at)),
             left.as_secs(),
         );

@@ -250,7 +250,14 @@ async fn an_endpoint_one_failure_short_of_a_pause_is_warned_about_first() {
             Some(micros(clock.at(1))),
             "{db}: no retries: at once"
         );
-        assert!(warning.summary.contains("one more failed message pauses"));
+        assert!(
+            warning.summary.starts_with(
+                "2 messages in a row failed; one more failed message pauses the endpoint, at \
+                 the earliest at "
+            ),
+            "{}",
+            warning.summary
+        );
         let view = warning.to_json(true);
         assert_eq!(view["kind"], "endpoint_failing");
         assert!(view["pauses_at"].is_string());

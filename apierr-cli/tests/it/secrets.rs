@@ -53,12 +53,29 @@ fn uuid_like() -> u128 {
 
 /// A server on `place` with `keys`, delivering to loopback.
 async fn serve(backend: Backend, place: &TestDatabase, keys: SecretKeys) -> Server {
+    serve_with(backend, place, keys, true).await
+}
+
+/// A server that only registers endpoints: no dispatcher. A test's server stops
+/// answering when dropped, but a dispatcher it started runs on in the test's runtime;
+/// one under a key since rotated away would claim the next server's deliveries, fail to
+/// open their secrets, and leave them until its claims lapse.
+async fn registrar(backend: Backend, place: &TestDatabase, keys: SecretKeys) -> Server {
+    serve_with(backend, place, keys, false).await
+}
+
+async fn serve_with(
+    backend: Backend,
+    place: &TestDatabase,
+    keys: SecretKeys,
+    deliver: bool,
+) -> Server {
     let url = place.url().to_owned();
     Server::start_with(Profile::PROBLEM, backend, move |c| {
         c.database_url = url;
         c.secret_keys = keys;
         c.webhook_allow = vec!["127.0.0.0/8".parse().unwrap()];
-        c.webhook_dispatcher = true;
+        c.webhook_dispatcher = deliver;
     })
     .await
 }
@@ -234,7 +251,7 @@ async fn key_rotation_keeps_every_endpoint_verifiable() {
         let (new_path, new) = dir.key("new.key");
         let inbox = Inbox::start().await;
         let secrets = {
-            let server = serve(backend, &place, SecretKeys::Given(old.clone())).await;
+            let server = registrar(backend, &place, SecretKeys::Given(old.clone())).await;
             let (_, a, _) = register(&server, &inbox.url, None).await;
             let (_, b, _) = register(&server, &inbox.url, Some("hook-r")).await;
             [a, b].map(|v| v["secret"].as_str().unwrap().to_owned())
@@ -319,7 +336,7 @@ async fn a_wrong_or_missing_key_stops_the_start() {
         let (_, other) = dir.key("other.key");
         let place = database(backend).await;
         {
-            let server = serve(backend, &place, SecretKeys::Given(one.clone())).await;
+            let server = registrar(backend, &place, SecretKeys::Given(one.clone())).await;
             let inbox = Inbox::start().await;
             assert_eq!(register(&server, &inbox.url, None).await.0, 201);
         }
@@ -334,7 +351,7 @@ async fn a_wrong_or_missing_key_stops_the_start() {
 
         let place = database(backend).await;
         let secret = {
-            let server = serve(backend, &place, SecretKeys::Plaintext).await;
+            let server = registrar(backend, &place, SecretKeys::Plaintext).await;
             let inbox = Inbox::start().await;
             let (_, endpoint, _) = register(&server, &inbox.url, None).await;
             endpoint["secret"].as_str().unwrap().to_owned()

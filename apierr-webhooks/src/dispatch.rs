@@ -3,18 +3,17 @@
 use std::collections::VecDeque;
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use apierr_client::WebhookVerifier;
 use reqwest::header::{CONTENT_TYPE, USER_AGENT};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::endpoint::{Secret, unix_micros};
 use crate::events::TEST_EVENT;
-use crate::fair::{BUDGET, Caps, Load};
+use crate::fair::{BUDGET, Caps, Load, Running};
 use crate::network::{AddressPolicy, AddressRefused, GuardedResolver};
 use crate::outbox::Outbox;
 use crate::queue::{Claimed, Outcome, Share, Verdict};
@@ -287,6 +286,100 @@ fn refused_by_policy(e: &reqwest::Error) -> bool {
     false
 }
 
+/// Claims of a run waiting for a worker ([`Dispatcher::run`]), in the order they were
+/// claimed, each with its permit of the claim budget.
+#[derive(Default)]
+struct Ready {
+    waiting: Mutex<Waiting>,
+    /// Told when claims arrive, when a claim is taken and others wait, and on stopping.
+    changed: Notify,
+}
+
+#[derive(Default)]
+struct Waiting {
+    claims: VecDeque<(Claimed, OwnedSemaphorePermit)>,
+    /// Nothing more is started.
+    stopped: bool,
+}
+
+/// A claim a worker starts, with its budget permit and its place in the caps.
+type Started = (Claimed, OwnedSemaphorePermit, Running);
+
+impl Ready {
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        // Every change is a push or a removal that cannot panic halfway.
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands claims over to the workers.
+    fn push(&self, claims: Vec<(Claimed, OwnedSemaphorePermit)>) {
+        if claims.is_empty() {
+            return;
+        }
+        self.lock().claims.extend(claims);
+        self.changed.notify_waiters();
+    }
+
+    /// Stops the workers: each ends after its attempt in flight.
+    fn stop(&self) {
+        self.lock().stopped = true;
+        self.changed.notify_waiters();
+    }
+
+    fn stopped(&self) -> bool {
+        self.lock().stopped
+    }
+
+    /// What is left once stopped.
+    fn drain(&self) -> VecDeque<(Claimed, OwnedSemaphorePermit)> {
+        std::mem::take(&mut self.lock().claims)
+    }
+
+    /// The oldest claim that may start now (its endpoint and owner under their caps of
+    /// attempts in flight), counted as started; waits for one. Claims whose lease would
+    /// end less than `needed` from now are dropped (see [`Dispatcher::attempts`]): they
+    /// are looked at whenever a worker looks, and at least every second. `None` once
+    /// stopped.
+    async fn next(&self, load: &Load, needed: Duration) -> Option<Started> {
+        loop {
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            // Told of any change from here on, even one made before this waits.
+            changed.as_mut().enable();
+            {
+                let mut waiting = self.lock();
+                if waiting.stopped {
+                    return None;
+                }
+                let latest = unix_micros(SystemTime::now() + needed);
+                // Claims arrive in the order they were made, so their leases end in that
+                // order: the oldest are at the front.
+                while let Some((c, _)) = waiting.claims.front()
+                    && c.lease_until < latest
+                {
+                    if let Some((c, _)) = waiting.claims.pop_front() {
+                        load.forget(&c);
+                    }
+                }
+                if let Some(i) = load.first_startable(&waiting.claims)
+                    && let Some((c, permit)) = waiting.claims.remove(i)
+                {
+                    let running = load.start(&c);
+                    if !waiting.claims.is_empty() {
+                        // Another worker may start one of the others.
+                        self.changed.notify_one();
+                    }
+                    return Some((c, permit, running));
+                }
+            }
+            tokio::select! {
+                () = changed => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}
+
 impl Dispatcher {
     /// A builder for a dispatcher of `outbox`.
     pub fn builder(outbox: Outbox) -> DispatcherBuilder {
@@ -340,8 +433,9 @@ impl Dispatcher {
     /// Delivers until `shutdown` completes. Three things run side by side, so that no
     /// database round trip holds up a delivery: claims (in batches, up to sixteen times
     /// the concurrency ahead of the attempts, each partner's share of them bounded),
-    /// attempts (up to the concurrency in flight, each a task, within the caps per
-    /// endpoint and partner), and a recorder that writes outcomes in batches as they come. On
+    /// attempts (as many workers as the concurrency, each starting the oldest claim
+    /// within the caps per endpoint and partner), and a recorder that writes outcomes in
+    /// batches as they come. On
     /// shutdown it stops claiming, lets the attempts in flight finish (each within the
     /// timeout) and records them, and gives back the claims it had not started, so that
     /// another worker takes them at once. Database errors are logged and retried after
@@ -401,17 +495,12 @@ impl Dispatcher {
             })
         };
         let load = Load::new(self.settings.caps());
-        let (queue, claimed_rx) = mpsc::unbounded_channel::<(Claimed, OwnedSemaphorePermit)>();
-        let stopping = Arc::new(AtomicBool::new(false));
-        let attempts =
-            tokio::spawn(
-                self.clone()
-                    .attempts(claimed_rx, load.clone(), done, stopping.clone()),
-            );
+        let ready = Arc::new(Ready::default());
+        let attempts = tokio::spawn(self.clone().attempts(ready.clone(), load.clone(), done));
         let wake = self.outbox.waker();
         let room = load.room();
-        let mut shutdown = std::pin::pin!(shutdown);
         let batch = u32::try_from(4 * concurrency).unwrap_or(u32::MAX);
+        let mut shutdown = std::pin::pin!(shutdown);
         loop {
             // Wait until a batch's worth of the budget is free, or for the poll: claims
             // waiting on their endpoint's or owner's cap may hold much of the budget, and
@@ -421,12 +510,14 @@ impl Dispatcher {
                 () = tokio::time::sleep(self.settings.poll) => {}
                 () = &mut shutdown => break,
             }
-            let mut held = Vec::with_capacity(BUDGET * concurrency);
-            while let Ok(permit) = budget.clone().try_acquire_owned() {
+            let (share, window) = load.share();
+            let mut held = Vec::with_capacity(window);
+            while held.len() < window
+                && let Ok(permit) = budget.clone().try_acquire_owned()
+            {
                 held.push(permit);
             }
-            let (share, window) = load.share();
-            let limit = held.len().min(window);
+            let limit = held.len();
             let claimed = match self
                 .outbox
                 .claim(limit, self.settings.lease, SystemTime::now(), &share)
@@ -439,18 +530,19 @@ impl Dispatcher {
                 }
             };
             // Fewer than asked for: nothing more is due, or only deliveries of partners
-            // that now hold all they may. A claim that filled a partner's share may
-            // have left the others' due deliveries unread too: they are claimed after a
-            // wait as long as an idle dispatcher's at most (the poll), while a claim
-            // right away would find nothing more, most of the time, at the cost of a
-            // round trip.
+            // that now hold all they may. A claim that filled a partner's share may have left the
+            // others' due deliveries unread too: they are claimed after a wait as long
+            // as an idle dispatcher's at most (the poll), while a claim right away would
+            // find nothing more, most of the time, at the cost of a round trip.
             let mut idle = claimed.len() < limit;
+            let mut handed = Vec::with_capacity(claimed.len());
             for c in claimed {
                 let Some(permit) = held.pop() else { break };
                 idle |= load.hold(&c);
-                let _ = queue.send((c, permit));
+                handed.push((c, permit));
             }
             drop(held);
+            ready.push(handed);
             if idle {
                 // Wait for the poll, a local commit, room for a partner that held all it
                 // may, or shutdown.
@@ -462,89 +554,48 @@ impl Dispatcher {
                 }
             }
         }
-        stopping.store(true, Ordering::Relaxed);
-        drop(queue);
+        ready.stop();
         let _ = attempts.await;
         let _ = recorder.await;
         #[cfg(feature = "metrics")]
         gauges.abort();
     }
 
-    /// The attempts of [`Dispatcher::run`]: starts the claims it is handed, up to the
-    /// concurrency and within the caps of their endpoints and owners, oldest first
-    /// among those that may start; a claim whose lease ran too short while it waited is
-    /// left to lapse. On stopping, gives back what it had not started and waits for the
-    /// attempts in flight.
-    async fn attempts(
-        self,
-        mut claimed: mpsc::UnboundedReceiver<(Claimed, OwnedSemaphorePermit)>,
-        load: Load,
-        done: mpsc::UnboundedSender<Outcome>,
-        stopping: Arc<AtomicBool>,
-    ) {
-        let concurrency = self.settings.concurrency;
+    /// The attempts of [`Dispatcher::run`]: `concurrency` workers, each taking the
+    /// next claim that may start from `ready` and attempting it, so that an attempt's
+    /// end starts the next on the same task, with no hop through a task of its own (on a
+    /// busy machine such a hop is a wait for the scheduler, and the slots stood idle a
+    /// third of the time). A worker that panics is replaced. Once stopped, gives back
+    /// what was not started, after the attempts in flight have ended.
+    async fn attempts(self, ready: Arc<Ready>, load: Load, done: mpsc::UnboundedSender<Outcome>) {
         // Too little of a claim left for a whole attempt (it waited behind slow ones or
         // a cap): it is left to lapse and be claimed again, rather than race another
         // worker to the receiver. (A lease shorter than the timeout asks for half of it.)
         let needed = self.settings.timeout.min(self.settings.lease / 2);
-        let mut ready: VecDeque<(Claimed, OwnedSemaphorePermit)> = VecDeque::new();
-        let mut running = JoinSet::new();
-        let mut open = true;
-        // Waiting claims are looked at again when nothing else happens for this long,
-        // so that one whose lease runs short is dropped even on an idle dispatcher.
-        let mut sweep = tokio::time::interval(Duration::from_secs(1));
-        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        while open || !ready.is_empty() {
-            if stopping.load(Ordering::Relaxed) {
-                break;
-            }
-            // Everything handed over so far, before starting anything: the next to start
-            // may be among it.
-            while let Ok(next) = claimed.try_recv() {
-                ready.push_back(next);
-            }
-            let now = SystemTime::now();
-            let latest = unix_micros(now + needed);
-            // Claims arrive in the order they were made, so their leases end in that
-            // order: the oldest are at the front.
-            while let Some((c, _)) = ready.front()
-                && c.lease_until < latest
-            {
-                if let Some((c, _)) = ready.pop_front() {
-                    load.forget(&c);
-                }
-            }
-            while running.len() < concurrency {
-                let Some(i) = load.first_startable(&ready) else {
-                    break;
-                };
-                let Some((c, permit)) = ready.remove(i) else {
-                    break;
-                };
-                let counted = load.start(&c);
-                let (this, done) = (self.clone(), done.clone());
-                running.spawn(async move {
-                    let outcome = this.attempt(c, now).await;
+        let worker = || {
+            let (this, ready, load, done) =
+                (self.clone(), ready.clone(), load.clone(), done.clone());
+            async move {
+                while let Some((c, permit, counted)) = ready.next(&load, needed).await {
+                    let outcome = this.attempt(c, SystemTime::now()).await;
                     let _ = done.send(outcome);
                     drop((counted, permit));
-                });
+                }
             }
-            tokio::select! {
-                biased;
-                Some(_) = running.join_next(), if !running.is_empty() => {}
-                next = claimed.recv(), if open => match next {
-                    Some(next) => ready.push_back(next),
-                    None => open = false,
-                },
-                _ = sweep.tick() => {}
+        };
+        let mut workers = JoinSet::new();
+        for _ in 0..self.settings.concurrency {
+            workers.spawn(worker());
+        }
+        while let Some(ended) = workers.join_next().await {
+            if ended.is_err_and(|e| e.is_panic()) && !ready.stopped() {
+                tracing::error!("a webhook worker panicked; it is replaced");
+                workers.spawn(worker());
             }
         }
-        // Stopping: what was not started goes back at once, for another worker.
-        claimed.close();
-        while let Some(next) = claimed.recv().await {
-            ready.push_back(next);
-        }
+        // Stopped: what was not started goes back at once, for another worker.
         let unstarted: Vec<Claimed> = ready
+            .drain()
             .into_iter()
             .map(|(c, _)| {
                 load.forget(&c);
@@ -554,8 +605,6 @@ impl Dispatcher {
         if let Err(e) = self.outbox.release(&unstarted).await {
             tracing::warn!(error = %e, count = unstarted.len(), "could not give back unstarted webhook claims; they lapse with their lease");
         }
-        // Every attempt in flight sends its outcome before it ends.
-        while running.join_next().await.is_some() {}
     }
 
     /// Records `outcomes`, then tells the notifier about the reports written: at once
@@ -601,10 +650,10 @@ impl Dispatcher {
     async fn attempt(&self, claimed: Claimed, now: SystemTime) -> Outcome {
         let sent = self
             .post(
-                &claimed.url,
+                &claimed.target.url,
                 &claimed.message_id,
                 &claimed.payload,
-                &claimed.secrets,
+                &claimed.target.secrets,
                 now,
             )
             .await;

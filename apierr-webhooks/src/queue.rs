@@ -2,7 +2,8 @@
 //! recording what their attempts came to (marks, failed attempts, reports, endpoint
 //! health), each in as few statements as the batch allows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use sqlx::{Any, Row};
@@ -19,12 +20,10 @@ pub(crate) struct Claimed {
     pub(crate) message_id: String,
     pub(crate) endpoint_id: String,
     pub(crate) owner: String,
-    pub(crate) event_type: String,
     pub(crate) payload: String,
-    pub(crate) url: String,
-    /// The current secret, then the previous one while it is still honoured.
-    pub(crate) secrets: Vec<Secret>,
-    pub(crate) schedule: Schedule,
+    /// Its endpoint's address, secrets and schedule, shared by the claim's deliveries to
+    /// that endpoint.
+    pub(crate) target: Arc<Target>,
     /// Attempts made in this round before this one.
     pub(crate) attempts: i64,
     pub(crate) total_attempts: i64,
@@ -34,6 +33,16 @@ pub(crate) struct Claimed {
     /// When the claim lapses (Unix µs): an attempt that could not finish before then is
     /// not started, since another worker may take the delivery at that moment.
     pub(crate) lease_until: i64,
+}
+
+/// Where and how a claim's deliveries to one endpoint are sent: read once per endpoint
+/// and claim, its secrets opened once.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub(crate) url: String,
+    /// The current secret, then the previous one while it is still honoured.
+    pub(crate) secrets: Vec<Secret>,
+    pub(crate) schedule: Schedule,
 }
 
 /// What an attempt came to.
@@ -77,40 +86,27 @@ pub(crate) struct Outcome {
     pub(crate) verdict: Verdict,
 }
 
-/// Lets a PostgreSQL transaction of the dispatcher commit without waiting for its log
-/// to reach the disk (`synchronous_commit = off`, this transaction only). Claims and
-/// outcomes are the only such writes, and losing the last of them in a database crash
+/// Begins a PostgreSQL transaction of the dispatcher that commits without waiting for
+/// its log to reach the disk (`synchronous_commit = off`, this transaction only). Claims
+/// and outcomes are the only such writes, and losing the last of them in a database crash
 /// (the server's, not the dispatcher's: a commit that returned is in the server's memory)
 /// means a message is delivered again, never that one is lost: the message itself was
 /// written, durably, by the application's transaction. SQLite's `synchronous = NORMAL`
 /// makes the same trade for the whole file. The wait saved is a disk flush per claim.
-async fn relaxed_commit(tx: &mut sqlx::Transaction<'_, Any>) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT set_config('synchronous_commit', 'off', true)")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
+/// The settings travel with `BEGIN`, in one round trip.
+const RELAXED: &str = "BEGIN; SET LOCAL synchronous_commit = off";
 
-/// Settings of a PostgreSQL claim's transaction: [`relaxed_commit`]'s, and the due
-/// deliveries read in order from the pending index. While the table's statistics lag
-/// behind a burst of messages (autovacuum analyses it a minute later at best), the
-/// planner takes the queue for a few rows, reads every pending one and sorts them:
-/// milliseconds a claim with thousands waiting, where walking the index to the first
-/// few dozen is a tenth of a millisecond. Turning sorts off makes the planner cost the
-/// few sorts that remain (a claim's shares, 128 rows at most) as enormous, and such a
-/// cost would have the query compiled to machine code first (JIT, a quarter of a second
-/// each time): JIT is off for the claim too.
-async fn claim_settings(tx: &mut sqlx::Transaction<'_, Any>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "SELECT set_config('synchronous_commit', 'off', true),
-                set_config('enable_sort', 'off', true),
-                set_config('enable_bitmapscan', 'off', true),
-                set_config('jit', 'off', true)",
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
+/// Begins a PostgreSQL claim's transaction: [`RELAXED`], and the due deliveries read in
+/// order from the pending index. While the table's statistics lag behind a burst of
+/// messages (autovacuum analyses it a minute later at best), the planner takes the queue
+/// for a few rows, reads every pending one and sorts them: milliseconds a claim with
+/// thousands waiting, where walking the index to the first few dozen is a tenth of a
+/// millisecond. Turning sorts off makes the planner cost the few sorts that remain (a
+/// claim's shares, 128 rows at most) as enormous, and such a cost would have the query
+/// compiled to machine code first (JIT, a quarter of a second each time): JIT is off for
+/// the claim too.
+const CLAIMING: &str = "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL enable_sort = off;
+     SET LOCAL enable_bitmapscan = off; SET LOCAL jit = off";
 
 /// How a claim shares itself out among endpoints and owners (see `fair`): none of the
 /// deliveries of `endpoints` and `owners` (they hold all the claims they may), and at
@@ -130,20 +126,23 @@ pub(crate) struct Share {
 /// backlog takes its share of one claim, and is left out of the next while it holds
 /// that. (The filters run on the rows of the pending index: a left-out backlog is read
 /// past, never claimed.)
-fn due(q: &mut Dynamic, now: i64, limit: usize, share: &Share, lock: bool) {
+fn due(q: &mut Dynamic, now: i64, limit: usize, share: &Share, postgres: bool) {
     if share.caps.is_some() {
         q.push(
-            "SELECT id FROM (
-                 SELECT id, next_at,
+            "SELECT loc FROM (
+                 SELECT loc, next_at,
                         row_number() OVER (PARTITION BY endpoint_id ORDER BY next_at) AS by_endpoint,
                         row_number() OVER (PARTITION BY owner ORDER BY next_at) AS by_owner
                  FROM (",
         );
     }
-    q.push(
-        "SELECT id, endpoint_id, owner, next_at FROM apierr_webhook_deliveries
-         WHERE state = 'pending' AND next_at <= ",
-    )
+    q.push(if postgres {
+        "SELECT ctid AS loc, endpoint_id, owner, next_at FROM apierr_webhook_deliveries
+         WHERE state = 'pending' AND next_at <= "
+    } else {
+        "SELECT rowid AS loc, endpoint_id, owner, next_at FROM apierr_webhook_deliveries
+         WHERE state = 'pending' AND next_at <= "
+    })
     .bind(Arg::Int(now))
     .push(" AND (lease_until IS NULL OR lease_until <= ")
     .bind(Arg::Int(now))
@@ -157,7 +156,7 @@ fn due(q: &mut Dynamic, now: i64, limit: usize, share: &Share, lock: bool) {
     }
     let int = |n: usize| Arg::Int(i64::try_from(n).unwrap_or(i64::MAX));
     q.push(" ORDER BY next_at LIMIT ").bind(int(limit));
-    if lock {
+    if postgres {
         q.push(" FOR UPDATE SKIP LOCKED");
     }
     if let Some((per_endpoint, per_owner)) = share.caps {
@@ -183,84 +182,67 @@ impl Outbox {
         let token = fastrand::i64(1..i64::MAX);
         let now = unix_micros(now);
         let lapses = now.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
-        // On PostgreSQL, the claim is a common table expression (below).
+        // One statement: the due deliveries found, marked with the claim, and returned
+        // with their messages. They are found by where the row lies (`ctid`, `rowid`),
+        // which holds within the statement and spares a lookup of each id.
         let mut q = Dynamic::new(if self.postgres { "WITH d AS (" } else { "" });
         q.push("UPDATE apierr_webhook_deliveries SET lease = ")
             .bind(Arg::Int(token))
             .push(", lease_until = ")
             .bind(Arg::Int(lapses));
         let rows = if self.postgres {
-            let mut tx = self.pool.begin().await?;
-            claim_settings(&mut tx).await?;
-            // One statement: the claim, and what the attempts need, joined to it. `= ANY
-            // (ARRAY(…))` rather than `IN (…)`: with `IN`, the planner may hash the claimed
-            // ids and scan the whole table for them.
-            q.push(" WHERE id = ANY(ARRAY(SELECT id FROM (");
+            let mut tx = self.pool.begin_with(CLAIMING).await?;
+            // `= ANY (ARRAY(…))` rather than `IN (…)`: with `IN`, the planner may hash the
+            // claimed rows and scan the whole table for them. A row locked below cannot
+            // change before the update; were it another version by then, its `ctid`
+            // would not match and it would be left for the next claim.
+            q.push(" WHERE ctid = ANY(ARRAY(SELECT loc FROM (");
             due(&mut q, now, limit, share, true);
             q.push(
-                ") AS claim)) RETURNING *)
-                 SELECT d.id, d.message_id, d.endpoint_id, d.owner, d.attempts,
-                        d.total_attempts, d.round_started, m.event_type, m.payload, e.url,
-                        e.secret, e.previous_secret, e.previous_until, e.schedule
-                 FROM d
-                 JOIN apierr_webhook_messages m ON m.id = d.message_id
-                 JOIN apierr_webhook_endpoints e ON e.id = d.endpoint_id",
+                ") AS claim)) RETURNING id, message_id, endpoint_id, owner, attempts,
+                     total_attempts, round_started)
+                 SELECT d.*, m.payload FROM d
+                 JOIN apierr_webhook_messages m ON m.id = d.message_id",
             );
             let rows = q.query().fetch_all(&mut *tx).await?;
             tx.commit().await?;
             rows
         } else {
-            // SQLite cannot join to a RETURNING clause: the claim, then its rows (local
-            // calls, no round trips).
-            q.push(" WHERE id IN (SELECT id FROM (");
+            q.push(" WHERE rowid IN (SELECT loc FROM (");
             due(&mut q, now, limit, share, false);
-            q.push(") AS claim) RETURNING id");
-            let claimed: Vec<String> = q
-                .query()
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|row| row.try_get("id"))
-                .collect::<Result<_, _>>()?;
-            if claimed.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut q = Dynamic::new(
-                "SELECT d.id, d.message_id, d.endpoint_id, d.owner, d.attempts,
-                        d.total_attempts, d.round_started, m.event_type, m.payload, e.url,
-                        e.secret, e.previous_secret, e.previous_until, e.schedule
-                 FROM apierr_webhook_deliveries d
-                 JOIN apierr_webhook_messages m ON m.id = d.message_id
-                 JOIN apierr_webhook_endpoints e ON e.id = d.endpoint_id
-                 WHERE d.state = 'pending' AND d.lease = ",
+            // SQLite cannot join to a RETURNING clause, but may look the payload up in it.
+            q.push(
+                ") AS claim) RETURNING id, message_id, endpoint_id, owner, attempts,
+                     total_attempts, round_started,
+                     (SELECT payload FROM apierr_webhook_messages m
+                      WHERE m.id = apierr_webhook_deliveries.message_id) AS payload",
             );
-            q.bind(Arg::Int(token))
-                .push(" AND d.id IN ")
-                .bind_in(claimed);
             q.query().fetch_all(&self.pool).await?
         };
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut endpoints: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get("endpoint_id"))
+            .collect::<Result<_, _>>()?;
+        endpoints.sort_unstable();
+        endpoints.dedup();
+        let targets = self.targets(endpoints, now).await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in &rows {
             let endpoint: String = row.try_get("endpoint_id")?;
-            let secrets = match self.secrets_of(&endpoint, row, now) {
-                Ok(secrets) => secrets,
-                Err(e) => {
-                    // Not sent unsigned: its claim lapses, and it is tried again then.
-                    tracing::error!(error = %e, endpoint = %endpoint, "an endpoint's secret does not open");
-                    continue;
-                }
+            // Not sent unsigned (or nowhere): its claim lapses, and it is tried again then.
+            let Some(target) = targets.get(&endpoint) else {
+                continue;
             };
-            let schedule: Option<String> = row.try_get("schedule")?;
             claimed.push(Claimed {
                 delivery_id: row.try_get("id")?,
                 message_id: row.try_get("message_id")?,
                 endpoint_id: endpoint,
                 owner: row.try_get("owner")?,
-                event_type: row.try_get("event_type")?,
                 payload: row.try_get("payload")?,
-                url: row.try_get("url")?,
-                secrets,
-                schedule: Schedule::from_column(schedule.as_deref()),
+                target: target.clone(),
                 attempts: row.try_get("attempts")?,
                 total_attempts: row.try_get("total_attempts")?,
                 round_started: row.try_get("round_started")?,
@@ -269,6 +251,39 @@ impl Outbox {
             });
         }
         Ok(claimed)
+    }
+
+    /// The targets of `endpoints` (sorted, distinct) at `now` (Unix µs). An endpoint
+    /// whose secret does not open is left out, and logged.
+    async fn targets(
+        &self,
+        endpoints: Vec<String>,
+        now: i64,
+    ) -> Result<HashMap<String, Arc<Target>>, sqlx::Error> {
+        let mut q = Dynamic::new(
+            "SELECT id, url, secret, previous_secret, previous_until, schedule
+             FROM apierr_webhook_endpoints WHERE id IN ",
+        );
+        q.bind_in(endpoints);
+        let mut targets = HashMap::new();
+        for row in q.query().fetch_all(&self.pool).await? {
+            let id: String = row.try_get("id")?;
+            let secrets = match self.secrets_of(&id, &row, now) {
+                Ok(secrets) => secrets,
+                Err(e) => {
+                    tracing::error!(error = %e, endpoint = %id, "an endpoint's secret does not open");
+                    continue;
+                }
+            };
+            let schedule: Option<String> = row.try_get("schedule")?;
+            let target = Target {
+                url: row.try_get("url")?,
+                secrets,
+                schedule: Schedule::from_column(schedule.as_deref()),
+            };
+            targets.insert(id, Arc::new(target));
+        }
+        Ok(targets)
     }
 
     /// Gives back claims that were never attempted (a dispatcher shutting down): they
@@ -305,10 +320,11 @@ impl Outbox {
         now: SystemTime,
     ) -> Result<Vec<String>, sqlx::Error> {
         let now = unix_micros(now);
-        let mut tx = self.pool.begin().await?;
-        if self.postgres {
-            relaxed_commit(&mut tx).await?;
-        }
+        let mut tx = if self.postgres {
+            self.pool.begin_with(RELAXED).await?
+        } else {
+            self.pool.begin().await?
+        };
         self.record_delivered(&mut tx, outcomes, now).await?;
         let mut notify = Vec::new();
         // The reports written, counted once the transaction commits.
@@ -324,7 +340,7 @@ impl Outbox {
             let mut failure = o.failure;
             let next = match o.verdict {
                 Verdict::Retry => {
-                    match c.schedule.next(
+                    match c.target.schedule.next(
                         usize::try_from(made).unwrap_or(usize::MAX),
                         started,
                         o.at,
@@ -568,6 +584,7 @@ impl Outbox {
         .fetch_one(&mut **tx)
         .await?;
         let last_retry = c
+            .target
             .schedule
             .offsets()
             .last()
@@ -631,7 +648,9 @@ impl Outbox {
             "INSERT INTO apierr_webhook_reports
                  (id, owner, endpoint_id, kind, delivery_id, message_id, event_type,
                   first_attempt, last_attempt, summary, pauses_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             VALUES ($1, $2, $3, $4, $5, $6,
+                     (SELECT event_type FROM apierr_webhook_messages WHERE id = $6),
+                     $7, $8, $9, $10, $11)",
         )
         .bind(&id)
         .bind(&c.owner)
@@ -639,7 +658,6 @@ impl Outbox {
         .bind(kind.as_str())
         .bind(message.then_some(c.delivery_id.as_str()))
         .bind(message.then_some(c.message_id.as_str()))
-        .bind(message.then_some(c.event_type.as_str()))
         .bind(attempts.map(|a| a.0))
         .bind(attempts.map(|a| a.1))
         .bind(summary)

@@ -701,7 +701,8 @@ impl Dispatcher {
         };
         // An address literal is not resolved, so the resolver cannot refuse it: checked
         // here (the registered URL was checked too, but the allow-list may have changed).
-        if self.policy.check_url(url).is_err() {
+        // The URL parsed for the check is the one sent to.
+        let Ok(url) = self.policy.check_url(url) else {
             return sent(
                 Verdict::Refused,
                 None,
@@ -710,7 +711,7 @@ impl Dispatcher {
                 Some("the endpoint's URL or address is not allowed".to_owned()),
                 None,
             );
-        }
+        };
         let response = self
             .http
             .post(url)

@@ -254,7 +254,8 @@ impl Outbox {
     }
 
     /// The targets of `endpoints` (sorted, distinct) at `now` (Unix µs). An endpoint
-    /// whose secret does not open is left out, and logged.
+    /// deleted since the claim (its secret is gone) is left out, and so is one whose
+    /// secret does not open (logged): nothing is sent unsigned.
     async fn targets(
         &self,
         endpoints: Vec<String>,
@@ -262,7 +263,7 @@ impl Outbox {
     ) -> Result<HashMap<String, Arc<Target>>, sqlx::Error> {
         let mut q = Dynamic::new(
             "SELECT id, url, secret, previous_secret, previous_until, schedule
-             FROM apierr_webhook_endpoints WHERE id IN ",
+             FROM apierr_webhook_endpoints WHERE state <> 'deleted' AND id IN ",
         );
         q.bind_in(endpoints);
         let mut targets = HashMap::new();

@@ -431,7 +431,7 @@ impl Store {
             first_name: first_name.to_owned(),
             last_name: last_name.to_owned(),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = apierr_axum::store::begin_write(&self.pool).await?;
         let result = sqlx::query(
             "INSERT INTO accounts (id, partner_id, email, first_name, last_name, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -574,7 +574,7 @@ impl Store {
         last_name: Option<&str>,
         now: i64,
     ) -> Result<Option<Inserted<()>>, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = apierr_axum::store::begin_write(&self.pool).await?;
         let result = sqlx::query(
             "UPDATE accounts SET email = COALESCE($1, email), first_name = COALESCE($2, first_name),
              last_name = COALESCE($3, last_name) WHERE partner_id = $4 AND id = $5
@@ -628,7 +628,7 @@ impl Store {
     }
 
     async fn try_delete_account(&self, partner: &str, id: &str, now: i64) -> Result<bool, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = apierr_axum::store::begin_write(&self.pool).await?;
         let owned = sqlx::query("SELECT id FROM accounts WHERE partner_id = $1 AND id = $2")
             .bind(partner)
             .bind(id)
@@ -708,7 +708,7 @@ impl Store {
             first_name: first_name.to_owned(),
             birth_year,
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = apierr_axum::store::begin_write(&self.pool).await?;
         let result = sqlx::query(
             "INSERT INTO children (id, account_id, first_name, birth_year, created_at) VALUES ($1, $2, $3, $4, $5)",
         )

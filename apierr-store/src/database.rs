@@ -98,6 +98,21 @@ impl Database {
     }
 }
 
+/// Begins a transaction that will write. On SQLite it holds the file's write lock from
+/// the start (`BEGIN IMMEDIATE`), waiting for it as for any lock: a deferred transaction
+/// that reads first cannot write once another connection (a webhook dispatcher's own
+/// pool, another process) has committed since that read, and SQLite fails it at once
+/// (`SQLITE_BUSY`) rather than wait. On PostgreSQL, an ordinary `BEGIN`.
+pub async fn begin_write(
+    pool: &AnyPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
 /// The advisory lock under which schema is created on PostgreSQL ("apierr" in ASCII):
 /// one key for every apierr crate, so that their tables are made one process at a time.
 const SCHEMA_LOCK: i64 = 0x6170_6965_7272;

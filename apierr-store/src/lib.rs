@@ -78,7 +78,7 @@ mod sql;
 mod sqlite;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use crate::database::{Backend, Database, SchemaLock, migrate};
+pub use crate::database::{Backend, Database, SchemaLock, begin_write, migrate};
 pub use crate::idempotency::{Claim, ClaimRequest, Fingerprint, IdempotencyStore, StoredResponse};
 #[cfg(feature = "memory")]
 pub use crate::memory::{MemoryRateLimiter, MemoryStore};

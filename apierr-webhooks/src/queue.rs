@@ -125,7 +125,8 @@ pub(crate) struct Share {
 /// ranked by endpoint and by owner, and the first few of each taken: a partner with a
 /// backlog takes its share of one claim, and is left out of the next while it holds
 /// that. (The filters run on the rows of the pending index: a left-out backlog is read
-/// past, never claimed.)
+/// past, never claimed.) Each row is named by where it lies, as `loc`: `ctid` on
+/// PostgreSQL, `rowid` on SQLite.
 fn due(q: &mut Dynamic, now: i64, limit: usize, share: &Share, postgres: bool) {
     if share.caps.is_some() {
         q.push(

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use crate::endpoint::{Endpoint, EndpointState, Schedule, Secret, from_micros, unix_micros};
 use crate::events::{Subscription, like_pattern};
 use crate::report::{Attempt, FailureKind, Report, ReportKind, rfc3339};
-use crate::schema::{RETENTION, SCHEMA, SCHEMA_COMPONENT, subscriptions};
+use crate::schema::{RETENTION, SCHEMA, SCHEMA_COMPONENT, room, subscriptions};
 
 /// The outbox. Cheap to clone (a pool and a flag).
 ///
@@ -252,16 +252,10 @@ impl Outbox {
             let conn = pool.acquire().await?;
             conn.backend_name().eq_ignore_ascii_case("postgresql")
         };
-        let mut first = SCHEMA.to_vec();
-        if postgres {
-            // Room in each page for the new versions of its rows: a claim, which changes
-            // no indexed column, is then a heap-only update (no index written).
-            first.push("ALTER TABLE apierr_webhook_deliveries SET (fillfactor = 70)");
-        }
         apierr_store::migrate(
             &pool,
             SCHEMA_COMPONENT,
-            &[&first, RETENTION, subscriptions(postgres)],
+            &[SCHEMA, RETENTION, subscriptions(postgres), room(postgres)],
         )
         .await?;
         Ok(Outbox {

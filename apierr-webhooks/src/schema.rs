@@ -6,6 +6,24 @@
 /// `apierr_store::migrate`).
 pub(crate) const SCHEMA_COMPONENT: &str = "apierr_webhooks";
 
+/// Version 4, PostgreSQL only: half of each page of deliveries left free when rows are
+/// written (`fillfactor`), so that a claim, which changes no indexed column, puts the new
+/// version of every row it takes beside the old one: a heap-only update, which writes no
+/// index entry. A claim takes the rows of a page together (they are due in the order they
+/// were written), so the page needs room for all of them at once. Measured on 40 000
+/// deliveries claimed and marked delivered, 128 at a time: 27 µs of server CPU and 1.1 KB
+/// of write-ahead log per delivery, against 36 µs and 1.5 KB with 70% full pages (version
+/// 1's setting, where some of a page's claims found no room and wrote four index entries
+/// each). The price is space: the table takes up to twice the pages for the same rows.
+/// Only rows written from now on are placed so.
+pub(crate) fn room(postgres: bool) -> &'static [&'static str] {
+    if postgres {
+        &["ALTER TABLE apierr_webhook_deliveries SET (fillfactor = 50)"]
+    } else {
+        &[]
+    }
+}
+
 /// Version 3: subscriptions (an endpoint's event types, `NULL` for all: see
 /// `Subscription::to_column`) and the time a warned endpoint may be paused at. On
 /// PostgreSQL each statement commits on its own, so a column added before a crash must
@@ -71,7 +89,7 @@ pub(crate) const SCHEMA: &[&str] = &[
     // A pending delivery is due at `next_at`; `lease` is the claim of the worker
     // delivering it, which lapses at `lease_until` (a dead worker's deliveries are then
     // claimed again). A claim writes no indexed column, so on PostgreSQL it is a
-    // heap-only update.
+    // heap-only update where its page has room (see version 4).
     "CREATE TABLE IF NOT EXISTS apierr_webhook_deliveries (
         id TEXT PRIMARY KEY,
         message_id TEXT NOT NULL,

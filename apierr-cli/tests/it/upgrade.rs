@@ -123,7 +123,7 @@ async fn a_schema_newer_than_the_program_is_a_clear_start_up_error() {
             (
                 "apierr_webhooks tables are at version 7",
                 "UPDATE apierr_schema_versions SET version = 7 WHERE component = 'apierr_webhooks'",
-                "UPDATE apierr_schema_versions SET version = 3 WHERE component = 'apierr_webhooks'",
+                "UPDATE apierr_schema_versions SET version = 4 WHERE component = 'apierr_webhooks'",
             ),
             (
                 "reference API tables are at version 9999",

@@ -118,6 +118,34 @@ async fn two_workers_on_postgresql_share_one_queue_without_delivering_twice() {
     );
 }
 
+#[tokio::test]
+async fn postgresql_pages_of_deliveries_keep_room_for_their_claims() {
+    // On PostgreSQL the deliveries are written to pages left half free, so that a claim
+    // (no indexed column changed) is a heap-only update: on a new outbox, and on one that
+    // an earlier release made with pages 70% full, once it is opened again.
+    let place = TestDatabase::new(Db::Postgres, "webhooks").await;
+    let fill = async |outbox: &Outbox| -> String {
+        sqlx::query_scalar(
+            "SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class
+             WHERE oid = 'apierr_webhook_deliveries'::regclass",
+        )
+        .fetch_one(outbox.pool())
+        .await
+        .unwrap()
+    };
+    let outbox = Outbox::connect(place.url()).await.unwrap();
+    assert_eq!(fill(&outbox).await, "fillfactor=50");
+    for earlier in [
+        "ALTER TABLE apierr_webhook_deliveries SET (fillfactor = 70)",
+        "UPDATE apierr_schema_versions SET version = 3 WHERE component = 'apierr_webhooks'",
+    ] {
+        sqlx::query(earlier).execute(outbox.pool()).await.unwrap();
+    }
+    assert_eq!(fill(&outbox).await, "fillfactor=70");
+    let reopened = Outbox::connect(place.url()).await.unwrap();
+    assert_eq!(fill(&reopened).await, "fillfactor=50");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signatures_verify_with_the_published_standardwebhooks_package() {
     // Deliveries (one secret, then two during a rotation) captured by a real receiver and

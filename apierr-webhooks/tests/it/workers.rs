@@ -263,6 +263,52 @@ async fn claims_that_wait_past_their_lease_are_not_attempted_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_deleted_during_its_attempts_keeps_them_cancelled() {
+    // Four attempts in flight to a slow receiver when their endpoint is deleted: the
+    // receiver's late 200s are not recorded over the cancellation, and the rest are
+    // never sent.
+    for db in DBS {
+        let (outbox, _db) = outbox_on(db).await;
+        let receiver = Receiver::start().await;
+        let mut slow = crate::support::Answer::status(200);
+        slow.delay = Duration::from_millis(700);
+        receiver.otherwise(slow);
+        let (ep, _) = endpoint(&outbox, OWNER, &receiver, &Schedule::default()).await;
+        write_many(&outbox, 12).await;
+        let notes = Notes::default();
+        let d = dispatcher(&outbox, &notes)
+            .concurrency(4)
+            .partner_concurrency(4)
+            .build()
+            .unwrap();
+        let running = Running::start(d);
+        assert!(until(Duration::from_secs(10), async || receiver.count() >= 4).await);
+        assert!(
+            outbox
+                .delete_endpoint(OWNER, &ep, SystemTime::now())
+                .await
+                .unwrap()
+        );
+        running.stop(Duration::from_secs(10)).await;
+        assert_eq!(
+            receiver.count(),
+            4,
+            "{db:?}: only those in flight were sent"
+        );
+        for (state, n) in [
+            (DeliveryState::Cancelled, 12),
+            (DeliveryState::Delivered, 0),
+        ] {
+            assert_eq!(
+                outbox.count(None, state).await.unwrap(),
+                n,
+                "{db:?}: {state:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_what_is_in_flight_and_gives_back_the_rest() {
     // One slot and slow answers: on shutdown the attempt in flight completes and is
     // recorded, and the claims not started are free at once for another worker (not

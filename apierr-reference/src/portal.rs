@@ -989,7 +989,7 @@ async fn delete(
         endpoint_page(&id)
     };
     finish(&portal, &posted, done, &back, |_| {
-        "Endpoint deleted: nothing more is sent to it.".to_owned()
+        "Endpoint deleted: its waiting messages are cancelled. Attempts already under way may still arrive.".to_owned()
     })
     .await
 }

@@ -341,7 +341,7 @@ pub(crate) fn routes(config: &Config, layers: Option<Layers>) -> (Router<AppStat
                 named(
                     op,
                     "deleteWebhookEndpoint",
-                    "Delete a webhook endpoint; nothing more is sent to it",
+                    "Delete a webhook endpoint; its waiting messages are cancelled (attempts already under way may still arrive)",
                     &[Condition::NotFound],
                 )
             })),

@@ -570,7 +570,8 @@ pub(crate) async fn send_test(
     })
 }
 
-/// `DELETE /webhooks/endpoints/{id}`: nothing more is sent to it.
+/// `DELETE /webhooks/endpoints/{id}`: its waiting messages are cancelled; only attempts
+/// already under way may still arrive.
 pub(crate) async fn delete_endpoint(
     State(state): State<Webhooks>,
     Authenticated(principal): Authenticated<Principal>,

@@ -515,8 +515,11 @@ impl Outbox {
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))
     }
 
-    /// Deletes an endpoint: nothing more is sent to it, its waiting deliveries are
-    /// cancelled, its history and reports stay. Whether it existed.
+    /// Deletes an endpoint: its waiting deliveries are cancelled, its history and
+    /// reports stay. Whether it existed. Nothing is claimed for it from then on; a
+    /// dispatcher may still make the attempts it had started or claimed already (at most
+    /// its claims held for one endpoint, within one lease), and their outcomes are not
+    /// recorded: the deliveries stay cancelled.
     pub async fn delete_endpoint(
         &self,
         owner: &str,

@@ -1,6 +1,6 @@
 //! The dispatcher: claims due deliveries, signs and posts them, records what happened.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -335,6 +335,35 @@ impl Ready {
         std::mem::take(&mut self.lock().claims)
     }
 
+    /// The endpoints of the waiting claims (sorted, distinct).
+    fn endpoints(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .lock()
+            .claims
+            .iter()
+            .map(|(c, _)| c.endpoint_id.clone())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Drops the waiting claims of endpoints that are not in `active`, freeing their
+    /// permits: how many. Their deliveries were cancelled or held when the endpoint was
+    /// deleted, paused or disabled, so there is nothing to give back.
+    fn keep_only(&self, active: &HashSet<String>, load: &Load) -> usize {
+        let mut waiting = self.lock();
+        let before = waiting.claims.len();
+        waiting.claims.retain(|(c, _)| {
+            let keep = active.contains(&c.endpoint_id);
+            if !keep {
+                load.forget(c);
+            }
+            keep
+        });
+        before - waiting.claims.len()
+    }
+
     /// The oldest claim that may start now (its endpoint and owner under their caps of
     /// attempts in flight), counted as started; waits for one. Claims whose lease would
     /// end less than `needed` from now are dropped (see [`Dispatcher::attempts`]): they
@@ -501,6 +530,8 @@ impl Dispatcher {
         let room = load.room();
         let batch = u32::try_from(4 * concurrency).unwrap_or(u32::MAX);
         let mut shutdown = std::pin::pin!(shutdown);
+        // When the endpoints of waiting claims were last looked at.
+        let mut checked = tokio::time::Instant::now();
         loop {
             // Wait until a batch's worth of the budget is free, or for the poll: claims
             // waiting on their endpoint's or owner's cap may hold much of the budget, and
@@ -543,6 +574,32 @@ impl Dispatcher {
             }
             drop(held);
             ready.push(handed);
+            // An endpoint deleted, paused or disabled since its deliveries were claimed
+            // gets none of those not yet started: a deleted endpoint receives the
+            // attempts under way at most, not everything claimed ahead for it. Looked
+            // at once a poll interval at most, not at every claim of a busy dispatcher.
+            let waiting = if checked.elapsed() >= self.settings.poll {
+                checked = tokio::time::Instant::now();
+                ready.endpoints()
+            } else {
+                Vec::new()
+            };
+            if !waiting.is_empty() {
+                match self.outbox.active(waiting).await {
+                    Ok(active) => {
+                        let dropped = ready.keep_only(&active, &load);
+                        if dropped > 0 {
+                            tracing::debug!(
+                                dropped,
+                                "claims of endpoints no longer active were dropped"
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not check the endpoints of waiting claims");
+                    }
+                }
+            }
             if idle {
                 // Wait for the poll, a local commit, room for a partner that held all it
                 // may, or shutdown.

@@ -516,10 +516,10 @@ impl Outbox {
     }
 
     /// Deletes an endpoint: its waiting deliveries are cancelled, its history and
-    /// reports stay. Whether it existed. Nothing is claimed for it from then on; a
-    /// dispatcher may still make the attempts it had started or claimed already (at most
-    /// its claims held for one endpoint, within one lease), and their outcomes are not
-    /// recorded: the deliveries stay cancelled.
+    /// reports stay. Whether it existed. Nothing is claimed for it from then on, and a
+    /// running dispatcher drops what it had claimed for it and not started at its next
+    /// claim (within its poll interval). Attempts already under way finish, and their
+    /// outcomes are not recorded: the deliveries stay cancelled.
     pub async fn delete_endpoint(
         &self,
         owner: &str,

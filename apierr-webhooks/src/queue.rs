@@ -2,7 +2,7 @@
 //! recording what their attempts came to (marks, failed attempts, reports, endpoint
 //! health), each in as few statements as the batch allows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -295,6 +295,24 @@ impl Outbox {
             targets.insert(id, Arc::new(target));
         }
         Ok(targets)
+    }
+
+    /// Which of `endpoints` (sorted, distinct) are active: neither deleted, paused nor
+    /// disabled.
+    pub(crate) async fn active(
+        &self,
+        endpoints: Vec<String>,
+    ) -> Result<HashSet<String>, sqlx::Error> {
+        let mut q = Dynamic::new(
+            "SELECT id FROM apierr_webhook_endpoints WHERE state = 'active' AND id IN ",
+        );
+        q.bind_in(endpoints);
+        q.query()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect()
     }
 
     /// Gives back claims that were never attempted (a dispatcher shutting down): they

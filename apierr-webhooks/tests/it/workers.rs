@@ -263,15 +263,16 @@ async fn claims_that_wait_past_their_lease_are_not_attempted_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_endpoint_deleted_during_its_attempts_keeps_them_cancelled() {
-    // Four attempts in flight to a slow receiver when their endpoint is deleted: the
-    // receiver's late 200s are not recorded over the cancellation, and the rest are
-    // never sent.
+async fn an_endpoint_deleted_during_its_attempts_gets_no_more_and_stays_cancelled() {
+    // Four attempts in flight to a slow receiver, eight more claimed behind them, when
+    // their endpoint is deleted: the eight are never sent (the dispatcher runs on past
+    // the end of the four), and the receiver's late 200s are not recorded over the
+    // cancellation.
     for db in DBS {
         let (outbox, _db) = outbox_on(db).await;
         let receiver = Receiver::start().await;
         let mut slow = crate::support::Answer::status(200);
-        slow.delay = Duration::from_millis(700);
+        slow.delay = Duration::from_millis(1500);
         receiver.otherwise(slow);
         let (ep, _) = endpoint(&outbox, OWNER, &receiver, &Schedule::default()).await;
         write_many(&outbox, 12).await;
@@ -279,6 +280,7 @@ async fn an_endpoint_deleted_during_its_attempts_keeps_them_cancelled() {
         let d = dispatcher(&outbox, &notes)
             .concurrency(4)
             .partner_concurrency(4)
+            .poll(Duration::from_millis(100))
             .build()
             .unwrap();
         let running = Running::start(d);
@@ -289,12 +291,13 @@ async fn an_endpoint_deleted_during_its_attempts_keeps_them_cancelled() {
                 .await
                 .unwrap()
         );
-        running.stop(Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
         assert_eq!(
             receiver.count(),
             4,
             "{db:?}: only those in flight were sent"
         );
+        running.stop(Duration::from_secs(10)).await;
         for (state, n) in [
             (DeliveryState::Cancelled, 12),
             (DeliveryState::Delivered, 0),

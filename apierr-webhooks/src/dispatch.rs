@@ -464,10 +464,9 @@ impl Dispatcher {
     /// the concurrency ahead of the attempts, each partner's share of them bounded),
     /// attempts (as many workers as the concurrency, each starting the oldest claim
     /// within the caps per endpoint and partner), and a recorder that writes outcomes in
-    /// batches as they come. On
-    /// shutdown it stops claiming, lets the attempts in flight finish (each within the
-    /// timeout) and records them, and gives back the claims it had not started, so that
-    /// another worker takes them at once. Database errors are logged and retried after
+    /// batches as they come. On shutdown it stops claiming, lets the attempts in flight
+    /// finish (each within the timeout) and records them, and gives back the claims it
+    /// had not started, so that another worker takes them at once. Database errors are logged and retried after
     /// the poll interval; what was not recorded is delivered again once its claim lapses.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         /// Outcomes written in one transaction at most.
@@ -561,10 +560,11 @@ impl Dispatcher {
                 }
             };
             // Fewer than asked for: nothing more is due, or only deliveries of partners
-            // that now hold all they may. A claim that filled a partner's share may have left the
-            // others' due deliveries unread too: they are claimed after a wait as long
-            // as an idle dispatcher's at most (the poll), while a claim right away would
-            // find nothing more, most of the time, at the cost of a round trip.
+            // that now hold all they may. A claim that filled a partner's share may
+            // have left the others' due deliveries unread too: they are claimed after a
+            // wait as long as an idle dispatcher's at most (the poll), while a claim
+            // right away would find nothing more, most of the time, at the cost of a
+            // round trip.
             let mut idle = claimed.len() < limit;
             let mut handed = Vec::with_capacity(claimed.len());
             for c in claimed {

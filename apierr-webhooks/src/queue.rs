@@ -237,7 +237,8 @@ impl Outbox {
         let mut claimed = Vec::with_capacity(rows.len());
         for row in &rows {
             let endpoint: String = row.try_get("endpoint_id")?;
-            // Not sent unsigned (or nowhere): its claim lapses, and it is tried again then.
+            // An endpoint no longer active, or one whose secret does not open (nothing is
+            // sent unsigned): the claim lapses, and the delivery is claimed again then.
             let Some(target) = targets.get(&endpoint) else {
                 continue;
             };
@@ -263,9 +264,10 @@ impl Outbox {
         Ok(claimed)
     }
 
-    /// The targets of `endpoints` (sorted, distinct) at `now` (Unix µs). An endpoint
-    /// deleted since the claim (its secret is gone) is left out, and so is one whose
-    /// secret does not open (logged): nothing is sent unsigned.
+    /// The targets of `endpoints` (sorted, distinct) at `now` (Unix µs). Only active
+    /// endpoints are sent to, as in [`Outbox::active`]: one deleted since the claim (its
+    /// secret is gone), paused or disabled is left out, and so is one whose secret does
+    /// not open (logged): nothing is sent unsigned.
     async fn targets(
         &self,
         endpoints: Vec<String>,
@@ -273,7 +275,7 @@ impl Outbox {
     ) -> Result<HashMap<String, Arc<Target>>, sqlx::Error> {
         let mut q = Dynamic::new(
             "SELECT id, url, secret, previous_secret, previous_until, schedule
-             FROM apierr_webhook_endpoints WHERE state <> 'deleted' AND id IN ",
+             FROM apierr_webhook_endpoints WHERE state = 'active' AND id IN ",
         );
         q.bind_in(endpoints);
         let mut targets = HashMap::new();
@@ -298,7 +300,7 @@ impl Outbox {
     }
 
     /// Which of `endpoints` (sorted, distinct) are active: neither deleted, paused nor
-    /// disabled.
+    /// disabled. A running dispatcher drops its waiting claims of the others.
     pub(crate) async fn active(
         &self,
         endpoints: Vec<String>,
